@@ -1,0 +1,134 @@
+/**
+ * The storage contracts shared by the embedded backend (SQLite + hnswlib) and the
+ * scale-out backend (Elasticsearch). Both are async so that a networked backend fits.
+ *
+ * Identity: every item has a public string `id` (stable, used by the API) and an internal
+ * integer `seq` (assigned by the catalog, monotonically increasing, never reused). `seq` is the
+ * label of the item in every vector index.
+ *
+ * Versions: every committed change (an add or a delete) bumps the catalog's `version`. Vector
+ * index snapshots record the version they contain, so that on open the catalog can replay what
+ * came after (see DESIGN.md §5).
+ */
+
+export type Modality = 'semantic' | 'style';
+
+export interface ItemMetadata {
+  /** Public id; the catalog derives one from the content hash when absent. */
+  id?: string;
+  externalId?: string;
+  source: string;
+  title: string;
+  tags: string[];
+  /** Extra words indexed by the keyword search (not shown as tags). */
+  keywords?: string[];
+  license?: string;
+  attribution?: string;
+  url?: string;
+  width: number;
+  height: number;
+  /** Free-form JSON (e.g. the demo corpus' codepoint, category, split). */
+  extra?: Record<string, unknown>;
+}
+
+export interface ItemInput extends ItemMetadata {
+  /** sha256 hex of the original bytes: the de-duplication key. */
+  contentHash: string;
+  semantic: Float32Array;
+  style: Float32Array;
+  /** WebP thumbnail bytes, stored by the catalog beside the item (optional). */
+  thumbnail?: Buffer;
+}
+
+export interface Item extends Required<Omit<ItemMetadata, 'extra' | 'keywords'>> {
+  seq: number;
+  contentHash: string;
+  keywords: string[];
+  extra: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ItemWithVectors extends Item {
+  semantic: Float32Array;
+  style: Float32Array;
+}
+
+export type AddStatus = 'added' | 'duplicate';
+
+export interface AddResult {
+  id: string;
+  seq: number;
+  status: AddStatus;
+}
+
+export interface ItemFilter {
+  sources?: string[];
+  licenses?: string[];
+  /** Every listed tag must be present. */
+  tags?: string[];
+  /** Free text matched with FTS5 over title, tags and keywords; never interpreted as FTS syntax. */
+  keywords?: string;
+}
+
+export interface CatalogChanges {
+  /** Items added after the version and still live. */
+  added: ItemWithVectors[];
+  /** seqs deleted after the version (they may or may not have been added after it). */
+  deleted: number[];
+  /** The catalog version these changes bring an index up to. */
+  version: number;
+}
+
+export interface CatalogStats {
+  items: number;
+  deleted: number;
+  sources: Record<string, number>;
+  version: number;
+}
+
+export interface Catalog {
+  /** One transaction for the whole batch: all of it is committed or none. Duplicates (same contentHash) are reported, not added. */
+  addBatch(items: ItemInput[]): Promise<AddResult[]>;
+  get(id: string): Promise<Item | undefined>;
+  getWithVectors(id: string): Promise<ItemWithVectors | undefined>;
+  /** Live items for the given seqs; missing or deleted seqs are absent from the map. */
+  getManyBySeq(seqs: number[]): Promise<Map<number, Item>>;
+  getVectorsBySeq(seqs: number[], modality: Modality): Promise<Map<number, Float32Array>>;
+  findByHash(contentHash: string): Promise<Item | undefined>;
+  thumbnail(id: string): Promise<Buffer | undefined>;
+  /** Soft delete; returns false if the id is unknown or already deleted. */
+  delete(id: string): Promise<boolean>;
+  /** The set of live seqs matching a filter (used to post-filter vector results). */
+  matchFilter(filter: ItemFilter): Promise<Set<number>>;
+  /** Changes committed after `version`, for replaying into vector indices. */
+  changesSince(version: number): Promise<CatalogChanges>;
+  /** Every live item with vectors, in seq order, in pages (for rebuilds and migrations). */
+  scan(batchSize: number): AsyncIterable<ItemWithVectors[]>;
+  version(): Promise<number>;
+  stats(): Promise<CatalogStats>;
+  close(): Promise<void>;
+}
+
+export interface VectorHit {
+  seq: number;
+  /** Cosine similarity in [-1, 1]. */
+  score: number;
+}
+
+export interface VectorIndex {
+  readonly modality: Modality;
+  readonly dim: number;
+  /** Adds or replaces points; grows capacity as needed. Vectors must be L2-normalised and of `dim`. */
+  add(points: Array<{ seq: number; vector: Float32Array }>): Promise<void>;
+  remove(seqs: number[]): Promise<void>;
+  /** Up to k nearest live points, best first. `accept` (if given) filters candidates during the search. */
+  search(vector: Float32Array, k: number, accept?: (seq: number) => boolean): Promise<VectorHit[]>;
+  size(): Promise<number>;
+  /** The catalog version the index content corresponds to. */
+  version(): number;
+  setVersion(version: number): void;
+  /** Persist a snapshot atomically (embedded backend); a no-op for a server-side index. */
+  save(): Promise<void>;
+  close(): Promise<void>;
+}
