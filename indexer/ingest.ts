@@ -1,0 +1,259 @@
+/**
+ * Ingestion: source → read → hash (dedupe) → probe → thumbnail → batch encode → one catalog
+ * transaction per batch → vector indices. Idempotent (content hash) and resumable: a re-run
+ * skips what is stored without encoding it again. A bad file is skipped with its reason and
+ * never stops the run.
+ */
+import { createHash } from 'node:crypto';
+import sharp from 'sharp';
+import type { Encoders, ImageDescriptors } from '../src/encoders/types.js';
+import type { Catalog, ItemInput } from '../src/store/types.js';
+import { Progress } from '../src/progress.js';
+import type { ProgressSink } from '../src/progress.js';
+import type { IngestSource, SkippedRow, SourceItem } from './sources/types.js';
+
+export interface IngestTarget {
+  catalog: Catalog;
+  /** Brings the vector indices up to the catalog (after each committed batch). */
+  sync(): Promise<void>;
+  /** Persists index snapshots. */
+  save(): Promise<void>;
+}
+
+export interface IngestOptions {
+  batchSize: number;
+  thumbnailSize: number;
+  maxPixels: number;
+  /** Snapshot the indices every this many batches (and at the end). */
+  saveEvery?: number;
+  progress?: ProgressSink | null;
+  /** Checked between batches: a true value stops the run cleanly after the current batch. */
+  shouldStop?: () => boolean;
+}
+
+export interface IngestSummary {
+  seen: number;
+  added: number;
+  duplicates: number;
+  skipped: number;
+  /** Skip counts by reason class (unreadable, corrupt, empty, too-large, unsupported, invalid-row). */
+  skippedBy: Record<string, number>;
+  /** The first skipped rows with their reasons (bounded). */
+  skippedRows: SkippedRow[];
+  addedIds: string[];
+  seconds: number;
+  itemsPerSecond: number;
+  /** Share of wall time spent inside the encoders. */
+  encoderShare: number;
+  stopped: boolean;
+}
+
+const MAX_REPORTED_SKIPS = 200;
+const MAX_REPORTED_IDS = 10_000;
+
+interface Prepared {
+  item: SourceItem;
+  bytes: Buffer;
+  hash: string;
+  width: number;
+  height: number;
+}
+
+export class SkipError extends Error {
+  constructor(
+    readonly kind: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads just the header to learn the size and reject what cannot or must not be decoded. */
+export async function probeImage(bytes: Buffer, maxPixels: number): Promise<{ width: number; height: number }> {
+  if (bytes.length === 0) throw new SkipError('empty', 'empty file');
+  let meta: { width?: number; height?: number };
+  try {
+    meta = await sharp(bytes, { limitInputPixels: maxPixels, pages: 1 }).metadata();
+  } catch (error) {
+    throw new SkipError('unsupported', `not a readable image (${(error as Error).message})`);
+  }
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (width <= 0 || height <= 0) throw new SkipError('corrupt', 'image has no dimensions');
+  if (width * height > maxPixels) {
+    throw new SkipError('too-large', `${width}×${height} exceeds the ${maxPixels}-pixel limit`);
+  }
+  return { width, height };
+}
+
+export async function makeThumbnail(bytes: Buffer, size: number, maxPixels: number): Promise<Buffer> {
+  return sharp(bytes, { limitInputPixels: maxPixels, pages: 1 })
+    .rotate()
+    .resize(size, size, { fit: 'inside', withoutEnlargement: true })
+    .webp({ quality: 80 })
+    .toBuffer();
+}
+
+function classify(error: unknown): { kind: string; reason: string } {
+  if (error instanceof SkipError) return { kind: error.kind, reason: error.message };
+  const code = (error as { code?: string }).code;
+  if (code === 'IMAGE_TOO_LARGE') return { kind: 'too-large', reason: (error as Error).message };
+  if (code === 'UNSUPPORTED_IMAGE') return { kind: 'corrupt', reason: (error as Error).message };
+  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') return { kind: 'unreadable', reason: (error as Error).message };
+  return { kind: 'corrupt', reason: (error as Error).message ?? String(error) };
+}
+
+export async function ingest(
+  source: IngestSource,
+  encoders: Encoders,
+  target: IngestTarget,
+  options: IngestOptions,
+): Promise<IngestSummary> {
+  const started = performance.now();
+  let encoderMs = 0;
+  const summary: IngestSummary = {
+    seen: 0,
+    added: 0,
+    duplicates: 0,
+    skipped: 0,
+    skippedBy: {},
+    skippedRows: [],
+    addedIds: [],
+    seconds: 0,
+    itemsPerSecond: 0,
+    encoderShare: 0,
+    stopped: false,
+  };
+  const skip = (key: string, kind: string, reason: string): void => {
+    summary.skipped++;
+    summary.skippedBy[kind] = (summary.skippedBy[kind] ?? 0) + 1;
+    if (summary.skippedRows.length < MAX_REPORTED_SKIPS) summary.skippedRows.push({ key, reason });
+  };
+  for (const row of source.rejected) skip(row.key, 'invalid-row', row.reason);
+
+  const progress = new Progress(`index ${source.label}`, source.total, options.progress);
+  const saveEvery = options.saveEvery ?? 20;
+  let batchesSinceSave = 0;
+
+  const prepare = async (item: SourceItem): Promise<Prepared | undefined> => {
+    try {
+      const bytes = await item.bytes();
+      const hash = createHash('sha256').update(bytes).digest('hex');
+      const { width, height } = await probeImage(bytes, options.maxPixels);
+      return { item, bytes, hash, width, height };
+    } catch (error) {
+      const { kind, reason } = classify(error);
+      skip(item.key, kind, reason);
+      return undefined;
+    }
+  };
+
+  const describe = async (batch: Prepared[]): Promise<Array<ImageDescriptors | undefined>> => {
+    const t = performance.now();
+    try {
+      return await encoders.describeImages(batch.map((p) => p.bytes));
+    } catch {
+      // One bad image must not sink its batch: retry one by one to find it.
+      return Promise.all(
+        batch.map(async (p) => {
+          try {
+            return (await encoders.describeImages([p.bytes]))[0];
+          } catch (error) {
+            const { kind, reason } = classify(error);
+            skip(p.item.key, kind, reason);
+            return undefined;
+          }
+        }),
+      );
+    } finally {
+      encoderMs += performance.now() - t;
+    }
+  };
+
+  const flush = async (pending: SourceItem[]): Promise<void> => {
+    const prepared = (await Promise.all(pending.map(prepare))).filter((p): p is Prepared => p !== undefined);
+    const fresh: Prepared[] = [];
+    const hashes = new Set<string>();
+    for (const p of prepared) {
+      if (hashes.has(p.hash) || (await target.catalog.findByHash(p.hash))) {
+        summary.duplicates++;
+        continue;
+      }
+      hashes.add(p.hash);
+      fresh.push(p);
+    }
+    if (fresh.length > 0) {
+      const [descriptors, thumbnails] = await Promise.all([
+        describe(fresh),
+        Promise.all(
+          fresh.map((p) =>
+            p.item.storeThumbnail
+              ? makeThumbnail(p.bytes, options.thumbnailSize, options.maxPixels).catch(() => undefined)
+              : Promise.resolve(undefined),
+          ),
+        ),
+      ]);
+      const inputs: ItemInput[] = [];
+      fresh.forEach((p, i) => {
+        const d = descriptors[i];
+        if (!d) return;
+        const meta = p.item.meta;
+        inputs.push({
+          id: meta.id,
+          externalId: meta.externalId,
+          source: meta.source ?? 'upload',
+          title: meta.title ?? '',
+          tags: meta.tags ?? [],
+          keywords: meta.keywords,
+          license: meta.license,
+          attribution: meta.attribution,
+          url: meta.url,
+          width: p.width,
+          height: p.height,
+          extra: meta.extra,
+          contentHash: p.hash,
+          semantic: d.semantic,
+          style: d.style,
+          thumbnail: thumbnails[i],
+        });
+      });
+      if (inputs.length > 0) {
+        const results = await target.catalog.addBatch(inputs);
+        for (const r of results) {
+          if (r.status === 'added') {
+            summary.added++;
+            if (summary.addedIds.length < MAX_REPORTED_IDS) summary.addedIds.push(r.id);
+          } else summary.duplicates++;
+        }
+        await target.sync();
+        if (++batchesSinceSave >= saveEvery) {
+          await target.save();
+          batchesSinceSave = 0;
+        }
+      }
+    }
+    progress.tick(pending.length);
+  };
+
+  let pending: SourceItem[] = [];
+  for await (const item of source.items()) {
+    summary.seen++;
+    pending.push(item);
+    if (pending.length >= options.batchSize) {
+      await flush(pending);
+      pending = [];
+      if (options.shouldStop?.()) {
+        summary.stopped = true;
+        break;
+      }
+    }
+  }
+  if (pending.length > 0 && !summary.stopped) await flush(pending);
+  await target.save();
+
+  const wallMs = performance.now() - started;
+  summary.seconds = wallMs / 1000;
+  summary.itemsPerSecond = summary.seen / Math.max(summary.seconds, 1e-9);
+  summary.encoderShare = wallMs > 0 ? encoderMs / wallMs : 0;
+  return summary;
+}

@@ -1,0 +1,53 @@
+/**
+ * The demo corpus as an ingestion source: every icon of the twelve emoji sets, rendered from
+ * its SVG at the encoders' input size. Thumbnails are not stored: the SVG is the original and
+ * is re-rendered at any size on demand (see indexer/corpus/thumbnails.ts).
+ */
+import { buildCorpus, iconOf } from '../corpus/corpus.js';
+import type { CorpusItem } from '../corpus/corpus.js';
+import { renderIcon } from '../corpus/render.js';
+import type { IngestSource, SourceItem } from './types.js';
+
+export const DEMO_SOURCE_KIND = 'emoji-demo';
+
+export function demoKeywords(item: CorpusItem): string[] {
+  return [...new Set([...item.shortNames, ...item.keywords, item.subcategory.replace(/-/g, ' ')].filter(Boolean))];
+}
+
+export function demoSource(options: { renderSize: number; sets?: string[]; limit?: number }): IngestSource {
+  const corpus = buildCorpus(options.sets);
+  const items = options.limit ? corpus.items.slice(0, options.limit) : corpus.items;
+  return {
+    label: 'demo corpus (12 emoji sets)',
+    total: items.length,
+    rejected: [],
+    async *items(): AsyncIterable<SourceItem> {
+      for (const item of items) {
+        const { set, icon } = iconOf(corpus, item);
+        yield {
+          key: item.id,
+          meta: {
+            id: item.id,
+            externalId: item.id,
+            title: item.name,
+            tags: [item.set, item.category, item.subcategory].filter(Boolean),
+            keywords: demoKeywords(item),
+            source: item.set,
+            license: item.license,
+            attribution: item.attribution,
+            extra: {
+              kind: DEMO_SOURCE_KIND,
+              set: item.set,
+              iconName: item.iconName,
+              codepoint: item.codepoint,
+              category: item.category,
+              split: item.split,
+            },
+          },
+          bytes: () => renderIcon(set, icon, options.renderSize),
+          storeThumbnail: false,
+        };
+      }
+    },
+  };
+}

@@ -1,0 +1,280 @@
+#!/usr/bin/env node
+/**
+ * `parasol serve | index | search | reindex | stats | eval | corpus export`.
+ * `--json` prints machine-readable output on stdout; errors go to stderr as one line with a
+ * non-zero exit (2 for usage errors).
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { loadConfig } from './config.js';
+import type { Config } from './config.js';
+import { openContext } from './context.js';
+import type { ParasolContext } from './context.js';
+import { isParasolError } from './errors.js';
+import { jsonLogger, silentLogger } from './log.js';
+import { exportCorpus } from '../indexer/corpus/export.js';
+import { ingest } from '../indexer/ingest.js';
+import type { IngestSummary } from '../indexer/ingest.js';
+import { demoSource } from '../indexer/sources/demo.js';
+import { folderSource } from '../indexer/sources/folder.js';
+import { manifestSource } from '../indexer/sources/manifest.js';
+import type { IngestSource } from '../indexer/sources/types.js';
+
+class UsageError extends Error {}
+
+const USAGE = `Usage: parasol <command> [options]
+
+Commands:
+  serve [--data DIR] [--port N] [--host H] [--no-demo]   start the HTTP API and web app
+  index <folder|manifest.jsonl|manifest.csv> | --demo [--data DIR] [--source NAME] [--json]
+  search [--q TEXT] [--style TEXT] [--item ID] [--k N] [--json]
+  reindex [--data DIR]                                    rebuild the vector indices from the catalog
+  stats [--data DIR] [--json]
+  eval retrieval [--json]                                 held-out retrieval metrics through the engine
+  corpus export --out DIR [--size 64] [--sets a,b]        render the demo corpus with items.jsonl
+
+Environment: PARASOL_DATA, PARASOL_PACK, PARASOL_DEVICE (auto|cpu|cuda), PARASOL_PORT, PARASOL_HOST, PARASOL_CONFIG.`;
+
+const common = {
+  data: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options: { ...common, ...options }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function integer(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got "${value}"`);
+  return n;
+}
+
+function configFor(data: string | undefined, extra: Parameters<typeof loadConfig>[0] = {}): Config {
+  return loadConfig({ ...extra, ...(data ? { dataDir: data } : {}) });
+}
+
+function printSummary(summary: IngestSummary): void {
+  const skipped = Object.entries(summary.skippedBy)
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ');
+  process.stderr.write(
+    `indexed: ${summary.added} added, ${summary.duplicates} already there, ${summary.skipped} skipped` +
+      `${skipped ? ` (${skipped})` : ''} in ${summary.seconds.toFixed(1)} s ` +
+      `(${summary.itemsPerSecond.toFixed(0)} items/s, ${(summary.encoderShare * 100).toFixed(0)}% in encoders)` +
+      `${summary.stopped ? ' — interrupted; run again to resume' : ''}\n`,
+  );
+  for (const row of summary.skippedRows.slice(0, 20)) process.stderr.write(`  skipped ${row.key}: ${row.reason}\n`);
+}
+
+async function runIngest(context: ParasolContext, source: IngestSource): Promise<IngestSummary> {
+  let stop = false;
+  const onSignal = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write('stopping after this batch (Ctrl-C again to abort)…\n');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await ingest(source, context.encoders, context.store, {
+      batchSize: context.config.ingest.batchSize,
+      thumbnailSize: context.config.ingest.thumbnailSize,
+      maxPixels: context.config.limits.maxPixels,
+      shouldStop: () => stop,
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** The encoders' largest input size: demo SVGs are rendered straight to it. */
+export function demoRenderSize(context: ParasolContext): number {
+  const sizes = [context.encoders.manifest.semantic.image, context.encoders.manifest.style.image].map(
+    (model) => model.preprocess.size,
+  );
+  return Math.max(...sizes);
+}
+
+export async function buildDemoIndex(context: ParasolContext): Promise<IngestSummary> {
+  return runIngest(context, demoSource({ renderSize: demoRenderSize(context) }));
+}
+
+async function sourceFor(target: string, sourceName: string | undefined): Promise<IngestSource> {
+  let info;
+  try {
+    info = await stat(target);
+  } catch {
+    throw new UsageError(`no such file or folder: ${target}`);
+  }
+  if (info.isDirectory()) return folderSource(target, { source: sourceName });
+  const ext = path.extname(target).toLowerCase();
+  if (ext === '.jsonl' || ext === '.ndjson' || ext === '.csv') return manifestSource(target, { source: sourceName });
+  throw new UsageError(`expected a folder, a .jsonl or a .csv manifest, got ${target}`);
+}
+
+async function withContext<T>(config: Config, fn: (context: ParasolContext) => Promise<T>, verbose = false): Promise<T> {
+  const context = await openContext(config, verbose ? jsonLogger() : silentLogger);
+  try {
+    return await fn(context);
+  } finally {
+    await context.close();
+  }
+}
+
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  async index(args) {
+    const { values, positionals } = parse(args, { demo: { type: 'boolean', default: false }, source: { type: 'string' } });
+    if (!values.demo && positionals.length !== 1) throw new UsageError('index takes one folder or manifest, or --demo');
+    const config = configFor(values.data);
+    const source = values.demo ? undefined : await sourceFor(positionals[0], values.source);
+    const summary = await withContext(config, (context) =>
+      source ? runIngest(context, source) : buildDemoIndex(context),
+    );
+    printSummary(summary);
+    if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, addedIds: undefined })}\n`);
+  },
+
+  async search(args) {
+    const { values } = parse(args, {
+      q: { type: 'string' },
+      style: { type: 'string' },
+      item: { type: 'string' },
+      k: { type: 'string' },
+      source: { type: 'string' },
+    });
+    const config = configFor(values.data);
+    const response = await withContext(config, (context) =>
+      context.engine.search({
+        q: values.q,
+        style: values.style,
+        contentItemId: values.item,
+        styleItemId: values.item,
+        k: integer(values.k, 'k'),
+        filters: values.source ? { sources: values.source.split(',') } : undefined,
+      }),
+    );
+    if (values.json) {
+      const results = response.results.map((r) => ({ id: r.id, title: r.title, source: r.source, score: r.score, scores: r.scores }));
+      process.stdout.write(`${JSON.stringify({ results })}\n`);
+      return;
+    }
+    for (const r of response.results) {
+      const content = r.scores.content === null ? '     -' : r.scores.content.toFixed(3);
+      const style = r.scores.style === null ? '     -' : r.scores.style.toFixed(3);
+      process.stdout.write(`${r.score.toFixed(3)}  content ${content}  style ${style}  ${r.id}  ${r.title}  [${r.source}]\n`);
+    }
+  },
+
+  async reindex(args) {
+    const { values } = parse(args, {});
+    const config = configFor(values.data);
+    await withContext(config, async (context) => {
+      const started = Date.now();
+      await context.store.rebuild(({ done, total }) => {
+        if (done === total || done % 5000 < 512) process.stderr.write(`reindex ${done}/${total}\n`);
+      });
+      process.stderr.write(`reindexed in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    });
+  },
+
+  async stats(args) {
+    const { values } = parse(args, {});
+    const config = configFor(values.data);
+    const stats = await withContext(config, async (context) => ({
+      pack: context.encoders.packName,
+      provider: context.encoders.provider,
+      ...(await context.store.catalog.stats()),
+      indexed: { semantic: await context.store.indices.semantic.size(), style: await context.store.indices.style.size() },
+    }));
+    process.stdout.write(`${JSON.stringify(stats, null, values.json ? 0 : 2)}\n`);
+  },
+
+  async corpus(args) {
+    const [sub, ...rest] = args;
+    if (sub !== 'export') throw new UsageError('usage: parasol corpus export --out DIR [--size 64] [--sets a,b]');
+    const { values } = parse(rest, { out: { type: 'string' }, size: { type: 'string' }, sets: { type: 'string' } });
+    if (!values.out) throw new UsageError('corpus export needs --out DIR');
+    const size = integer(values.size, 'size') ?? 64;
+    if (size < 8 || size > 1024) throw new UsageError('--size must be between 8 and 1024');
+    const summary = await exportCorpus({ out: values.out, size, sets: values.sets?.split(',') });
+    process.stderr.write(
+      `exported ${summary.items} items (${summary.rendered} rendered, ${summary.reused} already there, ` +
+        `${(summary.mappingRate * 100).toFixed(1)}% mapped to Unicode) in ${summary.seconds.toFixed(1)} s\n`,
+    );
+    if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  },
+
+  async serve(args) {
+    const { values } = parse(args, {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'no-demo': { type: 'boolean', default: false },
+    });
+    const port = integer(values.port, 'port');
+    const config = configFor(values.data, {
+      server: { ...(port !== undefined ? { port } : {}), ...(values.host ? { host: values.host } : {}) },
+    });
+    const { startServer } = await import('./api/server.js');
+    await startServer(config, { demo: !values['no-demo'] });
+  },
+
+  async eval(args) {
+    const [sub, ...rest] = args;
+    if (sub !== 'retrieval') throw new UsageError('usage: parasol eval retrieval [--json]');
+    const { values } = parse(rest, { pack: { type: 'string' } });
+    const { evaluateRetrieval, formatRetrievalReport } = await import('./eval/retrieval.js');
+    const config = configFor(values.data, values.pack ? { packDir: values.pack } : {});
+    const report = await evaluateRetrieval(config, { progress: !values.json });
+    process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatRetrievalReport(report));
+  },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command ? 0 : 2;
+  }
+  const run = commands[command];
+  if (!run) {
+    process.stderr.write(`parasol: unknown command "${command}"\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    await run(args);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`parasol ${command}: ${error.message}\n`);
+      return 2;
+    }
+    const message = isParasolError(error) ? `${error.code}: ${error.message}` : (error as Error).message;
+    process.stderr.write(`parasol ${command}: ${message.split('\n')[0]}\n`);
+    if (process.env.PARASOL_DEBUG) console.error(error);
+    return 1;
+  }
+}
+
+const invokedDirectly = process.argv[1] && path.resolve(process.argv[1]).endsWith(path.join('src', 'cli.js'));
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      // serve keeps the process alive through its server; every other command ends here.
+      if (process.argv[2] !== 'serve' || code !== 0) process.exit(code);
+    },
+    (error: unknown) => {
+      process.stderr.write(`parasol: ${(error as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,142 @@
+/**
+ * One typed configuration: defaults < JSON file (PARASOL_CONFIG) < environment (PARASOL_*) <
+ * explicit overrides (CLI flags), validated with zod so a bad value fails at start, not later.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { createError } from './errors.js';
+
+/** The package root (where models/ and web/ live), whether running from src/ or dist/src/. */
+export const PACKAGE_ROOT = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+  return dir;
+})();
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const configSchema = z.object({
+  dataDir: z.string().min(1).default('./data'),
+  packDir: z.string().min(1).default(path.join(PACKAGE_ROOT, 'models', 'mini')),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  threads: z.coerce.number().int().min(0).default(0),
+  backend: z.enum(['sqlite', 'elastic']).default('sqlite'),
+  server: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.coerce.number().int().min(0).max(65535).default(8080),
+    })
+    .prefault({}),
+  hnsw: z
+    .object({
+      M: positiveInt.default(16),
+      efConstruction: positiveInt.default(200),
+      efSearch: positiveInt.default(128),
+    })
+    .prefault({}),
+  search: z
+    .object({
+      defaultK: positiveInt.default(24),
+      maxK: positiveInt.default(100),
+      oversample: positiveInt.default(4),
+      maxCandidates: positiveInt.default(1000),
+      cacheSize: z.coerce.number().int().min(0).default(1024),
+    })
+    .prefault({}),
+  sessions: z
+    .object({
+      ttlSeconds: positiveInt.default(1800),
+      max: positiveInt.default(10_000),
+    })
+    .prefault({}),
+  limits: z
+    .object({
+      jsonBytes: positiveInt.default(256 * 1024),
+      uploadBytes: positiveInt.default(10 * 1024 * 1024),
+      uploadFiles: positiveInt.default(64),
+      maxPixels: positiveInt.default(40_000_000),
+      queryChars: positiveInt.default(500),
+      feedbackItems: positiveInt.default(50),
+    })
+    .prefault({}),
+  ingest: z
+    .object({
+      batchSize: positiveInt.default(64),
+      thumbnailSize: positiveInt.default(256),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+type ConfigInput = z.input<typeof configSchema>;
+
+/** PARASOL_* variables and the config path each one sets. */
+const ENV_PATHS: Record<string, string[]> = {
+  PARASOL_DATA: ['dataDir'],
+  PARASOL_PACK: ['packDir'],
+  PARASOL_DEVICE: ['device'],
+  PARASOL_THREADS: ['threads'],
+  PARASOL_BACKEND: ['backend'],
+  PARASOL_HOST: ['server', 'host'],
+  PARASOL_PORT: ['server', 'port'],
+  PARASOL_HNSW_M: ['hnsw', 'M'],
+  PARASOL_HNSW_EF_CONSTRUCTION: ['hnsw', 'efConstruction'],
+  PARASOL_HNSW_EF_SEARCH: ['hnsw', 'efSearch'],
+  PARASOL_SESSION_TTL: ['sessions', 'ttlSeconds'],
+  PARASOL_MAX_UPLOAD_BYTES: ['limits', 'uploadBytes'],
+  PARASOL_MAX_PIXELS: ['limits', 'maxPixels'],
+};
+
+type Json = Record<string, unknown>;
+
+function setPath(target: Json, keys: string[], value: unknown): void {
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Json;
+  }
+  node[keys[keys.length - 1]] = value;
+}
+
+function deepMerge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const current = out[key];
+    out[key] =
+      typeof value === 'object' && value !== null && !Array.isArray(value) && typeof current === 'object' && current !== null
+        ? deepMerge(current as Json, value as Json)
+        : value;
+  }
+  return out;
+}
+
+export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  let merged: Json = {};
+  const file = env.PARASOL_CONFIG;
+  if (file) {
+    try {
+      merged = JSON.parse(readFileSync(file, 'utf8')) as Json;
+    } catch (error) {
+      throw createError('CONFIG_INVALID', `cannot read ${file}: ${(error as Error).message}`);
+    }
+  }
+  const fromEnv: Json = {};
+  for (const [name, keys] of Object.entries(ENV_PATHS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(fromEnv, keys, value);
+  }
+  merged = deepMerge(deepMerge(merged, fromEnv), overrides as Json);
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw createError('CONFIG_INVALID', `${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
