@@ -1,0 +1,212 @@
+/**
+ * A model pack's manifest (models/<pack>/pack.json, see models/README.md): parsed with zod, then
+ * checked against the model files themselves, so a pack that disagrees with its manifest fails
+ * at load with a message naming the file, instead of producing wrong vectors later.
+ */
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
+import { createError, isParasolError, type ParasolError } from '../errors.js';
+import { reasonOf, type SessionFactory } from './runtime.js';
+
+const rgbTriple = z.tuple([z.number(), z.number(), z.number()]);
+
+export const preprocessSchema = z.object({
+  size: z.number().int().positive(),
+  resize: z.enum(['contain', 'cover', 'shortest']),
+  background: z.string().regex(/^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i, 'expected a colour like "#ffffff"'),
+  mean: rgbTriple,
+  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+});
+
+const fileName = z.string().min(1);
+const tensorName = z.string().min(1);
+
+export const imageModelSchema = z.object({
+  file: fileName,
+  input: tensorName,
+  output: tensorName,
+  preprocess: preprocessSchema,
+});
+
+export const textModelSchema = z.object({
+  file: fileName,
+  inputs: z.object({ ids: tensorName, mask: tensorName }),
+  output: tensorName,
+  tokenizer: fileName,
+  maxTokens: z.number().int().positive(),
+});
+
+export const towerSchema = z.object({
+  dim: z.number().int().positive(),
+  image: imageModelSchema,
+  text: textModelSchema,
+});
+
+export const packManifestSchema = z.object({
+  name: z.string().min(1),
+  version: z.number().int(),
+  semantic: towerSchema,
+  style: towerSchema,
+  /** The generative model's block, read by whoever runs it; kept as-is here. */
+  parasol: z.unknown().optional(),
+});
+
+export type Preprocess = z.infer<typeof preprocessSchema>;
+export type ResizeMode = Preprocess['resize'];
+export type ImageModelSpec = z.infer<typeof imageModelSchema>;
+export type TextModelSpec = z.infer<typeof textModelSchema>;
+export type TowerSpec = z.infer<typeof towerSchema>;
+export type PackManifest = z.infer<typeof packManifestSchema>;
+export type TowerName = 'semantic' | 'style';
+export const TOWERS: readonly TowerName[] = Object.freeze(['semantic', 'style']);
+
+export interface LoadedPack {
+  /** Absolute path of the pack's folder. */
+  dir: string;
+  manifest: PackManifest;
+}
+
+export function packInvalid(pack: string, problem: string): ParasolError {
+  return createError('MODEL_PACK_INVALID', pack, problem);
+}
+
+/** Reads and validates pack.json and checks that every file it names exists. */
+export async function readPack(packDir: string): Promise<LoadedPack> {
+  const dir = path.resolve(packDir);
+  const manifestPath = path.join(dir, 'pack.json');
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch (error) {
+    throw packInvalid(packDir, `pack.json: cannot be read (${reasonOf(error)})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw packInvalid(packDir, `pack.json: not valid JSON (${reasonOf(error)})`);
+  }
+  const parsed = packManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw packInvalid(packDir, `pack.json: ${problems.join('; ')}`);
+  }
+  const manifest = parsed.data;
+  for (const file of filesNamedBy(manifest)) {
+    try {
+      await access(path.join(dir, file));
+    } catch {
+      throw packInvalid(manifest.name, `${file}: named in pack.json but missing from ${dir}`);
+    }
+  }
+  return { dir, manifest };
+}
+
+function filesNamedBy(manifest: PackManifest): string[] {
+  const files = TOWERS.flatMap((tower) => [
+    manifest[tower].image.file,
+    manifest[tower].text.file,
+    manifest[tower].text.tokenizer,
+  ]);
+  return [...new Set(files)];
+}
+
+export interface TowerSessions {
+  image: ort.InferenceSession;
+  text: ort.InferenceSession;
+}
+
+export type PackSessions = Record<TowerName, TowerSessions>;
+
+/**
+ * Opens the pack's four models and proves each matches the manifest: the declared input and
+ * output names exist, and a one-item probe returns [1, dim] float32.
+ */
+export async function openPackSessions(pack: LoadedPack, sessions: SessionFactory): Promise<PackSessions> {
+  const opened = {} as PackSessions;
+  for (const tower of TOWERS) {
+    const spec = pack.manifest[tower];
+    const image = await openModel(pack, sessions, spec.image.file);
+    checkNames(pack, spec.image.file, image, [spec.image.input], spec.image.output);
+    const size = spec.image.preprocess.size;
+    await probe(pack, tower, spec.image.file, image, spec.image.output, {
+      [spec.image.input]: new ort.Tensor('float32', new Float32Array(3 * size * size), [1, 3, size, size]),
+    });
+
+    const text = await openModel(pack, sessions, spec.text.file);
+    checkNames(pack, spec.text.file, text, [spec.text.inputs.ids, spec.text.inputs.mask], spec.text.output);
+    const n = spec.text.maxTokens;
+    const mask = new BigInt64Array(n);
+    mask[0] = 1n;
+    await probe(pack, tower, spec.text.file, text, spec.text.output, {
+      // Token id 0 exists in every vocabulary; the probe only checks shapes.
+      [spec.text.inputs.ids]: new ort.Tensor('int64', new BigInt64Array(n), [1, n]),
+      [spec.text.inputs.mask]: new ort.Tensor('int64', mask, [1, n]),
+    });
+    opened[tower] = { image, text };
+  }
+  return opened;
+}
+
+async function openModel(pack: LoadedPack, sessions: SessionFactory, file: string): Promise<ort.InferenceSession> {
+  try {
+    return await sessions.session(path.join(pack.dir, file));
+  } catch (error) {
+    if (isParasolError(error)) throw error;
+    throw packInvalid(pack.manifest.name, `${file}: onnxruntime cannot load it (${reasonOf(error)})`);
+  }
+}
+
+function checkNames(
+  pack: LoadedPack,
+  file: string,
+  session: ort.InferenceSession,
+  inputs: string[],
+  output: string,
+): void {
+  for (const input of inputs) {
+    if (!session.inputNames.includes(input)) {
+      throw packInvalid(
+        pack.manifest.name,
+        `${file}: has no input "${input}" (its inputs: ${session.inputNames.join(', ')})`,
+      );
+    }
+  }
+  if (!session.outputNames.includes(output)) {
+    throw packInvalid(
+      pack.manifest.name,
+      `${file}: has no output "${output}" (its outputs: ${session.outputNames.join(', ')})`,
+    );
+  }
+}
+
+async function probe(
+  pack: LoadedPack,
+  tower: TowerName,
+  file: string,
+  session: ort.InferenceSession,
+  output: string,
+  feeds: Record<string, ort.Tensor>,
+): Promise<void> {
+  const dim = pack.manifest[tower].dim;
+  let result: ort.Tensor;
+  try {
+    result = (await session.run(feeds, [output]))[output];
+  } catch (error) {
+    throw packInvalid(pack.manifest.name, `${file}: a one-item probe failed (${reasonOf(error)})`);
+  }
+  const problem = outputProblem(result, 1, dim);
+  if (problem) throw packInvalid(pack.manifest.name, `${file}: ${problem}, but pack.json declares ${tower}.dim = ${dim}`);
+}
+
+/** Why an output tensor is not float32 [batch, dim], or undefined when it is. */
+export function outputProblem(tensor: ort.Tensor, batch: number, dim: number): string | undefined {
+  if (tensor.type !== 'float32') return `output is ${tensor.type}, not float32`;
+  const dims = tensor.dims;
+  if (dims.length !== 2 || dims[0] !== batch || dims[1] !== dim) {
+    return `output has shape [${dims.join(', ')}], expected [${batch}, ${dim}]`;
+  }
+  return undefined;
+}

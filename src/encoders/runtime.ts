@@ -1,0 +1,155 @@
+/**
+ * The session factory: the one place that decides where onnxruntime runs.
+ *
+ * onnxruntime-node 1.30 throws when asked for CUDA on a machine without it instead of falling back,
+ * so the provider is chosen here, once, by trying CUDA first and remembering the outcome.
+ */
+import * as ort from 'onnxruntime-node';
+import { createError } from '../errors.js';
+
+export type Device = 'auto' | 'cpu' | 'cuda';
+export type Provider = 'cpu' | 'cuda';
+
+export interface Logger {
+  info(message: string, details?: Record<string, unknown>): void;
+  warn(message: string, details?: Record<string, unknown>): void;
+}
+
+export const silentLogger: Logger = Object.freeze({ info() {}, warn() {} });
+
+/** The providers each device may run on, in the order they are tried. */
+const PROVIDERS_BY_DEVICE: Readonly<Record<Device, readonly Provider[]>> = Object.freeze({
+  auto: Object.freeze(['cuda', 'cpu'] as const),
+  cpu: Object.freeze(['cpu'] as const),
+  cuda: Object.freeze(['cuda'] as const),
+});
+
+export const DEVICES = Object.freeze(Object.keys(PROVIDERS_BY_DEVICE) as Device[]);
+
+export function parseDevice(value: string): Device {
+  if (Object.hasOwn(PROVIDERS_BY_DEVICE, value)) return value as Device;
+  throw createError(
+    'CONFIG_INVALID',
+    `Unsupported device: "${value}". Should be one of: ${DEVICES.join(', ')}`,
+  );
+}
+
+export interface SessionFactoryOptions {
+  device?: Device | string;
+  /** Threads per operator; onnxruntime's default (all cores) when absent. */
+  threads?: number;
+  logger?: Logger;
+}
+
+export interface SessionFactory {
+  readonly device: Device;
+  /** The provider sessions run on; undefined until the first session is created. */
+  readonly provider: Provider | undefined;
+  /** The session for a model file: created on first request, then shared. */
+  session(modelPath: string): Promise<ort.InferenceSession>;
+  /** Releases every session; the factory cannot be used afterwards. */
+  dispose(): Promise<void>;
+}
+
+export function createSessionFactory(options: SessionFactoryOptions = {}): SessionFactory {
+  const device = parseDevice(options.device ?? 'auto');
+  const logger = options.logger ?? silentLogger;
+  const threads = options.threads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0)) {
+    throw createError('CONFIG_INVALID', `threads must be a non-negative integer, got ${threads}`);
+  }
+  const sessions = new Map<string, Promise<ort.InferenceSession>>();
+  let provider: Provider | undefined;
+  let disposed = false;
+
+  function sessionOptions(chosen: Provider): ort.InferenceSession.SessionOptions {
+    return {
+      executionProviders: [chosen],
+      graphOptimizationLevel: 'all',
+      ...(threads ? { intraOpNumThreads: threads } : {}),
+    };
+  }
+
+  function chooseProvider(chosen: Provider, reason?: string): void {
+    provider = chosen;
+    if (reason) logger.warn(`onnxruntime: CUDA unavailable, running on cpu`, { device, reason });
+    else logger.info(`onnxruntime: running on ${chosen}`, { device, threads: threads || 'default' });
+  }
+
+  async function createOnCpu(modelPath: string): Promise<ort.InferenceSession> {
+    return ort.InferenceSession.create(modelPath, sessionOptions('cpu'));
+  }
+
+  /** The first creation decides the provider; concurrent ones wait for it rather than try CUDA too. */
+  let deciding: Promise<unknown> | undefined;
+
+  async function create(modelPath: string): Promise<ort.InferenceSession> {
+    if (deciding) await deciding.catch(() => undefined);
+    if (provider !== undefined) return ort.InferenceSession.create(modelPath, sessionOptions(provider));
+    const decision = createAndDecide(modelPath);
+    deciding = decision;
+    return decision;
+  }
+
+  async function createAndDecide(modelPath: string): Promise<ort.InferenceSession> {
+    if (!PROVIDERS_BY_DEVICE[device].includes('cuda')) {
+      const session = await createOnCpu(modelPath);
+      chooseProvider('cpu');
+      return session;
+    }
+    try {
+      const session = await ort.InferenceSession.create(modelPath, sessionOptions('cuda'));
+      chooseProvider('cuda');
+      return session;
+    } catch (cudaError) {
+      const reason = reasonOf(cudaError);
+      // Tell a broken model from a missing GPU: if the CPU cannot open it either, the model is at fault.
+      const session = await createOnCpu(modelPath);
+      if (device === 'auto') {
+        chooseProvider('cpu', reason);
+        return session;
+      }
+      await session.release();
+      throw createError(
+        'DEVICE_UNAVAILABLE',
+        `PARASOL_DEVICE=cuda but the CUDA execution provider cannot be used (${reason}); ` +
+          `use PARASOL_DEVICE=auto or cpu to run on the CPU`,
+      );
+    }
+  }
+
+  return {
+    device,
+    get provider() {
+      return provider;
+    },
+    session(modelPath) {
+      if (disposed) return Promise.reject(createError('NOT_READY', 'the encoders have been disposed'));
+      let pending = sessions.get(modelPath);
+      if (!pending) {
+        pending = create(modelPath);
+        sessions.set(modelPath, pending);
+        // A failed creation must not poison the cache: the next request tries again.
+        pending.catch(() => sessions.delete(modelPath));
+      }
+      return pending;
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      const pending = [...sessions.values()];
+      sessions.clear();
+      const settled = await Promise.allSettled(pending);
+      await Promise.all(
+        settled.map((s) => (s.status === 'fulfilled' ? s.value.release() : undefined)),
+      );
+    },
+  };
+}
+
+/** The useful part of an onnxruntime error message. */
+export function reasonOf(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  // onnxruntime glues an ANSI-coloured native log onto its message; what precedes it says what went wrong.
+  return text.split('\u001b')[0].replace(/\s+/g, ' ').trim();
+}

@@ -1,0 +1,73 @@
+/**
+ * Opaque, stable pagination cursors.
+ *
+ * A cursor is base64url JSON of the query's fingerprint and the position after the last result
+ * served: its (score, seq) key and the running offset. Pages continue strictly after that key in
+ * the total order (score desc, seq asc), so pages are disjoint even if deeper candidate pools are
+ * fetched for later pages; the offset only sizes those pools. The fingerprint ties a cursor to
+ * the query that issued it.
+ */
+import { createHash } from 'node:crypto';
+import { createError } from '../errors.js';
+
+export interface CursorPosition {
+  offset: number;
+  last: { score: number; seq: number };
+}
+
+interface CursorPayload {
+  v: 1;
+  f: string;
+  o: number;
+  s: number;
+  q: number;
+}
+
+/** JSON with sorted keys; byte arrays become their sha256 so images and vectors hash cheaply and exactly. */
+function canonical(value: unknown): unknown {
+  if (value instanceof Float32Array || value instanceof Uint8Array) {
+    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    return { sha256: createHash('sha256').update(bytes).digest('hex') };
+  }
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return Object.fromEntries(entries.map(([k, v]) => [k, canonical(v)]));
+  }
+  return value;
+}
+
+/** A short digest of everything that determines a query's ranking. */
+export function fingerprintOf(basis: unknown): string {
+  return createHash('sha256').update(JSON.stringify(canonical(basis))).digest('base64url').slice(0, 22);
+}
+
+export function encodeCursor(fingerprint: string, position: CursorPosition): string {
+  const payload: CursorPayload = { v: 1, f: fingerprint, o: position.offset, s: position.last.score, q: position.last.seq };
+  return Buffer.from(JSON.stringify(payload)).toString('base64url');
+}
+
+/** The position a cursor encodes; INVALID_CURSOR when it is malformed or was issued for another query. */
+export function decodeCursor(cursor: string, fingerprint: string): CursorPosition {
+  let payload: Partial<CursorPayload>;
+  try {
+    if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('not base64url');
+    payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorPayload>;
+  } catch {
+    throw createError('INVALID_CURSOR');
+  }
+  const valid =
+    payload !== null &&
+    typeof payload === 'object' &&
+    payload.v === 1 &&
+    payload.f === fingerprint &&
+    Number.isInteger(payload.o) &&
+    (payload.o as number) > 0 &&
+    typeof payload.s === 'number' &&
+    Number.isFinite(payload.s) &&
+    Number.isInteger(payload.q);
+  if (!valid) throw createError('INVALID_CURSOR');
+  return { offset: payload.o as number, last: { score: payload.s as number, seq: payload.q as number } };
+}

@@ -1,0 +1,397 @@
+/**
+ * The search engine over two descriptors: content (semantic) and style.
+ *
+ * Pipeline for one page: descriptors → oversampled kNN in each participating index (filters and
+ * exclusions pushed into the index's accept function, so a filtered search still fills a page) →
+ * exact cosines for every candidate in every participating modality, from the catalog's vectors →
+ * fusion → keyset pagination → catalog metadata for the page.
+ */
+import { performance } from 'node:perf_hooks';
+import { createError } from '../errors.js';
+import type { Encoders } from '../encoders/types.js';
+import type { Catalog, ItemFilter, ItemWithVectors, VectorIndex } from '../store/types.js';
+import { dot, lerp, normalize, slerp } from '../vectors.js';
+import { decodeCursor, encodeCursor, fingerprintOf, type CursorPosition } from './cursor.js';
+import { DescriptorResolver, STORE_MODALITY, type QueryDescriptors } from './descriptors.js';
+import {
+  compareFused,
+  fuse,
+  SEARCH_MODALITIES,
+  type Candidate,
+  type FusedCandidate,
+  type FusionMethod,
+  type ModalityScores,
+  type ParticipatingWeights,
+  type ScoreExplanation,
+  type SearchModality,
+} from './fusion.js';
+import { planSearch, type QueryPlan } from './plan.js';
+import {
+  parseInterpolateRequest,
+  parseSearchOptions,
+  parseSearchRequest,
+  type DescriptorSource,
+  type InterpolateRequest,
+  type SearchFilters,
+  type SearchOptions,
+  type SearchOptionsInput,
+  type SearchRequest,
+  type SearchRequestInput,
+  type SearchWeights,
+} from './query.js';
+import { DEFAULT_ROCCHIO, type RocchioWeights } from './rocchio.js';
+
+export interface SearchEngineOptions {
+  /** Each index is asked for (offset + k) × oversample candidates... */
+  oversample: number;
+  /** ...but never more than this (and RRF always ranks over exactly this many). */
+  maxCandidates: number;
+  rocchio: RocchioWeights;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = { oversample: 4, maxCandidates: 1000, rocchio: DEFAULT_ROCCHIO };
+
+export interface SearchEngineDeps {
+  catalog: Catalog;
+  indices: { semantic: VectorIndex; style: VectorIndex };
+  encoders: Encoders;
+  options?: Partial<SearchEngineOptions>;
+}
+
+export interface SearchResult {
+  id: string;
+  seq: number;
+  title: string;
+  source: string;
+  license: string;
+  attribution: string;
+  tags: string[];
+  extra: Record<string, unknown>;
+  /** The fused score (a cosine-like value for weighted fusion, an RRF sum for rrf). */
+  score: number;
+  /** Cosine per modality; null when that modality took no part in the query. */
+  scores: ModalityScores;
+  /** Present when the request asked for explanations. */
+  explanation?: ScoreExplanation;
+}
+
+export interface SearchTiming {
+  encodeMs: number;
+  retrieveMs: number;
+  fuseMs: number;
+  hydrateMs: number;
+  totalMs: number;
+}
+
+export interface SearchResponse {
+  results: SearchResult[];
+  /** Opaque; pass it back with the same query for the next page. Null on the last page. */
+  nextCursor: string | null;
+  /** How many results the query has in all; only when the candidate pool was not cut short. */
+  total?: number;
+  timing: SearchTiming;
+}
+
+export type MoreLikeMode = 'style' | 'content' | 'both';
+export type MoreLikeOptions = Omit<SearchOptionsInput, 'weights'> & { weights?: Partial<SearchWeights> };
+
+export interface DescriptorSearchOptions extends SearchOptionsInput {
+  /** Items never to return (e.g. everything a refinement session has already judged). */
+  exclude?: { ids?: string[]; seqs?: number[] };
+}
+
+export interface InterpolateResponse extends SearchResponse {
+  /** The interpolated descriptors searched with (e.g. to hand the style to the generator). */
+  descriptors: QueryDescriptors;
+}
+
+/** Sources that define both descriptors at once. */
+export type DualSource = { itemId: string } | { text: string } | { image: Buffer | Uint8Array };
+
+interface RunInput {
+  descriptors: QueryDescriptors;
+  options: SearchOptions;
+  excludeSeqs: Iterable<number>;
+  fingerprint: string;
+  encodeMs: number;
+  startedAt: number;
+}
+
+/** A filter with nothing in it is no filter: empty lists mean "no constraint", not "match nothing". */
+function effectiveFilter(filters: SearchFilters | undefined): ItemFilter | null {
+  if (!filters) return null;
+  const filter: ItemFilter = {};
+  if (filters.sources?.length) filter.sources = filters.sources;
+  if (filters.licenses?.length) filter.licenses = filters.licenses;
+  if (filters.tags?.length) filter.tags = filters.tags;
+  if (filters.keywords) filter.keywords = filters.keywords;
+  return Object.keys(filter).length === 0 ? null : filter;
+}
+
+const elapsed = (since: number): number => Math.round((performance.now() - since) * 100) / 100;
+
+export class SearchEngine {
+  private readonly catalog: Catalog;
+  private readonly indices: Record<SearchModality, VectorIndex>;
+  private readonly options: SearchEngineOptions;
+  private readonly resolver: DescriptorResolver;
+
+  constructor(deps: SearchEngineDeps) {
+    this.catalog = deps.catalog;
+    this.indices = { content: deps.indices.semantic, style: deps.indices.style };
+    this.options = { ...DEFAULT_ENGINE_OPTIONS, ...deps.options };
+    if (!(this.options.oversample >= 1) || !(this.options.maxCandidates >= 1)) {
+      throw new RangeError('oversample and maxCandidates must be at least 1');
+    }
+    this.resolver = new DescriptorResolver({
+      catalog: deps.catalog,
+      encoders: deps.encoders,
+      dims: { content: deps.indices.semantic.dim, style: deps.indices.style.dim },
+    });
+  }
+
+  get rocchioWeights(): RocchioWeights {
+    return this.options.rocchio;
+  }
+
+  /** A search request (validated here, so the CLI may pass raw input) → one page of results. */
+  async search(input: SearchRequestInput): Promise<SearchResponse> {
+    const startedAt = performance.now();
+    const request = parseSearchRequest(input);
+    const plan = await this.plan(request);
+    return this.run({
+      descriptors: plan.descriptors,
+      options: request,
+      excludeSeqs: plan.excludeSeqs,
+      fingerprint: fingerprintOf({ kind: 'search', ...request, k: undefined, cursor: undefined, explain: undefined }),
+      encodeMs: elapsed(startedAt),
+      startedAt,
+    });
+  }
+
+  /** The descriptors and exclusions a request resolves to (refinement sessions start from this). */
+  async plan(request: SearchRequest, options: { includeUnweighted?: boolean } = {}): Promise<QueryPlan> {
+    return planSearch(this.resolver, request, this.options.rocchio, options.includeUnweighted);
+  }
+
+  /** Searches from ready descriptors: the entry point of refinement sessions. */
+  async searchFromDescriptors(descriptors: Partial<QueryDescriptors>, input: DescriptorSearchOptions = {}): Promise<SearchResponse> {
+    const startedAt = performance.now();
+    const { exclude, ...rest } = input;
+    const options = parseSearchOptions(rest);
+    const given: QueryDescriptors = {
+      content: descriptors.content ? this.resolver.vector('content', descriptors.content) : null,
+      style: descriptors.style ? this.resolver.vector('style', descriptors.style) : null,
+    };
+    const excludeSeqs = new Set(exclude?.seqs ?? []);
+    if (exclude?.ids?.length) for (const item of await this.resolver.items(exclude.ids)) excludeSeqs.add(item.seq);
+    const fingerprint = fingerprintOf({
+      kind: 'descriptors',
+      ...given,
+      weights: options.weights,
+      fusion: options.fusion,
+      filters: options.filters,
+      exclude: [...excludeSeqs].sort((a, b) => a - b),
+    });
+    return this.run({ descriptors: given, options, excludeSeqs, fingerprint, encodeMs: elapsed(startedAt), startedAt });
+  }
+
+  /** Items like a stored one: by its style, its content, or both. */
+  async moreLike(itemId: string, mode: MoreLikeMode, options: MoreLikeOptions = {}): Promise<SearchResponse> {
+    const weights =
+      mode === 'content' ? { content: 1, style: 0 } : mode === 'style' ? { content: 0, style: 1 } : { content: 1, style: 1, ...options.weights };
+    return this.search({
+      ...options,
+      weights,
+      contentItemId: mode === 'style' ? undefined : itemId,
+      styleItemId: mode === 'content' ? undefined : itemId,
+    });
+  }
+
+  /**
+   * Searches at a point between two sources, per modality: t = 0 is a's descriptor, t = 1 is b's.
+   * slerp follows the unit sphere (constant angular speed); lerp blends and renormalises, which
+   * cuts the chord and so lingers near the midpoint direction.
+   */
+  async interpolate(input: InterpolateRequest): Promise<InterpolateResponse> {
+    const startedAt = performance.now();
+    const request = parseInterpolateRequest(input);
+    const descriptors: QueryDescriptors = { content: null, style: null };
+    const excludeSeqs = new Set<number>();
+    for (const modality of SEARCH_MODALITIES) {
+      const pair = request[modality];
+      if (!pair) continue;
+      const [a, b] = await Promise.all([this.resolver.source(modality, pair.a), this.resolver.source(modality, pair.b)]);
+      for (const seq of [a.seq, b.seq]) if (seq !== undefined) excludeSeqs.add(seq);
+      descriptors[modality] = request.method === 'slerp' ? slerp(a.vector, b.vector, request.t) : normalize(lerp(a.vector, b.vector, request.t));
+    }
+    const fingerprint = fingerprintOf({
+      kind: 'interpolate',
+      content: request.content,
+      style: request.style,
+      t: request.t,
+      method: request.method,
+      weights: request.weights,
+      fusion: request.fusion,
+      filters: request.filters,
+    });
+    const response = await this.run({ descriptors, options: request, excludeSeqs, fingerprint, encodeMs: elapsed(startedAt), startedAt });
+    return { ...response, descriptors };
+  }
+
+  /** One modality's descriptor of a source (item, text, image or raw vector). */
+  async descriptorFor(source: DescriptorSource, modality: SearchModality): Promise<Float32Array> {
+    return (await this.resolver.source(modality, source)).vector;
+  }
+
+  /** Both descriptors of a source: an item's stored pair, an image's pair, or a text read as content and as style. */
+  async descriptorsFor(source: DualSource): Promise<{ content: Float32Array; style: Float32Array }> {
+    if ('itemId' in source) {
+      const item = await this.resolver.item(source.itemId);
+      return { content: item.semantic, style: item.style };
+    }
+    if ('image' in source) return this.resolver.imageBoth(source.image);
+    const [content, style] = await Promise.all([this.resolver.text('content', source.text), this.resolver.text('style', source.text)]);
+    return { content, style };
+  }
+
+  /** Stored items with their vectors (ITEM_NOT_FOUND for an unknown id). */
+  async items(ids: string[]): Promise<ItemWithVectors[]> {
+    return this.resolver.items(ids);
+  }
+
+  private async run(input: RunInput): Promise<SearchResponse> {
+    const { descriptors, options, fingerprint } = input;
+    const weights: ParticipatingWeights = {};
+    for (const modality of SEARCH_MODALITIES) {
+      const weight = options.weights?.[modality] ?? 1;
+      if (descriptors[modality] && weight > 0) weights[modality] = weight;
+    }
+    const modalities = Object.keys(weights) as SearchModality[];
+    if (modalities.length === 0) throw createError('EMPTY_QUERY');
+    const position: CursorPosition | null = options.cursor ? decodeCursor(options.cursor, fingerprint) : null;
+    const offset = position?.offset ?? 0;
+
+    const excluded = new Set(input.excludeSeqs);
+    const filter = effectiveFilter(options.filters);
+    const allowed = filter ? await this.catalog.matchFilter(filter) : null;
+    const accept =
+      allowed || excluded.size > 0 ? (seq: number) => !excluded.has(seq) && (allowed === null || allowed.has(seq)) : undefined;
+
+    // RRF ranks depend on the pool, so it always ranks one fixed window (as Elasticsearch's
+    // rank_window_size does) and every page sees the same ranking. Weighted scores are exact
+    // cosines, independent of the pool: start with a pool that reaches the requested page and
+    // deepen it until the page is provably exact (see pool()).
+    let depth =
+      options.fusion === 'rrf'
+        ? this.options.maxCandidates
+        : Math.min(this.options.maxCandidates, Math.ceil((offset + options.k) * this.options.oversample));
+    let retrieveMs = 0;
+    let fuseMs = 0;
+    let pool: { ranked: FusedCandidate[]; truncated: boolean; bound: number };
+    let after: FusedCandidate[];
+    for (;;) {
+      const retrieveStart = performance.now();
+      pool = await this.pool(descriptors, weights, options.fusion, depth, accept);
+      retrieveMs += elapsed(retrieveStart);
+      const fuseStart = performance.now();
+      after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
+      fuseMs += elapsed(fuseStart);
+      if (!pool.truncated || depth >= this.options.maxCandidates || options.fusion === 'rrf') break;
+      // One past the page must be provably in place too, or "is there a next page" could be wrong.
+      const settled = after.findIndex((c) => c.score < pool.bound);
+      if (settled === -1 || settled > options.k) break;
+      depth = Math.min(this.options.maxCandidates, depth * 2);
+    }
+    const page = after.slice(0, options.k);
+    const hydrateStart = performance.now();
+    const results = await this.hydrate(page, options.explain);
+    const hydrateMs = elapsed(hydrateStart);
+
+    const more = after.length > options.k;
+    const last = page[page.length - 1];
+    const nextCursor = more && last ? encodeCursor(fingerprint, { offset: offset + page.length, last: { score: last.score, seq: last.seq } }) : null;
+    const response: SearchResponse = {
+      results,
+      nextCursor,
+      timing: { encodeMs: input.encodeMs, retrieveMs, fuseMs, hydrateMs, totalMs: elapsed(input.startedAt) },
+    };
+    if (!pool.truncated) response.total = pool.ranked.length;
+    return response;
+  }
+
+  /**
+   * One candidate pool: the top `depth` of each participating index, scored exactly in every
+   * modality and fused.
+   *
+   * The bound (weighted fusion): an item outside index m's list has cosine ≤ that list's last
+   * score, so an item in no list fuses to at most Σ w̄ₘ·lastₘ (Fagin's threshold). Pooled
+   * items scoring at least that are in their true place; below it, an unseen item might belong.
+   * When any list came back short, the pool holds every acceptable item and the bound is -∞.
+   */
+  private async pool(
+    descriptors: QueryDescriptors,
+    weights: ParticipatingWeights,
+    fusion: FusionMethod,
+    depth: number,
+    accept: ((seq: number) => boolean) | undefined,
+  ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
+    const modalities = Object.keys(weights) as SearchModality[];
+    const hitLists = await Promise.all(modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, accept)));
+    const truncated = hitLists.every((hits) => hits.length >= depth);
+    const seqs = [...new Set(hitLists.flat().map((hit) => hit.seq))].filter((seq) => accept === undefined || accept(seq));
+    const candidates = await this.scoreExactly(seqs, descriptors, modalities);
+    const ranked = fuse(fusion, candidates, weights);
+    const totalWeight = modalities.reduce((sum, m) => sum + (weights[m] as number), 0);
+    // The index's own cosines may differ from ours in the last float bits: keep a margin.
+    const bound = truncated
+      ? modalities.reduce((sum, m, i) => sum + ((weights[m] as number) / totalWeight) * (hitLists[i][depth - 1]?.score ?? 1), 0) + 1e-6
+      : Number.NEGATIVE_INFINITY;
+    return { ranked, truncated, bound };
+  }
+
+  /**
+   * Cosines from the catalog's vectors for every candidate in every participating modality, so
+   * that an item found by one index still has its score in the other, and a score never depends
+   * on which index found it. Candidates the catalog no longer holds (deleted since indexing) drop out.
+   */
+  private async scoreExactly(seqs: number[], descriptors: QueryDescriptors, modalities: SearchModality[]): Promise<Candidate[]> {
+    const vectors = await Promise.all(modalities.map((m) => this.catalog.getVectorsBySeq(seqs, STORE_MODALITY[m])));
+    const candidates: Candidate[] = [];
+    for (const seq of seqs) {
+      const scores: ModalityScores = { content: null, style: null };
+      let live = true;
+      modalities.forEach((modality, i) => {
+        const vector = vectors[i].get(seq);
+        if (!vector) live = false;
+        else scores[modality] = dot(descriptors[modality] as Float32Array, vector);
+      });
+      if (live) candidates.push({ seq, scores });
+    }
+    return candidates;
+  }
+
+  private async hydrate(page: FusedCandidate[], explain: boolean): Promise<SearchResult[]> {
+    const items = await this.catalog.getManyBySeq(page.map((c) => c.seq));
+    const results: SearchResult[] = [];
+    for (const candidate of page) {
+      const item = items.get(candidate.seq);
+      if (!item) continue; // deleted between scoring and now
+      const result: SearchResult = {
+        id: item.id,
+        seq: item.seq,
+        title: item.title,
+        source: item.source,
+        license: item.license,
+        attribution: item.attribution,
+        tags: item.tags,
+        extra: item.extra,
+        score: candidate.score,
+        scores: candidate.scores,
+      };
+      if (explain) result.explanation = candidate.explanation;
+      results.push(result);
+    }
+    return results;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Fusion of per-modality cosine scores into one ranking.
+ *
+ * Every candidate carries its cosine for each modality that took part (null otherwise). The
+ * engine computes those cosines exactly from the catalog vectors, so a candidate's weighted score
+ * does not depend on which index happened to find it — which is what keeps cursors stable.
+ */
+
+export type SearchModality = 'content' | 'style';
+export type FusionMethod = 'weighted' | 'rrf';
+
+export const SEARCH_MODALITIES: readonly SearchModality[] = ['content', 'style'];
+
+/** The constant of reciprocal-rank fusion (Cormack et al. 2009): damps the head of each list. */
+export const RRF_K = 60;
+
+export interface ModalityScores {
+  content: number | null;
+  style: number | null;
+}
+
+export interface Candidate {
+  seq: number;
+  scores: ModalityScores;
+}
+
+/** Weights of the modalities that take part; an absent modality does not take part. */
+export type ParticipatingWeights = Partial<Record<SearchModality, number>>;
+
+export interface ScorePart {
+  modality: SearchModality;
+  cosine: number | null;
+  /** The weight as given (before normalisation). */
+  weight: number;
+  /** 1-based rank among the candidates by this modality's cosine (RRF only). */
+  rank?: number;
+  /** What this modality added to the fused score. */
+  contribution: number;
+}
+
+export interface ScoreExplanation {
+  method: FusionMethod;
+  parts: ScorePart[];
+  /** The same arithmetic as one readable line, e.g. "0.5×0.81 (content) + 0.5×0.40 (style) = 0.605". */
+  summary: string;
+}
+
+export interface FusedCandidate extends Candidate {
+  score: number;
+  explanation: ScoreExplanation;
+}
+
+/** Best first; ties broken by seq so that the order (and so every cursor) is total and repeatable. */
+export function compareFused(a: { score: number; seq: number }, b: { score: number; seq: number }): number {
+  if (a.score !== b.score) return b.score - a.score;
+  return a.seq - b.seq;
+}
+
+function participating(weights: ParticipatingWeights): Array<[SearchModality, number]> {
+  const out: Array<[SearchModality, number]> = [];
+  for (const modality of SEARCH_MODALITIES) {
+    const weight = weights[modality];
+    if (weight === undefined) continue;
+    if (!Number.isFinite(weight) || weight < 0) throw new RangeError(`invalid ${modality} weight: ${weight}`);
+    out.push([modality, weight]);
+  }
+  if (out.length === 0) throw new RangeError('fusion needs at least one participating modality');
+  return out;
+}
+
+const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(4));
+
+/**
+ * score = Σ wₘ·cosₘ / Σ wₘ over the participating modalities. Dividing by the weight sum keeps the
+ * fused score a cosine-like value in [-1, 1] whatever the absolute weights. A missing cosine
+ * counts as 0 (it should not happen: the engine scores every candidate in every modality).
+ */
+export function fuseWeighted(candidates: Candidate[], weights: ParticipatingWeights): FusedCandidate[] {
+  const modalities = participating(weights);
+  const total = modalities.reduce((sum, [, w]) => sum + w, 0);
+  const fused = candidates.map((candidate) => {
+    const parts: ScorePart[] = modalities.map(([modality, weight]) => {
+      const cosine = candidate.scores[modality];
+      const share = total === 0 ? 0 : weight / total;
+      return { modality, cosine, weight, contribution: share * (cosine ?? 0) };
+    });
+    const score = parts.reduce((sum, part) => sum + part.contribution, 0);
+    const summary =
+      parts
+        .map((p) => `${fmt(total === 0 ? 0 : p.weight / total)}×${p.cosine === null ? 'none' : fmt(p.cosine)} (${p.modality})`)
+        .join(' + ') + ` = ${fmt(score)}`;
+    return { seq: candidate.seq, scores: candidate.scores, score, explanation: { method: 'weighted' as const, parts, summary } };
+  });
+  return fused.sort(compareFused);
+}
+
+/**
+ * score = Σ wₘ / (k + rankₘ), ranks taken among the candidates by each modality's cosine.
+ * A candidate with no cosine in a modality gets nothing from it (the usual RRF convention for an
+ * item absent from one of the lists).
+ */
+export function fuseRrf(candidates: Candidate[], weights: ParticipatingWeights, k: number = RRF_K): FusedCandidate[] {
+  const modalities = participating(weights);
+  const ranks = new Map<SearchModality, Map<number, number>>();
+  for (const [modality] of modalities) {
+    const scored = candidates
+      .filter((c) => c.scores[modality] !== null)
+      .map((c) => ({ seq: c.seq, score: c.scores[modality] as number }))
+      .sort(compareFused);
+    ranks.set(modality, new Map(scored.map((c, i) => [c.seq, i + 1])));
+  }
+  const fused = candidates.map((candidate) => {
+    const parts: ScorePart[] = modalities.map(([modality, weight]) => {
+      const rank = ranks.get(modality)?.get(candidate.seq);
+      const contribution = rank === undefined ? 0 : weight / (k + rank);
+      return { modality, cosine: candidate.scores[modality], weight, rank, contribution };
+    });
+    const score = parts.reduce((sum, part) => sum + part.contribution, 0);
+    const summary =
+      parts
+        .map((p) => (p.rank === undefined ? `0 (${p.modality}: unranked)` : `${fmt(p.weight)}/(${k}+${p.rank}) (${p.modality})`))
+        .join(' + ') + ` = ${fmt(score)}`;
+    return { seq: candidate.seq, scores: candidate.scores, score, explanation: { method: 'rrf' as const, parts, summary } };
+  });
+  return fused.sort(compareFused);
+}
+
+export function fuse(method: FusionMethod, candidates: Candidate[], weights: ParticipatingWeights): FusedCandidate[] {
+  return method === 'rrf' ? fuseRrf(candidates, weights) : fuseWeighted(candidates, weights);
+}

@@ -1,0 +1,245 @@
+/**
+ * Refinement sessions: a user starts from a query and then says "more like this style", "less
+ * like this content", moves the sliders or swaps the text. A session keeps the current content and
+ * style descriptors and the trail of snapshots that led there, so undo and "back to step n" are
+ * just truncations of the trail.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { createError } from '../errors.js';
+import type { ItemWithVectors } from '../store/types.js';
+import { meanDirection } from '../vectors.js';
+import type { QueryDescriptors } from './descriptors.js';
+import { itemVector } from './descriptors.js';
+import type { DescriptorSearchOptions, SearchEngine, SearchResponse } from './engine.js';
+import { SEARCH_MODALITIES, type FusionMethod } from './fusion.js';
+import {
+  feedbackSchema,
+  invalidQuery,
+  MAX_QUERY_TEXT,
+  parseSearchRequest,
+  weightsSchema,
+  type Feedback,
+  type SearchFilters,
+  type SearchRequestInput,
+  type SearchWeights,
+} from './query.js';
+import { rocchio } from './rocchio.js';
+import { InMemorySessionStore, type SessionStore } from './session-store.js';
+
+export const refineStepSchema = z
+  .strictObject({
+    like: feedbackSchema.optional(),
+    unlike: feedbackSchema.optional(),
+    weights: weightsSchema.optional(),
+    /** Replace a descriptor's base outright (Rocchio from like/unlike then applies on top). */
+    set: z
+      .strictObject({
+        contentItemId: z.string().trim().min(1).max(200).optional(),
+        styleItemId: z.string().trim().min(1).max(200).optional(),
+        q: z.string().trim().min(1).max(MAX_QUERY_TEXT).optional(),
+        style: z.string().trim().min(1).max(MAX_QUERY_TEXT).optional(),
+      })
+      .optional(),
+  })
+  .refine((step) => step.like || step.unlike || step.weights || (step.set && Object.values(step.set).some(Boolean)), {
+    message: 'a step must change something: like, unlike, weights or set',
+  });
+
+export type RefineStepInput = z.input<typeof refineStepSchema>;
+export type RefineStep = z.output<typeof refineStepSchema>;
+
+export interface RefineSnapshot {
+  /** 0 for the initial query, then 1, 2, … (kept even when old snapshots are dropped). */
+  step: number;
+  /** What produced this snapshot; null for the initial query. */
+  change: RefineStep | null;
+  descriptors: QueryDescriptors;
+  weights: SearchWeights;
+  /** Items the session has named so far (query, liked, unliked): never shown again. */
+  excludeSeqs: number[];
+  at: string;
+}
+
+export interface RefineSession {
+  id: string;
+  createdAt: string;
+  fusion: FusionMethod;
+  filters?: SearchFilters;
+  /** Oldest first; the last snapshot is the current state. Never empty. */
+  trail: RefineSnapshot[];
+}
+
+/** A JSON-friendly view of a session (no vectors), for the API. */
+export interface RefineSessionSummary {
+  id: string;
+  createdAt: string;
+  step: number;
+  fusion: FusionMethod;
+  filters?: SearchFilters;
+  weights: SearchWeights;
+  descriptors: { content: boolean; style: boolean };
+  trail: Array<{ step: number; change: RefineStep | null; at: string }>;
+}
+
+/** What sessions need of the engine (narrow, so a test can stand in for it). */
+export type RefineEngine = Pick<SearchEngine, 'plan' | 'items' | 'searchFromDescriptors' | 'descriptorFor' | 'rocchioWeights'>;
+
+export interface RefineSessionsOptions {
+  store?: SessionStore;
+  /** Snapshots kept for undo; older ones are dropped. Default 50. */
+  maxSteps?: number;
+  now?: () => number;
+}
+
+export type SessionSearchOptions = Pick<DescriptorSearchOptions, 'k' | 'cursor' | 'explain'>;
+
+export function currentSnapshot(session: RefineSession): RefineSnapshot {
+  return session.trail[session.trail.length - 1];
+}
+
+export function summarizeSession(session: RefineSession): RefineSessionSummary {
+  const current = currentSnapshot(session);
+  return {
+    id: session.id,
+    createdAt: session.createdAt,
+    step: current.step,
+    fusion: session.fusion,
+    filters: session.filters,
+    weights: current.weights,
+    descriptors: { content: current.descriptors.content !== null, style: current.descriptors.style !== null },
+    trail: session.trail.map(({ step, change, at }) => ({ step, change, at })),
+  };
+}
+
+export class RefineSessions {
+  private readonly engine: RefineEngine;
+  private readonly store: SessionStore;
+  private readonly maxSteps: number;
+  private readonly now: () => number;
+
+  constructor(engine: RefineEngine, options: RefineSessionsOptions = {}) {
+    this.engine = engine;
+    this.now = options.now ?? Date.now;
+    this.store = options.store ?? new InMemorySessionStore({ now: this.now });
+    this.maxSteps = options.maxSteps ?? 50;
+  }
+
+  /** Starts a session from a search request (k, cursor and explain are ignored: they belong to each search). */
+  async create(initialQuery: SearchRequestInput): Promise<RefineSession> {
+    const request = parseSearchRequest(initialQuery);
+    const plan = await this.engine.plan(request, { includeUnweighted: true });
+    const session: RefineSession = {
+      id: randomUUID(),
+      createdAt: this.timestamp(),
+      fusion: request.fusion,
+      filters: request.filters,
+      trail: [{ step: 0, change: null, descriptors: plan.descriptors, weights: request.weights, excludeSeqs: plan.excludeSeqs, at: this.timestamp() }],
+    };
+    this.assertSearchable(currentSnapshot(session));
+    await this.store.set(session);
+    return session;
+  }
+
+  async get(id: string): Promise<RefineSession> {
+    const session = await this.store.get(id);
+    if (!session) throw createError('SESSION_NOT_FOUND', id);
+    return session;
+  }
+
+  /** Applies one step: `set` replaces bases, then Rocchio with like/unlike on each descriptor, then new weights. */
+  async step(id: string, input: RefineStepInput): Promise<RefineSession> {
+    const parsed = refineStepSchema.safeParse(input);
+    if (!parsed.success) throw invalidQuery(parsed.error);
+    const change = parsed.data;
+    const session = await this.get(id);
+    const current = currentSnapshot(session);
+
+    const named = [
+      change.set?.contentItemId,
+      change.set?.styleItemId,
+      ...feedbackIds(change.like),
+      ...feedbackIds(change.unlike),
+    ].filter((x): x is string => x !== undefined);
+    const resolved = await this.engine.items(named);
+    const items = new Map<string, ItemWithVectors>(named.map((itemId, i) => [itemId, resolved[i]]));
+
+    const descriptors: QueryDescriptors = { ...current.descriptors };
+    for (const modality of SEARCH_MODALITIES) {
+      const bases: Float32Array[] = [];
+      const text = modality === 'content' ? change.set?.q : change.set?.style;
+      if (text) bases.push(await this.engine.descriptorFor({ text }, modality));
+      const itemId = modality === 'content' ? change.set?.contentItemId : change.set?.styleItemId;
+      if (itemId) bases.push(itemVector(items.get(itemId) as ItemWithVectors, modality));
+      const base = bases.length === 0 ? descriptors[modality] : bases.length === 1 ? bases[0] : meanDirection(bases);
+      const like = (change.like?.[modality] ?? []).map((i) => itemVector(items.get(i) as ItemWithVectors, modality));
+      const unlike = (change.unlike?.[modality] ?? []).map((i) => itemVector(items.get(i) as ItemWithVectors, modality));
+      descriptors[modality] = like.length + unlike.length === 0 ? base : rocchio(base, like, unlike, this.engine.rocchioWeights);
+    }
+
+    const excludeSeqs = new Set(current.excludeSeqs);
+    for (const item of items.values()) excludeSeqs.add(item.seq);
+    const snapshot: RefineSnapshot = {
+      step: current.step + 1,
+      change,
+      descriptors,
+      weights: { ...current.weights, ...change.weights },
+      excludeSeqs: [...excludeSeqs],
+      at: this.timestamp(),
+    };
+    this.assertSearchable(snapshot);
+    const trail = [...session.trail, snapshot].slice(-(this.maxSteps + 1));
+    return this.save({ ...session, trail });
+  }
+
+  /** Drops the last step; NOTHING_TO_UNDO at the start of the trail. */
+  async undo(id: string): Promise<RefineSession> {
+    const session = await this.get(id);
+    if (session.trail.length <= 1) throw createError('NOTHING_TO_UNDO');
+    return this.save({ ...session, trail: session.trail.slice(0, -1) });
+  }
+
+  /** Returns to the state after step n (0 = the initial query), discarding the steps after it. */
+  async back(id: string, step: number): Promise<RefineSession> {
+    const session = await this.get(id);
+    const index = session.trail.findIndex((snapshot) => snapshot.step === step);
+    if (index < 0) throw createError('UNPROCESSABLE', `Step ${step} is not in this session's trail`);
+    return this.save({ ...session, trail: session.trail.slice(0, index + 1) });
+  }
+
+  /** Searches with the session's current descriptors, weights, fusion and filters. */
+  async search(id: string, options: SessionSearchOptions = {}): Promise<SearchResponse> {
+    const session = await this.get(id);
+    const current = currentSnapshot(session);
+    return this.engine.searchFromDescriptors(current.descriptors, {
+      ...options,
+      weights: current.weights,
+      fusion: session.fusion,
+      filters: session.filters,
+      exclude: { seqs: current.excludeSeqs },
+    });
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.store.delete(id);
+  }
+
+  private async save(session: RefineSession): Promise<RefineSession> {
+    await this.store.set(session);
+    return session;
+  }
+
+  /** A state with no weighted descriptor could never be searched: refuse the step that leads to it. */
+  private assertSearchable(snapshot: RefineSnapshot): void {
+    const searchable = SEARCH_MODALITIES.some((m) => snapshot.descriptors[m] !== null && snapshot.weights[m] > 0);
+    if (!searchable) throw createError('EMPTY_QUERY');
+  }
+
+  private timestamp(): string {
+    return new Date(this.now()).toISOString();
+  }
+}
+
+function feedbackIds(feedback: Feedback | undefined): string[] {
+  return [...(feedback?.content ?? []), ...(feedback?.style ?? [])];
+}

@@ -1,0 +1,382 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isParasolError } from '../../src/errors.js';
+import { SearchEngine, type SearchResponse } from '../../src/search/engine.js';
+import { dot, normalize } from '../../src/vectors.js';
+import {
+  corpusItems,
+  fakeImage,
+  FakeEncoders,
+  labelsOf,
+  openCorpusStore,
+  textVector,
+  type TestStore,
+} from './helpers.js';
+
+let t: TestStore;
+let encoders: FakeEncoders;
+let engine: SearchEngine;
+
+beforeAll(async () => {
+  t = await openCorpusStore();
+  encoders = new FakeEncoders();
+  engine = new SearchEngine({ catalog: t.store.catalog, indices: t.store.indices, encoders, options: { oversample: 2, maxCandidates: 200 } });
+});
+afterAll(async () => {
+  await t.cleanup();
+});
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+  } catch (error) {
+    return isParasolError(error) ? error.code : `not a ParasolError: ${String(error)}`;
+  }
+  return undefined;
+}
+
+const ids = (response: SearchResponse) => response.results.map((r) => r.id);
+const contents = (response: SearchResponse) => response.results.map((r) => labelsOf(r.id).content);
+const styles = (response: SearchResponse) => response.results.map((r) => labelsOf(r.id).style);
+
+/** Every page of a query, following cursors. */
+async function allPages(request: Parameters<SearchEngine['search']>[0]): Promise<SearchResponse[]> {
+  const pages: SearchResponse[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await engine.search({ ...request, cursor });
+    pages.push(page);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor && pages.length < 50);
+  return pages;
+}
+
+describe('weights', () => {
+  it('content only: ranks by content, style takes no part', async () => {
+    const response = await engine.search({ q: 'cat', weights: { content: 1, style: 0 }, k: 12 });
+    expect(contents(response)).toEqual(Array(12).fill('cat'));
+    for (const r of response.results) {
+      expect(r.scores.style).toBeNull();
+      expect(r.score).toBe(r.scores.content);
+    }
+    // the style text tower was never asked
+    expect(encoders.calls.styleText).toBe(0);
+  });
+
+  it('style only: ranks by style, content takes no part', async () => {
+    const response = await engine.search({ style: 'ink', k: 18 });
+    expect(styles(response)).toEqual(Array(18).fill('ink'));
+    for (const r of response.results) expect(r.scores.content).toBeNull();
+  });
+
+  it('both: every result has both cosines, and the weights move the ranking', async () => {
+    const both = await engine.search({ q: 'cat', style: 'ink', k: 3 });
+    expect(ids(both).every((id) => id.startsWith('cat-ink-'))).toBe(true);
+    for (const r of both.results) {
+      expect(r.scores.content).not.toBeNull();
+      expect(r.scores.style).not.toBeNull();
+      expect(r.score).toBeCloseTo(((r.scores.content as number) + (r.scores.style as number)) / 2, 12);
+    }
+    const contentHeavy = await engine.search({ q: 'cat', style: 'ink', weights: { content: 1, style: 0.05 }, k: 12 });
+    const styleHeavy = await engine.search({ q: 'cat', style: 'ink', weights: { content: 0.05, style: 1 }, k: 18 });
+    expect(contents(contentHeavy)).toEqual(Array(12).fill('cat'));
+    expect(styles(styleHeavy)).toEqual(Array(18).fill('ink'));
+    expect(contentHeavy.results[0].scores.style).not.toBeNull();
+  });
+
+  it('matches a brute-force ranking of the whole corpus', async () => {
+    const response = await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1 }, k: 30 });
+    const qc = textVector('semantic', 'dog');
+    const qs = textVector('style', 'oil');
+    const expected = corpusItems()
+      .map((item) => ({ id: item.id, score: (2 * dot(qc, item.semantic) + dot(qs, item.style)) / 3 }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, 30)
+      .map((x) => x.id);
+    expect(ids(response)).toEqual(expected);
+  });
+
+  it('searches by image, decoding a shared picture once', async () => {
+    const before = encoders.calls.describeImages;
+    const image = fakeImage('boat', 'pixel');
+    const response = await engine.search({ contentImage: image, styleImage: image, k: 3 });
+    expect(ids(response).every((id) => id.startsWith('boat-pixel-'))).toBe(true);
+    expect(encoders.calls.describeImages).toBe(before + 1);
+    const styleOnly = await engine.search({ styleImage: fakeImage('boat', 'pixel'), k: 18 });
+    expect(styles(styleOnly)).toEqual(Array(18).fill('pixel'));
+  });
+});
+
+describe('fusion methods', () => {
+  it('RRF scores are sums of 1/(60 + rank), with cosines kept', async () => {
+    const rrf = await engine.search({ q: 'cat', style: 'ink', fusion: 'rrf', k: 5, explain: true });
+    const weighted = await engine.search({ q: 'cat', style: 'ink', k: 5 });
+    expect(ids(rrf).slice(0, 3).every((id) => id.startsWith('cat-ink-'))).toBe(true);
+    for (const r of rrf.results) {
+      const parts = r.explanation?.parts ?? [];
+      expect(parts.map((p) => p.modality)).toEqual(['content', 'style']);
+      const expected = parts.reduce((sum, p) => sum + 1 / (60 + (p.rank as number)), 0);
+      expect(r.score).toBeCloseTo(expected, 12);
+      expect(r.scores.content).not.toBeNull();
+      expect(r.score).toBeLessThan(2 / 61 + 1e-12);
+    }
+    expect(rrf.results[0].score).not.toBeCloseTo(weighted.results[0].score, 3);
+    expect(weighted.results[0].explanation).toBeUndefined();
+  });
+
+  it('RRF weights favour their modality', async () => {
+    // RRF is flat: a tenfold weight still lets a style-rank-1 item pass a content-rank-7 one.
+    const contentHeavy = await engine.search({ q: 'cat', style: 'ink', fusion: 'rrf', weights: { content: 1, style: 0.1 }, k: 6 });
+    expect(contents(contentHeavy)).toEqual(Array(6).fill('cat'));
+    const styleHeavy = await engine.search({ q: 'cat', style: 'ink', fusion: 'rrf', weights: { content: 0.1, style: 1 }, k: 6 });
+    expect(styles(styleHeavy)).toEqual(Array(6).fill('ink'));
+  });
+});
+
+describe('filters', () => {
+  it('still return k results (the filter is pushed into the index search)', async () => {
+    // only a third of the corpus is from the museum, and few of those are cats
+    const response = await engine.search({ q: 'cat', filters: { sources: ['museum'] }, k: 20 });
+    expect(response.results).toHaveLength(20);
+    expect(response.results.every((r) => r.source === 'museum')).toBe(true);
+    expect(contents(response).slice(0, 4)).toEqual(['cat', 'cat', 'cat', 'cat']);
+    expect(response.total).toBe(24);
+  });
+
+  it('combine sources, licenses, tags and keywords', async () => {
+    const response = await engine.search({ style: 'ink', filters: { licenses: ['cc-by'], tags: ['dog'] }, k: 10 });
+    expect(response.results.every((r) => r.license === 'cc-by' && r.tags.includes('dog'))).toBe(true);
+    expect(response.results).toHaveLength(4);
+    expect(response.results[0].id).toBe('dog-ink-2');
+    const keyword = await engine.search({ q: 'cat', filters: { keywords: 'boats' }, k: 24 });
+    expect(contents(keyword)).toEqual(Array(12).fill('boat'));
+    const empty = await engine.search({ q: 'cat', filters: { sources: ['nowhere'] } });
+    expect(empty.results).toEqual([]);
+    expect(empty.nextCursor).toBeNull();
+  });
+
+  it('treats empty lists as no constraint', async () => {
+    const response = await engine.search({ q: 'cat', filters: { sources: [], tags: [] }, k: 5 });
+    expect(response.results).toHaveLength(5);
+  });
+});
+
+describe('feedback', () => {
+  it('drops unlike items and the query items themselves', async () => {
+    const plain = await engine.search({ contentItemId: 'cat-ink-0', weights: { content: 1, style: 0 }, k: 5 });
+    expect(ids(plain)).not.toContain('cat-ink-0');
+    const [first, second] = ids(plain);
+    const refined = await engine.search({ contentItemId: 'cat-ink-0', weights: { content: 1, style: 0 }, unlike: { content: [first] }, k: 5 });
+    expect(ids(refined)).not.toContain(first);
+    expect(ids(refined)).not.toContain('cat-ink-0');
+    expect(ids(refined)).toContain(second);
+    expect(refined.results).toHaveLength(5);
+  });
+
+  it('like items pull the query towards them (Rocchio)', async () => {
+    const plain = await engine.search({ q: 'cat', weights: { content: 1, style: 0 }, k: 24 });
+    const liked = await engine.search({ q: 'cat', weights: { content: 1, style: 0 }, like: { content: ['dog-oil-0', 'dog-ink-1'] }, k: 24 });
+    const dogs = (r: SearchResponse) => contents(r).filter((c) => c === 'dog').length;
+    expect(dogs(liked)).toBeGreaterThan(dogs(plain));
+    expect(ids(liked)).not.toContain('dog-oil-0');
+    // like items alone: their mean
+    const likeOnly = await engine.search({ like: { style: ['tree-watercolor-0', 'house-watercolor-1'] }, weights: { content: 1, style: 1 }, k: 10 });
+    expect(styles(likeOnly)).toEqual(Array(10).fill('watercolor'));
+    expect(likeOnly.results[0].scores.content).toBeNull();
+  });
+
+  it('refuses unknown ids with ITEM_NOT_FOUND', async () => {
+    expect(await codeOf(engine.search({ contentItemId: 'no-such-item' }))).toBe('ITEM_NOT_FOUND');
+    expect(await codeOf(engine.search({ q: 'cat', unlike: { style: ['cat-ink-0', 'ghost'] } }))).toBe('ITEM_NOT_FOUND');
+    // even for a modality weighted 0
+    expect(await codeOf(engine.search({ q: 'cat', styleItemId: 'ghost', weights: { content: 1, style: 0 } }))).toBe('ITEM_NOT_FOUND');
+  });
+
+  it('refuses a query whose only sources are weighted 0 with EMPTY_QUERY', async () => {
+    expect(await codeOf(engine.search({ q: 'cat', weights: { content: 0, style: 1 } }))).toBe('EMPTY_QUERY');
+  });
+});
+
+describe('pagination', () => {
+  for (const fusion of ['weighted', 'rrf'] as const) {
+    it(`${fusion}: pages are disjoint and their union is the top N`, async () => {
+      const request = { q: 'house', style: 'oil', fusion, k: 7 };
+      const pages = await allPages(request);
+      const paged = pages.flatMap(ids);
+      expect(new Set(paged).size).toBe(paged.length);
+      expect(paged).toHaveLength(72);
+      const top = await engine.search({ ...request, k: 35 });
+      expect(paged.slice(0, 35)).toEqual(ids(top));
+      expect(pages.at(-1)?.nextCursor).toBeNull();
+      // the same cursor gives the same page
+      const again = await engine.search({ ...request, cursor: pages[0].nextCursor ?? undefined });
+      expect(ids(again)).toEqual(ids(pages[1]));
+    });
+  }
+
+  it('keeps working when k changes between pages', async () => {
+    const first = await engine.search({ q: 'bird', k: 10 });
+    const second = await engine.search({ q: 'bird', k: 5, cursor: first.nextCursor ?? undefined });
+    const top = await engine.search({ q: 'bird', k: 15 });
+    expect([...ids(first), ...ids(second)]).toEqual(ids(top));
+  });
+
+  it('pages filtered searches too', async () => {
+    const pages = await allPages({ style: 'pixel', filters: { licenses: ['cc-by'] }, k: 5 });
+    const paged = pages.flatMap(ids);
+    expect(paged).toHaveLength(24);
+    expect(new Set(paged).size).toBe(24);
+  });
+
+  it('refuses a cursor from another query, or a forged one, with INVALID_CURSOR', async () => {
+    const page = await engine.search({ q: 'cat', k: 5 });
+    const cursor = page.nextCursor as string;
+    expect(cursor).toBeTruthy();
+    expect(await codeOf(engine.search({ q: 'dog', k: 5, cursor }))).toBe('INVALID_CURSOR');
+    expect(await codeOf(engine.search({ q: 'cat', weights: { content: 1, style: 2 }, k: 5, cursor }))).toBe('INVALID_CURSOR');
+    expect(await codeOf(engine.search({ q: 'cat', k: 5, cursor: 'garbage' }))).toBe('INVALID_CURSOR');
+    const payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const forged = Buffer.from(JSON.stringify({ ...payload, o: -3 })).toString('base64url');
+    expect(await codeOf(engine.search({ q: 'cat', k: 5, cursor: forged }))).toBe('INVALID_CURSOR');
+  });
+
+  it('never looks deeper than maxCandidates', async () => {
+    const capped = new SearchEngine({ catalog: t.store.catalog, indices: t.store.indices, encoders, options: { oversample: 4, maxCandidates: 10 } });
+    for (const fusion of ['weighted', 'rrf'] as const) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 10; page++) {
+        const response = await capped.search({ q: 'cat', style: 'ink', fusion, k: 6, cursor });
+        if (page === 0) expect(response.total).toBeUndefined();
+        seen.push(...ids(response));
+        cursor = response.nextCursor ?? undefined;
+        if (!cursor) break;
+      }
+      expect(cursor).toBeUndefined();
+      // at most the union of two top-10 lists, each item once
+      expect(seen.length).toBeGreaterThanOrEqual(10);
+      expect(seen.length).toBeLessThanOrEqual(20);
+      expect(new Set(seen).size).toBe(seen.length);
+    }
+  });
+
+  it('reports timing', async () => {
+    const { timing } = await engine.search({ q: 'cat', k: 5 });
+    expect(timing.totalMs).toBeGreaterThanOrEqual(timing.retrieveMs);
+    expect(Object.values(timing).every((x) => Number.isFinite(x) && x >= 0)).toBe(true);
+  });
+});
+
+describe('moreLike', () => {
+  it('style: neighbours share the style, content takes no part', async () => {
+    const response = await engine.moreLike('tree-pixel-0', 'style', { k: 17 });
+    expect(styles(response)).toEqual(Array(17).fill('pixel'));
+    expect(ids(response)).not.toContain('tree-pixel-0');
+    expect(response.results.every((r) => r.scores.content === null)).toBe(true);
+  });
+
+  it('content: neighbours share the content', async () => {
+    const response = await engine.moreLike('tree-pixel-0', 'content', { k: 11 });
+    expect(contents(response)).toEqual(Array(11).fill('tree'));
+    expect(response.results.every((r) => r.scores.style === null)).toBe(true);
+  });
+
+  it('both: the closest share content and style', async () => {
+    const response = await engine.moreLike('tree-pixel-0', 'both', { k: 2 });
+    expect(ids(response).sort()).toEqual(['tree-pixel-1', 'tree-pixel-2']);
+    expect(response.results.every((r) => r.scores.content !== null && r.scores.style !== null)).toBe(true);
+  });
+
+  it('refuses an unknown item', async () => {
+    expect(await codeOf(engine.moreLike('ghost', 'both'))).toBe('ITEM_NOT_FOUND');
+  });
+});
+
+describe('interpolate', () => {
+  it("t = 0 gives a's neighbours and t = 1 gives b's", async () => {
+    for (const method of ['lerp', 'slerp'] as const) {
+      const pair = { a: { text: 'cat' }, b: { text: 'boat' } };
+      const atA = await engine.interpolate({ content: pair, t: 0, method, k: 10 });
+      const atB = await engine.interpolate({ content: pair, t: 1, method, k: 10 });
+      expect(ids(atA)).toEqual(ids(await engine.search({ q: 'cat', weights: { content: 1, style: 0 }, k: 10 })));
+      expect(ids(atB)).toEqual(ids(await engine.search({ q: 'boat', weights: { content: 1, style: 0 }, k: 10 })));
+    }
+  });
+
+  it('leaves item endpoints out and interpolates each modality on its own', async () => {
+    const response = await engine.interpolate({
+      content: { a: { itemId: 'cat-ink-0' }, b: { itemId: 'dog-ink-0' } },
+      style: { a: { itemId: 'cat-ink-0' }, b: { itemId: 'cat-oil-0' } },
+      t: 1,
+      k: 5,
+    });
+    expect(ids(response)).not.toContain('dog-ink-0');
+    expect(ids(response)).not.toContain('cat-oil-0');
+    expect(contents(response)[0]).toBe('dog');
+    expect(styles(response)[0]).toBe('oil');
+    expect(ids(response)[0]).toMatch(/^dog-oil-/);
+  });
+
+  it('slerp moves at constant angle; lerp lags near the ends and agrees at the midpoint', async () => {
+    const a = textVector('semantic', 'cat');
+    const b = textVector('semantic', 'tree');
+    const omega = Math.acos(dot(a, b));
+    const at = async (t: number, method: 'lerp' | 'slerp') =>
+      (await engine.interpolate({ content: { a: { vector: a }, b: { vector: Array.from(b) } }, t, method, k: 3 })).descriptors.content as Float32Array;
+    const slerped = await at(0.25, 'slerp');
+    const lerped = await at(0.25, 'lerp');
+    expect(Math.acos(Math.min(1, dot(slerped, a)))).toBeCloseTo(0.25 * omega, 4);
+    expect(Math.acos(Math.min(1, dot(lerped, a)))).toBeLessThan(0.25 * omega - 1e-3);
+    expect(dot(await at(0.5, 'slerp'), await at(0.5, 'lerp'))).toBeCloseTo(1, 5);
+    expect(dot(slerped, slerped)).toBeCloseTo(1, 5);
+  });
+
+  it('mixes sources: image, text and vector', async () => {
+    const response = await engine.interpolate({
+      style: { a: { image: fakeImage('cat', 'ink') }, b: { vector: Array.from(textVector('style', 'oil')) } },
+      t: 0,
+      k: 6,
+    });
+    expect(styles(response)).toEqual(Array(6).fill('ink'));
+    expect(response.descriptors.content).toBeNull();
+  });
+
+  it('rejects a vector of the wrong size, and t outside [0, 1]', async () => {
+    expect(await codeOf(engine.interpolate({ content: { a: { vector: [1, 2, 3] }, b: { text: 'cat' } }, t: 0.5 }))).toBe('INVALID_QUERY');
+    expect(await codeOf(engine.interpolate({ content: { a: { text: 'dog' }, b: { text: 'cat' } }, t: -0.1 }))).toBe('INVALID_QUERY');
+  });
+
+  it('pages with cursors of its own', async () => {
+    const request = { style: { a: { text: 'ink' }, b: { text: 'oil' } }, t: 0.5, k: 10 };
+    const first = await engine.interpolate(request);
+    const second = await engine.interpolate({ ...request, cursor: first.nextCursor ?? undefined });
+    const top = await engine.interpolate({ ...request, k: 20 });
+    expect([...ids(first), ...ids(second)]).toEqual(ids(top));
+    expect(await codeOf(engine.interpolate({ ...request, t: 0.6, cursor: first.nextCursor ?? undefined }))).toBe('INVALID_CURSOR');
+  });
+});
+
+describe('descriptors', () => {
+  it('descriptorsFor: an item gives its stored pair, a text both readings, an image both towers', async () => {
+    const item = corpusItems().find((i) => i.id === 'bird-oil-1');
+    const stored = await engine.descriptorsFor({ itemId: 'bird-oil-1' });
+    expect(Array.from(stored.content)).toEqual(Array.from(item?.semantic ?? []));
+    expect(Array.from(stored.style)).toEqual(Array.from(item?.style ?? []));
+    const text = await engine.descriptorsFor({ text: 'bird' });
+    expect(dot(text.content, textVector('semantic', 'bird'))).toBeCloseTo(1, 6);
+    expect(dot(text.style, textVector('style', 'bird'))).toBeCloseTo(1, 6);
+    const image = await engine.descriptorsFor({ image: fakeImage('bird', 'ink') });
+    expect(dot(image.style, textVector('style', 'ink'))).toBeCloseTo(1, 6);
+    expect(await codeOf(engine.descriptorsFor({ itemId: 'ghost' }))).toBe('ITEM_NOT_FOUND');
+  });
+
+  it('searchFromDescriptors searches from raw vectors and honours exclusions', async () => {
+    const content = textVector('semantic', 'house');
+    const response = await engine.searchFromDescriptors({ content }, { k: 5, exclude: { ids: ['house-ink-0'] } });
+    expect(contents(response)).toEqual(Array(5).fill('house'));
+    expect(ids(response)).not.toContain('house-ink-0');
+    const unnormalised = await engine.searchFromDescriptors({ content: content.map((x) => x * 3) }, { k: 5, exclude: { ids: ['house-ink-0'] } });
+    expect(ids(unnormalised)).toEqual(ids(response));
+    expect(dot(normalize(content), content)).toBeCloseTo(1, 6);
+    expect(await codeOf(engine.searchFromDescriptors({}, {}))).toBe('EMPTY_QUERY');
+  });
+});
