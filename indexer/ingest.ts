@@ -68,14 +68,19 @@ export class SkipError extends Error {
   }
 }
 
-/** Reads just the header to learn the size and reject what cannot or must not be decoded. */
+/**
+ * Reads just the header to learn the size and reject what cannot or must not be decoded.
+ * `metadata()` decodes no pixels, so a decompression bomb is caught here by its declared size.
+ */
 export async function probeImage(bytes: Buffer, maxPixels: number): Promise<{ width: number; height: number }> {
   if (bytes.length === 0) throw new SkipError('empty', 'empty file');
   let meta: { width?: number; height?: number };
   try {
-    meta = await sharp(bytes, { limitInputPixels: maxPixels, pages: 1 }).metadata();
+    meta = await sharp(bytes, { limitInputPixels: false, pages: 1 }).metadata();
   } catch (error) {
-    throw new SkipError('unsupported', `not a readable image (${(error as Error).message})`);
+    const message = (error as Error).message;
+    const kind = /unsupported image format/i.test(message) ? 'unsupported' : 'corrupt';
+    throw new SkipError(kind, kind === 'unsupported' ? 'not an image format Parasol reads' : `corrupt image (${message})`);
   }
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;

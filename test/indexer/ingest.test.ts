@@ -1,0 +1,182 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEncoders } from '../../src/encoders/index.js';
+import type { LoadedEncoders } from '../../src/encoders/index.js';
+import { openEmbeddedStore } from '../../src/store/embedded.js';
+import type { EmbeddedStore } from '../../src/store/embedded.js';
+import { ingest } from '../../indexer/ingest.js';
+import type { IngestOptions } from '../../indexer/ingest.js';
+import { demoSource } from '../../indexer/sources/demo.js';
+import { folderSource } from '../../indexer/sources/folder.js';
+import { manifestSource } from '../../indexer/sources/manifest.js';
+import { parseCsv } from '../../indexer/sources/csv.js';
+
+const TINY_PACK = path.resolve('test/fixtures/tiny-pack');
+const options: IngestOptions = { batchSize: 4, thumbnailSize: 256, maxPixels: 1_000_000, progress: null };
+
+let encoders: LoadedEncoders;
+const temps: string[] = [];
+
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
+
+async function openStore(): Promise<EmbeddedStore> {
+  return openEmbeddedStore({
+    dataDir: await tempDir('parasol-ingest-data-'),
+    dims: { semantic: encoders.semanticDim, style: encoders.styleDim },
+    hnsw: { M: 16, efConstruction: 100, efSearch: 64 },
+  });
+}
+
+function colour(r: number, g: number, b: number, size = 48) {
+  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } });
+}
+
+/** A folder with good images in several formats and every kind of bad file. */
+async function makeFolder(): Promise<string> {
+  const dir = await tempDir('parasol-ingest-src-');
+  await mkdir(path.join(dir, 'nested', 'deeper'), { recursive: true });
+  await colour(255, 0, 0).png().toFile(path.join(dir, 'red.png'));
+  await colour(0, 255, 0).jpeg().toFile(path.join(dir, 'nested', 'green.jpg'));
+  await colour(0, 0, 255).webp().toFile(path.join(dir, 'nested', 'deeper', 'blue.webp'));
+  await writeFile(path.join(dir, 'circle.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><circle cx="20" cy="20" r="15" fill="orange"/></svg>');
+  await colour(255, 0, 0).png().toFile(path.join(dir, 'red-copy.png'));
+  await writeFile(path.join(dir, 'empty.png'), Buffer.alloc(0));
+  await writeFile(path.join(dir, 'text.png'), 'this is not an image at all');
+  const jpeg = await colour(10, 20, 30, 64).jpeg().toBuffer();
+  await writeFile(path.join(dir, 'truncated.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 3)));
+  await sharp({ create: { width: 1200, height: 1200, channels: 3, background: '#888' } }).png().toFile(path.join(dir, 'huge.png'));
+  await writeFile(path.join(dir, 'notes.txt'), 'ignored by extension');
+  return dir;
+}
+
+beforeAll(async () => {
+  encoders = await loadEncoders({ packDir: TINY_PACK, device: 'cpu' });
+});
+
+afterAll(async () => {
+  await encoders?.dispose();
+  await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('ingest from a folder', () => {
+  it('adds good images, skips bad ones with reasons, and never stops', async () => {
+    const store = await openStore();
+    const source = await folderSource(await makeFolder(), { source: 'fixtures' });
+    const summary = await ingest(source, encoders, store, options);
+    expect(summary.seen).toBe(9);
+    expect(summary.added).toBe(4);
+    expect(summary.duplicates).toBe(1); // red-copy.png has the same bytes' hash as red.png
+    expect(summary.skipped).toBe(4);
+    expect(summary.skippedBy).toMatchObject({ empty: 1, unsupported: 1, 'too-large': 1, corrupt: 1 });
+    const reasons = Object.fromEntries(summary.skippedRows.map((r) => [r.key, r.reason]));
+    expect(reasons['empty.png']).toMatch(/empty/);
+    expect(reasons['huge.png']).toMatch(/1200×1200/);
+    expect(reasons['truncated.jpg']).toBeDefined();
+
+    const stats = await store.catalog.stats();
+    expect(stats.items).toBe(4);
+    expect(await store.indices.semantic.size()).toBe(4);
+    expect(await store.indices.style.size()).toBe(4);
+    const green = summary.addedIds.length;
+    expect(green).toBe(4);
+    const item = await store.catalog.get(summary.addedIds[0]);
+    expect(item?.source).toBe('fixtures');
+    const thumb = await store.catalog.thumbnail(summary.addedIds[0]);
+    expect((await sharp(thumb!).metadata()).format).toBe('webp');
+    await store.close();
+  });
+
+  it('is idempotent: a second run adds nothing and encodes nothing new', async () => {
+    const store = await openStore();
+    const dir = await makeFolder();
+    await ingest(await folderSource(dir), encoders, store, options);
+    const again = await ingest(await folderSource(dir), encoders, store, options);
+    expect(again.added).toBe(0);
+    expect(again.duplicates).toBe(5);
+    expect((await store.catalog.stats()).items).toBe(4);
+    await store.close();
+  });
+
+  it('resumes after an interruption between batches', async () => {
+    const store = await openStore();
+    const dir = await makeFolder();
+    let batches = 0;
+    const first = await ingest(await folderSource(dir), encoders, store, { ...options, batchSize: 2, shouldStop: () => ++batches >= 1 });
+    expect(first.stopped).toBe(true);
+    expect(first.seen).toBe(2);
+    const rest = await ingest(await folderSource(dir), encoders, store, { ...options, batchSize: 2 });
+    expect(rest.stopped).toBe(false);
+    expect((await store.catalog.stats()).items).toBe(4);
+    expect(first.added + rest.added).toBe(4);
+    await store.close();
+  });
+});
+
+describe('ingest from manifests', () => {
+  it('reads JSONL with metadata and rejects bad rows', async () => {
+    const dir = await makeFolder();
+    const manifest = path.join(dir, 'items.jsonl');
+    await writeFile(
+      manifest,
+      [
+        JSON.stringify({ path: 'red.png', id: 'red-1', title: 'Red square', tags: ['red', 'square'], license: 'CC0-1.0', attribution: 'Tester', url: 'https://example.com/red' }),
+        JSON.stringify({ path: 'nested/green.jpg', title: 'Green' }),
+        '{not json',
+        JSON.stringify({ title: 'no path' }),
+        JSON.stringify({ path: 'circle.svg', id: 'bad id with spaces' }),
+        JSON.stringify({ path: 'missing.png' }),
+        '',
+      ].join('\n'),
+    );
+    const store = await openStore();
+    const summary = await ingest(await manifestSource(manifest), encoders, store, options);
+    expect(summary.added).toBe(2);
+    expect(summary.skippedBy['invalid-row']).toBe(3);
+    expect(summary.skippedBy.unreadable).toBe(1);
+    const red = await store.catalog.get('red-1');
+    expect(red).toMatchObject({ title: 'Red square', tags: ['red', 'square'], license: 'CC0-1.0', attribution: 'Tester', url: 'https://example.com/red', source: 'items' });
+    await store.close();
+  });
+
+  it('reads CSV with quoted fields and | separated tags', async () => {
+    const dir = await makeFolder();
+    const manifest = path.join(dir, 'items.csv');
+    await writeFile(manifest, 'path,title,tags,license\r\nred.png,"Red, the colour","warm|primary",MIT\r\nnested/deeper/blue.webp,Blue,,\r\n');
+    const store = await openStore();
+    const summary = await ingest(await manifestSource(manifest, { source: 'csv-test' }), encoders, store, options);
+    expect(summary.added).toBe(2);
+    const items = await store.catalog.getManyBySeq([1, 2]);
+    const red = [...items.values()].find((i) => i.title === 'Red, the colour');
+    expect(red).toMatchObject({ tags: ['warm', 'primary'], license: 'MIT', source: 'csv-test' });
+    await store.close();
+  });
+
+  it('parses RFC 4180 CSV', () => {
+    expect(parseCsv('a,b\n"x ""q""","line\nbreak"\n')).toEqual([
+      ['a', 'b'],
+      ['x "q"', 'line\nbreak'],
+    ]);
+  });
+});
+
+describe('ingest the demo corpus', () => {
+  it('stores demo items with their set, licence and codepoint, without thumbnails', async () => {
+    const store = await openStore();
+    const summary = await ingest(demoSource({ renderSize: 32, sets: ['openmoji'], limit: 12 }), encoders, store, options);
+    expect(summary.added).toBe(12);
+    const item = await store.catalog.get(summary.addedIds[0]);
+    expect(item?.source).toBe('openmoji');
+    expect(item?.license).toBe('CC-BY-SA-4.0');
+    expect(item?.attribution).toMatch(/OpenMoji/);
+    expect(item?.extra).toMatchObject({ kind: 'emoji-demo', set: 'openmoji' });
+    expect(await store.catalog.thumbnail(item!.id)).toBeUndefined();
+    await store.close();
+  });
+});
