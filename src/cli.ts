@@ -17,7 +17,7 @@ import { jsonLogger, silentLogger } from './log.js';
 import { exportCorpus } from '../indexer/corpus/export.js';
 import { ingest } from '../indexer/ingest.js';
 import type { IngestSummary } from '../indexer/ingest.js';
-import { demoSource } from '../indexer/sources/demo.js';
+import { demoIndexSource } from '../indexer/demo-index.js';
 import { folderSource } from '../indexer/sources/folder.js';
 import { manifestSource } from '../indexer/sources/manifest.js';
 import type { IngestSource } from '../indexer/sources/types.js';
@@ -97,18 +97,6 @@ async function runIngest(context: ParasolContext, source: IngestSource): Promise
   }
 }
 
-/** The encoders' largest input size: demo SVGs are rendered straight to it. */
-export function demoRenderSize(context: ParasolContext): number {
-  const sizes = [context.encoders.manifest.semantic.image, context.encoders.manifest.style.image].map(
-    (model) => model.preprocess.size,
-  );
-  return Math.max(...sizes);
-}
-
-export async function buildDemoIndex(context: ParasolContext): Promise<IngestSummary> {
-  return runIngest(context, demoSource({ renderSize: demoRenderSize(context) }));
-}
-
 async function sourceFor(target: string, sourceName: string | undefined): Promise<IngestSource> {
   let info;
   try {
@@ -138,7 +126,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     const config = configFor(values.data);
     const source = values.demo ? undefined : await sourceFor(positionals[0], values.source);
     const summary = await withContext(config, (context) =>
-      source ? runIngest(context, source) : buildDemoIndex(context),
+      runIngest(context, source ?? demoIndexSource(context.encoders)),
     );
     printSummary(summary);
     if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, addedIds: undefined })}\n`);

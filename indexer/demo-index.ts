@@ -1,0 +1,42 @@
+/**
+ * Building the demo index (the emoji corpus) into an opened context: `parasol index --demo` and
+ * `parasol serve` on an empty data dir both start here.
+ */
+import type { ParasolContext } from '../src/context.js';
+import type { LoadedEncoders } from '../src/encoders/index.js';
+import type { ProgressSink } from '../src/progress.js';
+import { ingest, type IngestSummary } from './ingest.js';
+import { demoSource } from './sources/demo.js';
+import type { IngestSource } from './sources/types.js';
+
+/** The encoders' largest input size: demo SVGs are rendered straight to it. */
+export function demoRenderSize(encoders: Pick<LoadedEncoders, 'manifest'>): number {
+  const sizes = [encoders.manifest.semantic.image, encoders.manifest.style.image].map((model) => model.preprocess.size);
+  return Math.max(...sizes);
+}
+
+export function demoIndexSource(encoders: Pick<LoadedEncoders, 'manifest'>, options: { limit?: number } = {}): IngestSource {
+  return demoSource({ renderSize: demoRenderSize(encoders), limit: options.limit });
+}
+
+export interface DemoIndexOptions {
+  /** Index only the first this many items (tests, quick starts). */
+  limit?: number;
+  /** Checked between batches: true stops cleanly (a later run resumes). */
+  shouldStop?: () => boolean;
+  /** Where progress lines go (null: nowhere; absent: the ingest default). */
+  progress?: ProgressSink | null;
+}
+
+export async function buildDemoIndex(
+  context: Pick<ParasolContext, 'config' | 'encoders' | 'store'>,
+  options: DemoIndexOptions = {},
+): Promise<IngestSummary> {
+  return ingest(demoIndexSource(context.encoders, options), context.encoders, context.store, {
+    batchSize: context.config.ingest.batchSize,
+    thumbnailSize: context.config.ingest.thumbnailSize,
+    maxPixels: context.config.limits.maxPixels,
+    shouldStop: options.shouldStop,
+    progress: options.progress,
+  });
+}

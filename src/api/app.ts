@@ -1,0 +1,78 @@
+/**
+ * The HTTP API v1 as an express app over an opened context. No listening, no signals: server.ts
+ * does that, and tests drive this app directly.
+ */
+import path from 'node:path';
+import express, { type Express, type RequestHandler } from 'express';
+import type { AppDeps, RouteDeps } from './deps.js';
+import { errorHandler, routeNotFound } from './error-handler.js';
+import { adminRoutes } from './routes/admin.js';
+import { docsRoutes } from './routes/docs.js';
+import { itemRoutes } from './routes/items.js';
+import { searchRoutes } from './routes/search.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { ThumbnailService } from './thumbnails.js';
+
+export type { AppDeps } from './deps.js';
+
+export function createApp(deps: AppDeps): Express {
+  const { config, logger, store } = deps.context;
+  const routeDeps: RouteDeps = {
+    ...deps,
+    thumbnails: new ThumbnailService({ catalog: store.catalog, size: config.ingest.thumbnailSize }),
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  // The default "extended" parser builds nested objects from `a[b]=1`; no route takes those.
+  app.set('query parser', 'simple');
+  app.use(securityHeaders);
+  app.use(requestLog(deps));
+  app.use(express.json({ limit: config.limits.jsonBytes }));
+
+  // Every router is mounted at the root and names full paths, so the route table is one walk.
+  app.use(adminRoutes(routeDeps));
+  app.use(docsRoutes(routeDeps));
+  app.use(searchRoutes(routeDeps));
+  app.use(itemRoutes(routeDeps));
+  app.use(sessionRoutes(routeDeps));
+  if (deps.webDir) app.use(webApp(deps.webDir));
+
+  app.use(routeNotFound);
+  app.use(errorHandler(config, logger));
+  return app;
+}
+
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.set('X-Content-Type-Options', 'nosniff');
+  next();
+};
+
+function requestLog(deps: AppDeps): RequestHandler {
+  const { logger } = deps.context;
+  return (req, res, next) => {
+    const started = performance.now();
+    res.on('finish', () => {
+      logger.info('request', {
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
+    });
+    next();
+  };
+}
+
+/** The built web app: its files, and index.html for any other page a browser asks for (client-side routes). */
+function webApp(dir: string): express.Router {
+  const router = express.Router();
+  router.use(express.static(dir, { index: 'index.html', maxAge: '1h' }));
+  router.get(/^\/(?!v1\/|v1$|healthz$|readyz$).*/, (req, res, next) => {
+    if (!req.accepts('html')) return next();
+    res.sendFile(path.join(dir, 'index.html'), (error?: Error) => {
+      if (error) next();
+    });
+  });
+  return router;
+}

@@ -1,0 +1,15 @@
+/** What every route factory receives: the opened context plus what the app builds once for all routes. */
+import type { ParasolContext } from '../context.js';
+import type { ThumbnailService } from './thumbnails.js';
+
+export interface AppDeps {
+  context: ParasolContext;
+  /** False while the process is still starting or already stopping; /readyz reports it. */
+  ready?: () => boolean;
+  /** The built web app to serve at `/` (absent: `/` points at the API description). */
+  webDir?: string;
+}
+
+export interface RouteDeps extends AppDeps {
+  thumbnails: ThumbnailService;
+}

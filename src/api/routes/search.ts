@@ -1,0 +1,79 @@
+/** Search: GET with query parameters, POST with JSON or multipart (uploaded images), and interpolation. */
+import { Router } from 'express';
+import { z } from 'zod';
+import { interpolateRequestSchema, type SearchRequestInput } from '../../search/query.js';
+import type { RouteDeps } from '../deps.js';
+import { presentInterpolation, presentPage } from '../present.js';
+import { readSearchRequest, searchMultipart } from '../search-request.js';
+import { assertK, jsonObject, parseQuery, queryList, queryValue, requireBodyType } from '../validate.js';
+
+const searchQuerySchema = z.strictObject({
+  q: queryValue.optional(),
+  style: queryValue.optional(),
+  /** Both descriptors of one stored item (contentItemId / styleItemId override either side). */
+  itemId: queryValue.optional(),
+  contentItemId: queryValue.optional(),
+  styleItemId: queryValue.optional(),
+  k: queryValue.optional(),
+  cursor: queryValue.optional(),
+  fusion: z.enum(['weighted', 'rrf']).optional(),
+  wContent: queryValue.optional(),
+  wStyle: queryValue.optional(),
+  source: queryList.optional(),
+  license: queryList.optional(),
+  tags: queryList.optional(),
+  keywords: queryValue.optional(),
+  explain: z.enum(['true', 'false']).optional(),
+});
+
+type SearchQuery = z.output<typeof searchQuerySchema>;
+
+/** Query parameters → the engine's request shape (the engine validates values and ranges). */
+export function searchRequestFromQuery(query: SearchQuery): SearchRequestInput {
+  const request: SearchRequestInput = {
+    q: query.q,
+    style: query.style,
+    contentItemId: query.contentItemId ?? query.itemId,
+    styleItemId: query.styleItemId ?? query.itemId,
+    k: query.k,
+    cursor: query.cursor,
+    fusion: query.fusion,
+    explain: query.explain === 'true',
+  };
+  if (query.wContent !== undefined || query.wStyle !== undefined) {
+    request.weights = { content: query.wContent ?? 1, style: query.wStyle ?? 1 };
+  }
+  const filters = {
+    sources: query.source?.length ? query.source : undefined,
+    licenses: query.license?.length ? query.license : undefined,
+    tags: query.tags?.length ? query.tags : undefined,
+    keywords: query.keywords?.trim() ? query.keywords : undefined,
+  };
+  if (Object.values(filters).some((value) => value !== undefined)) request.filters = filters;
+  return request;
+}
+
+export function searchRoutes(deps: RouteDeps): Router {
+  const { engine, config } = deps.context;
+  const router = Router();
+
+  router.get('/v1/search', async (req, res) => {
+    const request = searchRequestFromQuery(parseQuery(req, searchQuerySchema));
+    assertK(request.k, config.search.maxK);
+    res.json(presentPage(await engine.search(request)));
+  });
+
+  router.post('/v1/search', searchMultipart(config), async (req, res) => {
+    const request = await readSearchRequest(req, config);
+    res.json(presentPage(await engine.search(request)));
+  });
+
+  router.post('/v1/interpolate', async (req, res) => {
+    requireBodyType(req, ['json']);
+    const request = interpolateRequestSchema.parse(jsonObject(req.body));
+    assertK(request.k, config.search.maxK);
+    res.json(presentInterpolation(await engine.interpolate(request)));
+  });
+
+  return router;
+}

@@ -1,0 +1,130 @@
+/**
+ * `parasol serve`: opens the context, builds the demo index on an empty data dir, listens, and on
+ * SIGINT/SIGTERM stops taking requests, saves index snapshots and releases the models.
+ */
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { PACKAGE_ROOT, type Config } from '../config.js';
+import { openContext, type ParasolContext } from '../context.js';
+import { jsonLogger } from '../log.js';
+import { buildDemoIndex } from '../../indexer/demo-index.js';
+import { createApp } from './app.js';
+
+export interface StartOptions {
+  /** Build the demo index first when the catalog is empty. */
+  demo: boolean;
+}
+
+export interface RunningServer {
+  /** Empty when a signal stopped the process before it listened. */
+  url: string;
+  context: ParasolContext;
+  /** Stops listening, saves snapshots and disposes of everything (idempotent). */
+  stop(): Promise<void>;
+}
+
+export const WEB_DIST = path.join(PACKAGE_ROOT, 'web', 'dist');
+
+/**
+ * Present while a demo build is unfinished, so that the next start resumes it (ingestion skips
+ * what is stored) instead of serving a partial corpus because the catalog is no longer empty.
+ */
+const DEMO_MARKER = 'demo-index.incomplete';
+
+/** Open connections get this long to finish before they are cut. */
+const DRAIN_MS = 10_000;
+
+export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
+  const logger = jsonLogger();
+  const context = await openContext(config, logger);
+  let stopRequested = false;
+  let server: Server | undefined;
+  let stopped: Promise<void> | undefined;
+
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      if (server) await closeServer(server);
+      try {
+        await context.store.save();
+      } finally {
+        await context.close();
+      }
+      logger.info('stopped');
+    })());
+
+  let startupSettled: Promise<unknown> = Promise.resolve();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopRequested) process.exit(130); // a second signal: the user means it
+    stopRequested = true;
+    logger.info('stopping', { signal });
+    // Never close the store under a running ingest batch: the demo build sees the flag, finishes
+    // its batch and returns; only then does the shutdown start.
+    startupSettled.then(stop).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('stop failed', { error: (error as Error).message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const startup = (async (): Promise<string> => {
+    const marker = path.join(config.dataDir, DEMO_MARKER);
+    if (options.demo && ((await context.store.catalog.stats()).items === 0 || existsSync(marker))) {
+      logger.info('building the demo index (first start on an empty data dir)');
+      await writeFile(marker, new Date().toISOString());
+      const summary = await buildDemoIndex(context, { shouldStop: () => stopRequested });
+      if (!summary.stopped) await rm(marker, { force: true });
+      logger.info(summary.stopped ? 'demo index interrupted (the next start resumes it)' : 'demo index built', {
+        added: summary.added,
+        skipped: summary.skipped,
+      });
+    }
+    if (stopRequested) return '';
+    const webDir = existsSync(path.join(WEB_DIST, 'index.html')) ? WEB_DIST : undefined;
+    const app = createApp({ context, ready: () => !stopRequested, webDir });
+    server = await listen(app, config.server.host, config.server.port);
+    const url = `http://${formatHost(config.server.host)}:${addressPort(server)}`;
+    logger.info('listening', { url, openapi: `${url}/v1/openapi.yaml`, web: webDir !== undefined });
+    return url;
+  })();
+  startupSettled = startup.catch(() => undefined);
+
+  try {
+    return { url: await startup, context, stop };
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+function addressPort(server: Server): number {
+  const address = server.address();
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
