@@ -179,12 +179,20 @@ export async function ingest(
     const prepared = (await Promise.all(pending.map(prepare))).filter((p): p is Prepared => p !== undefined);
     const fresh: Prepared[] = [];
     const hashes = new Set<string>();
+    const ids = new Set<string>();
     for (const p of prepared) {
       if (hashes.has(p.hash) || (await target.catalog.findByHash(p.hash))) {
         summary.duplicates++;
         continue;
       }
+      const wantedId = p.item.meta.id;
+      if (wantedId !== undefined && (ids.has(wantedId) || (await target.catalog.get(wantedId)))) {
+        // The id is taken by other content: skip this one rather than fail its whole batch.
+        skip(p.item.key, 'id-conflict', `id "${wantedId}" already belongs to a different image`);
+        continue;
+      }
       hashes.add(p.hash);
+      if (wantedId !== undefined) ids.add(wantedId);
       fresh.push(p);
     }
     if (fresh.length > 0) {

@@ -109,6 +109,9 @@ export function hasPositiveSource(request: SearchRequest): boolean {
 
 /** Validates a request; throws INVALID_QUERY for a malformed one and EMPTY_QUERY for one with nothing to search for. */
 export function parseSearchRequest(input: SearchRequestInput): SearchRequest {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw createError('INVALID_QUERY', 'expected a JSON object');
+  }
   const { contentImage, styleImage, ...fields } = input;
   for (const [name, image] of [['contentImage', contentImage], ['styleImage', styleImage]] as const) {
     if (image !== undefined && (!isImage(image) || image.byteLength === 0)) {
@@ -185,12 +188,22 @@ export interface ParsedInterpolateRequest extends SearchOptions {
 
 /** Validates an interpolation request; image sources (not JSON) are checked here and passed through. */
 export function parseInterpolateRequest(input: InterpolateRequest): ParsedInterpolateRequest {
-  const forSchema = (pair?: { a: DescriptorSource; b: DescriptorSource }) =>
-    pair && { a: sourceForSchema(pair.a), b: sourceForSchema(pair.b) };
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw createError('INVALID_QUERY', 'expected a JSON object');
+  }
+  // Anything that is not an {a, b} pair of objects goes to the schema as-is, to be rejected there.
+  const forSchema = (pair: unknown) =>
+    isEndpointPair(pair) ? { a: sourceForSchema(pair.a), b: sourceForSchema(pair.b) } : pair;
   const parsed = interpolateRequestSchema.safeParse({ ...input, content: forSchema(input.content), style: forSchema(input.style) });
   if (!parsed.success) throw invalidQuery(parsed.error);
   if (!input.content && !input.style) throw createError('EMPTY_QUERY');
   return { ...parsed.data, content: input.content, style: input.style };
+}
+
+function isEndpointPair(pair: unknown): pair is { a: DescriptorSource; b: DescriptorSource } {
+  if (typeof pair !== 'object' || pair === null) return false;
+  const { a, b } = pair as { a?: unknown; b?: unknown };
+  return typeof a === 'object' && a !== null && typeof b === 'object' && b !== null;
 }
 
 /** The JSON-schema view of a source: a Float32Array becomes an array, an image is checked and stood in for. */

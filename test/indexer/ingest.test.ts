@@ -145,6 +145,25 @@ describe('ingest from manifests', () => {
     await store.close();
   });
 
+  it('skips a row whose id belongs to other content, and ingests the rest of its batch', async () => {
+    const dir = await makeFolder();
+    const manifest = path.join(dir, 'ids.jsonl');
+    await writeFile(
+      manifest,
+      [
+        JSON.stringify({ path: 'red.png', id: 'same' }),
+        JSON.stringify({ path: 'nested/green.jpg', id: 'same' }),
+        JSON.stringify({ path: 'circle.svg', id: 'circle' }),
+      ].join('\n'),
+    );
+    const store = await openStore();
+    const summary = await ingest(await manifestSource(manifest), encoders, store, options);
+    expect(summary.added).toBe(2);
+    expect(summary.skippedBy['id-conflict']).toBe(1);
+    expect(await store.catalog.get('circle')).toBeDefined();
+    await store.close();
+  });
+
   it('reads CSV with quoted fields and | separated tags', async () => {
     const dir = await makeFolder();
     const manifest = path.join(dir, 'items.csv');

@@ -114,3 +114,16 @@ describe('rocchio', () => {
     expect(rocchio(null, [], unlike)).toBeNull();
   });
 });
+
+describe('hostile shapes never throw anything but INVALID_QUERY', () => {
+  it('rejects non-objects and malformed interpolation endpoints', async () => {
+    const { parseSearchRequest, parseInterpolateRequest } = await import('../../src/search/query.js');
+    for (const bad of [null, 'x', 42, []]) {
+      expect(() => parseSearchRequest(bad as never)).toThrow(expect.objectContaining({ code: 'INVALID_QUERY' }));
+      expect(() => parseInterpolateRequest(bad as never)).toThrow(expect.objectContaining({ code: 'INVALID_QUERY' }));
+    }
+    for (const content of ['x', { a: 'x', b: 1 }, { a: null, b: null }, []]) {
+      expect(() => parseInterpolateRequest({ content, t: 0.5 } as never)).toThrow(expect.objectContaining({ code: 'INVALID_QUERY' }));
+    }
+  });
+});
