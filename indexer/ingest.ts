@@ -175,8 +175,11 @@ export async function ingest(
     }
   };
 
-  const flush = async (pending: SourceItem[]): Promise<void> => {
-    const prepared = (await Promise.all(pending.map(prepare))).filter((p): p is Prepared => p !== undefined);
+  const prepareBatch = async (pending: SourceItem[]): Promise<Prepared[]> =>
+    (await Promise.all(pending.map(prepare))).filter((p): p is Prepared => p !== undefined);
+
+  /** Dedupes against the catalog (which earlier batches have just changed), encodes, commits. */
+  const commit = async (pending: SourceItem[], prepared: Prepared[]): Promise<void> => {
     const fresh: Prepared[] = [];
     const hashes = new Set<string>();
     const ids = new Set<string>();
@@ -248,20 +251,32 @@ export async function ingest(
     progress.tick(pending.length);
   };
 
+  // Two-stage pipeline: the next batch is read, hashed and probed (sharp's thread pool) while
+  // the current one is encoded (onnxruntime's threads) and committed.
   let pending: SourceItem[] = [];
+  let inFlight: { items: SourceItem[]; prepared: Promise<Prepared[]> } | undefined;
+  const drain = async (): Promise<void> => {
+    if (!inFlight) return;
+    const { items, prepared } = inFlight;
+    inFlight = undefined;
+    await commit(items, await prepared);
+  };
   for await (const item of source.items()) {
     summary.seen++;
     pending.push(item);
     if (pending.length >= options.batchSize) {
-      await flush(pending);
+      const next = { items: pending, prepared: prepareBatch(pending) };
       pending = [];
+      await drain();
+      inFlight = next;
       if (options.shouldStop?.()) {
         summary.stopped = true;
         break;
       }
     }
   }
-  if (pending.length > 0 && !summary.stopped) await flush(pending);
+  await drain();
+  if (pending.length > 0 && !summary.stopped) await commit(pending, await prepareBatch(pending));
   await target.save();
 
   const wallMs = performance.now() - started;
