@@ -4,6 +4,7 @@
  * `--json` prints machine-readable output on stdout; errors go to stderr as one line with a
  * non-zero exit (2 for usage errors).
  */
+import { realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -140,6 +141,8 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       k: { type: 'string' },
       source: { type: 'string' },
     });
+    const k = integer(values.k, 'k');
+    if (!values.q && !values.style && !values.item) throw new UsageError('search needs --q, --style or --item');
     const config = configFor(values.data);
     const response = await withContext(config, (context) =>
       context.engine.search({
@@ -147,7 +150,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
         style: values.style,
         contentItemId: values.item,
         styleItemId: values.item,
-        k: integer(values.k, 'k'),
+        k,
         filters: values.source ? { sources: values.source.split(',') } : undefined,
       }),
     );
@@ -253,7 +256,17 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] && path.resolve(process.argv[1]).endsWith(path.join('src', 'cli.js'));
+function invokedAsScript(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    // Through `npm link` or node_modules/.bin the script is a symlink to dist/src/cli.js.
+    return realpathSync(process.argv[1]).endsWith(path.join('src', 'cli.js'));
+  } catch {
+    return false;
+  }
+}
+
+const invokedDirectly = invokedAsScript();
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
     (code) => {
