@@ -33,7 +33,7 @@ Commands:
   search [--q TEXT] [--style TEXT] [--item ID] [--k N] [--json]
   reindex [--data DIR]                                    rebuild the vector indices from the catalog
   stats [--data DIR] [--json]
-  eval retrieval [--json]                                 held-out retrieval metrics through the engine
+  eval retrieval [--json] [--sample F] [--pack DIR]       held-out retrieval metrics through the engine
   corpus export --out DIR [--size 64] [--sets a,b]        render the demo corpus with items.jsonl
 
 Environment: PARASOL_DATA, PARASOL_PACK, PARASOL_DEVICE (auto|cpu|cuda), PARASOL_PORT, PARASOL_HOST, PARASOL_CONFIG.`;
@@ -222,10 +222,12 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   async eval(args) {
     const [sub, ...rest] = args;
     if (sub !== 'retrieval') throw new UsageError('usage: parasol eval retrieval [--json]');
-    const { values } = parse(rest, { pack: { type: 'string' } });
+    const { values } = parse(rest, { pack: { type: 'string' }, sample: { type: 'string' } });
+    const sample = values.sample === undefined ? 1 : Number(values.sample);
+    if (!(sample > 0 && sample <= 1)) throw new UsageError(`--sample must be in (0, 1], got "${values.sample}"`);
     const { evaluateRetrieval, formatRetrievalReport } = await import('./eval/retrieval.js');
     const config = configFor(values.data, values.pack ? { packDir: values.pack } : {});
-    const report = await evaluateRetrieval(config, { progress: !values.json });
+    const report = await evaluateRetrieval(config, { progress: !values.json, sample });
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatRetrievalReport(report));
   },
 };

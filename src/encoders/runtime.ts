@@ -4,6 +4,9 @@
  * onnxruntime-node 1.30 throws when asked for CUDA on a machine without it instead of falling back,
  * so the provider is chosen here, once, by trying CUDA first and remembering the outcome.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { createError } from '../errors.js';
 
@@ -51,6 +54,23 @@ export interface SessionFactory {
   dispose(): Promise<void>;
 }
 
+/**
+ * onnxruntime-node ships its CUDA provider only when installed with ONNXRUNTIME_NODE_INSTALL=cuda12;
+ * without that library CUDA cannot work, whatever the hardware.
+ */
+export function missingCudaLibrary(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
+    const marker = `${path.sep}onnxruntime-node${path.sep}`;
+    const root = entry.slice(0, entry.lastIndexOf(marker) + marker.length);
+    const library = path.join(root, 'bin', 'napi-v6', 'linux', process.arch, 'libonnxruntime_providers_cuda.so');
+    return existsSync(library) ? undefined : 'the CUDA provider library is not installed (install with ONNXRUNTIME_NODE_INSTALL=cuda12)';
+  } catch {
+    return undefined;
+  }
+}
+
 export function createSessionFactory(options: SessionFactoryOptions = {}): SessionFactory {
   const device = parseDevice(options.device ?? 'auto');
   const logger = options.logger ?? silentLogger;
@@ -95,6 +115,13 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
     if (!PROVIDERS_BY_DEVICE[device].includes('cuda')) {
       const session = await createOnCpu(modelPath);
       chooseProvider('cpu');
+      return session;
+    }
+    const missing = device === 'auto' ? missingCudaLibrary() : undefined;
+    if (missing) {
+      // Trying would only make onnxruntime print a native error on every start of a CPU machine.
+      const session = await createOnCpu(modelPath);
+      chooseProvider('cpu', missing);
       return session;
     }
     try {

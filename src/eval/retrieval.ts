@@ -17,10 +17,12 @@ import { Progress, forEachConcurrent } from '../progress.js';
 import { HnswIndex } from '../store/hnsw-index.js';
 import type { VectorIndex } from '../store/types.js';
 import { normalize } from '../vectors.js';
+import { createError } from '../errors.js';
 import { buildCorpus, iconOf } from '../../indexer/corpus/corpus.js';
 import type { CorpusItem } from '../../indexer/corpus/corpus.js';
 import { renderIcon } from '../../indexer/corpus/render.js';
 import { HELD_OUT_SETS } from '../../indexer/corpus/sets.js';
+import { fnv1a } from '../../indexer/corpus/split.js';
 import { ingest } from '../../indexer/ingest.js';
 import type { IngestSource, SourceItem } from '../../indexer/sources/types.js';
 import { averagePrecisionAt, colourHistogram, hitAt, mean, precisionAt, rawPixels, recallAt } from './metrics.js';
@@ -34,6 +36,7 @@ export interface PrecisionReport {
 
 export interface RetrievalReport {
   pack: string;
+  sample: number;
   style: PrecisionReport & { queries: number; baselines: { histogram: PrecisionReport; pixels: PrecisionReport } };
   content: { r10: number; queries: number };
   text: { r10: number; queries: number };
@@ -131,7 +134,20 @@ function styleRetrieval(
   })();
 }
 
-export async function evaluateRetrieval(config: Config, options: { progress?: boolean } = {}): Promise<RetrievalReport> {
+export interface RetrievalOptions {
+  progress?: boolean;
+  /** Evaluate a deterministic share of the held-out contents (0 < sample ≤ 1; default all). */
+  sample?: number;
+}
+
+/** Keeps every drawing of a sampled codepoint together, so relevance sets stay whole. */
+function inSample(item: CorpusItem, sample: number): boolean {
+  return sample >= 1 || fnv1a(`eval-sample:${item.codepoint ?? item.id}`) % 10_000 < sample * 10_000;
+}
+
+export async function evaluateRetrieval(config: Config, options: RetrievalOptions = {}): Promise<RetrievalReport> {
+  const sample = options.sample ?? 1;
+  if (!(sample > 0 && sample <= 1)) throw createError('BAD_REQUEST', `sample must be in (0, 1], got ${sample}`);
   const started = Date.now();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'parasol-eval-'));
   let context: ParasolContext | undefined;
@@ -140,9 +156,10 @@ export async function evaluateRetrieval(config: Config, options: { progress?: bo
     const { encoders, store } = context;
     const renderSize = Math.max(encoders.manifest.semantic.image.preprocess.size, encoders.manifest.style.image.preprocess.size);
     const corpus = buildCorpus();
-    const styleItems = corpus.items.filter((i) => HELD_OUT_SETS.has(i.set));
-    const contentItems = corpus.items.filter((i) => i.codepoint !== null && (i.split === 'unseen-content' || i.split === 'unseen-both'));
-    const styleTextItems = corpus.items.filter((i) => i.codepoint !== null && i.split === 'unseen-content');
+    const sampled = corpus.items.filter((i) => inSample(i, sample));
+    const styleItems = sampled.filter((i) => HELD_OUT_SETS.has(i.set));
+    const contentItems = sampled.filter((i) => i.codepoint !== null && (i.split === 'unseen-content' || i.split === 'unseen-both'));
+    const styleTextItems = sampled.filter((i) => i.codepoint !== null && i.split === 'unseen-content');
     const wanted = [...new Map([...styleItems, ...contentItems].map((i) => [i.id, i])).values()];
 
     const sink = options.progress ? undefined : null;
@@ -244,6 +261,7 @@ export async function evaluateRetrieval(config: Config, options: { progress?: bo
 
     return {
       pack: encoders.packName,
+      sample,
       style: { ...style, queries: styleSeqs.length, baselines: { histogram, pixels: pixelBaseline } },
       content: { r10: mean(contentRecall), queries: contentRecall.length },
       text: { r10: mean(textHits), queries: textHits.length },
@@ -259,7 +277,7 @@ export async function evaluateRetrieval(config: Config, options: { progress?: bo
 export function formatRetrievalReport(report: RetrievalReport): string {
   const f = (x: number) => x.toFixed(3);
   return [
-    `pack ${report.pack} — held-out retrieval (${report.seconds.toFixed(0)} s)`,
+    `pack ${report.pack} — held-out retrieval${report.sample < 1 ? ` (sample ${report.sample})` : ''} (${report.seconds.toFixed(0)} s)`,
     `style (3 unseen sets, ${report.style.queries} queries): P@10 ${f(report.style.p10)}  mAP@10 ${f(report.style.map10)}`,
     `  baseline colour histogram: P@10 ${f(report.style.baselines.histogram.p10)}  mAP@10 ${f(report.style.baselines.histogram.map10)}`,
     `  baseline 16×16 pixels:     P@10 ${f(report.style.baselines.pixels.p10)}  mAP@10 ${f(report.style.baselines.pixels.map10)}`,
