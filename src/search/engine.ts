@@ -47,9 +47,16 @@ export interface SearchEngineOptions {
   /** ...but never more than this (and RRF always ranks over exactly this many). */
   maxCandidates: number;
   rocchio: RocchioWeights;
+  /** Filtered sets up to this size are searched exactly instead of through HNSW. */
+  exactFilterLimit: number;
 }
 
-export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = { oversample: 4, maxCandidates: 1000, rocchio: DEFAULT_ROCCHIO };
+export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
+  oversample: 4,
+  maxCandidates: 1000,
+  rocchio: DEFAULT_ROCCHIO,
+  exactFilterLimit: 2000,
+};
 
 export interface SearchEngineDeps {
   catalog: Catalog;
@@ -292,7 +299,10 @@ export class SearchEngine {
     let after: FusedCandidate[];
     for (;;) {
       const retrieveStart = performance.now();
-      pool = await this.pool(descriptors, weights, options.fusion, depth, accept);
+      pool =
+        allowed !== null && allowed.size <= this.options.exactFilterLimit
+          ? await this.exactPool(descriptors, weights, options.fusion, allowed, accept)
+          : await this.pool(descriptors, weights, options.fusion, depth, accept);
       retrieveMs += elapsed(retrieveStart);
       const fuseStart = performance.now();
       after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
@@ -348,6 +358,23 @@ export class SearchEngine {
       ? modalities.reduce((sum, m, i) => sum + ((weights[m] as number) / totalWeight) * (hitLists[i][depth - 1]?.score ?? 1), 0) + 1e-6
       : Number.NEGATIVE_INFINITY;
     return { ranked, truncated, bound };
+  }
+
+  /**
+   * A filter that leaves few items is answered exactly: a graph search that may only visit a few
+   * accepted nodes can come back short, while scoring the whole filtered set is cheap.
+   */
+  private async exactPool(
+    descriptors: QueryDescriptors,
+    weights: ParticipatingWeights,
+    fusion: FusionMethod,
+    allowed: Set<number>,
+    accept: ((seq: number) => boolean) | undefined,
+  ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
+    const modalities = Object.keys(weights) as SearchModality[];
+    const seqs = [...allowed].filter((seq) => accept === undefined || accept(seq));
+    const candidates = await this.scoreExactly(seqs, descriptors, modalities);
+    return { ranked: fuse(fusion, candidates, weights), truncated: false, bound: Number.NEGATIVE_INFINITY };
   }
 
   /**

@@ -133,6 +133,24 @@ describe('fusion methods', () => {
 });
 
 describe('filters', () => {
+  it('answer the same through the exact path and through HNSW', async () => {
+    const viaGraph = new SearchEngine({
+      catalog: t.store.catalog,
+      indices: t.store.indices,
+      encoders,
+      options: { oversample: 2, maxCandidates: 200, exactFilterLimit: 0 },
+    });
+    for (const request of [
+      { q: 'cat', filters: { sources: ['museum'] }, k: 10 },
+      { style: 'ink', q: 'dog', filters: { licenses: ['cc-by'] }, k: 8 },
+    ]) {
+      const exact = await engine.search(request);
+      const graph = await viaGraph.search(request);
+      expect(exact.results.map((r) => r.id)).toEqual(graph.results.map((r) => r.id));
+      expect(exact.total).toBeDefined();
+    }
+  });
+
   it('still return k results (the filter is pushed into the index search)', async () => {
     // only a third of the corpus is from the museum, and few of those are cats
     const response = await engine.search({ q: 'cat', filters: { sources: ['museum'] }, k: 20 });
