@@ -1,4 +1,4 @@
-/** Compiles the project to dist/ when the store's compiled modules are missing or older than their sources. */
+/** Compiles the project to dist/ when the given compiled modules (the store's by default) are missing or older than their sources. */
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,8 +12,8 @@ const SOURCES = [
   'src/vectors.ts',
 ];
 
-export function ensureStoreBuilt(root: string): void {
-  const outputs = SOURCES.map((source) => ({
+export function ensureStoreBuilt(root: string, sources: readonly string[] = SOURCES): void {
+  const outputs = sources.map((source) => ({
     source: join(root, source),
     output: join(root, 'dist', source.replace(/\.ts$/, '.js')),
   }));

@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureStoreBuilt } from './store/build-dist.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve('.');
+const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
+const TINY_PACK = path.join(ROOT, 'test', 'fixtures', 'tiny-pack');
+
+let dataDir: string;
+let imagesDir: string;
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function parasol(args: string[]): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      env: { ...process.env, PARASOL_PACK: TINY_PACK, PARASOL_DATA: dataDir, PARASOL_DEVICE: 'cpu' },
+      timeout: 120_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  ensureStoreBuilt(ROOT, ['src/cli.ts', 'src/eval/retrieval.ts', 'indexer/ingest.ts', 'src/search/engine.ts']);
+  dataDir = await mkdtemp(path.join(tmpdir(), 'parasol-cli-data-'));
+  imagesDir = await mkdtemp(path.join(tmpdir(), 'parasol-cli-images-'));
+  const colours = ['#d33', '#3d3', '#33d', '#dd3', '#3dd', '#d3d'];
+  await Promise.all(
+    colours.map((background, i) =>
+      sharp({ create: { width: 40, height: 40, channels: 3, background } }).png().toFile(path.join(imagesDir, `swatch-${i}.png`)),
+    ),
+  );
+});
+
+afterAll(async () => {
+  await Promise.all([dataDir, imagesDir].map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('parasol CLI', () => {
+  it('indexes a folder and prints a JSON summary', async () => {
+    const result = await parasol(['index', imagesDir, '--source', 'swatches', '--json']);
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as { added: number; skipped: number };
+    expect(summary).toMatchObject({ added: 6, skipped: 0 });
+    expect(result.stderr).toMatch(/indexed: 6 added/);
+  });
+
+  it('searches with --json in the documented shape', async () => {
+    const result = await parasol(['search', '--q', 'red square', '--style', 'flat colour', '--k', '3', '--json']);
+    expect(result.code).toBe(0);
+    const { results } = JSON.parse(result.stdout) as { results: Array<Record<string, unknown>> };
+    expect(results).toHaveLength(3);
+    for (const r of results) {
+      expect(r).toMatchObject({ source: 'swatches' });
+      expect(typeof r.id).toBe('string');
+      expect(typeof r.title).toBe('string');
+      expect(r.scores).toEqual({ content: expect.any(Number), style: expect.any(Number) });
+    }
+  });
+
+  it('prints stats', async () => {
+    const result = await parasol(['stats', '--json']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ items: 6, indexed: { semantic: 6, style: 6 } });
+  });
+
+  it('fails with one line and a non-zero exit on bad input', async () => {
+    const unknown = await parasol(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    const badK = await parasol(['search', '--q', 'x', '--k', 'many']);
+    expect(badK.code).toBe(2);
+    expect(badK.stderr.trim().split('\n')).toHaveLength(1);
+    const missing = await parasol(['index', path.join(imagesDir, 'nope')]);
+    expect(missing.code).toBe(2);
+    const unknownItem = await parasol(['search', '--item', 'no-such-item']);
+    expect(unknownItem.code).toBe(1);
+    expect(unknownItem.stderr).toMatch(/ITEM_NOT_FOUND/);
+    expect(unknownItem.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('eval retrieval --json prints the documented object', async () => {
+    const result = await parasol(['eval', 'retrieval', '--json', '--sample', '0.02']);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Record<string, Record<string, unknown>>;
+    const unit = expect.toSatisfy((x: unknown) => typeof x === 'number' && x >= 0 && x <= 1);
+    expect(report.style).toMatchObject({ p10: unit, map10: unit, baselines: { histogram: { p10: unit }, pixels: { p10: unit } } });
+    expect(report.content).toMatchObject({ r10: unit });
+    expect(report.text).toMatchObject({ r10: unit });
+    expect(report.styleText).toMatchObject({ r10: unit });
+  });
+});
