@@ -1,0 +1,229 @@
+/**
+ * The one typed client of the public v1 API (src/api/openapi.yaml). Every failure becomes an
+ * ApiError carrying the server's `{error:{code,message}}`; nothing else in the app calls fetch.
+ */
+
+export interface Scores {
+  content: number | null;
+  style: number | null;
+}
+
+export interface Result {
+  id: string;
+  title: string;
+  source: string;
+  license: string;
+  attribution: string;
+  tags: string[];
+  score: number;
+  scores: Scores;
+  thumbnail: string;
+}
+
+export interface Page {
+  results: Result[];
+  nextCursor: string | null;
+  total?: number;
+  timing?: Record<string, number>;
+}
+
+export interface Feedback {
+  content?: string[];
+  style?: string[];
+}
+
+export interface RefineStep {
+  like?: Feedback;
+  unlike?: Feedback;
+  weights?: { content?: number; style?: number };
+  set?: { contentItemId?: string; styleItemId?: string; q?: string; style?: string };
+}
+
+export interface Session {
+  id: string;
+  createdAt: string;
+  step: number;
+  trail: Array<{ step: number; change: RefineStep | null; at: string }>;
+  descriptors: { content: boolean; style: boolean };
+}
+
+export interface SessionPage extends Page {
+  session: Session;
+}
+
+export interface SearchRequest {
+  q?: string;
+  style?: string;
+  contentItemId?: string;
+  styleItemId?: string;
+  k?: number;
+}
+
+export type DescriptorSource = { itemId: string } | { text: string };
+
+export interface InterpolateRequest {
+  content?: { a: DescriptorSource; b: DescriptorSource };
+  style?: { a: DescriptorSource; b: DescriptorSource };
+  t: number;
+  k?: number;
+  method?: 'lerp' | 'slerp';
+}
+
+export interface Item {
+  id: string;
+  title: string;
+  source: string;
+  license: string;
+  attribution: string;
+  url: string;
+}
+
+/**
+ * Generation (openapi.yaml, tag "generate"): POST /v1/generate → 202 {jobId, state, params};
+ * GET /v1/jobs/:id → {state, step, total, params, sources, result?, error?, timing};
+ * GET /v1/jobs/:id/image → the PNG; DELETE /v1/jobs/:id cancels (or forgets a finished job).
+ */
+export interface GenerateRequest {
+  content: DescriptorSource;
+  style: DescriptorSource;
+  lambda: number;
+  gs: number;
+  gy: number;
+  steps: number;
+  seed: number;
+  colorTransfer: boolean;
+}
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface Job {
+  id?: string;
+  state: JobState | string;
+  step: number;
+  total: number;
+  params?: Record<string, unknown>;
+  sources?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: { code: string; message: string } | string;
+  finishedAt?: string;
+  timing?: { queuedMs?: number; runMs?: number };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Seconds the server asked us to wait (429). */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const DEFAULT_K = 24;
+
+async function request<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const init: RequestInit = { method, headers: { accept: 'application/json' }, signal };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] = 'application/json';
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, init);
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error;
+    throw new ApiError(0, 'NETWORK', 'The server could not be reached. Check your connection and try again.');
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const retry = Number(res.headers.get('retry-after'));
+    throw new ApiError(
+      res.status,
+      error?.code ?? `HTTP_${res.status}`,
+      error?.message ?? `The server answered ${res.status} ${res.statusText}`.trim(),
+      Number.isFinite(retry) && retry > 0 ? retry : undefined,
+    );
+  }
+  return json as T;
+}
+
+const enc = encodeURIComponent;
+
+function qs(params: Record<string, string | number | undefined | null>): string {
+  const parts = Object.entries(params)
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => `${enc(k)}=${enc(String(v))}`);
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+export interface QueryImages {
+  contentImage?: Blob;
+  styleImage?: Blob;
+}
+
+/** JSON when there are no images, multipart (`query` + image files) otherwise. */
+function searchBody(req: SearchRequest, images: QueryImages): unknown {
+  if (!images.contentImage && !images.styleImage) return req;
+  const form = new FormData();
+  form.set('query', JSON.stringify(req));
+  if (images.contentImage) form.set('contentImage', images.contentImage, 'content');
+  if (images.styleImage) form.set('styleImage', images.styleImage, 'style');
+  return form;
+}
+
+export const api = {
+  search: (req: SearchRequest, images: QueryImages = {}) => request<Page>('POST', '/v1/search', searchBody(req, images)),
+  createSession: (req: SearchRequest, images: QueryImages = {}) =>
+    request<SessionPage>('POST', '/v1/sessions', searchBody(req, images)),
+  getSession: (id: string) => request<{ session: Session }>('GET', `/v1/sessions/${enc(id)}`),
+  step: (id: string, step: RefineStep, k = DEFAULT_K) =>
+    request<SessionPage>('POST', `/v1/sessions/${enc(id)}/steps${qs({ k })}`, step),
+  undo: (id: string, k = DEFAULT_K) => request<SessionPage>('DELETE', `/v1/sessions/${enc(id)}/steps/last${qs({ k })}`),
+  back: (id: string, step: number, k = DEFAULT_K) =>
+    request<SessionPage>('POST', `/v1/sessions/${enc(id)}/back${qs({ k })}`, { step }),
+  results: (id: string, cursor?: string | null, k = DEFAULT_K) =>
+    request<Page>('GET', `/v1/sessions/${enc(id)}/results${qs({ k, cursor })}`),
+  interpolate: (req: InterpolateRequest) => request<Page>('POST', '/v1/interpolate', req),
+  item: (id: string) => request<Item>('GET', `/v1/items/${enc(id)}`),
+  thumbnailUrl: (id: string) => `/v1/items/${enc(id)}/thumbnail`,
+
+  generate: (req: GenerateRequest) => request<{ jobId: string; params?: Record<string, unknown> }>('POST', '/v1/generate', req),
+  /** An empty request: the server checks that it can generate before it reads the body. */
+  probeGenerate: () => request<unknown>('POST', '/v1/generate', {}),
+  job: (id: string, signal?: AbortSignal) => request<Job>('GET', `/v1/jobs/${enc(id)}`, undefined, signal),
+  cancelJob: (id: string) => request<void>('DELETE', `/v1/jobs/${enc(id)}`),
+  jobImageUrl: (id: string) => `/v1/jobs/${enc(id)}/image`,
+  async jobImage(id: string): Promise<Blob> {
+    const res = await fetch(`/v1/jobs/${enc(id)}/image`);
+    if (!res.ok) {
+      const body = (await res.json().catch(() => undefined)) as { error?: { code: string; message: string } } | undefined;
+      throw new ApiError(res.status, body?.error?.code ?? `HTTP_${res.status}`, body?.error?.message ?? 'The image could not be fetched');
+    }
+    return res.blob();
+  },
+};
+
+/** A sentence for people, from any error: the API's message, with a hint for a busy server. */
+export function describeError(error: unknown): string {
+  if (error instanceof ApiError) {
+    if (error.status === 429) {
+      const stop = /[.!?]$/.test(error.message) ? '' : '.';
+      const wait = /retry|try again/i.test(error.message) ? '' : error.retryAfter ? ` Try again in ${error.retryAfter} s.` : ' Try again in a moment.';
+      return `The server is busy: ${error.message}${stop}${wait}`;
+    }
+    return error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
