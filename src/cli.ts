@@ -5,7 +5,7 @@
  * non-zero exit (2 for usage errors).
  */
 import { realpathSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
@@ -13,8 +13,9 @@ import { loadConfig } from './config.js';
 import type { Config } from './config.js';
 import { openContext } from './context.js';
 import type { ParasolContext } from './context.js';
-import { isParasolError } from './errors.js';
+import { createError, isParasolError } from './errors.js';
 import { jsonLogger, silentLogger } from './log.js';
+import { invalidQuery } from './search/query.js';
 import { exportCorpus } from '../indexer/corpus/export.js';
 import { ingest } from '../indexer/ingest.js';
 import type { IngestSummary } from '../indexer/ingest.js';
@@ -33,7 +34,13 @@ Commands:
   search [--q TEXT] [--style TEXT] [--item ID] [--k N] [--json]
   reindex [--data DIR]                                    rebuild the vector indices from the catalog
   stats [--data DIR] [--json]
+  generate --content <itemId|file|text> --style <itemId|file|text> --out FILE
+           [--lambda N] [--gs X] [--gy X] [--steps N] [--seed N] [--colour] [--json]
+                                                          one image (an existing path is a file, a catalog id an item,
+                                                          anything else a text); --colour turns on colour transfer
   eval retrieval [--json] [--sample F] [--pack DIR]       held-out retrieval metrics through the engine
+  eval generation [--json] [--pairs N] [--steps N] [--out DIR] [--pack DIR]
+                                                          generation sweeps (λ, g_s, g_y) and ablations; plot + examples
   corpus export --out DIR [--size 64] [--sets a,b]        render the demo corpus with items.jsonl
 
 Environment: PARASOL_DATA, PARASOL_PACK, PARASOL_DEVICE (auto|cpu|cuda), PARASOL_PORT, PARASOL_HOST, PARASOL_CONFIG.`;
@@ -57,6 +64,31 @@ function integer(value: string | undefined, name: string): number | undefined {
   const n = Number(value);
   if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got "${value}"`);
   return n;
+}
+
+function number(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a finite number, got "${value}"`);
+  return n;
+}
+
+/** A generate source on the command line: an existing file, else a catalog item id, else a text. */
+async function cliSource(value: string, context: ParasolContext): Promise<{ image: Buffer } | { itemId: string } | { text: string }> {
+  const info = await stat(value).catch(() => undefined);
+  if (info?.isFile()) {
+    const bytes = await readFile(value);
+    const { probeImage } = await import('../indexer/ingest.js');
+    const { imageRejection } = await import('./api/uploads.js');
+    await probeImage(bytes, context.config.limits.maxPixels).catch((error: unknown) => {
+      throw imageRejection(error, context.config.limits.maxPixels);
+    });
+    return { image: bytes };
+  }
+  if (info) throw new UsageError(`${value} is not a file`);
+  if (value.length <= 200 && (await context.store.catalog.get(value))) return { itemId: value };
+  if (value.trim() === '' || value.length > 500) throw new UsageError('a text source must have 1..500 characters');
+  return { text: value };
 }
 
 function configFor(data: string | undefined, extra: Parameters<typeof loadConfig>[0] = {}): Config {
@@ -219,9 +251,83 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     await startServer(config, { demo: !values['no-demo'] });
   },
 
+  async generate(args) {
+    const { values, positionals } = parse(args, {
+      content: { type: 'string' },
+      style: { type: 'string' },
+      out: { type: 'string' },
+      lambda: { type: 'string' },
+      gs: { type: 'string' },
+      gy: { type: 'string' },
+      steps: { type: 'string' },
+      seed: { type: 'string' },
+      colour: { type: 'boolean', default: false },
+      pack: { type: 'string' },
+    });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    if (!values.content || !values.style || !values.out) throw new UsageError('generate needs --content, --style and --out FILE');
+    const raw = {
+      lambda: integer(values.lambda, 'lambda'),
+      gs: number(values.gs, 'gs'),
+      gy: number(values.gy, 'gy'),
+      steps: integer(values.steps, 'steps'),
+      seed: integer(values.seed, 'seed'),
+      colour: values.colour,
+    };
+    const config = configFor(values.data, values.pack ? { packDir: values.pack } : {});
+    const { GenerationSources, generateRequestSchema, paramLimits, resolveParams, toGenerateRequest } = await import('./api/routes/generate.js');
+    const { ThumbnailService } = await import('./api/thumbnails.js');
+    const started = Date.now();
+    const result = await withContext(config, async (context) => {
+      if (!context.generatorAvailable) {
+        throw createError('GENERATION_UNAVAILABLE', `the model pack "${context.encoders.packName}" has no generator (no "parasol" block)`);
+      }
+      const generator = await context.generator();
+      const parsed = generateRequestSchema.safeParse(raw);
+      if (!parsed.success) throw invalidQuery(parsed.error);
+      const params = resolveParams(parsed.data, paramLimits(context));
+      const thumbnails = new ThumbnailService({ catalog: context.store.catalog, size: context.config.ingest.thumbnailSize });
+      const sources = new GenerationSources({
+        catalog: context.store.catalog,
+        encoders: context.encoders,
+        jobs: context.jobs,
+        itemImage: async (id) => (await thumbnails.get(id)) ?? undefined,
+      });
+      const [content, style] = await Promise.all([
+        cliSource(values.content!, context).then((source) => sources.content(source)),
+        cliSource(values.style!, context).then((source) => sources.style(source)),
+      ]);
+      // Ctrl-C stops the sampler within one step.
+      const controller = new AbortController();
+      const onSignal = () => controller.abort(createError('BAD_REQUEST', 'interrupted'));
+      process.once('SIGINT', onSignal);
+      try {
+        return await generator.generate(toGenerateRequest(content, style, params), { signal: controller.signal });
+      } finally {
+        process.off('SIGINT', onSignal);
+      }
+    });
+    await writeFile(values.out, result.png);
+    const seconds = (Date.now() - started) / 1000;
+    if (values.json) process.stdout.write(`${JSON.stringify({ out: values.out, seconds, params: result.params })}\n`);
+    else process.stderr.write(`wrote ${values.out} (seed ${result.params.seed}, ${result.params.steps} steps) in ${seconds.toFixed(1)} s\n`);
+  },
+
   async eval(args) {
     const [sub, ...rest] = args;
-    if (sub !== 'retrieval') throw new UsageError('usage: parasol eval retrieval [--json]');
+    if (sub === 'generation') {
+      const { values } = parse(rest, { pack: { type: 'string' }, pairs: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' } });
+      const pairs = integer(values.pairs, 'pairs') ?? 16;
+      if (pairs < 1 || pairs > 256) throw new UsageError(`--pairs must be between 1 and 256, got ${pairs}`);
+      const steps = integer(values.steps, 'steps');
+      if (steps !== undefined && steps < 1) throw new UsageError(`--steps must be at least 1, got ${steps}`);
+      const { evaluateGeneration, formatGenerationReport } = await import('./eval/generation.js');
+      const config = configFor(values.data, values.pack ? { packDir: values.pack } : {});
+      const report = await evaluateGeneration(config, { pairs, steps, out: values.out, progress: !values.json });
+      process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatGenerationReport(report));
+      return;
+    }
+    if (sub !== 'retrieval') throw new UsageError('usage: parasol eval retrieval|generation [--json]');
     const { values } = parse(rest, { pack: { type: 'string' }, sample: { type: 'string' } });
     const sample = values.sample === undefined ? 1 : Number(values.sample);
     if (!(sample > 0 && sample <= 1)) throw new UsageError(`--sample must be in (0, 1], got "${values.sample}"`);

@@ -71,6 +71,23 @@ export const configSchema = z.object({
       thumbnailSize: positiveInt.default(256),
     })
     .prefault({}),
+  /** Image generation (the PARASOL sampler behind the job queue, src/parasol/jobs.ts). */
+  generate: z
+    .object({
+      /** Jobs sampled at once (each runs the UNet; more than one only helps with spare cores or GPUs). */
+      workers: positiveInt.max(64).default(1),
+      /** Jobs that may wait for a worker; past this, POST /v1/generate answers 429 QUEUE_FULL. */
+      queueLength: positiveInt.max(10_000).default(8),
+      /** The most reverse steps a request may ask for (also never more than the pack's T). */
+      maxSteps: positiveInt.max(10_000).default(100),
+      defaultSteps: positiveInt.default(25),
+      /** Finished jobs (their record and image, in memory and under <dataDir>/generated) live this long. */
+      resultTtlSeconds: positiveInt.default(3600),
+      /** Finished images kept in memory, least recently used out first (the disk copy stays). */
+      resultCacheBytes: positiveInt.default(64 * 1024 * 1024),
+    })
+    .refine((g) => g.defaultSteps <= g.maxSteps, { message: 'defaultSteps must not exceed maxSteps', path: ['defaultSteps'] })
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -91,6 +108,9 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_SESSION_TTL: ['sessions', 'ttlSeconds'],
   PARASOL_MAX_UPLOAD_BYTES: ['limits', 'uploadBytes'],
   PARASOL_MAX_PIXELS: ['limits', 'maxPixels'],
+  PARASOL_GENERATE_WORKERS: ['generate', 'workers'],
+  PARASOL_GENERATE_QUEUE: ['generate', 'queueLength'],
+  PARASOL_GENERATE_MAX_STEPS: ['generate', 'maxSteps'],
 };
 
 type Json = Record<string, unknown>;

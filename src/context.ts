@@ -2,11 +2,16 @@
  * Opens everything a Parasol process serves from: the model pack, the store and the search
  * services, wired by plain constructors. The CLI and the HTTP server both start here.
  */
+import path from 'node:path';
 import type { Config } from './config.js';
+import { loadGenerator, type GeneratorModels } from './encoders/generator.js';
 import { loadEncoders } from './encoders/index.js';
 import type { LoadedEncoders } from './encoders/index.js';
+import { createError, isParasolError } from './errors.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
+import { Generator } from './parasol/generate.js';
+import { createGenerationQueue, type GenerationQueue } from './parasol/jobs.js';
 import { SearchEngine } from './search/engine.js';
 import { RefineSessions } from './search/refine.js';
 import { InMemorySessionStore } from './search/session-store.js';
@@ -20,6 +25,12 @@ export interface ParasolContext {
   store: EmbeddedStore;
   engine: SearchEngine;
   sessions: RefineSessions;
+  /** Whether the pack has a generator (a `parasol` block in pack.json). */
+  generatorAvailable: boolean;
+  /** The generator, loaded on first use; GENERATION_UNAVAILABLE when the pack has none or it fails to load. */
+  generator(): Promise<Generator>;
+  /** Generation jobs (in-process queue; results under <dataDir>/generated). */
+  jobs: GenerationQueue;
   close(): Promise<void>;
 }
 
@@ -53,7 +64,38 @@ export async function openContext(config: Config, logger: Logger = silentLogger)
   const sessions = new RefineSessions(engine, {
     store: new InMemorySessionStore({ ttlMs: config.sessions.ttlSeconds * 1000, maxSessions: config.sessions.max }),
   });
+  const generatorAvailable = encoders.manifest.parasol !== undefined;
+  let models: GeneratorModels | undefined;
+  let loading: Promise<Generator> | undefined;
   let closed = false;
+  const generator = (): Promise<Generator> =>
+    (loading ??= (async () => {
+      if (!generatorAvailable) throw createError('GENERATION_UNAVAILABLE', `the model pack "${encoders.packName}" has no generator (no "parasol" block)`);
+      if (closed) throw createError('NOT_READY', 'the context is closed');
+      try {
+        models = await loadGenerator({ packDir: config.packDir, device: config.device, threads: config.threads || undefined });
+        return new Generator({
+          models,
+          encoders,
+          defaults: { steps: Math.min(config.generate.defaultSteps, models.dims.timesteps) },
+          limitInputPixels: config.limits.maxPixels,
+        });
+      } catch (error) {
+        logger.error('the generator failed to load', { error: (error as Error).message });
+        await models?.dispose();
+        models = undefined;
+        throw createError('GENERATION_UNAVAILABLE', isParasolError(error) ? error.message : 'the generator failed to load');
+      }
+    })());
+  const jobs = createGenerationQueue({
+    generator,
+    dir: path.join(config.dataDir, 'generated'),
+    workers: config.generate.workers,
+    queueLength: config.generate.queueLength,
+    ttlMs: config.generate.resultTtlSeconds * 1000,
+    cacheBytes: config.generate.resultCacheBytes,
+    logger,
+  });
   return {
     config,
     logger,
@@ -61,10 +103,16 @@ export async function openContext(config: Config, logger: Logger = silentLogger)
     store,
     engine,
     sessions,
+    generatorAvailable,
+    generator,
+    jobs,
     async close() {
       if (closed) return;
       closed = true;
+      await jobs.close();
+      await loading?.catch(() => undefined);
       await store.close();
+      await models?.dispose();
       await encoders.dispose();
     },
   };

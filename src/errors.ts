@@ -14,9 +14,10 @@ const catalog = {
   NOT_FOUND: { status: 404, template: '%s' },
   ITEM_NOT_FOUND: { status: 404, template: 'No item with id "%s"' },
   SESSION_NOT_FOUND: { status: 404, template: 'No refinement session with id "%s" (it may have expired)' },
-  JOB_NOT_FOUND: { status: 404, template: 'No generation job with id "%s"' },
+  JOB_NOT_FOUND: { status: 404, template: 'No generation job with id "%s" (it may have expired)' },
   ROUTE_NOT_FOUND: { status: 404, template: 'No route %s' },
   CONFLICT: { status: 409, template: '%s' },
+  JOB_NOT_FINISHED: { status: 409, template: 'Generation job "%s" is %s; its image is not ready' },
   PAYLOAD_TOO_LARGE: { status: 413, template: 'The request is larger than the limit of %s' },
   IMAGE_TOO_LARGE: { status: 413, template: 'The image has more pixels than the limit of %s' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, template: 'Unsupported media type: %s' },
@@ -31,6 +32,7 @@ const catalog = {
   CONFIG_INVALID: { status: 500, template: 'Invalid configuration: %s' },
   STORE_CORRUPT: { status: 500, template: 'The data directory is inconsistent: %s' },
   NOT_READY: { status: 503, template: 'Not ready: %s' },
+  GENERATION_UNAVAILABLE: { status: 503, template: 'Generation is not available: %s' },
 } as const satisfies Record<string, { status: number; template: string }>;
 
 export type ErrorCode = keyof typeof catalog;

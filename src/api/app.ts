@@ -8,9 +8,11 @@ import type { AppDeps, RouteDeps } from './deps.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
 import { adminRoutes } from './routes/admin.js';
 import { docsRoutes } from './routes/docs.js';
+import { generateRoutes } from './routes/generate.js';
 import { itemRoutes } from './routes/items.js';
 import { searchRoutes } from './routes/search.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { JOB_IMAGE_READER, type JobImageReader } from './search-request.js';
 import { ThumbnailService } from './thumbnails.js';
 
 export type { AppDeps } from './deps.js';
@@ -36,6 +38,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(searchRoutes(routeDeps));
   app.use(itemRoutes(routeDeps));
   app.use(sessionRoutes(routeDeps));
+  app.use(generateRoutes(routeDeps));
+  // POST /v1/search and /v1/sessions accept a finished job's image as the query (`jobId`).
+  app.locals[JOB_IMAGE_READER] = ((id) => deps.context.jobs.image(id)) satisfies JobImageReader;
   if (deps.webDir) app.use(webApp(deps.webDir));
 
   app.use(routeNotFound);

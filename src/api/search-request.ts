@@ -12,6 +12,11 @@ import { assertK, jsonField, jsonObject, requireBodyType } from './validate.js';
 
 export const SEARCH_IMAGE_FIELDS = ['contentImage', 'styleImage'] as const;
 
+/** Reads a finished generation job's PNG (JOB_NOT_FOUND / JOB_NOT_FINISHED otherwise). */
+export type JobImageReader = (jobId: string) => Promise<Buffer>;
+/** The app.locals key under which createApp puts the JobImageReader for `jobId` queries. */
+export const JOB_IMAGE_READER = 'parasolJobImage';
+
 /** The multipart parser for search-shaped requests (one file per image field). */
 export function searchMultipart(config: Config) {
   return multipart(
@@ -34,6 +39,16 @@ export async function readSearchRequest(req: Request, config: Config): Promise<S
       const [file] = filesOf(req, name);
       if (file) request[name] = await sniffImage(file, config.limits.maxPixels);
     }
+  }
+  if (request.jobId !== undefined) {
+    if (request.contentImage || request.styleImage) throw createError('INVALID_QUERY', 'jobId: give a job or uploaded images, not both');
+    const read = req.app.locals[JOB_IMAGE_READER] as JobImageReader | undefined;
+    if (!read) throw createError('GENERATION_UNAVAILABLE', 'this server keeps no generation jobs');
+    // The generated picture is both the content and the style query (weights pick what counts).
+    const png = await read(request.jobId);
+    request.contentImage = png;
+    request.styleImage = png;
+    delete request.jobId;
   }
   return request;
 }

@@ -50,6 +50,14 @@ export const searchRequestSchema = z.strictObject({
   style: queryText.optional(),
   contentItemId: itemId.optional(),
   styleItemId: itemId.optional(),
+  /**
+   * A finished generation job whose image is the content and style query. Only the HTTP layer
+   * reads it (it turns the job's PNG into contentImage/styleImage); the engine ignores it.
+   */
+  jobId: z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'expected a job id (a UUID)')
+    .optional(),
   like: feedbackSchema.optional(),
   unlike: feedbackSchema.optional(),
   weights: weightsSchema.default({ content: 1, style: 1 }),

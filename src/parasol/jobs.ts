@@ -1,0 +1,594 @@
+/**
+ * Generation jobs (DESIGN.md §6, §7): a bounded in-process queue in front of the PARASOL sampler.
+ *
+ *   submit → queued → running (progress step/total) → succeeded | failed | cancelled
+ *
+ * - Concurrency is the number of sampler workers; at most `queueLength` jobs wait for one, past
+ *   that submit() throws QUEUE_FULL with a Retry-After estimated from the average job time.
+ * - Cancelling a queued job removes it at once; a running job gets its AbortSignal aborted, which
+ *   the sampler checks before every UNet call, so it stops within one step.
+ * - A finished job's record and image live `ttlMs`. Images are kept in memory up to a byte bound
+ *   (least recently used out first) and written under `dir` as `<id>.png` (grid cells as
+ *   `<id>.<i>.png`) with the record as `<id>.json`, written last (temp + rename) as the commit
+ *   point, so a restarted process still serves them until they expire.
+ * - Ids are random UUIDs; every method refuses anything else before it can name a file.
+ *
+ * `JobQueue` is the contract the routes use. A Redis-backed queue (BullMQ) can implement it for
+ * several GPU workers: the payloads then have to be serialised (they hold vectors and image bytes).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { createError, isParasolError, ParasolError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import type { GenerateRequest, GenerationParams, GenerationResult, Generator } from './generate.js';
+import { insertTextChunks, provenanceText } from './image.js';
+import { SAMPLER_NAME } from './generate.js';
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export const FINISHED_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** Lower-case RFC 4122 version-4 UUIDs, as randomUUID() makes them. */
+export const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export function isJobId(id: unknown): id is string {
+  return typeof id === 'string' && JOB_ID_PATTERN.test(id);
+}
+
+/** What a job produced: one PNG, and for a grid one PNG per cell (row-major). */
+export interface JobOutput {
+  png: Buffer;
+  cells?: Buffer[];
+  /** Written into the record: what the images were made with. */
+  result: Record<string, unknown>;
+}
+
+/** What the outside sees of a job (GET /v1/jobs/:id). */
+export interface JobView {
+  id: string;
+  kind: string;
+  state: JobState;
+  /** Units of work done and in all (UNet steps: inversion, then sampling). */
+  step: number;
+  total: number;
+  /** The request's parameters, defaults filled in (from the submitter). */
+  params: Record<string, unknown>;
+  /** Where the content and style came from (ids and texts, never image bytes). */
+  sources: Record<string, unknown>;
+  /** Set when the job succeeded: the full parameters the images were made with. */
+  result?: Record<string, unknown>;
+  /** Number of grid cells, for a grid job that succeeded. */
+  cells?: number;
+  error?: { code: string; message: string };
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Milliseconds waiting for a worker, and running (so far, while running). */
+  timing: { queuedMs: number; runMs: number };
+}
+
+export interface JobSubmission<P> {
+  kind: string;
+  payload: P;
+  params: Record<string, unknown>;
+  sources: Record<string, unknown>;
+  /** The expected total of progress units (the runner's reports replace it). */
+  total: number;
+}
+
+export interface QueueStats {
+  workers: number;
+  running: number;
+  queued: number;
+  queueLength: number;
+  /** Mean seconds of recent successful jobs, or null before the first. */
+  averageSeconds: number | null;
+}
+
+/** The queue as the routes see it: async throughout so that a networked queue fits. */
+export interface JobQueue<P> {
+  /** Enqueues a job; QUEUE_FULL (with a Retry-After header) when the queue is full. */
+  submit(job: JobSubmission<P>): Promise<JobView>;
+  /** The job, or undefined when unknown, expired or not a job id. */
+  get(id: string): Promise<JobView | undefined>;
+  /**
+   * The finished job's image (cell undefined) or one grid cell. JOB_NOT_FOUND for an unknown job or
+   * cell, JOB_NOT_FINISHED while it has not succeeded.
+   */
+  image(id: string, cell?: number): Promise<Buffer>;
+  /** Cancels a queued or running job; the job as it now stands, or undefined when unknown. */
+  cancel(id: string): Promise<JobView | undefined>;
+  /** Forgets a finished job and deletes its files; false when unknown or not finished. */
+  remove(id: string): Promise<boolean>;
+  stats(): Promise<QueueStats>;
+  /** Cancels everything and waits for the running jobs to stop. */
+  close(): Promise<void>;
+}
+
+export interface RunContext {
+  signal: AbortSignal;
+  onProgress(step: number, total: number): void;
+}
+
+export type JobRunner<P> = (payload: P, context: RunContext) => Promise<JobOutput>;
+
+export interface InMemoryJobQueueOptions<P> {
+  run: JobRunner<P>;
+  workers: number;
+  queueLength: number;
+  ttlMs: number;
+  /** In-memory images, in bytes. */
+  cacheBytes: number;
+  /** Where finished images are written; none: memory only. */
+  dir?: string;
+  /** Finished records kept in memory at most (oldest out first); default 10 000. */
+  maxRecords?: number;
+  logger?: Logger;
+  now?: () => number;
+}
+
+/** Before any job has finished, the Retry-After estimate assumes this long a job. */
+const DEFAULT_JOB_SECONDS = 10;
+/** The average job time follows the recent ones: an exponential moving average with this weight. */
+const AVERAGE_WEIGHT = 0.3;
+
+interface JobRecord {
+  view: JobView;
+  payload?: unknown;
+  controller?: AbortController;
+  /** Settles when a running job's runner has returned or thrown. */
+  settled?: Promise<void>;
+  created: number;
+  started?: number;
+  finished?: number;
+}
+
+interface CachedImages {
+  png: Buffer;
+  cells: Buffer[];
+  bytes: number;
+}
+
+export class InMemoryJobQueue<P> implements JobQueue<P> {
+  private readonly options: Required<Omit<InMemoryJobQueueOptions<P>, 'dir'>> & { dir?: string };
+  private readonly records = new Map<string, JobRecord>();
+  private readonly waiting: string[] = [];
+  private readonly running = new Set<string>();
+  private readonly images = new Map<string, CachedImages>();
+  private imageBytes = 0;
+  private averageSeconds: number | null = null;
+  private closed = false;
+  private readonly ready: Promise<void>;
+
+  constructor(options: InMemoryJobQueueOptions<P>) {
+    this.options = { maxRecords: 10_000, logger: silentLogger, now: Date.now, ...options };
+    const { workers, queueLength, ttlMs, cacheBytes } = this.options;
+    if (!(Number.isInteger(workers) && workers >= 1)) throw new RangeError(`workers must be a positive integer, got ${workers}`);
+    if (!(Number.isInteger(queueLength) && queueLength >= 0)) throw new RangeError(`queueLength must be an integer ≥ 0, got ${queueLength}`);
+    if (!(ttlMs > 0) || !(cacheBytes >= 0)) throw new RangeError('ttlMs must be positive and cacheBytes ≥ 0');
+    this.ready = this.prepareDir();
+  }
+
+  async submit(job: JobSubmission<P>): Promise<JobView> {
+    if (this.closed) throw createError('NOT_READY', 'the generation queue is closed');
+    this.sweep();
+    if (this.waiting.length >= this.options.queueLength && this.running.size >= this.options.workers) {
+      const seconds = this.retryAfterSeconds();
+      const error = createError('QUEUE_FULL', seconds);
+      throw new ParasolError(error.code, error.message, { 'Retry-After': String(seconds) });
+    }
+    const now = this.options.now();
+    const id = randomUUID();
+    const view: JobView = {
+      id,
+      kind: job.kind,
+      state: 'queued',
+      step: 0,
+      total: job.total,
+      params: job.params,
+      sources: job.sources,
+      createdAt: new Date(now).toISOString(),
+      timing: { queuedMs: 0, runMs: 0 },
+    };
+    this.records.set(id, { view, payload: job.payload, created: now });
+    this.waiting.push(id);
+    this.pump();
+    return this.snapshot(this.records.get(id)!);
+  }
+
+  async get(id: string): Promise<JobView | undefined> {
+    if (!isJobId(id)) return undefined;
+    this.sweep();
+    const record = this.records.get(id) ?? (await this.loadRecord(id));
+    return record ? this.snapshot(record) : undefined;
+  }
+
+  async image(id: string, cell?: number): Promise<Buffer> {
+    const view = await this.get(id);
+    if (!view) throw createError('JOB_NOT_FOUND', String(id).slice(0, 64));
+    if (view.state !== 'succeeded') throw createError('JOB_NOT_FINISHED', id, view.state);
+    const cells = view.cells ?? 0;
+    if (cell !== undefined && !(Number.isInteger(cell) && cell >= 0 && cell < cells)) {
+      throw createError('NOT_FOUND', cells === 0 ? `Job "${id}" has no cells` : `Job "${id}" has cells 0..${cells - 1}`);
+    }
+    let images = this.images.get(id);
+    if (images) {
+      // Re-inserting marks it as recently used.
+      this.images.delete(id);
+      this.images.set(id, images);
+    } else {
+      images = await this.readImages(id, cells);
+      if (!images) throw createError('JOB_NOT_FOUND', id);
+      this.cacheImages(id, images);
+    }
+    return cell === undefined ? images.png : images.cells[cell];
+  }
+
+  async cancel(id: string): Promise<JobView | undefined> {
+    if (!isJobId(id)) return undefined;
+    const record = this.records.get(id);
+    if (!record) return this.get(id);
+    if (record.view.state === 'queued') {
+      const at = this.waiting.indexOf(id);
+      if (at >= 0) this.waiting.splice(at, 1);
+      this.finish(record, 'cancelled');
+    } else if (record.view.state === 'running') {
+      record.controller?.abort(createError('BAD_REQUEST', 'the job was cancelled'));
+      // The worker stays busy until the sampler notices (within one step); the state says cancelled now.
+      this.finish(record, 'cancelled');
+    }
+    return this.snapshot(record);
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const view = await this.get(id);
+    if (!view || !FINISHED_STATES.has(view.state)) return false;
+    await this.forget(id);
+    return true;
+  }
+
+  async stats(): Promise<QueueStats> {
+    return {
+      workers: this.options.workers,
+      running: this.running.size,
+      queued: this.waiting.length,
+      queueLength: this.options.queueLength,
+      averageSeconds: this.averageSeconds,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const id of [...this.waiting]) await this.cancel(id);
+    const settling = [...this.running].map((id) => this.records.get(id)?.settled);
+    for (const id of [...this.running]) await this.cancel(id);
+    await Promise.all(settling);
+    await this.ready;
+  }
+
+  /** Seconds until a queue place is likely free: when the oldest running job should end. */
+  private retryAfterSeconds(): number {
+    const average = this.averageSeconds ?? DEFAULT_JOB_SECONDS;
+    const now = this.options.now();
+    let longest = 0;
+    for (const id of this.running) {
+      const started = this.records.get(id)?.started;
+      if (started !== undefined) longest = Math.max(longest, (now - started) / 1000);
+    }
+    return Math.min(3600, Math.max(1, Math.ceil(average - longest)));
+  }
+
+  private pump(): void {
+    while (!this.closed && this.running.size < this.options.workers && this.waiting.length > 0) {
+      const id = this.waiting.shift()!;
+      const record = this.records.get(id);
+      if (record && record.view.state === 'queued') this.start(record);
+    }
+  }
+
+  private start(record: JobRecord): void {
+    const { view } = record;
+    const now = this.options.now();
+    record.started = now;
+    record.controller = new AbortController();
+    view.state = 'running';
+    view.startedAt = new Date(now).toISOString();
+    this.running.add(view.id);
+    const payload = record.payload as P;
+    record.payload = undefined; // the request's bytes are not needed past this point
+    const signal = record.controller.signal;
+    record.settled = (async () => {
+      try {
+        const output = await this.options.run(payload, {
+          signal,
+          onProgress: (step, total) => {
+            if (view.state !== 'running') return;
+            view.step = step;
+            view.total = total;
+          },
+        });
+        if (view.state !== 'running') return; // cancelled while the last step ran
+        const seconds = (this.options.now() - now) / 1000;
+        this.averageSeconds = this.averageSeconds === null ? seconds : (1 - AVERAGE_WEIGHT) * this.averageSeconds + AVERAGE_WEIGHT * seconds;
+        view.step = view.total;
+        view.result = output.result;
+        if (output.cells) view.cells = output.cells.length;
+        const images = { png: output.png, cells: output.cells ?? [], bytes: 0 };
+        this.finish(record, 'succeeded');
+        this.cacheImages(view.id, images);
+        // The worker is free as soon as the job shows as succeeded; the disk copy follows.
+        this.running.delete(view.id);
+        this.pump();
+        await this.writeFinished(view, images);
+      } catch (error) {
+        if (view.state !== 'running') return;
+        if (signal.aborted) {
+          this.finish(record, 'cancelled');
+          return;
+        }
+        const known = isParasolError(error) ? error : undefined;
+        if (!known) this.options.logger.error('generation job failed', { job: view.id, error: (error as Error)?.message, stack: (error as Error)?.stack });
+        const failure = known ?? createError('INTERNAL');
+        view.error = { code: failure.code, message: failure.message };
+        this.finish(record, 'failed');
+      } finally {
+        this.running.delete(view.id);
+        record.controller = undefined;
+        this.pump();
+      }
+    })();
+  }
+
+  private finish(record: JobRecord, state: JobState): void {
+    const now = this.options.now();
+    record.finished = now;
+    record.payload = undefined;
+    const { view } = record;
+    view.state = state;
+    view.finishedAt = new Date(now).toISOString();
+    view.timing = this.timing(record, now);
+    // Finished records past the bound go oldest first (Map order is creation order).
+    let excess = this.records.size - this.options.maxRecords;
+    for (const [id, other] of this.records) {
+      if (excess <= 0) break;
+      if (other.finished !== undefined && id !== view.id) {
+        void this.forget(id);
+        excess--;
+      }
+    }
+  }
+
+  private timing(record: JobRecord, now: number): JobView['timing'] {
+    const queuedMs = (record.started ?? record.finished ?? now) - record.created;
+    const runMs = record.started === undefined ? 0 : (record.finished ?? now) - record.started;
+    return { queuedMs, runMs };
+  }
+
+  private snapshot(record: JobRecord): JobView {
+    const view = { ...record.view };
+    if (record.finished === undefined) view.timing = this.timing(record, this.options.now());
+    return structuredClone(view);
+  }
+
+  /** Drops finished jobs past their TTL (records, cached images and files). */
+  private sweep(): void {
+    const cutoff = this.options.now() - this.options.ttlMs;
+    for (const [id, record] of this.records) {
+      if (record.finished !== undefined && record.finished <= cutoff) void this.forget(id);
+    }
+  }
+
+  private async forget(id: string): Promise<void> {
+    this.records.delete(id);
+    const cached = this.images.get(id);
+    if (cached) {
+      this.imageBytes -= cached.bytes;
+      this.images.delete(id);
+    }
+    await this.deleteFiles(id);
+  }
+
+  private cacheImages(id: string, images: CachedImages): void {
+    images.bytes = images.png.length + images.cells.reduce((sum, cell) => sum + cell.length, 0);
+    if (images.bytes > this.options.cacheBytes) return;
+    this.images.set(id, images);
+    this.imageBytes += images.bytes;
+    for (const [oldest, cached] of this.images) {
+      if (this.imageBytes <= this.options.cacheBytes) break;
+      this.images.delete(oldest);
+      this.imageBytes -= cached.bytes;
+    }
+  }
+
+  // ---- files: <dir>/<id>.png, <id>.<i>.png, <id>.json (the commit point) ----
+
+  private file(id: string, suffix: string): string {
+    if (!isJobId(id)) throw new RangeError('not a job id');
+    return path.join(this.options.dir!, `${id}${suffix}`);
+  }
+
+  /** Deletes what expired while no process was serving the folder (created on the first write). */
+  private async prepareDir(): Promise<void> {
+    const { dir } = this.options;
+    if (!dir) return;
+    try {
+      const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return [];
+        throw error;
+      });
+      const cutoff = this.options.now() - this.options.ttlMs;
+      for (const name of names) {
+        const id = name.slice(0, 36);
+        if (!isJobId(id)) continue;
+        const info = await stat(path.join(dir, name)).catch(() => undefined);
+        if (info && info.mtimeMs <= cutoff) await rm(path.join(dir, name), { force: true });
+      }
+    } catch (error) {
+      this.options.logger.warn('cannot prepare the generated-images folder', { dir, error: (error as Error).message });
+    }
+  }
+
+  private async writeFinished(view: JobView, images: CachedImages): Promise<void> {
+    if (!this.options.dir) return;
+    try {
+      await this.ready;
+      await mkdir(this.options.dir, { recursive: true });
+      await writeFile(this.file(view.id, '.png'), images.png);
+      for (const [i, cell] of images.cells.entries()) await writeFile(this.file(view.id, `.${i}.png`), cell);
+      const temp = this.file(view.id, '.json.tmp');
+      await writeFile(temp, JSON.stringify(view));
+      await rename(temp, this.file(view.id, '.json'));
+      // Removed (or expired) while the files were being written: take them away again.
+      if (!this.records.has(view.id)) await this.deleteFiles(view.id);
+    } catch (error) {
+      this.options.logger.warn('cannot write a generated image (kept in memory only)', { job: view.id, error: (error as Error).message });
+    }
+  }
+
+  /** A finished job written by this or an earlier process, unless it has expired. */
+  private async loadRecord(id: string): Promise<JobRecord | undefined> {
+    if (!this.options.dir) return undefined;
+    await this.ready;
+    let view: JobView;
+    try {
+      view = JSON.parse(await readFile(this.file(id, '.json'), 'utf8')) as JobView;
+    } catch {
+      return undefined;
+    }
+    const finished = Date.parse(view.finishedAt ?? '');
+    if (view.id !== id || view.state !== 'succeeded' || !Number.isFinite(finished)) return undefined;
+    if (finished <= this.options.now() - this.options.ttlMs) {
+      await this.deleteFiles(id);
+      return undefined;
+    }
+    const record: JobRecord = { view, created: Date.parse(view.createdAt), finished };
+    this.records.set(id, record);
+    return record;
+  }
+
+  private async readImages(id: string, cells: number): Promise<CachedImages | undefined> {
+    if (!this.options.dir) return undefined;
+    try {
+      const png = await readFile(this.file(id, '.png'));
+      const cellBytes: Buffer[] = [];
+      for (let i = 0; i < cells; i++) cellBytes.push(await readFile(this.file(id, `.${i}.png`)));
+      return { png, cells: cellBytes, bytes: 0 };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async deleteFiles(id: string): Promise<void> {
+    const { dir } = this.options;
+    if (!dir || !isJobId(id)) return;
+    try {
+      const names = (await readdir(dir)).filter((name) => name.startsWith(id));
+      await Promise.all(names.map((name) => rm(path.join(dir, name), { force: true })));
+    } catch {
+      // The folder is gone or unreadable: nothing left to delete.
+    }
+  }
+}
+
+// ---- the generation service: what a generation job is and how it runs ----
+
+/** One image, or an N×M grid of cells sampled in batches (row-major requests). */
+export type GenerationPayload =
+  | { kind: 'generate'; request: GenerateRequest }
+  | { kind: 'grid'; rows: number; cols: number; requests: GenerateRequest[] };
+
+export type GenerationQueue = JobQueue<GenerationPayload>;
+
+/** Grid cells sampled together (one batched UNet call of 3 × this many rows per step). */
+export const GRID_BATCH = 5;
+/** Pixels between grid cells. */
+const GRID_GAP = 2;
+
+/** The expected progress total of a payload, as the runner will count it. */
+export function expectedTotal(payload: GenerationPayload, steps: number): number {
+  if (payload.kind === 'generate') return steps * (payload.request.content.image !== undefined ? 2 : 1);
+  const batches = Math.ceil(payload.requests.length / GRID_BATCH);
+  const inverted = payload.requests.some((r) => r.content.image !== undefined);
+  return batches * steps * (inverted ? 2 : 1);
+}
+
+export function generationRunner(generator: () => Promise<Generator>): JobRunner<GenerationPayload> {
+  return async (payload, { signal, onProgress }) => {
+    const g = await generator();
+    if (payload.kind === 'generate') {
+      const { png, params } = await g.generate(payload.request, { signal, onProgress });
+      return { png, result: { ...params } };
+    }
+    const results: GenerationResult[] = [];
+    const batches = Math.ceil(payload.requests.length / GRID_BATCH);
+    for (let b = 0; b < batches; b++) {
+      const chunk = payload.requests.slice(b * GRID_BATCH, (b + 1) * GRID_BATCH);
+      results.push(
+        ...(await g.generateBatch(chunk, {
+          signal,
+          onProgress: (step, total) => onProgress(b * total + step, batches * total),
+        })),
+      );
+    }
+    const png = await gridPng(results, payload.rows, payload.cols, payload.requests);
+    return {
+      png,
+      cells: results.map((r) => r.png),
+      result: { rows: payload.rows, cols: payload.cols, cells: results.map((r) => r.params) },
+    };
+  };
+}
+
+/** The cells side by side (row-major) on white, with the grid's provenance. */
+async function gridPng(results: GenerationResult[], rows: number, cols: number, requests: GenerateRequest[]): Promise<Buffer> {
+  const first: GenerationParams = results[0].params;
+  const size = first.width;
+  const width = cols * size + (cols - 1) * GRID_GAP;
+  const height = rows * size + (rows - 1) * GRID_GAP;
+  const png = await sharp({ create: { width, height, channels: 3, background: '#ffffff' } })
+    .composite(
+      results.map((r, i) => ({
+        input: r.png,
+        left: (i % cols) * (size + GRID_GAP),
+        top: Math.floor(i / cols) * (size + GRID_GAP),
+      })),
+    )
+    .png({ compressionLevel: 9 })
+    .toBuffer();
+  const contentIds = [...new Set(requests.map((r) => r.content.id).filter((id): id is string => id !== undefined))];
+  const styleIds = [
+    ...new Set(
+      requests.flatMap((r) => ('mix' in r.style ? r.style.mix.map((m) => m.id) : [r.style.id])).filter((id): id is string => id !== undefined),
+    ),
+  ];
+  return insertTextChunks(
+    png,
+    provenanceText({
+      software: 'Parasol',
+      generator: SAMPLER_NAME,
+      pack: first.pack,
+      parameters: { grid: { rows, cols }, cells: results.map((r) => r.params) },
+      sources: { content: contentIds.join(',') || null, style: styleIds },
+    }),
+  );
+}
+
+export interface GenerationQueueOptions {
+  generator: () => Promise<Generator>;
+  /** <dataDir>/generated */
+  dir?: string;
+  workers: number;
+  queueLength: number;
+  ttlMs: number;
+  cacheBytes: number;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export function createGenerationQueue(options: GenerationQueueOptions): GenerationQueue {
+  const { generator, ...rest } = options;
+  return new InMemoryJobQueue<GenerationPayload>({ ...rest, run: generationRunner(generator) });
+}
