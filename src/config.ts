@@ -46,6 +46,8 @@ export const configSchema = z.object({
       maxK: positiveInt.default(100),
       oversample: positiveInt.default(4),
       maxCandidates: positiveInt.default(1000),
+      maxDeepening: z.coerce.number().int().min(0).max(10).default(2),
+      rrfWindow: positiveInt.default(400),
       cacheSize: z.coerce.number().int().min(0).default(1024),
     })
     .prefault({}),

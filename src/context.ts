@@ -59,7 +59,12 @@ export async function openContext(config: Config, logger: Logger = silentLogger)
     catalog: store.catalog,
     indices: store.indices,
     encoders,
-    options: { oversample: config.search.oversample, maxCandidates: config.search.maxCandidates },
+    options: {
+      oversample: config.search.oversample,
+      maxCandidates: config.search.maxCandidates,
+      maxDeepening: config.search.maxDeepening,
+      rrfWindow: config.search.rrfWindow,
+    },
   });
   const sessions = new RefineSessions(engine, {
     store: new InMemorySessionStore({ ttlMs: config.sessions.ttlSeconds * 1000, maxSessions: config.sessions.max }),

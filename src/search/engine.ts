@@ -46,6 +46,14 @@ export interface SearchEngineOptions {
   oversample: number;
   /** ...but never more than this (and RRF always ranks over exactly this many). */
   maxCandidates: number;
+  /**
+   * How many times weighted fusion may double its pool to prove a page exact. Independent
+   * content and style lists can otherwise drive every query to maxCandidates (measured: 75 ms
+   * instead of 3 ms at 100k items); past this the page is the best of a 2^n-times deeper pool.
+   */
+  maxDeepening: number;
+  /** The fixed window RRF ranks (Elasticsearch's rank_window_size); capped by maxCandidates. */
+  rrfWindow: number;
   rocchio: RocchioWeights;
   /** Filtered sets up to this size are searched exactly instead of through HNSW. */
   exactFilterLimit: number;
@@ -54,6 +62,8 @@ export interface SearchEngineOptions {
 export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
   oversample: 4,
   maxCandidates: 1000,
+  maxDeepening: 2,
+  rrfWindow: 400,
   rocchio: DEFAULT_ROCCHIO,
   exactFilterLimit: 2000,
 };
@@ -291,8 +301,9 @@ export class SearchEngine {
     // deepen it until the page is provably exact (see pool()).
     let depth =
       options.fusion === 'rrf'
-        ? this.options.maxCandidates
+        ? Math.min(this.options.maxCandidates, this.options.rrfWindow)
         : Math.min(this.options.maxCandidates, Math.ceil((offset + options.k) * this.options.oversample));
+    let deepenings = 0;
     let retrieveMs = 0;
     let fuseMs = 0;
     let pool: { ranked: FusedCandidate[]; truncated: boolean; bound: number };
@@ -308,6 +319,7 @@ export class SearchEngine {
       after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
       fuseMs += elapsed(fuseStart);
       if (!pool.truncated || depth >= this.options.maxCandidates || options.fusion === 'rrf') break;
+      if (deepenings++ >= this.options.maxDeepening) break;
       // One past the page must be provably in place too, or "is there a next page" could be wrong.
       const settled = after.findIndex((c) => c.score < pool.bound);
       if (settled === -1 || settled > options.k) break;

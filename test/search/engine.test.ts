@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isParasolError } from '../../src/errors.js';
 import { SearchEngine, type SearchResponse } from '../../src/search/engine.js';
+import type { VectorIndex } from '../../src/store/types.js';
 import { dot, normalize } from '../../src/vectors.js';
 import {
   corpusItems,
@@ -274,6 +275,26 @@ describe('pagination', () => {
       expect(seen.length).toBeGreaterThanOrEqual(10);
       expect(seen.length).toBeLessThanOrEqual(20);
       expect(new Set(seen).size).toBe(seen.length);
+    }
+  });
+
+  it('doubles its pool at most maxDeepening times', async () => {
+    const depths: number[] = [];
+    const counting = (index: VectorIndex): VectorIndex =>
+      Object.assign(Object.create(index) as VectorIndex, {
+        search: (vector: Float32Array, k: number, accept?: (seq: number) => boolean) => {
+          depths.push(k);
+          return index.search(vector, k, accept);
+        },
+      });
+    const indices = { semantic: counting(t.store.indices.semantic), style: counting(t.store.indices.style) };
+    for (const maxDeepening of [0, 1]) {
+      depths.length = 0;
+      const shallow = new SearchEngine({ catalog: t.store.catalog, indices, encoders, options: { oversample: 1, maxCandidates: 1000, maxDeepening } });
+      await shallow.search({ q: 'cat', style: 'pixel', k: 3 });
+      // one search per index and round; each extra round doubles the depth
+      expect(depths.length / 2).toBeLessThanOrEqual(maxDeepening + 1);
+      expect(Math.max(...depths)).toBeLessThanOrEqual(3 * 2 ** maxDeepening);
     }
   });
 
