@@ -59,6 +59,8 @@ export interface TargetCheck {
   note?: string;
 }
 
+import type { SamplerResult } from './sampler-bench.js';
+
 export interface BenchReport {
   schema: number;
   createdAt: string;
@@ -77,6 +79,8 @@ export interface BenchReport {
   data: { generator: GeneratorParams; fillBatchSize: number };
   budgets: Record<string, unknown>;
   ingest?: IngestResult;
+  /** The PARASOL sampler, when the pack has a generator. */
+  sampler?: SamplerResult;
   scale: ScaleResult[];
   memory?: MemoryResult;
   disk?: DiskResult;
@@ -118,6 +122,14 @@ export function formatSummary(report: BenchReport): string {
     const i = report.ingest;
     lines.push('', `Ingest (demo corpus, first ${i.limit}): ${i.imagesPerSecond} img/s over ${i.seen} items in ${i.seconds} s; ` +
       `encoders ${(i.encoderShare * 100).toFixed(0)}% of the time (${i.encoderImagesPerSecond} img/s of encoder time)`);
+  }
+  if (report.sampler) {
+    const g = report.sampler;
+    lines.push('', `Sampler (${g.pack}, ${g.provider}, ${g.imageSize} px): one batch-of-3 UNet call ${g.unetCallMs} ms`);
+    for (const r of g.runs) {
+      lines.push(`  ${lpad(String(r.steps), 3)} steps × batch ${r.batch}: ${r.secondsPerImage} s/image (${r.seconds} s in all; ` +
+        `${r.unetCalls} UNet calls, ${r.unetSeconds} s; wall/UNet ${r.wallOverUnet})`);
+    }
   }
   for (const scale of report.scale) {
     lines.push('', `── ${scale.items.toLocaleString('en-US')} items (grown in ${scale.growSeconds} s, ${scale.growItemsPerSecond} items/s)`);

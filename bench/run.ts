@@ -17,6 +17,7 @@ import { Progress, formatDuration } from '../src/progress.js';
 import type { ColdStartChildResult, MemoryChildResult } from './child.js';
 import { httpScenarios, runHttpScenario, startHttp, type HttpBudget } from './http.js';
 import { benchIngest } from './ingest-bench.js';
+import { benchSampler } from './sampler-bench.js';
 import { inProcessScenarios, runInProcess, type RunBudget } from './latency.js';
 import { gitFacts, machineFacts } from './machine.js';
 import { QueryTexts } from './queries.js';
@@ -38,6 +39,8 @@ interface Plan {
   mode: 'full' | 'quick';
   sizes: number[];
   ingestLimit: number;
+  samplerBatch: number;
+  samplerSteps: number[];
   recallQueries: number;
   inProcess: RunBudget;
   http: HttpBudget;
@@ -50,6 +53,7 @@ const USAGE = `usage: npm run bench [-- options]
   --sizes 10000,100000  store sizes to measure at, ascending (the store grows from one to the next)
   --pack DIR            model pack (default: PARASOL_PACK, else models/mini, else the tiny test pack)
   --ingest N            demo items to ingest (default 3000; quick 300; 0 skips)
+  --sampler-batch N     images per batch in the sampler section (default 4; quick 2; 0 skips the sampler)
   --duration S          seconds per HTTP run (default 4; quick 2)
   --connections N       HTTP connections (default 10)
   --out DIR             where reports go (default bench/results)
@@ -68,6 +72,7 @@ function parsePlan(argv: string[]): { plan: Plan; pack?: string; out: string; ke
       sizes: { type: 'string' },
       pack: { type: 'string' },
       ingest: { type: 'string' },
+      'sampler-batch': { type: 'string' },
       duration: { type: 'string' },
       connections: { type: 'string' },
       out: { type: 'string' },
@@ -97,6 +102,8 @@ function parsePlan(argv: string[]): { plan: Plan; pack?: string; out: string; ke
     mode: quick ? 'quick' : 'full',
     sizes: [...new Set(sizes)],
     ingestLimit: int('ingest', values.ingest, quick ? 300 : 3000, 0),
+    samplerBatch: int('sampler-batch', values['sampler-batch'], quick ? 2 : 4, 0),
+    samplerSteps: quick ? [8] : [25, 50],
     recallQueries: quick ? 50 : 100,
     inProcess: quick ? { warmup: 20, durationMs: 1000, maxQueries: 1000 } : { warmup: 50, durationMs: 2500, maxQueries: 3000 },
     http: {
@@ -211,6 +218,16 @@ async function main(): Promise<void> {
       report.ingest = await section('ingest', () => benchIngest(config, encoders, join(tmp, 'ingest'), plan.ingestLimit));
       if (report.ingest) log(`ingest: ${report.ingest.imagesPerSecond} img/s, encoder share ${report.ingest.encoderShare}`);
       await rm(join(tmp, 'ingest'), { recursive: true, force: true });
+    }
+
+    if (plan.samplerBatch > 0 && context.generatorAvailable) {
+      log(`sampler: ${plan.samplerSteps.join(' and ')} steps, batch 1 and ${plan.samplerBatch}`);
+      report.sampler = await section('sampler', () =>
+        benchSampler(pack.dir, encoders, { steps: plan.samplerSteps, batch: plan.samplerBatch }),
+      );
+      for (const r of report.sampler?.runs ?? []) log(`sampler: ${r.steps} steps × ${r.batch}: ${r.secondsPerImage} s/image, wall/UNet ${r.wallOverUnet}`);
+    } else if (plan.samplerBatch > 0) {
+      log(`sampler: skipped (the ${encoders.packName} pack has no generator)`);
     }
 
     const largest = plan.sizes[plan.sizes.length - 1];
@@ -400,6 +417,21 @@ function targets(report: BenchReport): TargetCheck[] {
     unit: 'img/s',
     met: ingest ? ingest.imagesPerSecond >= 250 : null,
     note: report.pack.name === 'mini' ? undefined : 'the target is for the mini pack',
+  });
+  const one25 = report.sampler?.runs.find((r) => r.steps === 25 && r.batch === 1);
+  checks.push({
+    name: 'sampler seconds per image at 25 steps (batch 1)',
+    target: '≤ 1 s',
+    measured: one25?.secondsPerImage ?? null,
+    unit: 's',
+    met: one25 ? one25.secondsPerImage <= 1 : null,
+  });
+  checks.push({
+    name: 'sampler wall time / UNet time (25 steps, batch 1)',
+    target: '≤ 1.15',
+    measured: one25?.wallOverUnet ?? null,
+    unit: '×',
+    met: one25 ? one25.wallOverUnet <= 1.15 : null,
   });
   const cold = report.coldStart;
   checks.push({

@@ -34,6 +34,11 @@ export interface Inversion {
   /** x_{τ_1}: where the reverse process starts. */
   readonly start: Float32Array;
   /**
+   * x before each step (trajectory[0] = start) and, last, z₀: the path the reverse process
+   * retraces bit for bit under y's own conditions, so a sampler can start at step λ directly.
+   */
+  readonly trajectory: readonly Float32Array[];
+  /**
    * Per step: x_prev = μ + mapScale(step)·maps[i]. Kept in float64, so μ + σ·z rounds back to
    * the inversion's float32 x_prev bit for bit when μ is the same: the reconstruction does not
    * drift, even where a random UNet makes the reverse dynamics expansive.
@@ -92,10 +97,12 @@ export async function invert(options: InvertOptions): Promise<Inversion[]> {
   let next: Float32Array = new Float32Array(n * size);
   const eps = new Float32Array(n * size);
   const maps = items.map(() => new Array<Float64Array>(steps.length));
+  const trajectories = items.map(() => new Array<Float32Array>());
 
   for (let i = 0; i < steps.length; i++) {
     signal?.throwIfAborted();
     const step = steps[i];
+    items.forEach((_, j) => trajectories[j].push(current.slice(j * size, (j + 1) * size)));
     await predictor.predict(current, step.t, styles, eps);
     const last = i + 1 === steps.length;
     if (!last) noisy(i + 1, next);
@@ -116,6 +123,7 @@ export async function invert(options: InvertOptions): Promise<Inversion[]> {
   return items.map((item, j) => ({
     timesteps: steps.map((s) => s.t),
     start: start.slice(j * size, (j + 1) * size),
+    trajectory: [...trajectories[j], item.latent.slice()],
     maps: maps[j],
     style: item.style.slice(),
     content: item.content.slice(),

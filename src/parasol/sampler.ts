@@ -8,6 +8,8 @@
  * An inverted item is conditioned on y's own style m_y (and the inversion's content and guidance)
  * for steps 1..λ and on the target m_s after; with λ = steps it retraces the inversion and
  * returns z₀. Items without an inversion (text-only generation) use the target style throughout.
+ * Because those first λ steps retrace the inversion exactly, a batch of inverted items starts at
+ * the smallest λ, from the inversion's stored trajectory, instead of recomputing them.
  *
  * Deterministic for given seeds; cancellable between steps through an AbortSignal.
  */
@@ -80,16 +82,18 @@ export async function sample(options: SampleOptions): Promise<Float32Array[]> {
   // x: the batch's current latents. Fresh noise comes from per-item streams.
   const x = new Float32Array(n * size);
   const stepRngs = items.map((item) => (isInverted(item) ? undefined : createRng(item.seed, STEP_STREAM)));
+  const first = items.every(isInverted) ? Math.min(...items.map((item) => (item as InvertedItem).lambda)) : 0;
   items.forEach((item, j) => {
     const row = x.subarray(j * size, (j + 1) * size);
-    if (isInverted(item)) row.set(item.inversion.start);
+    if (isInverted(item)) row.set(item.inversion.trajectory[first]);
     else createRng(item.seed, START_STREAM).fillNormal(row);
   });
   const eps = new Float32Array(n * size);
   const fresh = new Float32Array(size);
   const styles = new Array<Float32Array>(n);
 
-  for (let i = 0; i < steps.length; i++) {
+  if (first > 0) onProgress?.(first, steps.length);
+  for (let i = first; i < steps.length; i++) {
     signal?.throwIfAborted();
     const step = steps[i];
     items.forEach((item, j) => {

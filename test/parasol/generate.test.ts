@@ -104,8 +104,10 @@ describe('Generator', () => {
     counted.calls.length = 0;
     const seen: Array<[number, number]> = [];
     await generator.generate(request(), { onProgress: (step, total) => seen.push([step, total]) });
-    expect(counted.calls).toEqual(new Array(16).fill(3));
-    expect(seen).toEqual(Array.from({ length: 16 }, (_, i) => [i + 1, 16]));
+    // 8 inversion steps; sampling starts at λ = 3 from the inversion's trajectory: 5 more calls.
+    expect(counted.calls).toEqual(new Array(13).fill(3));
+    const sampling = [11, 12, 13, 14, 15, 16].map((step) => [step, 16]);
+    expect(seen).toEqual([...Array.from({ length: 8 }, (_, i) => [i + 1, 16]), ...sampling]);
   });
 
   it('generates from a semantic vector alone, starting from seeded noise', async () => {
@@ -141,7 +143,7 @@ describe('Generator', () => {
     counted.calls.length = 0;
     const second = request({ seed: 77, style: { image: otherStyle } });
     const [a, b] = await generator.generateBatch([request(), second]);
-    expect(counted.calls).toEqual(new Array(16).fill(6));
+    expect(counted.calls).toEqual(new Array(13).fill(6));
     const alone = await generator.generate(second);
     expect((await rgb(b.png)).equals(await rgb(alone.png))).toBe(true);
     expect(a.params.seed).toBe(1234);

@@ -35,6 +35,9 @@ describe('the PARASOL sampler on a random tiny UNet', () => {
     await models?.dispose();
   });
 
+  const noiseItems = (seed: number): SampleItem[] =>
+    [0, 1].map((i) => ({ content: contents[i], style: targetStyles[i], guidance, seed: seed + i }));
+
   async function inversionsFor(steps: number, seed = 7, g: Guidance = guidance): Promise<Inversion[]> {
     return invert({
       model: models,
@@ -130,8 +133,10 @@ describe('the PARASOL sampler on a random tiny UNet', () => {
         const inversions = await inversionsFor(steps, 7, g);
         const plan = samplingPlan(schedule, steps);
         const items = inversions.map((inversion, i) => ({ inversion, style: targetStyles[i], lambda: steps }));
-        const out = await sample({ model: models, plan, items });
-        const errors = out.map((latent, i) => maxAbsDiff(latent, z0[i]));
+        // A noise item in the batch makes the sampler run every step, so the inverted items
+        // really retrace their inversion through the UNet rather than start at its end.
+        const out = await sample({ model: models, plan, items: [...items, noiseItems(5)[0]] });
+        const errors = out.slice(0, items.length).map((latent, i) => maxAbsDiff(latent, z0[i]));
         console.info(`λ = steps = ${steps}, g = (${g.style}, ${g.content}): max |z₀' − z₀| = ${Math.max(...errors).toExponential(2)}`);
         for (const e of errors) expect(e).toBeLessThan(1e-4);
       }
@@ -147,7 +152,7 @@ describe('the PARASOL sampler on a random tiny UNet', () => {
       const [out] = await sample({
         model: models,
         plan: samplingPlan(schedule, steps),
-        items: [{ inversion, style: targetStyles[0], lambda: steps }],
+        items: [{ inversion, style: targetStyles[0], lambda: steps }, noiseItems(5)[0]],
       });
       const error = maxAbsDiff(out, z0[0]);
       console.info(`λ = steps = T = ${steps}: max |z₀' − z₀| = ${error.toExponential(2)}`);
@@ -197,8 +202,6 @@ describe('the PARASOL sampler on a random tiny UNet', () => {
   });
 
   describe('the reverse loop', () => {
-    const noiseItems = (seed: number): SampleItem[] =>
-      [0, 1].map((i) => ({ content: contents[i], style: targetStyles[i], guidance, seed: seed + i }));
 
     it('makes one batched UNet call (batch 3·N) per step', async () => {
       const steps = 12;
@@ -215,7 +218,18 @@ describe('the PARASOL sampler on a random tiny UNet', () => {
       expect(counting.calls).toEqual(new Array(steps).fill(9));
       counting.calls.length = 0;
       await sample({ model: counting, plan, items: inversions.map((inversion) => ({ inversion, style: targetStyles[0], lambda: 4 })) });
-      expect(counting.calls).toEqual(new Array(steps).fill(9));
+      // Steps 1..λ retrace the inversion exactly, so they come from its trajectory, not the UNet.
+      expect(counting.calls).toEqual(new Array(steps - 4).fill(9));
+    });
+
+    it('starting at λ from the trajectory gives the bytes that retracing through the UNet gives', async () => {
+      const steps = 16;
+      const plan = samplingPlan(schedule, steps);
+      const inversions = await inversionsFor(steps, 11, guidance);
+      const items = inversions.map((inversion, i) => ({ inversion, style: targetStyles[i], lambda: 6 }));
+      const skipped = await sample({ model: models, plan, items });
+      const retraced = await sample({ model: models, plan, items: [...items, noiseItems(5)[0]] });
+      items.forEach((_, i) => expect(Buffer.from(skipped[i].buffer).equals(Buffer.from(retraced[i].buffer))).toBe(true));
     });
 
     it('is deterministic for a seed and differs across seeds', async () => {
