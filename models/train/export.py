@@ -1,0 +1,111 @@
+"""Export the four ONNX models (opset 17, dynamic batch), tokenizer (written by prepare.py), pack.json,
+reference.json + reference PNGs; check with onnx.checker and compare torch vs onnxruntime-node."""
+import os, sys, json, shutil, subprocess
+import numpy as np
+import torch
+import onnx
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import *
+import data, embed
+
+REF_IMAGES = [("noto", "1f600"), ("openmoji", "1f436"), ("fluent-emoji", "2764"), ("fluent-emoji-high-contrast", "1f697"),
+              ("emojione-v1", "1f34e"), ("streamline-emojis", "1f3e0"), ("twemoji", "1f600"), ("emojione-monotone", "1f436")]
+REF_TEXTS = ["grinning face", "red heart", "dog face", "glossy 3D renders with soft gradients and lighting",
+             "black and white high contrast icons", "Flat line-art icons, thin BLACK outlines!"]
+
+
+def export(model, args, names_in, path):
+    dyn = {n: {0: "batch"} for n in names_in}
+    dyn["embedding"] = {0: "batch"}
+    torch.onnx.export(model, args, path, input_names=names_in, output_names=["embedding"], dynamic_axes=dyn,
+                      opset_version=17, do_constant_folding=True)
+    onnx.checker.check_model(onnx.load(path))
+    log(f"exported {os.path.basename(path)} ({os.path.getsize(path) / 1e6:.2f} MB), onnx.checker ok")
+
+
+def main():
+    setup_torch()
+    items, X, attrs, tok = data.load()
+    m = embed.load_models(len(tok.vocab))
+    os.makedirs(OUT, exist_ok=True)
+    dummy_px = torch.zeros(2, 3, 64, 64)
+    ids, mask = tok.batch(["grinning face", "red heart"])
+    export(m["semantic_image"], (dummy_px,), ["pixels"], os.path.join(OUT, "semantic_image.onnx"))
+    export(m["style_image"], (dummy_px,), ["pixels"], os.path.join(OUT, "style_image.onnx"))
+    export(m["semantic_text"], (ids, mask), ["input_ids", "attention_mask"], os.path.join(OUT, "semantic_text.onnx"))
+    export(m["style_text"], (ids, mask), ["input_ids", "attention_mask"], os.path.join(OUT, "style_text.onnx"))
+    pre = {"size": 64, "resize": "contain", "background": "#ffffff", "mean": MEAN, "std": STD}
+    txt = lambda f: {"file": f, "inputs": {"ids": "input_ids", "mask": "attention_mask"}, "output": "embedding",
+                     "tokenizer": "tokenizer.json", "maxTokens": MAX_TOKENS}
+    pack = {"name": "mini", "version": 1,
+            "semantic": {"dim": 256, "image": {"file": "semantic_image.onnx", "input": "pixels", "output": "embedding",
+                                               "preprocess": pre}, "text": txt("semantic_text.onnx")},
+            "style": {"dim": 128, "image": {"file": "style_image.onnx", "input": "pixels", "output": "embedding",
+                                            "preprocess": pre}, "text": txt("style_text.onnx")}}
+    pp = os.path.join(OUT, "pack.json")
+    if os.path.exists(pp):  # keep sections other tools own (e.g. "parasol", written by the generator export)
+        old = json.load(open(pp))
+        pack = {**pack, **{k: v for k, v in old.items() if k not in pack}}
+    json.dump(pack, open(pp, "w"), indent=2)
+    # reference images/texts
+    refdir = os.path.join(OUT, "reference")
+    shutil.rmtree(refdir, ignore_errors=True)
+    os.makedirs(refdir)
+    by = {(it["set"], it["codepoint"]): it for it in items}
+    chosen = [by[k] for k in REF_IMAGES if k in by]
+    if len(chosen) < 6:  # fall back (e.g. synthetic corpus): first items of distinct sets
+        seen = {it["set"] for it in chosen}
+        for it in items:
+            if it["set"] not in seen:
+                chosen.append(it); seen.add(it["set"])
+    chosen = chosen[:6]
+    files, pix = [], []
+    for it in chosen:
+        name = f"{it['set']}_{it['codepoint'] or 'x'}.png"
+        shutil.copyfile(os.path.join(CORPUS, it["path"]), os.path.join(refdir, name))
+        files.append("reference/" + name)
+        pix.append(load_png(os.path.join(refdir, name)))
+    P = to_tensor(np.stack(pix))
+    with torch.no_grad():
+        e_sem = m["semantic_image"](P).numpy(); e_sty = m["style_image"](P).numpy()
+        tids, tmask = tok.batch(REF_TEXTS)
+        t_sem = m["semantic_text"](tids, tmask).numpy(); t_sty = m["style_text"](tids, tmask).numpy()
+    r6 = lambda v: [round(float(a), 7) for a in v]
+    ref = {"images": [{"file": f, "set": it["set"], "codepoint": it["codepoint"], "semantic": r6(a), "style": r6(b)}
+                      for f, it, a, b in zip(files, chosen, e_sem, e_sty)],
+           "texts": [{"text": t, "ids": [int(v) for v in i], "semantic": r6(a), "style": r6(b)}
+                     for t, i, a, b in zip(REF_TEXTS, tids.numpy(), t_sem, t_sty)],
+           "tolerance": 1e-4}
+    json.dump(ref, open(os.path.join(OUT, "reference.json"), "w"))
+    # torch vs onnxruntime-node, on the reference inputs and a random batch
+    rnd = torch.rand(5, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        r_sem = m["semantic_image"](rnd).numpy(); r_sty = m["style_image"](rnd).numpy()
+    fl = lambda t: {"dims": list(t.shape), "data": t.numpy().ravel().tolist(), "type": "float32"}
+    it64 = lambda t: {"dims": list(t.shape), "data": t.numpy().ravel().tolist(), "type": "int64"}
+    cases = [("semantic_image.onnx", {"pixels": fl(P)}, e_sem), ("style_image.onnx", {"pixels": fl(P)}, e_sty),
+             ("semantic_image.onnx", {"pixels": fl(rnd)}, r_sem), ("style_image.onnx", {"pixels": fl(rnd)}, r_sty),
+             ("semantic_text.onnx", {"input_ids": it64(tids), "attention_mask": it64(tmask)}, t_sem),
+             ("style_text.onnx", {"input_ids": it64(tids), "attention_mask": it64(tmask)}, t_sty)]
+    inp = os.path.join(WORK, "onnx_inputs.json")
+    json.dump([{"file": f, "inputs": i, "output": "embedding"} for f, i, _ in cases], open(inp, "w"))
+    root = os.path.abspath(os.path.join(HERE, "..", ".."))
+    try:
+        res = json.loads(subprocess.run(["node", os.path.join(HERE, "verify_onnx.mjs"), os.path.abspath(OUT), os.path.abspath(inp)],
+                                        capture_output=True, text=True, check=True, cwd=root).stdout)
+        worst = 0.0
+        for (f, _, want), r in zip(cases, res):
+            got = np.array(r["data"], np.float32).reshape(r["dims"])
+            d = float(np.abs(got - want).max())
+            worst = max(worst, d)
+            log(f"onnxruntime vs torch {f} batch {got.shape[0]}: max |diff| {d:.2e}, norms {np.linalg.norm(got, axis=1).round(4).tolist()}")
+        assert worst < 1e-4, worst
+        log(f"onnxruntime-node agrees with torch (max diff {worst:.2e})")
+    except (subprocess.CalledProcessError, FileNotFoundError) as e:
+        log(f"WARNING: could not run onnxruntime-node check: {e} {getattr(e, 'stderr', '')[:2000]}")
+    total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(OUT) for f in fs)
+    log(f"pack size {total / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main()

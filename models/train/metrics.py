@@ -1,0 +1,188 @@
+"""Held-out evaluation of the mini pack (exact brute-force cosine kNN in float32; ties broken by corpus order).
+Definitions (also stated in models/mini/CARD.md):
+  style P@10 / mAP@10: database = every item of the held-out sets (emojione-monotone, twemoji, fxemoji), i.e.
+    splits unseen-style and unseen-both. Each item is a query; the ranking excludes the query itself and every
+    item with the query's codepoint (when it has one). relevant = same set. P@10 = |relevant in top 10| / 10.
+    AP@10 = (1 / min(10, R)) * sum_{k<=10} P@k * rel(k), R = number of relevant items left after exclusion.
+    Both averaged over all queries.
+  content R@10: database = items with a codepoint and split unseen-content or unseen-both (all 12 sets);
+    each item a query, excluding itself; relevant = items with the same codepoint;
+    R@10 = |relevant in top 10| / min(10, |relevant|), averaged over queries with >= 1 relevant item.
+  text->image R@k: same database; one query per codepoint in it, the query text = the emoji's name (the name of
+    its first item in items.jsonl order); hit@k = 1 if any item with that codepoint is in the top k; averaged.
+  text->style P@10: database = items of split unseen-content in the training sets; queries = the held-out
+    paraphrases of style_descriptions.json; P@10 = share of the top 10 items that belong to the described set.
+Baselines: 'hist' = 8x8x8 RGB histogram (bin = value // 32 per channel) over all 64x64 pixels including the white
+background, L1-normalised, cosine similarity; 'hist_fg' the same over non-white pixels only (pixels with
+min(R,G,B) < 250; all-white images get a zero vector); 'pix16' = 16x16 RGB thumbnail (mean of each 4x4 block of
+the 64x64 image, values / 255), 768-d, cosine similarity."""
+import os, sys, json, time
+import numpy as np
+import torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import *
+import data, embed
+
+
+def l2n(e):
+    e = e.astype(np.float32)
+    n = np.linalg.norm(e, axis=1, keepdims=True)
+    return e / np.maximum(n, 1e-12)
+
+
+def hist_feat(X, fg_only=False):
+    q = (X // 32).astype(np.int32)
+    code = q[..., 0] * 64 + q[..., 1] * 8 + q[..., 2]
+    out = np.zeros((len(X), 512), np.float32)
+    for i in range(len(X)):
+        c = code[i].ravel()
+        if fg_only:
+            c = c[X[i].reshape(-1, 3).min(1) < 250]
+        h = np.bincount(c, minlength=512).astype(np.float32)
+        out[i] = h / max(h.sum(), 1.0)
+    return out
+
+
+def pix16_feat(X):
+    return X.reshape(len(X), 16, 4, 16, 4, 3).astype(np.float32).mean(axis=(2, 4)).reshape(len(X), -1) / 255.0
+
+
+def topk_excluding(E, q_idx, excl_fn, k=10):
+    """For each query, indices into E (database) of the top k after exclusions."""
+    S = E[q_idx] @ E.T
+    res = []
+    for r, qi in enumerate(q_idx):
+        s = S[r].copy()
+        s[excl_fn(qi)] = -np.inf
+        top = np.argsort(-s, kind="stable")[:k]
+        res.append(top)
+    return res
+
+
+def style_metrics(E, items, db):
+    """db: indices of items forming the database; E: embeddings of all items."""
+    Ed = l2n(E[db])
+    sets = np.array([items[i]["set"] for i in db])
+    cps = np.array([items[i]["codepoint"] or f"__none{i}" for i in db])
+    p10, ap10 = [], []
+    S = Ed @ Ed.T
+    for r in range(len(db)):
+        s = S[r].copy()
+        excl = cps == cps[r]
+        excl[r] = True
+        s[excl] = -np.inf
+        top = np.argsort(-s, kind="stable")[:10]
+        rel = sets[top] == sets[r]
+        R = int(((sets == sets[r]) & ~excl).sum())
+        p10.append(rel.mean())
+        if R == 0:
+            ap10.append(0.0); continue
+        prec = np.cumsum(rel) / np.arange(1, 11)
+        ap10.append(float((prec * rel).sum() / min(10, R)))
+    per_set = {s: float(np.mean([p for p, ss in zip(p10, sets) if ss == s])) for s in sorted(set(sets))}
+    return {"P@10": float(np.mean(p10)), "mAP@10": float(np.mean(ap10)), "P@10_per_set": per_set, "queries": len(db)}
+
+
+def content_metrics(E, items, db):
+    Ed = l2n(E[db])
+    cps = np.array([items[i]["codepoint"] for i in db])
+    S = Ed @ Ed.T
+    rs = []
+    for r in range(len(db)):
+        rel_mask = cps == cps[r]
+        rel_mask[r] = False
+        nrel = int(rel_mask.sum())
+        if nrel == 0:
+            continue
+        s = S[r].copy(); s[r] = -np.inf
+        top = np.argsort(-s, kind="stable")[:10]
+        rs.append(rel_mask[top].sum() / min(10, nrel))
+    return {"R@10": float(np.mean(rs)), "queries": len(rs)}
+
+
+def text_image_metrics(Et, Ei, items, db, q_cps):
+    Ed = l2n(Ei[db])
+    cps = np.array([items[i]["codepoint"] for i in db])
+    S = l2n(Et) @ Ed.T
+    hits = {1: [], 5: [], 10: []}
+    for r, cp in enumerate(q_cps):
+        top = np.argsort(-S[r], kind="stable")[:10]
+        for k in hits:
+            hits[k].append(float((cps[top[:k]] == cp).any()))
+    return {f"R@{k}": float(np.mean(v)) for k, v in hits.items()} | {"queries": len(q_cps)}
+
+
+def main():
+    setup_torch()
+    t0 = time.time()
+    items, X, attrs, tok = data.load()
+    desc = json.load(open(os.path.join(HERE, "style_descriptions.json")))["sets"]
+    ck = {n: torch.load(os.path.join(WORK, f"{n}.pt"), map_location="cpu") for n in ("semantic", "style", "style_text")}
+    m = embed.load_models(len(tok.vocab))
+    E_sem = embed.cached_image_embeddings("semantic", m["semantic_image"], X, f"semantic-{ck['semantic']['step']}")
+    E_sty = embed.cached_image_embeddings("style", m["style_image"], X, f"style-{ck['style']['step']}")
+    held = set(HELD_OUT_SETS)
+    style_db = [i for i, it in enumerate(items) if it["set"] in held]
+    assert all(items[i]["split"] in ("unseen-style", "unseen-both") for i in style_db)
+    content_db = [i for i, it in enumerate(items) if it["codepoint"] and it["split"] in ("unseen-content", "unseen-both")]
+    out = {"corpus": {"items": len(items), "splits": {s: sum(it["split"] == s for it in items) for s in
+                                                         ("train", "unseen-style", "unseen-content", "unseen-both")}}}
+    log("style retrieval ...")
+    Xs = X[style_db]
+    out["style_retrieval"] = {
+        "model": style_metrics(E_sty, items, style_db),
+        "baseline_hist": style_metrics(np.pad(hist_feat(X[style_db]), 0), [items[i] for i in style_db], list(range(len(style_db)))),
+        "baseline_hist_fg": style_metrics(hist_feat(Xs, True), [items[i] for i in style_db], list(range(len(style_db)))),
+        "baseline_pix16": style_metrics(pix16_feat(Xs), [items[i] for i in style_db], list(range(len(style_db)))),
+        "semantic_model_as_style": style_metrics(E_sem, items, style_db),
+    }
+    log("content retrieval ...")
+    Xc = X[content_db]
+    sub = [items[i] for i in content_db]
+    out["content_retrieval"] = {
+        "model": content_metrics(E_sem, items, content_db),
+        "baseline_pix16": content_metrics(pix16_feat(Xc), sub, list(range(len(content_db)))),
+        "baseline_hist": content_metrics(hist_feat(Xc), sub, list(range(len(content_db)))),
+        "style_model_as_content": content_metrics(E_sty, items, content_db),
+    }
+    log("text -> image ...")
+    names = {}
+    for i in content_db:
+        names.setdefault(items[i]["codepoint"], items[i]["name"])
+    q_cps = sorted(names)
+    Et = embed.embed_texts(m["semantic_text"], tok, [names[c] for c in q_cps])
+    out["text_to_image"] = text_image_metrics(Et, E_sem, items, content_db, q_cps)
+    rng = np.random.RandomState(0)
+    rand = rng.randn(len(q_cps), 8).astype(np.float32)
+    out["text_to_image"]["chance_R@10"] = float(np.mean([
+        1 - np.prod([(len(content_db) - sum(items[i]["codepoint"] == c for i in content_db) - j) / (len(content_db) - j)
+                     for j in range(10)]) for c in q_cps]))
+    log("text -> style ...")
+    tdb = [i for i, it in enumerate(items) if it["split"] == "unseen-content" and it["set"] in desc]
+    Ed = l2n(E_sty[tdb])
+    dsets = np.array([items[i]["set"] for i in tdb])
+    res = {}
+    for part in ("heldout", "train"):
+        qs = [(s, t) for s in sorted(desc) for t in desc[s][part]]
+        Eq = embed.embed_texts(m["style_text"], tok, [t for _, t in qs])
+        S = Eq @ Ed.T
+        p = []
+        per = {}
+        for r, (s, t) in enumerate(qs):
+            top = np.argsort(-S[r], kind="stable")[:10]
+            v = float((dsets[top] == s).mean())
+            p.append(v); per.setdefault(s, []).append(v)
+        res[part] = {"P@10": float(np.mean(p)), "queries": len(qs), "per_set": {k: float(np.mean(v)) for k, v in per.items()}}
+    res["chance"] = float(np.mean([(dsets == s).mean() for s in sorted(desc)]))
+    res["database"] = len(tdb)
+    out["text_to_style"] = res
+    out["targets"] = {"style_P@10": ">= 0.9 and >= 2x baseline_hist", "content_R@10": ">= 0.6",
+                      "text_to_image_R@10": ">= 0.5", "text_to_style_P@10": ">= 0.8"}
+    out["eval_seconds"] = time.time() - t0
+    os.makedirs(OUT, exist_ok=True)
+    json.dump(out, open(os.path.join(OUT, "metrics.json"), "w"), indent=2)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
