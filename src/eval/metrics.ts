@@ -48,9 +48,21 @@ export function colourHistogram(rgb: Uint8Array, channels: number): Float32Array
   return bins;
 }
 
-/** Raw RGB values of a 16×16 raster scaled to [0, 1] (compared by cosine). */
-export function rawPixels(rgb16: Uint8Array, channels: number): Float32Array {
+/** A 16×16 RGB thumbnail of a square raster — the mean of each block — scaled to [0, 1] (compared by cosine). */
+export function rawPixels(rgb: Uint8Array, side: number, channels: number): Float32Array {
+  const block = side / 16;
+  if (!Number.isInteger(block)) throw new RangeError(`raster side ${side} is not a multiple of 16`);
   const out = new Float32Array(16 * 16 * 3);
-  for (let p = 0; p < 256; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = rgb16[p * channels + c] / 255;
+  for (let by = 0; by < 16; by++) {
+    for (let bx = 0; bx < 16; bx++) {
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let y = by * block; y < (by + 1) * block; y++) {
+          for (let x = bx * block; x < (bx + 1) * block; x++) sum += rgb[(y * side + x) * channels + c];
+        }
+        out[(by * 16 + bx) * 3 + c] = sum / (block * block * 255);
+      }
+    }
+  }
   return out;
 }

@@ -175,8 +175,7 @@ export async function evaluateRetrieval(config: Config, options: RetrievalOption
       if (styleIds.has(item.id)) {
         const full = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
         histograms.set(item.id, colourHistogram(full.data, full.info.channels));
-        const small = await sharp(png).removeAlpha().resize(16, 16, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
-        pixels.set(item.id, rawPixels(small.data, small.info.channels));
+        pixels.set(item.id, rawPixels(full.data, full.info.width, full.info.channels));
       }
       rendering.tick();
     });
