@@ -26,6 +26,8 @@ export interface DemoIndexOptions {
   shouldStop?: () => boolean;
   /** Where progress lines go (null: nowhere; absent: the ingest default). */
   progress?: ProgressSink | null;
+  /** After each committed batch: items seen so far and in all. */
+  onBatch?: (seen: number, total: number) => void;
 }
 
 export async function buildDemoIndex(
@@ -38,5 +40,6 @@ export async function buildDemoIndex(
     maxPixels: context.config.limits.maxPixels,
     shouldStop: options.shouldStop,
     progress: options.progress,
+    onBatch: options.onBatch,
   });
 }

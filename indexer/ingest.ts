@@ -29,6 +29,8 @@ export interface IngestOptions {
   progress?: ProgressSink | null;
   /** Checked between batches: a true value stops the run cleanly after the current batch. */
   shouldStop?: () => boolean;
+  /** Called after each batch is committed and indexed, with the items seen so far. */
+  onBatch?: (seen: number, total: number) => void;
 }
 
 export interface IngestSummary {
@@ -249,6 +251,7 @@ export async function ingest(
       }
     }
     progress.tick(pending.length);
+    options.onBatch?.(progress.count, source.total);
   };
 
   // Two-stage pipeline: the next batch is read, hashed and probed (sharp's thread pool) while

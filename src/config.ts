@@ -71,6 +71,8 @@ export const configSchema = z.object({
     .object({
       batchSize: positiveInt.default(64),
       thumbnailSize: positiveInt.default(256),
+      /** On a first start, serve once this many demo items are indexed; the rest follow in the background. */
+      demoServeAfter: z.coerce.number().int().min(0).default(3000),
     })
     .prefault({}),
   /** Image generation (the PARASOL sampler behind the job queue, src/parasol/jobs.ts). */

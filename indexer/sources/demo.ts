@@ -14,9 +14,24 @@ export function demoKeywords(item: CorpusItem): string[] {
   return [...new Set([...item.shortNames, ...item.keywords, item.subcategory.replace(/-/g, ' ')].filter(Boolean))];
 }
 
+/**
+ * The contents drawn in most sets come first, each in all its styles together, so that any
+ * prefix of the ingest (a first start serves while the rest is indexed) already shows every
+ * style and many contents across styles. Icons without a codepoint come last.
+ */
+export function demoOrder(items: readonly CorpusItem[]): CorpusItem[] {
+  const styles = new Map<string, number>();
+  for (const item of items) if (item.codepoint) styles.set(item.codepoint, (styles.get(item.codepoint) ?? 0) + 1);
+  const rank = (item: CorpusItem) => (item.codepoint ? (styles.get(item.codepoint) as number) : 0);
+  return [...items].sort(
+    (a, b) => rank(b) - rank(a) || (a.codepoint ?? a.id).localeCompare(b.codepoint ?? b.id) || a.set.localeCompare(b.set),
+  );
+}
+
 export function demoSource(options: { renderSize: number; sets?: string[]; limit?: number }): IngestSource {
   const corpus = buildCorpus(options.sets);
-  const items = options.limit ? corpus.items.slice(0, options.limit) : corpus.items;
+  const ordered = demoOrder(corpus.items);
+  const items = options.limit ? ordered.slice(0, options.limit) : ordered;
   return {
     label: 'demo corpus (12 emoji sets)',
     total: items.length,

@@ -8,6 +8,14 @@ export interface AppDeps {
   ready?: () => boolean;
   /** The built web app to serve at `/` (absent: `/` points at the API description). */
   webDir?: string;
+  /** A demo index being built while the server answers (null: none); /v1/stats reports it. */
+  indexing?: () => DemoIndexing | null;
+}
+
+export interface DemoIndexing {
+  done: number;
+  total: number;
+  finished: boolean;
 }
 
 export interface RouteDeps extends AppDeps {

@@ -1,6 +1,8 @@
 /**
- * `parasol serve`: opens the context, builds the demo index on an empty data dir, listens, and on
- * SIGINT/SIGTERM stops taking requests, saves index snapshots and releases the models.
+ * `parasol serve`: opens the context; on an empty data dir indexes the first slice of the demo
+ * corpus, listens, and indexes the rest in the background (progress in /v1/stats); on
+ * SIGINT/SIGTERM stops taking requests, lets the current ingest batch finish, saves index
+ * snapshots and releases the models.
  */
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
@@ -11,6 +13,7 @@ import { openContext, type ParasolContext } from '../context.js';
 import { jsonLogger } from '../log.js';
 import { buildDemoIndex } from '../../indexer/demo-index.js';
 import { createApp } from './app.js';
+import type { DemoIndexing } from './deps.js';
 
 export interface StartOptions {
   /** Build the demo index first when the catalog is empty. */
@@ -42,9 +45,16 @@ export async function startServer(config: Config, options: StartOptions): Promis
   let stopRequested = false;
   let server: Server | undefined;
   let stopped: Promise<void> | undefined;
+  /** The rest of a first-start demo build, running while the server already answers. */
+  let background: Promise<void> = Promise.resolve();
+  let indexing: DemoIndexing | null = null;
 
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
+      // Never close the store under a running ingest batch: the build sees the flag, finishes
+      // its batch and returns; only then does the shutdown go on.
+      stopRequested = true;
+      await background;
       if (server) await closeServer(server);
       try {
         await context.store.save();
@@ -59,8 +69,6 @@ export async function startServer(config: Config, options: StartOptions): Promis
     if (stopRequested) process.exit(130); // a second signal: the user means it
     stopRequested = true;
     logger.info('stopping', { signal });
-    // Never close the store under a running ingest batch: the demo build sees the flag, finishes
-    // its batch and returns; only then does the shutdown start.
     startupSettled.then(stop).then(
       () => process.exit(0),
       (error: unknown) => {
@@ -75,18 +83,38 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const startup = (async (): Promise<string> => {
     const marker = path.join(config.dataDir, DEMO_MARKER);
     if (options.demo && ((await context.store.catalog.stats()).items === 0 || existsSync(marker))) {
-      logger.info('building the demo index (first start on an empty data dir)');
+      const serveAfter = config.ingest.demoServeAfter;
+      logger.info('building the demo index (first start on an empty data dir); serving once the first items are in', { serveAfter });
       await writeFile(marker, new Date().toISOString());
-      const summary = await buildDemoIndex(context, { shouldStop: () => stopRequested });
-      if (!summary.stopped) await rm(marker, { force: true });
-      logger.info(summary.stopped ? 'demo index interrupted (the next start resumes it)' : 'demo index built', {
-        added: summary.added,
-        skipped: summary.skipped,
-      });
+      let firstSliceIndexed!: () => void;
+      const firstSlice = new Promise<void>((resolve) => (firstSliceIndexed = resolve));
+      indexing = { done: 0, total: 0, finished: false };
+      background = buildDemoIndex(context, {
+        shouldStop: () => stopRequested,
+        onBatch: (done, total) => {
+          indexing = { done, total, finished: false };
+          if (done >= serveAfter) firstSliceIndexed();
+        },
+      })
+        .then(async (summary) => {
+          indexing = { done: summary.seen, total: indexing?.total ?? summary.seen, finished: !summary.stopped };
+          if (!summary.stopped) {
+            await rm(marker, { force: true });
+            await context.store.save();
+          }
+          logger.info(summary.stopped ? 'demo index interrupted (the next start resumes it)' : 'demo index built', {
+            added: summary.added,
+            skipped: summary.skipped,
+            seconds: Math.round(summary.seconds),
+          });
+        })
+        .catch((error: unknown) => logger.error('the demo index build failed', { error: (error as Error).message }))
+        .finally(() => firstSliceIndexed());
+      await firstSlice;
     }
     if (stopRequested) return '';
     const webDir = existsSync(path.join(WEB_DIST, 'index.html')) ? WEB_DIST : undefined;
-    const app = createApp({ context, ready: () => !stopRequested, webDir });
+    const app = createApp({ context, ready: () => !stopRequested, webDir, indexing: () => indexing });
     server = await listen(app, config.server.host, config.server.port);
     const url = `http://${formatHost(config.server.host)}:${addressPort(server)}`;
     logger.info('listening', { url, openapi: `${url}/v1/openapi.yaml`, web: webDir !== undefined });

@@ -37,6 +37,7 @@ export function adminRoutes(deps: RouteDeps): Router {
       catalog,
       indices: { semantic, style },
       textCache: encoders.textCacheStats(),
+      indexing: deps.indexing?.() ?? null,
     });
   });
 
