@@ -1,4 +1,5 @@
 /** Shared by the sampler tests: the tiny random generator pack, its reference, probe inputs. */
+import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +10,16 @@ import type { NoiseModel } from '../../src/parasol/guidance.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const TINY_GENERATOR = path.join(ROOT, 'test/fixtures/tiny-generator');
+export const MINI_PACK = path.join(ROOT, 'models/mini');
+
+/** Whether the bundled pack carries a trained generator (a `parasol` block). */
+export const MINI_HAS_GENERATOR = (() => {
+  try {
+    return (JSON.parse(readFileSync(path.join(MINI_PACK, 'pack.json'), 'utf8')) as { parasol?: unknown }).parasol !== undefined;
+  } catch {
+    return false;
+  }
+})();
 
 export interface ScheduleReference {
   betaStart: number;

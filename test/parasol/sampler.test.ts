@@ -5,9 +5,13 @@ import { invert, type Inversion } from '../../src/parasol/invert.js';
 import { createRng } from '../../src/parasol/rng.js';
 import { sample, type SampleItem } from '../../src/parasol/sampler.js';
 import { makeSchedule, samplingPlan, type NoiseSchedule } from '../../src/parasol/schedule.js';
-import { countingModel, maxAbs, maxAbsDiff, TINY_GENERATOR, unitVector } from './helpers.js';
+import { countingModel, maxAbs, maxAbsDiff, MINI_HAS_GENERATOR, MINI_PACK, TINY_GENERATOR, unitVector } from './helpers.js';
 
-describe('the PARASOL sampler on a random tiny UNet', () => {
+/**
+ * The properties hold for ANY weights: the suite runs on a randomly initialised tiny generator
+ * and, when the bundled pack has a generator, on the trained one too.
+ */
+const suite = (label: string, packDir: string, options: { everyStep: boolean }) => describe(label, () => {
   let models: GeneratorModels;
   let schedule: NoiseSchedule;
   let size: number;
@@ -20,7 +24,7 @@ describe('the PARASOL sampler on a random tiny UNet', () => {
   const guidance: Guidance = { style: 4.5, content: 2.5 };
 
   beforeAll(async () => {
-    models = await loadGenerator({ packDir: TINY_GENERATOR, device: 'cpu', threads: 1 });
+    models = await loadGenerator({ packDir, device: 'cpu' });
     schedule = makeSchedule(models.spec.schedule, models.spec.timesteps);
     size = models.dims.latentSize;
     dim = models.dims.semantic;
@@ -142,7 +146,7 @@ describe('the PARASOL sampler on a random tiny UNet', () => {
       }
     });
 
-    it('reconstructs z₀ over all T = 1000 DDPM steps', async () => {
+    it.skipIf(!options.everyStep)('reconstructs z₀ over all T = 1000 DDPM steps', async () => {
       const steps = models.dims.timesteps;
       const [inversion] = await invert({
         model: models,
@@ -293,3 +297,6 @@ describe('the PARASOL sampler on a random tiny UNet', () => {
     });
   });
 });
+
+suite('the PARASOL sampler on a random tiny UNet', TINY_GENERATOR, { everyStep: true });
+if (MINI_HAS_GENERATOR) suite('the PARASOL sampler on the bundled mini pack', MINI_PACK, { everyStep: false });
