@@ -16,6 +16,7 @@ import { DescriptorResolver, STORE_MODALITY, type QueryDescriptors } from './des
 import {
   compareFused,
   fuse,
+  isWindowed,
   SEARCH_MODALITIES,
   type Candidate,
   type FusedCandidate,
@@ -52,7 +53,7 @@ export interface SearchEngineOptions {
    * instead of 3 ms at 100k items); past this the page is the best of a 2^n-times deeper pool.
    */
   maxDeepening: number;
-  /** The fixed window RRF ranks (Elasticsearch's rank_window_size); capped by maxCandidates. */
+  /** The fixed window RRF and min-max fusion rank (Elasticsearch's rank_window_size); capped by maxCandidates. */
   rrfWindow: number;
   rocchio: RocchioWeights;
   /** Filtered sets up to this size are searched exactly instead of through HNSW. */
@@ -84,7 +85,7 @@ export interface SearchResult {
   attribution: string;
   tags: string[];
   extra: Record<string, unknown>;
-  /** The fused score (a cosine-like value for weighted fusion, an RRF sum for rrf). */
+  /** The fused score (a cosine-like value for weighted fusion, in [0, 1] for minmax, an RRF sum for rrf). */
   score: number;
   /** Cosine per modality; null when that modality took no part in the query. */
   scores: ModalityScores;
@@ -295,14 +296,16 @@ export class SearchEngine {
     const accept =
       allowed || excluded.size > 0 ? (seq: number) => !excluded.has(seq) && (allowed === null || allowed.has(seq)) : undefined;
 
-    // RRF ranks depend on the pool, so it always ranks one fixed window (as Elasticsearch's
-    // rank_window_size does) and every page sees the same ranking. Weighted scores are exact
-    // cosines, independent of the pool: start with a pool that reaches the requested page and
-    // deepen it until the page is provably exact (see pool()).
-    let depth =
-      options.fusion === 'rrf'
-        ? Math.min(this.options.maxCandidates, this.options.rrfWindow)
-        : Math.min(this.options.maxCandidates, Math.ceil((offset + options.k) * this.options.oversample));
+    // RRF and min-max scores depend on the pool, so they rank one fixed window (as
+    // Elasticsearch's rank_window_size does) and every page sees the same ranking. Weighted scores
+    // are exact cosines, independent of the pool: start with a pool that reaches the requested
+    // page and deepen it until the page is provably exact (see pool()). With one modality min-max
+    // orders exactly as the cosine does, so it takes the exact path.
+    const fusion: FusionMethod = options.fusion === 'minmax' && modalities.length === 1 ? 'weighted' : options.fusion;
+    const windowed = isWindowed(fusion);
+    let depth = windowed
+      ? Math.min(this.options.maxCandidates, this.options.rrfWindow)
+      : Math.min(this.options.maxCandidates, Math.ceil((offset + options.k) * this.options.oversample));
     let deepenings = 0;
     let retrieveMs = 0;
     let fuseMs = 0;
@@ -312,13 +315,13 @@ export class SearchEngine {
       const retrieveStart = performance.now();
       pool =
         allowed !== null && allowed.size <= this.options.exactFilterLimit
-          ? await this.exactPool(descriptors, weights, options.fusion, allowed, accept)
-          : await this.pool(descriptors, weights, options.fusion, depth, accept);
+          ? await this.exactPool(descriptors, weights, fusion, allowed, accept)
+          : await this.pool(descriptors, weights, fusion, depth, accept);
       retrieveMs += elapsed(retrieveStart);
       const fuseStart = performance.now();
       after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
       fuseMs += elapsed(fuseStart);
-      if (!pool.truncated || depth >= this.options.maxCandidates || options.fusion === 'rrf') break;
+      if (!pool.truncated || depth >= this.options.maxCandidates || windowed) break;
       if (deepenings++ >= this.options.maxDeepening) break;
       // One past the page must be provably in place too, or "is there a next page" could be wrong.
       const settled = after.findIndex((c) => c.score < pool.bound);

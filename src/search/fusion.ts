@@ -7,7 +7,12 @@
  */
 
 export type SearchModality = 'content' | 'style';
-export type FusionMethod = 'weighted' | 'rrf';
+export type FusionMethod = 'weighted' | 'minmax' | 'rrf';
+
+/** Methods whose scores depend on the candidate pool: they rank one fixed window. */
+export function isWindowed(method: FusionMethod): boolean {
+  return method !== 'weighted';
+}
 
 export const SEARCH_MODALITIES: readonly SearchModality[] = ['content', 'style'];
 
@@ -34,6 +39,8 @@ export interface ScorePart {
   weight: number;
   /** 1-based rank among the candidates by this modality's cosine (RRF only). */
   rank?: number;
+  /** The cosine rescaled to [0, 1] over the candidate window (min-max only). */
+  normalized?: number;
   /** What this modality added to the fused score. */
   contribution: number;
 }
@@ -95,6 +102,46 @@ export function fuseWeighted(candidates: Candidate[], weights: ParticipatingWeig
 }
 
 /**
+ * score = Σ wₘ·(cosₘ − minₘ)/(maxₘ − minₘ) / Σ wₘ, min and max taken over the candidates (as
+ * Elasticsearch's linear retriever with the minmax normaliser). The two towers' cosines live on
+ * different scales — the mini style encoder puts most pairs above 0.9, the semantic one spreads
+ * them over 0.3–0.8 — so raw weighted sums let one modality drown the other; rescaling each to
+ * its spread in the window makes the weights mean what they say. A modality with no spread
+ * contributes its weight share to every candidate alike.
+ */
+export function fuseMinMax(candidates: Candidate[], weights: ParticipatingWeights): FusedCandidate[] {
+  const modalities = participating(weights);
+  const total = modalities.reduce((sum, [, w]) => sum + w, 0);
+  const ranges = new Map<SearchModality, { min: number; span: number }>();
+  for (const [modality] of modalities) {
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    for (const c of candidates) {
+      const cosine = c.scores[modality];
+      if (cosine === null) continue;
+      if (cosine < min) min = cosine;
+      if (cosine > max) max = cosine;
+    }
+    ranges.set(modality, { min, span: max - min });
+  }
+  const fused = candidates.map((candidate) => {
+    const parts: ScorePart[] = modalities.map(([modality, weight]) => {
+      const cosine = candidate.scores[modality];
+      const { min, span } = ranges.get(modality) as { min: number; span: number };
+      const normalized = cosine === null ? 0 : span > 0 ? (cosine - min) / span : 1;
+      const share = total === 0 ? 0 : weight / total;
+      return { modality, cosine, weight, normalized, contribution: share * normalized };
+    });
+    const score = parts.reduce((sum, part) => sum + part.contribution, 0);
+    const summary =
+      parts.map((p) => `${fmt(total === 0 ? 0 : p.weight / total)}×${fmt(p.normalized ?? 0)} (${p.modality}, min-max)`).join(' + ') +
+      ` = ${fmt(score)}`;
+    return { seq: candidate.seq, scores: candidate.scores, score, explanation: { method: 'minmax' as const, parts, summary } };
+  });
+  return fused.sort(compareFused);
+}
+
+/**
  * score = Σ wₘ / (k + rankₘ), ranks taken among the candidates by each modality's cosine.
  * A candidate with no cosine in a modality gets nothing from it (the usual RRF convention for an
  * item absent from one of the lists).
@@ -126,5 +173,7 @@ export function fuseRrf(candidates: Candidate[], weights: ParticipatingWeights, 
 }
 
 export function fuse(method: FusionMethod, candidates: Candidate[], weights: ParticipatingWeights): FusedCandidate[] {
-  return method === 'rrf' ? fuseRrf(candidates, weights) : fuseWeighted(candidates, weights);
+  if (method === 'rrf') return fuseRrf(candidates, weights);
+  if (method === 'minmax') return fuseMinMax(candidates, weights);
+  return fuseWeighted(candidates, weights);
 }

@@ -41,7 +41,7 @@ export const filtersSchema = z.strictObject({
   keywords: z.string().trim().max(MAX_QUERY_TEXT).optional(),
 });
 
-export const fusionSchema = z.enum(['weighted', 'rrf']);
+export const fusionSchema = z.enum(['weighted', 'minmax', 'rrf']);
 
 export const searchRequestSchema = z.strictObject({
   /** Content text (CLIP text tower). */

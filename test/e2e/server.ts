@@ -83,7 +83,7 @@ export async function startTestServer(options: { contents?: number } = {}): Prom
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    const source = await balancedDemo(demoRenderSize(context.encoders), options.contents ?? 18);
+    const source = await balancedDemo(demoRenderSize(context.encoders), options.contents ?? 60);
     const summary = await ingest(source, context.encoders, context.store, {
       batchSize: config.ingest.batchSize,
       thumbnailSize: config.ingest.thumbnailSize,

@@ -78,3 +78,24 @@ describe('reciprocal-rank fusion', () => {
     expect(fused[0].scores).toEqual({ content: 0.9, style: 0.1 });
   });
 });
+
+describe('min-max fusion', () => {
+  it('rescales each modality over the candidates so both weights count', async () => {
+    const { fuseMinMax } = await import('../../src/search/fusion.js');
+    // Content cosines spread widely, style cosines sit close together near 1.
+    const candidates = [
+      { seq: 1, scores: { content: 0.8, style: 0.95 } },
+      { seq: 2, scores: { content: 0.5, style: 0.99 } },
+      { seq: 3, scores: { content: 0.65, style: 0.97 } },
+    ];
+    const fused = fuseMinMax(candidates, { content: 1, style: 1 });
+    // seq 1: 0.5×1 + 0.5×0 = 0.5; seq 2: 0.5×0 + 0.5×1 = 0.5; seq 3: 0.5×0.5 + 0.5×0.5 = 0.5
+    expect(fused.map((c) => c.score)).toEqual([0.5, 0.5, 0.5].map((x) => expect.closeTo(x, 10)));
+    const styleHeavy = fuseMinMax(candidates, { content: 1, style: 3 });
+    expect(styleHeavy[0].seq).toBe(2);
+    expect(styleHeavy[0].explanation.method).toBe('minmax');
+    // no spread: every candidate gets the modality's full share
+    const flat = fuseMinMax([{ seq: 1, scores: { content: 0.3, style: null } }, { seq: 2, scores: { content: 0.3, style: null } }], { content: 1 });
+    expect(flat.map((c) => c.score)).toEqual([1, 1]);
+  });
+});

@@ -16,7 +16,7 @@ const searchQuerySchema = z.strictObject({
   styleItemId: queryValue.optional(),
   k: queryValue.optional(),
   cursor: queryValue.optional(),
-  fusion: z.enum(['weighted', 'rrf']).optional(),
+  fusion: z.enum(['weighted', 'minmax', 'rrf']).optional(),
   wContent: queryValue.optional(),
   wStyle: queryValue.optional(),
   source: queryList.optional(),
