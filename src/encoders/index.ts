@@ -30,6 +30,8 @@ export type { CacheStats } from './lru.js';
 
 export const DEFAULT_BATCH_SIZE = 64;
 export const DEFAULT_TEXT_CACHE_SIZE = 1024;
+/** Text towers answer single queries: one thread is faster than a pool (see openPackSessions). */
+export const DEFAULT_TEXT_THREADS = 1;
 /** Images decoded at once: each may hold up to limitInputPixels × 4 bytes while it is resized. */
 const DECODE_CONCURRENCY = 4;
 
@@ -40,6 +42,8 @@ export interface LoadEncodersOptions {
   device?: Device | string;
   /** onnxruntime threads per operator; its default when absent. */
   threads?: number;
+  /** Threads for the text towers (default 1; 0 means onnxruntime's default). */
+  textThreads?: number;
   logger?: Logger;
   /** Text query embeddings kept in the LRU cache; 0 disables it. */
   cacheSize?: number;
@@ -68,7 +72,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
   let sessions: PackSessions;
   let tokenizers: Record<TowerName, TextTokenizer>;
   try {
-    sessions = await openPackSessions(pack, runtime);
+    sessions = await openPackSessions(pack, runtime, { textThreads: options.textThreads ?? DEFAULT_TEXT_THREADS });
     const byFile = new Map<string, Promise<TextTokenizer>>();
     const tokenizerFor = (file: string) => {
       if (!byFile.has(file)) byFile.set(file, loadTokenizer(pack.dir, file, manifest.name));

@@ -49,7 +49,8 @@ export interface SessionFactory {
   /** The provider sessions run on; undefined until the first session is created. */
   readonly provider: Provider | undefined;
   /** The session for a model file: created on first request, then shared. */
-  session(modelPath: string): Promise<ort.InferenceSession>;
+  /** `threads` overrides the factory's intra-op threads for this model (e.g. 1 for small query models). */
+  session(modelPath: string, options?: { threads?: number }): Promise<ort.InferenceSession>;
   /** Releases every session; the factory cannot be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -82,11 +83,11 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
   let provider: Provider | undefined;
   let disposed = false;
 
-  function sessionOptions(chosen: Provider): ort.InferenceSession.SessionOptions {
+  function sessionOptions(chosen: Provider, sessionThreads = threads): ort.InferenceSession.SessionOptions {
     return {
       executionProviders: [chosen],
       graphOptimizationLevel: 'all',
-      ...(threads ? { intraOpNumThreads: threads } : {}),
+      ...(sessionThreads ? { intraOpNumThreads: sessionThreads } : {}),
     };
   }
 
@@ -96,42 +97,42 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
     else logger.info(`onnxruntime: running on ${chosen}`, { device, threads: threads || 'default' });
   }
 
-  async function createOnCpu(modelPath: string): Promise<ort.InferenceSession> {
-    return ort.InferenceSession.create(modelPath, sessionOptions('cpu'));
+  async function createOnCpu(modelPath: string, sessionThreads?: number): Promise<ort.InferenceSession> {
+    return ort.InferenceSession.create(modelPath, sessionOptions('cpu', sessionThreads));
   }
 
   /** The first creation decides the provider; concurrent ones wait for it rather than try CUDA too. */
   let deciding: Promise<unknown> | undefined;
 
-  async function create(modelPath: string): Promise<ort.InferenceSession> {
+  async function create(modelPath: string, sessionThreads?: number): Promise<ort.InferenceSession> {
     if (deciding) await deciding.catch(() => undefined);
-    if (provider !== undefined) return ort.InferenceSession.create(modelPath, sessionOptions(provider));
-    const decision = createAndDecide(modelPath);
+    if (provider !== undefined) return ort.InferenceSession.create(modelPath, sessionOptions(provider, sessionThreads));
+    const decision = createAndDecide(modelPath, sessionThreads);
     deciding = decision;
     return decision;
   }
 
-  async function createAndDecide(modelPath: string): Promise<ort.InferenceSession> {
+  async function createAndDecide(modelPath: string, sessionThreads?: number): Promise<ort.InferenceSession> {
     if (!PROVIDERS_BY_DEVICE[device].includes('cuda')) {
-      const session = await createOnCpu(modelPath);
+      const session = await createOnCpu(modelPath, sessionThreads);
       chooseProvider('cpu');
       return session;
     }
     const missing = device === 'auto' ? missingCudaLibrary() : undefined;
     if (missing) {
       // Trying would only make onnxruntime print a native error on every start of a CPU machine.
-      const session = await createOnCpu(modelPath);
+      const session = await createOnCpu(modelPath, sessionThreads);
       chooseProvider('cpu', missing);
       return session;
     }
     try {
-      const session = await ort.InferenceSession.create(modelPath, sessionOptions('cuda'));
+      const session = await ort.InferenceSession.create(modelPath, sessionOptions('cuda', sessionThreads));
       chooseProvider('cuda');
       return session;
     } catch (cudaError) {
       const reason = reasonOf(cudaError);
       // Tell a broken model from a missing GPU: if the CPU cannot open it either, the model is at fault.
-      const session = await createOnCpu(modelPath);
+      const session = await createOnCpu(modelPath, sessionThreads);
       if (device === 'auto') {
         chooseProvider('cpu', reason);
         return session;
@@ -150,14 +151,15 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
     get provider() {
       return provider;
     },
-    session(modelPath) {
+    session(modelPath, options = {}) {
       if (disposed) return Promise.reject(createError('NOT_READY', 'the encoders have been disposed'));
-      let pending = sessions.get(modelPath);
+      const key = `${modelPath}\u0000${options.threads ?? ''}`;
+      let pending = sessions.get(key);
       if (!pending) {
-        pending = create(modelPath);
-        sessions.set(modelPath, pending);
+        pending = create(modelPath, options.threads);
+        sessions.set(key, pending);
         // A failed creation must not poison the cache: the next request tries again.
-        pending.catch(() => sessions.delete(modelPath));
+        pending.catch(() => sessions.delete(key));
       }
       return pending;
     },
