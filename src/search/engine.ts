@@ -307,6 +307,7 @@ export class SearchEngine {
       ? Math.min(this.options.maxCandidates, this.options.rrfWindow)
       : Math.min(this.options.maxCandidates, Math.ceil((offset + options.k) * this.options.oversample));
     let deepenings = 0;
+    const scored = new Map<number, Candidate | null>();
     let retrieveMs = 0;
     let fuseMs = 0;
     let pool: { ranked: FusedCandidate[]; truncated: boolean; bound: number };
@@ -316,7 +317,7 @@ export class SearchEngine {
       pool =
         allowed !== null && allowed.size <= this.options.exactFilterLimit
           ? await this.exactPool(descriptors, weights, fusion, allowed, accept)
-          : await this.pool(descriptors, weights, fusion, depth, accept);
+          : await this.pool(descriptors, weights, fusion, depth, accept, scored);
       retrieveMs += elapsed(retrieveStart);
       const fuseStart = performance.now();
       after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
@@ -360,12 +361,20 @@ export class SearchEngine {
     fusion: FusionMethod,
     depth: number,
     accept: ((seq: number) => boolean) | undefined,
+    scored: Map<number, Candidate | null>,
   ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
     const modalities = Object.keys(weights) as SearchModality[];
     const hitLists = await Promise.all(modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, accept)));
     const truncated = hitLists.every((hits) => hits.length >= depth);
     const seqs = [...new Set(hitLists.flat().map((hit) => hit.seq))].filter((seq) => accept === undefined || accept(seq));
-    const candidates = await this.scoreExactly(seqs, descriptors, modalities);
+    // A deeper round finds the shallower round's candidates again: score only the new ones.
+    const fresh = seqs.filter((seq) => !scored.has(seq));
+    for (const seq of fresh) scored.set(seq, null);
+    for (const candidate of await this.scoreExactly(fresh, descriptors, modalities)) scored.set(candidate.seq, candidate);
+    const candidates = seqs.flatMap((seq) => {
+      const candidate = scored.get(seq);
+      return candidate ? [candidate] : [];
+    });
     const ranked = fuse(fusion, candidates, weights);
     const totalWeight = modalities.reduce((sum, m) => sum + (weights[m] as number), 0);
     // The index's own cosines may differ from ours in the last float bits: keep a margin.
