@@ -29,7 +29,14 @@ class UsageError extends Error {}
 const USAGE = `Usage: parasol <command> [options]
 
 Commands:
-  serve [--data DIR] [--port N] [--host H] [--no-demo]   start the HTTP API and web app
+  serve [--data DIR] [--port N] [--host H] [--no-demo] [--open]
+                                                          start the HTTP API and web app (--open: allow a
+                                                          non-loopback --host with no API keys)
+  keys create --name N --scopes search,generate[,ingest,admin] [--rate 600]
+              [--daily-searches N] [--daily-generations N] [--json]
+                                                          create an API key; its secret is printed once
+  keys list [--json]                                      keys, limits and today's usage (never secrets)
+  keys revoke <id> [--json]                               revoke a key (effective at once, also in a running server)
   index <folder|manifest.jsonl|manifest.csv> | --demo [--data DIR] [--source NAME] [--json]
   search [--q TEXT] [--style TEXT] [--item ID] [--k N] [--json]
   reindex [--data DIR]                                    rebuild the vector indices from the catalog
@@ -43,7 +50,8 @@ Commands:
                                                           generation sweeps (λ, g_s, g_y) and ablations; plot + examples
   corpus export --out DIR [--size 64] [--sets a,b]        render the demo corpus with items.jsonl
 
-Environment: PARASOL_DATA, PARASOL_PACK, PARASOL_DEVICE (auto|cpu|cuda), PARASOL_PORT, PARASOL_HOST, PARASOL_CONFIG.`;
+Environment: PARASOL_DATA, PARASOL_PACK, PARASOL_DEVICE (auto|cpu|cuda), PARASOL_PORT, PARASOL_HOST, PARASOL_CONFIG,
+PARASOL_AUTH_REQUIRED, PARASOL_ALLOW_OPEN, PARASOL_CORS_ORIGINS.`;
 
 const common = {
   data: { type: 'string' },
@@ -242,13 +250,89 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       port: { type: 'string' },
       host: { type: 'string' },
       'no-demo': { type: 'boolean', default: false },
+      open: { type: 'boolean', default: false },
     });
     const port = integer(values.port, 'port');
     const config = configFor(values.data, {
       server: { ...(port !== undefined ? { port } : {}), ...(values.host ? { host: values.host } : {}) },
+      ...(values.open ? { auth: { allowOpen: true } } : {}),
     });
     const { startServer } = await import('./api/server.js');
     await startServer(config, { demo: !values['no-demo'] });
+  },
+
+  async keys(args) {
+    const [sub, ...rest] = args;
+    const { KeyStore, isScope, SCOPES } = await import('./store/keys.js');
+    const { presentKey } = await import('./api/routes/keys.js');
+    const keyUsage = 'usage: parasol keys create --name N --scopes a,b [--rate N] [--daily-searches N] [--daily-generations N] | list | revoke <id>';
+    if (sub !== 'create' && sub !== 'list' && sub !== 'revoke') throw new UsageError(keyUsage);
+    const { values, positionals } = parse(rest, {
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      rate: { type: 'string' },
+      'daily-searches': { type: 'string' },
+      'daily-generations': { type: 'string' },
+    });
+    const config = configFor(values.data);
+    const keys = KeyStore.open(config.dataDir);
+    try {
+      const now = Date.now();
+      if (sub === 'create') {
+        if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+        if (!values.name) throw new UsageError('keys create needs --name');
+        const scopes = (values.scopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        if (scopes.length === 0) throw new UsageError(`keys create needs --scopes (some of ${SCOPES.join(',')})`);
+        const unknown = scopes.find((s) => !isScope(s));
+        if (unknown) throw new UsageError(`unknown scope "${unknown}" (expected some of ${SCOPES.join(',')})`);
+        const nonNegative = (value: string | undefined, name: string) => {
+          const n = integer(value, name);
+          if (n !== undefined && n < 0) throw new UsageError(`--${name} must be ≥ 0`);
+          return n;
+        };
+        const rate = integer(values.rate, 'rate');
+        if (rate !== undefined && rate < 1) throw new UsageError('--rate must be ≥ 1');
+        const { key, secret } = keys.create(
+          {
+            name: values.name,
+            scopes: scopes.filter(isScope),
+            ratePerMinute: rate,
+            dailySearches: nonNegative(values['daily-searches'], 'daily-searches'),
+            dailyGenerations: nonNegative(values['daily-generations'], 'daily-generations'),
+          },
+          now,
+        );
+        if (values.json) process.stdout.write(`${JSON.stringify({ key: presentKey(keys, key, now), secret })}\n`);
+        else {
+          process.stdout.write(`${secret}\n`);
+          process.stderr.write(`created key ${key.id} "${key.name}" (${key.scopes.join(',')}); the secret above is shown only once\n`);
+        }
+        return;
+      }
+      if (sub === 'list') {
+        if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+        const listed = keys.list().map((key) => presentKey(keys, key, now));
+        if (values.json) {
+          process.stdout.write(`${JSON.stringify({ keys: listed })}\n`);
+          return;
+        }
+        for (const k of listed) {
+          const quota = (n: number | null) => (n === null ? '∞' : String(n));
+          process.stdout.write(
+            `${k.id}  ${k.revokedAt ? 'revoked' : 'active '}  ${k.name}  [${k.scopes.join(',')}]  ${k.ratePerMinute}/min  ` +
+              `searches ${k.usageToday.searches}/${quota(k.dailySearches)}  generations ${k.usageToday.generations}/${quota(k.dailyGenerations)}\n`,
+          );
+        }
+        return;
+      }
+      if (positionals.length !== 1) throw new UsageError('keys revoke takes one key id');
+      const key = keys.revoke(positionals[0], now);
+      if (!key) throw createError('NOT_FOUND', `No API key with id "${positionals[0].slice(0, 64)}"`);
+      if (values.json) process.stdout.write(`${JSON.stringify({ key: presentKey(keys, key, now) })}\n`);
+      else process.stderr.write(`revoked key ${key.id} "${key.name}"\n`);
+    } finally {
+      keys.close();
+    }
   },
 
   async generate(args) {

@@ -21,6 +21,21 @@ export const PACKAGE_ROOT = (() => {
 
 const positiveInt = z.coerce.number().int().positive();
 
+/** A boolean from JSON or from an environment string ("true"/"false"/"1"/"0"/"yes"/"no"). */
+const flag = z.preprocess((value) => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value;
+}, z.boolean());
+
+/** A list from JSON or from a comma-separated environment string; blanks dropped. */
+const stringList = z.preprocess(
+  (value) => (typeof value === 'string' ? value.split(',').map((part) => part.trim()).filter(Boolean) : value),
+  z.array(z.string().min(1).max(500)).max(100),
+);
+
 export const configSchema = z.object({
   dataDir: z.string().min(1).default('./data'),
   packDir: z.string().min(1).default(path.join(PACKAGE_ROOT, 'models', 'mini')),
@@ -75,6 +90,22 @@ export const configSchema = z.object({
       demoServeAfter: z.coerce.number().int().min(0).default(3000),
     })
     .prefault({}),
+  /** API keys (src/api/auth.ts). */
+  auth: z
+    .object({
+      /** Require a valid key on every scoped route; unset: required once any key exists or on a non-loopback host. */
+      required: flag.optional(),
+      /** Allow listening on a non-loopback address with no keys (`parasol serve --open`): an explicit choice. */
+      allowOpen: flag.default(false),
+    })
+    .prefault({}),
+  /** Browser origins allowed to call the API (exact `scheme://host[:port]`, or `*` for any, never with credentials). */
+  cors: z
+    .object({
+      origins: stringList.default([]),
+      maxAgeSeconds: z.coerce.number().int().min(0).max(86_400).default(600),
+    })
+    .prefault({}),
   /** Image generation (the PARASOL sampler behind the job queue, src/parasol/jobs.ts). */
   generate: z
     .object({
@@ -115,6 +146,9 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_GENERATE_WORKERS: ['generate', 'workers'],
   PARASOL_GENERATE_QUEUE: ['generate', 'queueLength'],
   PARASOL_GENERATE_MAX_STEPS: ['generate', 'maxSteps'],
+  PARASOL_AUTH_REQUIRED: ['auth', 'required'],
+  PARASOL_ALLOW_OPEN: ['auth', 'allowOpen'],
+  PARASOL_CORS_ORIGINS: ['cors', 'origins'],
 };
 
 type Json = Record<string, unknown>;

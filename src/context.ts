@@ -17,6 +17,7 @@ import { RefineSessions } from './search/refine.js';
 import { InMemorySessionStore } from './search/session-store.js';
 import { openEmbeddedStore } from './store/embedded.js';
 import type { EmbeddedStore } from './store/embedded.js';
+import { KeyStore } from './store/keys.js';
 
 export interface ParasolContext {
   config: Config;
@@ -31,6 +32,8 @@ export interface ParasolContext {
   generator(): Promise<Generator>;
   /** Generation jobs (in-process queue; results under <dataDir>/generated). */
   jobs: GenerationQueue;
+  /** API keys (<dataDir>/keys.sqlite). */
+  keys: KeyStore;
   close(): Promise<void>;
 }
 
@@ -52,6 +55,14 @@ export async function openContext(config: Config, logger: Logger = silentLogger)
       hnsw: config.hnsw,
     });
   } catch (error) {
+    await encoders.dispose();
+    throw error;
+  }
+  let keys: KeyStore;
+  try {
+    keys = KeyStore.open(config.dataDir);
+  } catch (error) {
+    await store.close();
     await encoders.dispose();
     throw error;
   }
@@ -111,12 +122,14 @@ export async function openContext(config: Config, logger: Logger = silentLogger)
     generatorAvailable,
     generator,
     jobs,
+    keys,
     async close() {
       if (closed) return;
       closed = true;
       await jobs.close();
       await loading?.catch(() => undefined);
       await store.close();
+      keys.close();
       await models?.dispose();
       await encoders.dispose();
     },

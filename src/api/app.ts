@@ -2,14 +2,19 @@
  * The HTTP API v1 as an express app over an opened context. No listening, no signals: server.ts
  * does that, and tests drive this app directly.
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
+import { authMiddleware, type RequestAuth } from './auth.js';
+import { cors } from './cors.js';
 import type { AppDeps, RouteDeps } from './deps.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
+import { ApiMetrics } from './metrics.js';
 import { adminRoutes } from './routes/admin.js';
 import { docsRoutes } from './routes/docs.js';
 import { generateRoutes } from './routes/generate.js';
 import { itemRoutes } from './routes/items.js';
+import { keyRoutes } from './routes/keys.js';
 import { searchRoutes } from './routes/search.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { JOB_IMAGE_READER, type JobImageReader } from './search-request.js';
@@ -28,8 +33,14 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   // The default "extended" parser builds nested objects from `a[b]=1`; no route takes those.
   app.set('query parser', 'simple');
+  const metrics = new ApiMetrics(deps.context);
   app.use(securityHeaders);
+  app.use(requestId);
+  app.use(metrics.middleware());
   app.use(requestLog(deps));
+  app.use(cors(config.cors));
+  // Before the body parsers: a request without a valid key is refused before its body is read.
+  app.use(authMiddleware({ config, keys: deps.context.keys, now: deps.now }));
   app.use(express.json({ limit: config.limits.jsonBytes }));
 
   // Every router is mounted at the root and names full paths, so the route table is one walk.
@@ -39,6 +50,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(itemRoutes(routeDeps));
   app.use(sessionRoutes(routeDeps));
   app.use(generateRoutes(routeDeps));
+  app.use(keyRoutes(routeDeps));
+  app.use(metrics.routes());
   // POST /v1/search and /v1/sessions accept a finished job's image as the query (`jobId`).
   app.locals[JOB_IMAGE_READER] = ((id) => deps.context.jobs.image(id)) satisfies JobImageReader;
   if (deps.webDir) app.use(webApp(deps.webDir));
@@ -53,16 +66,30 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
   next();
 };
 
+/** A client's X-Request-Id when it is sane (1–128 of A-Z a-z 0-9 . _ : -), else a new UUID. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const requestId: RequestHandler = (req, res, next) => {
+  const given = req.get('x-request-id');
+  const id = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+  res.locals.requestId = id;
+  res.set('X-Request-Id', id);
+  next();
+};
+
 function requestLog(deps: AppDeps): RequestHandler {
   const { logger } = deps.context;
   return (req, res, next) => {
     const started = performance.now();
     res.on('finish', () => {
+      const auth = res.locals.auth as RequestAuth | undefined;
       logger.info('request', {
+        requestId: res.locals.requestId as string,
         method: req.method,
         path: req.path,
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(auth?.key ? { keyId: auth.key.id } : {}),
       });
     });
     next();

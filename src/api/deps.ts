@@ -10,6 +10,8 @@ export interface AppDeps {
   webDir?: string;
   /** A demo index being built while the server answers (null: none); /v1/stats reports it. */
   indexing?: () => DemoIndexing | null;
+  /** The clock for rate limits, daily quotas and key timestamps (tests inject one; default Date.now). */
+  now?: () => number;
 }
 
 export interface DemoIndexing {

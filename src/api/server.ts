@@ -11,8 +11,10 @@ import path from 'node:path';
 import { PACKAGE_ROOT, type Config } from '../config.js';
 import { openContext, type ParasolContext } from '../context.js';
 import { jsonLogger } from '../log.js';
+import { KeyStore } from '../store/keys.js';
 import { buildDemoIndex } from '../../indexer/demo-index.js';
 import { createApp } from './app.js';
+import { assertSafeBind, authRequired, isLoopback } from './auth.js';
 import type { DemoIndexing } from './deps.js';
 
 export interface StartOptions {
@@ -41,6 +43,13 @@ const DRAIN_MS = 10_000;
 
 export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
   const logger = jsonLogger();
+  // Before anything is loaded: never serve the network without keys by accident.
+  const keys = KeyStore.open(config.dataDir);
+  try {
+    assertSafeBind(config, keys);
+  } finally {
+    keys.close();
+  }
   const context = await openContext(config, logger);
   let stopRequested = false;
   let server: Server | undefined;
@@ -117,7 +126,15 @@ export async function startServer(config: Config, options: StartOptions): Promis
     const app = createApp({ context, ready: () => !stopRequested, webDir, indexing: () => indexing });
     server = await listen(app, config.server.host, config.server.port);
     const url = `http://${formatHost(config.server.host)}:${addressPort(server)}`;
-    logger.info('listening', { url, openapi: `${url}/v1/openapi.yaml`, web: webDir !== undefined });
+    const auth = authRequired(config, context.keys)
+      ? 'keys required'
+      : config.auth.required === false
+        ? 'open (auth.required is false)'
+        : 'open (no key yet; keys are required once one exists)';
+    logger.info('listening', { url, openapi: `${url}/v1/openapi.yaml`, web: webDir !== undefined, auth });
+    if (!isLoopback(config.server.host) && !authRequired(config, context.keys)) {
+      logger.warn('serving a non-loopback address without API keys (--open)', { host: config.server.host });
+    }
     return url;
   })();
   startupSettled = startup.catch(() => undefined);
