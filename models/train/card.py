@@ -121,6 +121,10 @@ def main():
     lim = open(os.path.join(HERE, "LIMITS.md")).read() if os.path.exists(os.path.join(HERE, "LIMITS.md")) else ""
     a("## Limits\n")
     a(lim)
+    # The generator's own card (run_generator.sh writes it) follows the encoders'.
+    generator_card = os.path.join(HERE, "CARD_GENERATOR.md")
+    if os.path.exists(generator_card):
+        a("\n" + open(generator_card).read().strip())
     open(os.path.join(OUT, "CARD.md"), "w").write("\n".join(L) + "\n")
     log("wrote CARD.md")
 

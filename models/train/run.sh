@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces the bundled `mini` model pack (models/mini) from a fresh Debian machine.
+# Reproduces the bundled `mini` model pack (models/mini) from a fresh Debian machine: the encoders, then the
+# PARASOL generator (run_generator.sh).
 # Stages are resumable: each training stage checkpoints to models/train/work/*.pt every 100-200 steps and
 # resumes from there when re-run; finished stages are skipped. Delete models/train/work to start over.
 # Env: SKIP_APT=1 / SKIP_NPM=1 / SKIP_EXPORT_CORPUS=1 to skip setup steps; PARASOL_THREADS (default 2).
@@ -55,6 +56,9 @@ stage semantic env SEM_STEPS="${SEM_STEPS:-800}" $PY train_semantic.py
 stage style env STYLE_STEPS="${STYLE_STEPS:-500}" $PY train_style.py
 stage style_text env STEXT_STEPS="${STEXT_STEPS:-600}" $PY train_style_text.py
 stage export $PY export.py
+# The generator (VAE, UNet, projector) trains on the frozen encoders; export.py rewrites pack.json,
+# so the generator's export (which adds the `parasol` block) always runs after it.
+stage generator bash "$HERE/run_generator.sh"
 stage metrics $PY metrics.py
 stage card $PY card.py
 echo "== done in $(( ($(date +%s) - T0) / 60 )) min; pack in models/mini"
