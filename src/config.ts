@@ -46,6 +46,8 @@ export const configSchema = z.object({
     .object({
       host: z.string().default('127.0.0.1'),
       port: z.coerce.number().int().min(0).max(65535).default(8080),
+      /** A request (headers and body) must arrive, and a search must be answered, within this many milliseconds. */
+      requestTimeoutMs: positiveInt.max(3_600_000).default(30_000),
     })
     .prefault({}),
   hnsw: z
@@ -113,6 +115,8 @@ export const configSchema = z.object({
       workers: positiveInt.max(64).default(1),
       /** Jobs that may wait for a worker; past this, POST /v1/generate answers 429 QUEUE_FULL. */
       queueLength: positiveInt.max(10_000).default(8),
+      /** Queued + running jobs one API key may have at once (requests without a key share one allowance); past it 429 QUEUE_FULL. */
+      perKeyQueue: positiveInt.max(10_000).default(4),
       /** The most reverse steps a request may ask for (also never more than the pack's T). */
       maxSteps: positiveInt.max(10_000).default(100),
       defaultSteps: positiveInt.default(25),
@@ -137,6 +141,7 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_BACKEND: ['backend'],
   PARASOL_HOST: ['server', 'host'],
   PARASOL_PORT: ['server', 'port'],
+  PARASOL_REQUEST_TIMEOUT_MS: ['server', 'requestTimeoutMs'],
   PARASOL_HNSW_M: ['hnsw', 'M'],
   PARASOL_HNSW_EF_CONSTRUCTION: ['hnsw', 'efConstruction'],
   PARASOL_HNSW_EF_SEARCH: ['hnsw', 'efSearch'],
@@ -146,6 +151,7 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_GENERATE_WORKERS: ['generate', 'workers'],
   PARASOL_GENERATE_QUEUE: ['generate', 'queueLength'],
   PARASOL_GENERATE_MAX_STEPS: ['generate', 'maxSteps'],
+  PARASOL_GENERATE_PER_KEY_QUEUE: ['generate', 'perKeyQueue'],
   PARASOL_AUTH_REQUIRED: ['auth', 'required'],
   PARASOL_ALLOW_OPEN: ['auth', 'allowOpen'],
   PARASOL_CORS_ORIGINS: ['cors', 'origins'],

@@ -4,8 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import express, { type Express, type RequestHandler } from 'express';
-import { authMiddleware, type RequestAuth } from './auth.js';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { Config } from '../config.js';
+import { createError } from '../errors.js';
+import { authMiddleware, matchRoute, type RequestAuth } from './auth.js';
 import { cors } from './cors.js';
 import type { AppDeps, RouteDeps } from './deps.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
@@ -42,6 +44,7 @@ export function createApp(deps: AppDeps): Express {
   // Before the body parsers: a request without a valid key is refused before its body is read.
   app.use(authMiddleware({ config, keys: deps.context.keys, now: deps.now }));
   app.use(express.json({ limit: config.limits.jsonBytes }));
+  app.use(searchDeadline(config));
 
   // Every router is mounted at the root and names full paths, so the route table is one walk.
   app.use(adminRoutes(routeDeps));
@@ -57,9 +60,42 @@ export function createApp(deps: AppDeps): Express {
   if (deps.webDir) app.use(webApp(deps.webDir));
 
   app.use(routeNotFound);
+  app.use(afterDeadline);
   app.use(errorHandler(config, logger));
   return app;
 }
+
+/**
+ * Searches (every route that counts against the daily search quota) must be answered within
+ * `server.requestTimeoutMs`: past it the client gets 503 TIMEOUT with Retry-After and whatever the
+ * handler sends later is dropped. The handler itself is not interrupted.
+ */
+function searchDeadline(config: Config): RequestHandler {
+  const ms = config.server.requestTimeoutMs;
+  return (req, res, next) => {
+    if (matchRoute(req.method, req.path)?.quota !== 'searches') return next();
+    const timer = setTimeout(() => {
+      if (res.headersSent) return;
+      const error = createError('TIMEOUT', ms);
+      res.locals.timedOut = true;
+      res.status(error.status).set('Retry-After', '1').json({ error: { code: error.code, message: error.message } });
+      // The late answer goes nowhere.
+      res.json = () => res;
+      res.send = () => res;
+      res.end = () => res;
+    }, ms);
+    timer.unref();
+    res.on('finish', () => clearTimeout(timer));
+    res.on('close', () => clearTimeout(timer));
+    next();
+  };
+}
+
+/** A handler that failed after its request timed out has nothing left to answer. */
+const afterDeadline: ErrorRequestHandler = (error, _req, res, next) => {
+  if (res.locals.timedOut) return;
+  next(error);
+};
 
 const securityHeaders: RequestHandler = (_req, res, next) => {
   res.set('X-Content-Type-Options', 'nosniff');

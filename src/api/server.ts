@@ -125,6 +125,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     const webDir = existsSync(path.join(WEB_DIST, 'index.html')) ? WEB_DIST : undefined;
     const app = createApp({ context, ready: () => !stopRequested, webDir, indexing: () => indexing });
     server = await listen(app, config.server.host, config.server.port);
+    applyTimeouts(server, config.server.requestTimeoutMs);
     const url = `http://${formatHost(config.server.host)}:${addressPort(server)}`;
     const auth = authRequired(config, context.keys)
       ? 'keys required'
@@ -151,6 +152,15 @@ function listen(app: ReturnType<typeof createApp>, host: string, port: number): 
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
   });
+}
+
+/**
+ * A client gets `ms` to send a whole request (and at most 60 s of it for the headers), so that
+ * slow or stalled connections do not hold sockets open; node answers 408 and closes them.
+ */
+export function applyTimeouts(server: Server, ms: number): void {
+  server.requestTimeout = ms;
+  server.headersTimeout = Math.min(ms, 60_000);
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -124,8 +124,75 @@ export class ApiError extends Error {
 
 export const DEFAULT_K = 24;
 
+// ---- the API key (a server with access control on needs one) ----
+
+const KEY_STORAGE = 'parasol.apiKey';
+
+/** The key the user saved in this browser, or '' when none. */
+export function getApiKey(): string {
+  try {
+    return localStorage.getItem(KEY_STORAGE) ?? '';
+  } catch {
+    return ''; // storage disabled
+  }
+}
+
+/** Saves the key (blank: forgets it). */
+export function setApiKey(key: string): void {
+  try {
+    if (key.trim()) localStorage.setItem(KEY_STORAGE, key.trim());
+    else localStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // storage disabled: the key lasts until the page is closed
+  }
+}
+
+/** `Authorization: Bearer <key>` when a key is saved. */
+function authHeaders(): Record<string, string> {
+  const key = getApiKey();
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
+/**
+ * `<img>` requests carry no headers, so on a server that needs a key an API image (a thumbnail)
+ * fails; this refetches such an image once with the key and shows it from a blob URL.
+ */
+export function loadApiImagesWithKey(root: Document): void {
+  root.addEventListener(
+    'error',
+    (event) => {
+      const img = event.target;
+      if (!(img instanceof HTMLImageElement) || img.dataset.keyed || !getApiKey()) return;
+      const url = new URL(img.currentSrc || img.src, location.href);
+      if (url.origin !== location.origin || !url.pathname.startsWith('/v1/')) return;
+      img.dataset.keyed = '1';
+      void fetch(url, { headers: authHeaders() })
+        .then((res) => (res.ok ? res.blob() : Promise.reject(new Error(String(res.status)))))
+        .then((blob) => {
+          const objectUrl = URL.createObjectURL(blob);
+          img.addEventListener('load', () => URL.revokeObjectURL(objectUrl), { once: true });
+          img.src = objectUrl;
+        })
+        .catch(() => undefined);
+    },
+    true,
+  );
+}
+
+const unauthorizedListeners = new Set<(error: ApiError) => void>();
+
+/** Calls `listener` whenever the server answers 401 (no key, or a wrong one). */
+export function onUnauthorized(listener: (error: ApiError) => void): void {
+  unauthorizedListeners.add(listener);
+}
+
+function unauthorized(error: ApiError): ApiError {
+  if (error.status === 401) for (const listener of unauthorizedListeners) listener(error);
+  return error;
+}
+
 async function request<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const init: RequestInit = { method, headers: { accept: 'application/json' }, signal };
+  const init: RequestInit = { method, headers: { accept: 'application/json', ...authHeaders() }, signal };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     init.body = JSON.stringify(body);
@@ -149,11 +216,13 @@ async function request<T>(method: string, url: string, body?: unknown, signal?: 
   if (!res.ok) {
     const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
     const retry = Number(res.headers.get('retry-after'));
-    throw new ApiError(
-      res.status,
-      error?.code ?? `HTTP_${res.status}`,
-      error?.message ?? `The server answered ${res.status} ${res.statusText}`.trim(),
-      Number.isFinite(retry) && retry > 0 ? retry : undefined,
+    throw unauthorized(
+      new ApiError(
+        res.status,
+        error?.code ?? `HTTP_${res.status}`,
+        error?.message ?? `The server answered ${res.status} ${res.statusText}`.trim(),
+        Number.isFinite(retry) && retry > 0 ? retry : undefined,
+      ),
     );
   }
   return json as T;
@@ -206,10 +275,12 @@ export const api = {
   cancelJob: (id: string) => request<void>('DELETE', `/v1/jobs/${enc(id)}`),
   jobImageUrl: (id: string) => `/v1/jobs/${enc(id)}/image`,
   async jobImage(id: string): Promise<Blob> {
-    const res = await fetch(`/v1/jobs/${enc(id)}/image`);
+    const res = await fetch(`/v1/jobs/${enc(id)}/image`, { headers: authHeaders() });
     if (!res.ok) {
       const body = (await res.json().catch(() => undefined)) as { error?: { code: string; message: string } } | undefined;
-      throw new ApiError(res.status, body?.error?.code ?? `HTTP_${res.status}`, body?.error?.message ?? 'The image could not be fetched');
+      throw unauthorized(
+        new ApiError(res.status, body?.error?.code ?? `HTTP_${res.status}`, body?.error?.message ?? 'The image could not be fetched'),
+      );
     }
     return res.blob();
   },
@@ -218,6 +289,7 @@ export const api = {
 /** A sentence for people, from any error: the API's message, with a hint for a busy server. */
 export function describeError(error: unknown): string {
   if (error instanceof ApiError) {
+    if (error.status === 401) return 'This server needs an API key: enter one under “API key” at the top.';
     if (error.status === 429) {
       const stop = /[.!?]$/.test(error.message) ? '' : '.';
       const wait = /retry|try again/i.test(error.message) ? '' : error.retryAfter ? ` Try again in ${error.retryAfter} s.` : ' Try again in a moment.';

@@ -2,6 +2,7 @@
  * The Parasol web app: three views (Search at /, Interpolate at /interpolate, Generate at
  * /generate) with client-side routes; the API server answers index.html for each of them.
  */
+import { getApiKey, loadApiImagesWithKey, onUnauthorized, setApiKey } from './api.js';
 import { h } from './dom.js';
 import { createGenerateView } from './generate-view.js';
 import { createInterpolateView } from './interpolate-view.js';
@@ -49,10 +50,15 @@ function start(root: HTMLElement): void {
     nav.appendChild(link);
   }
 
+  const keys = createKeyDialog();
+  onUnauthorized(() => keys.open(true));
+  loadApiImagesWithKey(document);
+
   const main = h('main', { id: 'main', tabindex: '-1' }, search.el, interpolate.el, generate.el);
   root.replaceChildren(
     h('a', { href: '#main', class: 'skip' }, 'Skip to content'),
-    h('header', { class: 'top' }, h('a', { href: '/', class: 'brand', 'aria-label': 'Parasol home' }, h('span', { 'aria-hidden': 'true' }, '☂'), ' Parasol'), nav),
+    h('header', { class: 'top' }, h('a', { href: '/', class: 'brand', 'aria-label': 'Parasol home' }, h('span', { 'aria-hidden': 'true' }, '☂'), ' Parasol'), nav, keys.button),
+    keys.dialog,
     main,
     h('footer', { class: 'foot' }, h('a', { href: '/v1/openapi.yaml' }, 'API'), ' · thumbnails keep their sets’ licences'),
   );
@@ -89,6 +95,57 @@ function start(root: HTMLElement): void {
   };
   window.addEventListener('popstate', sync);
   sync();
+}
+
+/**
+ * The "API key" button and its dialog: the key is kept in localStorage and sent with every API
+ * call (web/src/api.ts). A 401 opens the dialog with the field focused.
+ */
+function createKeyDialog(): { button: HTMLButtonElement; dialog: HTMLDialogElement; open(needed: boolean): void } {
+  const input = h('input', { type: 'password', id: 'api-key', name: 'api-key', autocomplete: 'off', spellcheck: 'false', size: 40 }) as HTMLInputElement;
+  const message = h('p', { class: 'hint', role: 'status' });
+  const form = h(
+    'form',
+    { method: 'dialog', class: 'key-form' },
+    h('h2', { id: 'api-key-title' }, 'API key'),
+    message,
+    h('label', { for: 'api-key' }, 'Key'),
+    ' ',
+    input,
+    h(
+      'p',
+      { class: 'key-actions' },
+      h('button', { type: 'submit', value: 'save' }, 'Save'),
+      ' ',
+      h('button', { type: 'submit', value: 'clear' }, 'Forget'),
+      ' ',
+      h('button', { type: 'submit', value: 'cancel', formnovalidate: true }, 'Cancel'),
+    ),
+  );
+  const dialog = h('dialog', { class: 'key-dialog', 'aria-labelledby': 'api-key-title' }, form) as HTMLDialogElement;
+  const button = h('button', { type: 'button', class: 'key-button' }, 'API key') as HTMLButtonElement;
+  const label = () => (button.textContent = getApiKey() ? 'API key ✓' : 'API key');
+  label();
+
+  const open = (needed: boolean) => {
+    message.textContent = needed
+      ? getApiKey()
+        ? 'This server needs an API key, and it refused the saved one.'
+        : 'This server needs an API key.'
+      : 'Saved in this browser and sent with every request.';
+    input.value = getApiKey();
+    if (!dialog.open) dialog.showModal();
+    input.focus();
+    input.select();
+  };
+  button.addEventListener('click', () => open(false));
+  dialog.addEventListener('close', () => {
+    if (dialog.returnValue === 'save') setApiKey(input.value);
+    else if (dialog.returnValue === 'clear') setApiKey('');
+    dialog.returnValue = '';
+    label();
+  });
+  return { button, dialog, open };
 }
 
 start(document.getElementById('app')!);

@@ -14,17 +14,18 @@
  * job's image. The CLI reuses GenerationSources.
  */
 import { randomInt } from 'node:crypto';
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Encoders, ImageInput } from '../../encoders/types.js';
 import { parseParasolSpec } from '../../encoders/generator-pack.js';
-import { createError } from '../../errors.js';
+import { createError, ParasolError } from '../../errors.js';
 import type { ParasolContext } from '../../context.js';
 import { DEFAULT_GENERATOR_DEFAULTS, type ContentSource, type GenerateRequest, type StyleInput, type StyleSource, type WeightedStyle } from '../../parasol/generate.js';
 import { expectedTotal, isJobId, JOB_ID_PATTERN, type GenerationPayload, type GenerationQueue, type JobView } from '../../parasol/jobs.js';
 import { MAX_SEED } from '../../parasol/rng.js';
 import type { Catalog } from '../../store/types.js';
 import { slerp } from '../../vectors.js';
+import type { RequestAuth } from '../auth.js';
 import type { RouteDeps } from '../deps.js';
 import { filesOf, multipart, sniffImage } from '../uploads.js';
 import { jsonField, jsonObject, requireBodyType } from '../validate.js';
@@ -220,6 +221,55 @@ export async function gridRequests(
   return cells;
 }
 
+// ---- per-key allowance ----
+
+/** The bucket of requests that present no key. */
+export const ANONYMOUS = 'anonymous';
+
+/**
+ * At most `limit` queued + running jobs per API key (requests without a key share one bucket), so
+ * that one client cannot fill the shared queue. A slot is reserved synchronously before the
+ * sources are resolved, so concurrent requests cannot both take the last one.
+ */
+export class PerKeyJobs {
+  private readonly buckets = new Map<string, { reserved: number; jobs: Set<string> }>();
+  constructor(
+    private readonly jobs: GenerationQueue,
+    private readonly limit: number,
+  ) {}
+
+  /** Runs `submit` in one of the key's slots; QUEUE_FULL (with Retry-After) when it has none left. */
+  async run(bucketId: string, submit: () => Promise<JobView>): Promise<JobView> {
+    let bucket = this.buckets.get(bucketId);
+    if (!bucket) this.buckets.set(bucketId, (bucket = { reserved: 0, jobs: new Set() }));
+    for (const id of [...bucket.jobs]) {
+      const view = await this.jobs.get(id);
+      if (view?.state !== 'queued' && view?.state !== 'running') bucket.jobs.delete(id);
+    }
+    // No await between this check and the reservation.
+    if (bucket.reserved + bucket.jobs.size >= this.limit) {
+      const stats = await this.jobs.stats();
+      const seconds = Math.max(1, Math.ceil(stats.averageSeconds ?? 5));
+      throw new ParasolError('QUEUE_FULL', `This API key already has ${this.limit} generation jobs queued or running; retry after ${seconds} s`, {
+        'Retry-After': String(seconds),
+      });
+    }
+    bucket.reserved += 1;
+    try {
+      const view = await submit();
+      bucket.jobs.add(view.id);
+      return view;
+    } finally {
+      bucket.reserved -= 1;
+      if (bucket.reserved === 0 && bucket.jobs.size === 0) this.buckets.delete(bucketId);
+    }
+  }
+}
+
+function bucketOf(res: Response): string {
+  return (res.locals.auth as RequestAuth | undefined)?.key?.id ?? ANONYMOUS;
+}
+
 // ---- routes ----
 
 const IMAGE_FIELDS = ['contentImage', 'styleImage'] as const;
@@ -248,6 +298,7 @@ export function generateRoutes(deps: RouteDeps): Router {
   const { context, thumbnails } = deps;
   const { config, store, encoders, jobs } = context;
   const router = Router();
+  const perKey = new PerKeyJobs(jobs, config.generate.perKeyQueue);
   const sources = new GenerationSources({
     catalog: store.catalog,
     encoders,
@@ -266,6 +317,11 @@ export function generateRoutes(deps: RouteDeps): Router {
 
   router.post('/v1/generate', multipart(config, IMAGE_FIELDS.map((name) => ({ name, maxCount: 1 }))), async (req, res) => {
     const limits = await ready();
+    const view = await perKey.run(bucketOf(res), () => submitGenerate(req, limits));
+    res.status(202).location(`/v1/jobs/${view.id}`).json({ jobId: view.id, state: view.state, params: view.params });
+  });
+
+  async function submitGenerate(req: Request, limits: ParamLimits): Promise<JobView> {
     const kind = requireBodyType(req, ['json', 'multipart']);
     let raw: unknown = req.body;
     if (kind === 'multipart') {
@@ -300,7 +356,7 @@ export function generateRoutes(deps: RouteDeps): Router {
       sources.style(uploads.styleImage ? { image: uploads.styleImage } : body.style!),
     ]);
     const payload: GenerationPayload = { kind: 'generate', request: toGenerateRequest(content, style, params) };
-    const view = await jobs.submit({
+    return jobs.submit({
       kind: 'generate',
       payload,
       params: { ...params },
@@ -310,22 +366,23 @@ export function generateRoutes(deps: RouteDeps): Router {
       },
       total: expectedTotal(payload, params.steps),
     });
-    res.status(202).location(`/v1/jobs/${view.id}`).json({ jobId: view.id, state: view.state, params });
-  });
+  }
 
   router.post('/v1/generate/grid', async (req, res) => {
     const limits = await ready();
     requireBodyType(req, ['json']);
     const body = gridRequestSchema.parse(jsonObject(req.body));
     const params = resolveParams(body, limits);
-    const requests = await gridRequests(sources, body, params);
-    const payload: GenerationPayload = { kind: 'grid', rows: body.rows, cols: body.cols, requests };
-    const view = await jobs.submit({
-      kind: 'grid',
-      payload,
-      params: { ...params, rows: body.rows, cols: body.cols },
-      sources: { contents: body.contents, styles: body.styles },
-      total: expectedTotal(payload, params.steps),
+    const view = await perKey.run(bucketOf(res), async () => {
+      const requests = await gridRequests(sources, body, params);
+      const payload: GenerationPayload = { kind: 'grid', rows: body.rows, cols: body.cols, requests };
+      return jobs.submit({
+        kind: 'grid',
+        payload,
+        params: { ...params, rows: body.rows, cols: body.cols },
+        sources: { contents: body.contents, styles: body.styles },
+        total: expectedTotal(payload, params.steps),
+      });
     });
     res.status(202).location(`/v1/jobs/${view.id}`).json({ jobId: view.id, state: view.state, params: view.params });
   });
