@@ -1,4 +1,9 @@
-/** A minimal structured logger: one JSON object per line on stderr (the API adds request fields). */
+/**
+ * Structured logs: one JSON object per line on stderr, written by pino (the API adds request
+ * fields: request id, key id, route, status, duration). Everything else logs through this small
+ * interface, so tests can capture lines and a CLI can stay silent.
+ */
+import { destination as pinoDestination, pino, stdTimeFunctions } from 'pino';
 
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -8,12 +13,19 @@ export interface Logger {
 
 export const silentLogger: Logger = Object.freeze({ info() {}, warn() {}, error() {} });
 
-export function jsonLogger(stream: NodeJS.WritableStream = process.stderr): Logger {
-  const write = (level: string, message: string, fields?: Record<string, unknown>) =>
-    stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`);
+/** A pino logger on stderr (file descriptor 2 by default), ISO timestamps, level names. */
+export function jsonLogger(destination: number | NodeJS.WritableStream = 2): Logger {
+  const log = pino(
+    {
+      base: undefined,
+      timestamp: stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    typeof destination === 'number' ? pinoDestination({ dest: destination, sync: true }) : destination,
+  );
   return {
-    info: (m, f) => write('info', m, f),
-    warn: (m, f) => write('warn', m, f),
-    error: (m, f) => write('error', m, f),
+    info: (message, fields) => log.info(fields ?? {}, message),
+    warn: (message, fields) => log.warn(fields ?? {}, message),
+    error: (message, fields) => log.error(fields ?? {}, message),
   };
 }
