@@ -9,6 +9,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { inferenceTimings } from '../encoders/timings.js';
 import type { ParasolContext } from '../context.js';
 import { FINISHED_STATES } from '../parasol/jobs.js';
 import { matchRoute } from './auth.js';
@@ -111,6 +112,24 @@ export class ApiMetrics {
         const stats = await jobs.stats();
         this.set({ kind: 'workers' }, stats.workers);
         this.set({ kind: 'queue' }, stats.queueLength);
+      },
+    });
+    new Gauge({
+      name: 'parasol_model_inference_seconds',
+      help: 'Seconds spent inside onnxruntime since start, per model file (encoders, UNet, VAE, projector).',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        for (const [model, timing] of inferenceTimings()) this.set({ model }, timing.seconds);
+      },
+    });
+    new Gauge({
+      name: 'parasol_model_inference_calls',
+      help: 'onnxruntime runs since start, per model file.',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        for (const [model, timing] of inferenceTimings()) this.set({ model }, timing.calls);
       },
     });
     new Gauge({

@@ -7,6 +7,7 @@
  * probe per model for the output shape), so a running GeneratorModels only returns tensors of
  * the declared shapes. onnxruntime stays inside src/encoders/: callers see Float32Arrays.
  */
+import { modelName, timed } from './timings.js';
 import path from 'node:path';
 import { access } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
@@ -134,7 +135,7 @@ export async function loadGenerator(options: LoadGeneratorOptions): Promise<Gene
     output: string,
     shape: number[],
   ): Promise<Float32Array> {
-    const result = (await session.run(feeds, [output]))[output];
+    const result = (await timed(modelName(file), () => session.run(feeds, [output])))[output];
     const problem = shapeProblem(result, shape);
     if (problem) throw packInvalid(manifest.name, `${file}: ${problem}`);
     return result.data as Float32Array;

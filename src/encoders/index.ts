@@ -5,6 +5,7 @@
  * only produce unit vectors of the declared dimensions. Inputs are embedded in batches of
  * `batchSize`; text queries, which repeat, are served from an LRU cache.
  */
+import { modelName, timed } from './timings.js';
 import * as ort from 'onnxruntime-node';
 import { createError } from '../errors.js';
 import { normalize } from '../vectors.js';
@@ -104,7 +105,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     batch: number,
   ): Promise<Float32Array[]> {
     const dim = manifest[tower].dim;
-    const result = (await session.run(feeds, [output]))[output];
+    const result = (await timed(modelName(file), () => session.run(feeds, [output])))[output];
     const problem = outputProblem(result, batch, dim);
     if (problem) throw packInvalid(manifest.name, `${file}: ${problem}`);
     const data = result.data as Float32Array;

@@ -269,6 +269,9 @@ describe('with keys', () => {
     expect(text).toContain(`parasol_index_vectors{index="style"} ${items}`);
     expect(text).toContain('parasol_generation_queue_jobs{state="queued"} 0');
     expect(text).toMatch(/parasol_text_cache\{kind="misses"\} \d+/);
+    // The demo items were encoded in this process: the image towers' time is on record.
+    expect(text).toMatch(/parasol_model_inference_seconds\{model="[a-z_]*image[a-z_]*"\} [\d.e-]+/);
+    expect(text).toMatch(/parasol_model_inference_calls\{model="[a-z_]*image[a-z_]*"\} [1-9]\d*/);
     expect(text).toContain('# TYPE parasol_generation_jobs_total counter');
     expect(text).toMatch(/parasol_process_resident_memory_bytes \d+/);
   });
