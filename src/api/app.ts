@@ -11,7 +11,7 @@ import { authMiddleware, matchRoute, type RequestAuth } from './auth.js';
 import { cors } from './cors.js';
 import type { AppDeps, RouteDeps } from './deps.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
-import { ApiMetrics } from './metrics.js';
+import { ApiMetrics, routeLabel } from './metrics.js';
 import { adminRoutes } from './routes/admin.js';
 import { docsRoutes } from './routes/docs.js';
 import { generateRoutes } from './routes/generate.js';
@@ -122,6 +122,7 @@ function requestLog(deps: AppDeps): RequestHandler {
       logger.info('request', {
         requestId: res.locals.requestId as string,
         method: req.method,
+        route: routeLabel(req),
         path: req.path,
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,

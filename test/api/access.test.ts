@@ -242,7 +242,7 @@ describe('with keys', () => {
     const logged = appWith({}, { logger });
     const res = await request(logged).get('/v1/search?q=cat&k=1').set(bearer(searcher.secret)).set('X-Request-Id', 'shop-42.a:b_c');
     expect(res.headers['x-request-id']).toBe('shop-42.a:b_c');
-    expect(lines.at(-1)).toMatchObject({ requestId: 'shop-42.a:b_c', keyId: searcher.id, status: 200, path: '/v1/search' });
+    expect(lines.at(-1)).toMatchObject({ requestId: 'shop-42.a:b_c', keyId: searcher.id, status: 200, route: '/v1/search', path: '/v1/search' });
     expect(JSON.stringify(lines)).not.toContain(searcher.secret.split('_')[2]);
 
     const generated = await request(logged).get('/healthz').set('X-Request-Id', 'no spaces allowed <script>');
