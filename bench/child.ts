@@ -13,16 +13,14 @@
  * the answer is in hand, before the (slow, at 100k) item count and the RESULT line.
  */
 import { loadConfig } from '../src/config.js';
-import { openContext } from '../src/context.js';
-import { loadEncoders } from '../src/encoders/index.js';
-import { SearchEngine } from '../src/search/engine.js';
+import { createEngine, openContext, openEncoders, openStore } from '../src/context.js';
 import { openEmbeddedStore } from '../src/store/embedded.js';
 
 export interface ColdStartChildResult {
   mode: 'cold-start' | 'cold-start-split';
   /** Process start → main() running (Node start-up + module loading). */
   bootMs: number;
-  /** openContext (cold-start) or loadEncoders + openEmbeddedStore (split). */
+  /** openContext (cold-start) or its steps one by one (split). */
   openMs: number;
   /** Split mode only. */
   modelsMs?: number;
@@ -82,28 +80,12 @@ async function coldStart(dataDir: string, packDir: string, text: string): Promis
 async function coldStartSplit(dataDir: string, packDir: string, text: string): Promise<void> {
   const bootMs = performance.now();
   const config = loadConfig({ dataDir, packDir });
-  // The same steps and options as openContext (src/context.ts), timed one by one.
-  const encoders = await loadEncoders({
-    packDir: config.packDir,
-    device: config.device,
-    threads: config.threads || undefined,
-    cacheSize: config.search.cacheSize,
-    batchSize: config.ingest.batchSize,
-    limitInputPixels: config.limits.maxPixels,
-  });
+  // The same steps as openContext (src/context.ts), timed one by one.
+  const encoders = await openEncoders(config);
   const modelsAt = performance.now();
-  const store = await openEmbeddedStore({
-    dataDir: config.dataDir,
-    dims: { semantic: encoders.semanticDim, style: encoders.styleDim },
-    hnsw: config.hnsw,
-  });
+  const store = await openStore(config, encoders);
   const indicesAt = performance.now();
-  const engine = new SearchEngine({
-    catalog: store.catalog,
-    indices: store.indices,
-    encoders,
-    options: { oversample: config.search.oversample, maxCandidates: config.search.maxCandidates },
-  });
+  const engine = createEngine(config, store, encoders);
   const response = await engine.search({ q: text });
   const answerAtMs = performance.now();
   process.stdout.write('ANSWER\n');

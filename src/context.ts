@@ -37,8 +37,9 @@ export interface ParasolContext {
   close(): Promise<void>;
 }
 
-export async function openContext(config: Config, logger: Logger = silentLogger): Promise<ParasolContext> {
-  const encoders = await loadEncoders({
+/** The model pack's encoders, configured from `config` (step 1 of openContext; the bench times it alone). */
+export function openEncoders(config: Config, logger: Logger = silentLogger): Promise<LoadedEncoders> {
+  return loadEncoders({
     packDir: config.packDir,
     device: config.device,
     threads: config.threads || undefined,
@@ -47,13 +48,37 @@ export async function openContext(config: Config, logger: Logger = silentLogger)
     limitInputPixels: config.limits.maxPixels,
     logger: { info: (m, o) => logger.info(m, o as Record<string, unknown>), warn: (m, o) => logger.warn(m, o as Record<string, unknown>) },
   });
+}
+
+/** The embedded store sized for the encoders' dimensions (step 2). */
+export function openStore(config: Config, encoders: Pick<LoadedEncoders, 'semanticDim' | 'styleDim'>): Promise<EmbeddedStore> {
+  return openEmbeddedStore({
+    dataDir: config.dataDir,
+    dims: { semantic: encoders.semanticDim, style: encoders.styleDim },
+    hnsw: config.hnsw,
+  });
+}
+
+/** The search engine over an opened store (step 3). */
+export function createEngine(config: Config, store: EmbeddedStore, encoders: LoadedEncoders): SearchEngine {
+  return new SearchEngine({
+    catalog: store.catalog,
+    indices: store.indices,
+    encoders,
+    options: {
+      oversample: config.search.oversample,
+      maxCandidates: config.search.maxCandidates,
+      maxDeepening: config.search.maxDeepening,
+      rrfWindow: config.search.rrfWindow,
+    },
+  });
+}
+
+export async function openContext(config: Config, logger: Logger = silentLogger): Promise<ParasolContext> {
+  const encoders = await openEncoders(config, logger);
   let store: EmbeddedStore;
   try {
-    store = await openEmbeddedStore({
-      dataDir: config.dataDir,
-      dims: { semantic: encoders.semanticDim, style: encoders.styleDim },
-      hnsw: config.hnsw,
-    });
+    store = await openStore(config, encoders);
   } catch (error) {
     await encoders.dispose();
     throw error;
@@ -66,17 +91,7 @@ export async function openContext(config: Config, logger: Logger = silentLogger)
     await encoders.dispose();
     throw error;
   }
-  const engine = new SearchEngine({
-    catalog: store.catalog,
-    indices: store.indices,
-    encoders,
-    options: {
-      oversample: config.search.oversample,
-      maxCandidates: config.search.maxCandidates,
-      maxDeepening: config.search.maxDeepening,
-      rrfWindow: config.search.rrfWindow,
-    },
-  });
+  const engine = createEngine(config, store, encoders);
   const sessions = new RefineSessions(engine, {
     store: new InMemorySessionStore({ ttlMs: config.sessions.ttlSeconds * 1000, maxSessions: config.sessions.max }),
   });
