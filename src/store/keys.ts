@@ -138,6 +138,8 @@ export class KeyStore {
   private readonly db: Database.Database;
   /** Keys are revoked, never deleted: once one exists, one always will. */
   private anyKey = false;
+  /** Verify and quota statements run on every request: prepare each SQL text once. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -209,25 +211,25 @@ export class KeyStore {
 
   /** Every key, newest first, at most `limit`. */
   list(limit = 1000): ApiKey[] {
-    const rows = this.db.prepare('SELECT * FROM api_keys ORDER BY created_at DESC, id LIMIT ?').all(limit) as KeyRow[];
+    const rows = this.statement('SELECT * FROM api_keys ORDER BY created_at DESC, id LIMIT ?').all(limit) as KeyRow[];
     return rows.map(toKey);
   }
 
   get(id: string): ApiKey | undefined {
-    const row = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as KeyRow | undefined;
+    const row = this.statement('SELECT * FROM api_keys WHERE id = ?').get(id) as KeyRow | undefined;
     return row && toKey(row);
   }
 
   /** Revokes a key (idempotent); the key as it now stands, or undefined when unknown. */
   revoke(id: string, now: number = Date.now()): ApiKey | undefined {
-    this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(new Date(now).toISOString(), id);
+    this.statement('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(new Date(now).toISOString(), id);
     return this.get(id);
   }
 
   /** The active key a secret belongs to, or undefined (unknown, malformed, wrong or revoked). */
   verify(secret: string): ApiKey | undefined {
     const match = SECRET_PATTERN.exec(secret);
-    const row = match ? (this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(match[1]) as KeyRow | undefined) : undefined;
+    const row = match ? (this.statement('SELECT * FROM api_keys WHERE id = ?').get(match[1]) as KeyRow | undefined) : undefined;
     // Hash even when there is no row, so that an unknown id costs what a wrong secret does.
     const salt = row?.salt ?? Buffer.alloc(SALT_BYTES);
     const expected = row?.hash ?? Buffer.alloc(32);
@@ -237,9 +239,18 @@ export class KeyStore {
     return toKey(row);
   }
 
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   /** Whether any key was ever created (revoked ones included). */
   hasAny(): boolean {
-    if (!this.anyKey) this.anyKey = this.db.prepare('SELECT 1 FROM api_keys LIMIT 1').get() !== undefined;
+    if (!this.anyKey) this.anyKey = this.statement('SELECT 1 FROM api_keys LIMIT 1').get() !== undefined;
     return this.anyKey;
   }
 
@@ -247,7 +258,7 @@ export class KeyStore {
   consume(keyId: string, kind: QuotaKind, limit: number | null, day: string): QuotaCheck {
     const column = kind === 'searches' ? 'searches' : 'generations';
     return this.db.transaction((): QuotaCheck => {
-      const row = this.db.prepare(`SELECT ${column} AS used FROM api_key_usage WHERE key_id = ? AND day = ?`).get(keyId, day) as
+      const row = this.statement(`SELECT ${column} AS used FROM api_key_usage WHERE key_id = ? AND day = ?`).get(keyId, day) as
         | { used: number }
         | undefined;
       const used = row?.used ?? 0;
@@ -264,7 +275,7 @@ export class KeyStore {
 
   /** A key's usage on one UTC day. */
   usage(keyId: string, day: string): Usage {
-    const row = this.db.prepare('SELECT searches, generations FROM api_key_usage WHERE key_id = ? AND day = ?').get(keyId, day) as Usage | undefined;
+    const row = this.statement('SELECT searches, generations FROM api_key_usage WHERE key_id = ? AND day = ?').get(keyId, day) as Usage | undefined;
     return row ?? { searches: 0, generations: 0 };
   }
 
