@@ -15,7 +15,6 @@ import type { ParasolContext } from '../context.js';
 import { silentLogger } from '../log.js';
 import { Progress, forEachConcurrent } from '../progress.js';
 import { HnswIndex } from '../store/hnsw-index.js';
-import type { VectorIndex } from '../store/types.js';
 import { normalize } from '../vectors.js';
 import { createError } from '../errors.js';
 import { buildCorpus, iconOf } from '../../indexer/corpus/corpus.js';
@@ -79,12 +78,12 @@ function memorySource(rendered: Rendered[]): IngestSource {
 
 /** Ranks the database for one query and marks each of the top K as relevant or not. */
 async function rankedRelevance(
-  index: VectorIndex,
+  index: HnswIndex,
   query: Float32Array,
   accept: (seq: number) => boolean,
   isRelevant: (seq: number) => boolean,
 ): Promise<boolean[]> {
-  const hits = await index.search(query, K, accept);
+  const hits = await index.searchAccepting(query, K, accept);
   return hits.map((hit) => isRelevant(hit.seq));
 }
 
@@ -98,7 +97,7 @@ function styleRetrieval(
   seqs: number[],
   itemOf: Map<number, CorpusItem>,
   vectorOf: (seq: number) => Float32Array,
-  index: VectorIndex,
+  index: HnswIndex,
 ): Promise<PrecisionReport> {
   const database = new Set(seqs);
   const relevantCount = new Map<number, number>();

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { createError } from '../errors.js';
 import type { Encoders } from '../encoders/types.js';
-import type { Catalog, ItemFilter, ItemWithVectors, VectorIndex } from '../store/types.js';
+import type { Catalog, ItemFilter, ItemWithVectors, VectorIndex, VectorSearchConstraint } from '../store/types.js';
 import { dot, lerp, normalize, slerp } from '../vectors.js';
 import { decodeCursor, encodeCursor, fingerprintOf, type CursorPosition } from './cursor.js';
 import { DescriptorResolver, STORE_MODALITY, type QueryDescriptors } from './descriptors.js';
@@ -292,9 +292,17 @@ export class SearchEngine {
 
     const excluded = new Set(input.excludeSeqs);
     const filter = effectiveFilter(options.filters);
-    const allowed = filter ? await this.catalog.matchFilter(filter) : null;
-    const accept =
-      allowed || excluded.size > 0 ? (seq: number) => !excluded.has(seq) && (allowed === null || allowed.has(seq)) : undefined;
+    // An index that evaluates filters itself (a search server) gets the filter; otherwise the
+    // catalog resolves it to the allowed seqs. A server search with a restrictive filter is
+    // exact already (Lucene scores a small filtered set by brute force), so only label-filtered
+    // indices take the exact path below.
+    const pushDown = modalities.every((m) => this.indices[m].filtersItself);
+    const allowed = filter && !pushDown ? await this.catalog.matchFilter(filter) : null;
+    const constraint: VectorSearchConstraint = {};
+    if (excluded.size > 0) constraint.exclude = excluded;
+    if (allowed) constraint.allowed = allowed;
+    if (filter && pushDown) constraint.filter = filter;
+    const accept = (seq: number): boolean => !excluded.has(seq) && (allowed === null || allowed.has(seq));
 
     // RRF and min-max scores depend on the pool, so they rank one fixed window (as
     // Elasticsearch's rank_window_size does) and every page sees the same ranking. Weighted scores
@@ -317,7 +325,7 @@ export class SearchEngine {
       pool =
         allowed !== null && allowed.size <= this.options.exactFilterLimit
           ? await this.exactPool(descriptors, weights, fusion, allowed, accept)
-          : await this.pool(descriptors, weights, fusion, depth, accept, scored);
+          : await this.pool(descriptors, weights, fusion, depth, constraint, accept, scored);
       retrieveMs += elapsed(retrieveStart);
       const fuseStart = performance.now();
       after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
@@ -360,13 +368,14 @@ export class SearchEngine {
     weights: ParticipatingWeights,
     fusion: FusionMethod,
     depth: number,
-    accept: ((seq: number) => boolean) | undefined,
+    constraint: VectorSearchConstraint,
+    accept: (seq: number) => boolean,
     scored: Map<number, Candidate | null>,
   ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
     const modalities = Object.keys(weights) as SearchModality[];
-    const hitLists = await Promise.all(modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, accept)));
+    const hitLists = await Promise.all(modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, constraint)));
     const truncated = hitLists.every((hits) => hits.length >= depth);
-    const seqs = [...new Set(hitLists.flat().map((hit) => hit.seq))].filter((seq) => accept === undefined || accept(seq));
+    const seqs = [...new Set(hitLists.flat().map((hit) => hit.seq))].filter(accept);
     // A deeper round finds the shallower round's candidates again: score only the new ones.
     const fresh = seqs.filter((seq) => !scored.has(seq));
     for (const seq of fresh) scored.set(seq, null);
@@ -393,10 +402,10 @@ export class SearchEngine {
     weights: ParticipatingWeights,
     fusion: FusionMethod,
     allowed: Set<number>,
-    accept: ((seq: number) => boolean) | undefined,
+    accept: (seq: number) => boolean,
   ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
     const modalities = Object.keys(weights) as SearchModality[];
-    const seqs = [...allowed].filter((seq) => accept === undefined || accept(seq));
+    const seqs = [...allowed].filter(accept);
     const candidates = await this.scoreExactly(seqs, descriptors, modalities);
     return { ranked: fuse(fusion, candidates, weights), truncated: false, bound: Number.NEGATIVE_INFINITY };
   }

@@ -16,7 +16,9 @@ import { join } from 'node:path';
 import { createError } from '../errors.js';
 import { HnswIndex, type HnswParams, type SnapshotState } from './hnsw-index.js';
 import { SqliteCatalog, type VectorDims } from './sqlite-catalog.js';
-import type { CatalogChanges, Modality } from './types.js';
+import type { CatalogChanges, Modality, RebuildProgress, Store } from './types.js';
+
+export type { RebuildProgress } from './types.js';
 
 export interface EmbeddedStoreOptions {
   dataDir: string;
@@ -24,13 +26,8 @@ export interface EmbeddedStoreOptions {
   hnsw: HnswParams;
 }
 
-export interface RebuildProgress {
-  /** Items indexed so far (into every index being rebuilt). */
-  done: number;
-  total: number;
-}
-
-export interface EmbeddedStore {
+export interface EmbeddedStore extends Store {
+  readonly backend: 'sqlite';
   readonly catalog: SqliteCatalog;
   readonly indices: Record<Modality, HnswIndex>;
   /** What opening found for each snapshot, for logs and `parasol stats`. */
@@ -84,6 +81,7 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<
 }
 
 class Embedded implements EmbeddedStore {
+  readonly backend = 'sqlite' as const;
   /** sync, rebuild, save and close take turns so that each sees indices in a settled state. */
   private turn: Promise<unknown> = Promise.resolve();
   private closed = false;

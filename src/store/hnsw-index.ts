@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { z } from 'zod';
 import { createError } from '../errors.js';
-import type { Modality, VectorHit, VectorIndex } from './types.js';
+import type { Modality, VectorHit, VectorIndex, VectorSearchConstraint } from './types.js';
 
 const { HierarchicalNSW } = hnswlib;
 type NativeIndex = InstanceType<typeof HierarchicalNSW>;
@@ -70,6 +70,7 @@ type SnapshotMeta = z.infer<typeof snapshotMetaSchema>;
 export class HnswIndex implements VectorIndex {
   readonly modality: Modality;
   readonly dim: number;
+  readonly filtersItself = false;
   private readonly options: HnswIndexOptions;
   private native: NativeIndex;
   /** Labels present and not marked deleted: exactly what a search can return. */
@@ -169,7 +170,15 @@ export class HnswIndex implements VectorIndex {
     });
   }
 
-  async search(vector: Float32Array, k: number, accept?: (seq: number) => boolean): Promise<VectorHit[]> {
+  async search(vector: Float32Array, k: number, constraint: VectorSearchConstraint = {}): Promise<VectorHit[]> {
+    this.assertOpen();
+    this.assertVector(vector);
+    if (constraint.filter) throw new TypeError('an HNSW index filters by label: resolve the filter to allowed seqs first');
+    return this.searchAccepting(vector, k, acceptOf(constraint));
+  }
+
+  /** A search with any label predicate, checked during the graph walk (evaluations use it; not part of VectorIndex). */
+  async searchAccepting(vector: Float32Array, k: number, accept?: (seq: number) => boolean): Promise<VectorHit[]> {
     this.assertOpen();
     this.assertVector(vector);
     // hnswlib rejects k above its capacity and pads nothing: ask for at most what exists.
@@ -447,4 +456,12 @@ async function fsyncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+function acceptOf({ allowed, exclude }: VectorSearchConstraint): ((seq: number) => boolean) | undefined {
+  const excluded = exclude && exclude.size > 0 ? exclude : undefined;
+  if (allowed && excluded) return (seq) => allowed.has(seq) && !excluded.has(seq);
+  if (allowed) return (seq) => allowed.has(seq);
+  if (excluded) return (seq) => !excluded.has(seq);
+  return undefined;
 }

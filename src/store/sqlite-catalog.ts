@@ -277,7 +277,9 @@ export class SqliteCatalog implements Catalog {
     return run(id);
   }
 
-  async matchFilter(filter: ItemFilter): Promise<Set<number>> {
+  matchFilter(filter: ItemFilter): Promise<Set<number>>;
+  matchFilter(filter: ItemFilter, options: { limit: number }): Promise<Set<number> | null>;
+  async matchFilter(filter: ItemFilter, options?: { limit: number }): Promise<Set<number> | null> {
     const clauses = ['deleted = 0'];
     const params: Array<string | number> = [];
     // An empty list means "no constraint", the same as an absent one.
@@ -304,9 +306,12 @@ export class SqliteCatalog implements Catalog {
       clauses.push('seq IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)');
       params.push(query);
     }
+    const limited = options !== undefined;
+    if (limited) params.push(Math.max(0, Math.floor(options.limit)) + 1);
     const rows = this
-      .prepare<Array<string | number>, { seq: number }>(`SELECT seq FROM items WHERE ${clauses.join(' AND ')}`)
+      .prepare<Array<string | number>, { seq: number }>(`SELECT seq FROM items WHERE ${clauses.join(' AND ')}${limited ? ' LIMIT ?' : ''}`)
       .all(...params);
+    if (limited && rows.length > options.limit) return null;
     return new Set(rows.map((row) => row.seq));
   }
 

@@ -99,8 +99,10 @@ export interface Catalog {
   thumbnail(id: string): Promise<Buffer | undefined>;
   /** Soft delete; returns false if the id is unknown or already deleted. */
   delete(id: string): Promise<boolean>;
-  /** The set of live seqs matching a filter (used to post-filter vector results). */
+  /** The set of live seqs matching a filter (used to filter an index that filters by label). */
   matchFilter(filter: ItemFilter): Promise<Set<number>>;
+  /** The same, or null when more than `limit` items match (a bounded probe: "is this filter small?"). */
+  matchFilter(filter: ItemFilter, options: { limit: number }): Promise<Set<number> | null>;
   /** Changes committed after `version`, for replaying into vector indices. */
   changesSince(version: number): Promise<CatalogChanges>;
   /** Every live item with vectors, in seq order, in pages (for rebuilds and migrations). */
@@ -116,14 +118,32 @@ export interface VectorHit {
   score: number;
 }
 
+/** What a vector search may return, beyond live points. */
+export interface VectorSearchConstraint {
+  /** Seqs never to return. */
+  exclude?: ReadonlySet<number>;
+  /** Only these seqs may be returned (e.g. the live seqs matching a filter, from Catalog.matchFilter). */
+  allowed?: ReadonlySet<number>;
+  /**
+   * The item filter itself, evaluated by the index (kNN with a filter): only for an index whose
+   * `filtersItself` is true; one that filters by label refuses it.
+   */
+  filter?: ItemFilter;
+}
+
 export interface VectorIndex {
   readonly modality: Modality;
   readonly dim: number;
+  /**
+   * Whether the index evaluates an `ItemFilter` itself (a search server holding the metadata).
+   * When false, callers resolve filters to `allowed` seqs through the catalog first.
+   */
+  readonly filtersItself: boolean;
   /** Adds or replaces points; grows capacity as needed. Vectors must be L2-normalised and of `dim`. */
   add(points: Array<{ seq: number; vector: Float32Array }>): Promise<void>;
   remove(seqs: number[]): Promise<void>;
-  /** Up to k nearest live points, best first. `accept` (if given) filters candidates during the search. */
-  search(vector: Float32Array, k: number, accept?: (seq: number) => boolean): Promise<VectorHit[]>;
+  /** Up to k nearest live points, best first; the constraint is applied during the search, not after it. */
+  search(vector: Float32Array, k: number, constraint?: VectorSearchConstraint): Promise<VectorHit[]>;
   size(): Promise<number>;
   /** The catalog version the index content corresponds to. */
   version(): number;
@@ -131,4 +151,28 @@ export interface VectorIndex {
   /** Persist a snapshot atomically (embedded backend); a no-op for a server-side index. */
   save(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What both backends offer the services: a catalog, one vector index per modality, and their upkeep. */
+export interface Store {
+  readonly backend: 'sqlite' | 'elastic';
+  readonly catalog: Catalog;
+  readonly indices: Record<Modality, VectorIndex>;
+  /** Brings the indices up to the catalog (embedded: replays the change log; a server: makes writes visible). */
+  sync(): Promise<void>;
+  /**
+   * Rebuilds the indices from the catalog (`parasol reindex`). Embedded: fresh HNSW graphs swapped in;
+   * Elasticsearch: a new versioned index filled and the alias moved, so searches never stop.
+   */
+  rebuild(onProgress?: (progress: RebuildProgress) => void): Promise<void>;
+  /** Persists what must survive a restart (embedded snapshots; a no-op for a server). */
+  save(): Promise<void>;
+  /** Releases everything (embedded: saves changed snapshots unless `save: false`). */
+  close(options?: { save?: boolean }): Promise<void>;
+}
+
+export interface RebuildProgress {
+  /** Items indexed so far (into every index being rebuilt). */
+  done: number;
+  total: number;
 }

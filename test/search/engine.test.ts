@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isParasolError } from '../../src/errors.js';
 import { SearchEngine, type SearchResponse } from '../../src/search/engine.js';
-import type { VectorIndex } from '../../src/store/types.js';
+import type { VectorIndex, VectorSearchConstraint } from '../../src/store/types.js';
 import { dot, normalize } from '../../src/vectors.js';
 import {
   corpusItems,
@@ -282,9 +282,9 @@ describe('pagination', () => {
     const depths: number[] = [];
     const counting = (index: VectorIndex): VectorIndex =>
       Object.assign(Object.create(index) as VectorIndex, {
-        search: (vector: Float32Array, k: number, accept?: (seq: number) => boolean) => {
+        search: (vector: Float32Array, k: number, constraint?: VectorSearchConstraint) => {
           depths.push(k);
-          return index.search(vector, k, accept);
+          return index.search(vector, k, constraint);
         },
       });
     const indices = { semantic: counting(t.store.indices.semantic), style: counting(t.store.indices.style) };

@@ -80,14 +80,24 @@ describe('HnswIndex', () => {
       expect((await index.search(revived.vector, 1))[0]).toMatchObject({ seq: 4, score: expect.closeTo(1, 5) });
     });
 
-    it('applies the accept filter during the search', async () => {
+    it('applies allowed and excluded seqs during the search', async () => {
       const index = HnswIndex.create(options);
       const data = points(200, 8);
       await index.add(data);
-      const even = (seq: number) => seq % 2 === 0;
-      const hits = await index.search(data[0].vector, 10, even);
+      const even = new Set(data.map((p) => p.seq).filter((seq) => seq % 2 === 0));
+      const exclude = new Set([...even].slice(0, 50));
+      const hits = await index.search(data[0].vector, 10, { allowed: even, exclude });
       expect(hits).toHaveLength(10);
-      expect(hits.every((h) => even(h.seq))).toBe(true);
+      expect(hits.every((h) => even.has(h.seq) && !exclude.has(h.seq))).toBe(true);
+      const odd = await index.searchAccepting(data[0].vector, 10, (seq) => seq % 2 === 1);
+      expect(odd).toHaveLength(10);
+      expect(odd.every((h) => h.seq % 2 === 1)).toBe(true);
+    });
+
+    it('refuses an item filter (it filters by label, not by metadata)', async () => {
+      const index = HnswIndex.create(options);
+      await index.add(points(5, 8));
+      await expect(index.search(points(1, 8)[0].vector, 3, { filter: { sources: ['x'] } })).rejects.toThrow(/filters by label/);
     });
 
     it('rejects vectors of the wrong dimension', async () => {
