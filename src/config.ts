@@ -124,8 +124,58 @@ export const configSchema = z.object({
       resultTtlSeconds: positiveInt.default(3600),
       /** Finished images kept in memory, least recently used out first (the disk copy stays). */
       resultCacheBytes: positiveInt.default(64 * 1024 * 1024),
+      /**
+       * Where finished images are written and served from (default <dataDir>/generated). With the
+       * Redis queue every API server and worker must see the same folder (a shared volume or mount).
+       */
+      sharedDir: z.string().min(1).optional(),
     })
     .refine((g) => g.defaultSteps <= g.maxSteps, { message: 'defaultSteps must not exceed maxSteps', path: ['defaultSteps'] })
+    .prefault({}),
+
+  /** The Elasticsearch backend (PARASOL_BACKEND=elastic; src/store/elastic.ts). */
+  elastic: z
+    .object({
+      url: z.string().url().optional(),
+      apiKey: z.string().min(1).optional(),
+      username: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+      /** A PEM file with the CA that signed the cluster's certificate (security on, self-signed). */
+      caFile: z.string().min(1).optional(),
+      /** The alias searches go through; concrete indices are <index>-v<N>. */
+      index: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,200}$/, 'lower-case letters, digits, ".", "_" and "-"').default('parasol-items'),
+      shards: positiveInt.max(1024).default(1),
+      replicas: z.coerce.number().int().min(0).max(16).default(0),
+      /** int8_hnsw keeps a quarter of the float vectors' memory in the HNSW graph (scores become approximate). */
+      quantization: z.enum(['none', 'int8']).default('none'),
+      m: positiveInt.max(512).default(16),
+      efConstruction: positiveInt.max(3200).default(100),
+      /** kNN num_candidates per shard = k × this (capped at 10 000). */
+      numCandidatesFactor: z.coerce.number().min(1).max(100).default(2),
+      /** wait_for: a write returns once searches can see it; false: faster bulk loads, visible within a second. */
+      refresh: z.enum(['wait_for', 'false']).default('wait_for'),
+      requestTimeoutMs: positiveInt.max(600_000).default(30_000),
+      bulkFlushBytes: positiveInt.default(5 * 1024 * 1024),
+      bulkConcurrency: positiveInt.max(64).default(2),
+      bulkRetries: z.coerce.number().int().min(0).max(20).default(3),
+    })
+    .prefault({}),
+  /** Where generation jobs queue: in this process (memory) or in Redis for separate sampler workers (`parasol worker`). */
+  queue: z
+    .object({
+      backend: z.enum(['memory', 'redis']).default('memory'),
+      redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
+      /** Key prefix in Redis: API servers and workers of one deployment must agree on it. */
+      prefix: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('parasol'),
+      /** Jobs one worker process samples at once (one per GPU is the rule). */
+      workerConcurrency: positiveInt.max(64).default(1),
+      /** A worker holds a job's lock this long between renewals; a worker that dies loses it after this. */
+      lockMs: positiveInt.max(3_600_000).default(30_000),
+      /** How often workers look for jobs whose lock expired (a dead worker's), to retry them. */
+      stalledIntervalMs: positiveInt.max(3_600_000).default(30_000),
+      /** Times a job may lose its worker before it fails (instead of being retried). */
+      maxStalled: z.coerce.number().int().min(0).max(100).default(1),
+    })
     .prefault({}),
 });
 
@@ -155,6 +205,21 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_AUTH_REQUIRED: ['auth', 'required'],
   PARASOL_ALLOW_OPEN: ['auth', 'allowOpen'],
   PARASOL_CORS_ORIGINS: ['cors', 'origins'],
+  PARASOL_GENERATED_DIR: ['generate', 'sharedDir'],
+  ES_URL: ['elastic', 'url'],
+  ES_API_KEY: ['elastic', 'apiKey'],
+  ES_USERNAME: ['elastic', 'username'],
+  ES_PASSWORD: ['elastic', 'password'],
+  ES_CA_FILE: ['elastic', 'caFile'],
+  PARASOL_ES_INDEX: ['elastic', 'index'],
+  PARASOL_ES_SHARDS: ['elastic', 'shards'],
+  PARASOL_ES_REPLICAS: ['elastic', 'replicas'],
+  PARASOL_ES_QUANTIZATION: ['elastic', 'quantization'],
+  PARASOL_ES_REFRESH: ['elastic', 'refresh'],
+  PARASOL_QUEUE: ['queue', 'backend'],
+  REDIS_URL: ['queue', 'redisUrl'],
+  PARASOL_QUEUE_PREFIX: ['queue', 'prefix'],
+  PARASOL_WORKER_CONCURRENCY: ['queue', 'workerConcurrency'],
 };
 
 type Json = Record<string, unknown>;
@@ -202,5 +267,15 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
     const issue = parsed.error.issues[0];
     throw createError('CONFIG_INVALID', `${issue.path.join('.')}: ${issue.message}`);
   }
-  return parsed.data;
+  const config = parsed.data;
+  if (config.backend === 'elastic' && !config.elastic.url) {
+    throw createError('CONFIG_INVALID', 'backend "elastic" needs the cluster address: set ES_URL (or elastic.url)');
+  }
+  if (config.elastic.apiKey && (config.elastic.username || config.elastic.password)) {
+    throw createError('CONFIG_INVALID', 'elastic: give an API key or a username and password, not both');
+  }
+  if (Boolean(config.elastic.username) !== Boolean(config.elastic.password)) {
+    throw createError('CONFIG_INVALID', 'elastic: a username needs a password (ES_USERNAME with ES_PASSWORD)');
+  }
+  return config;
 }
