@@ -222,6 +222,9 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_WORKER_CONCURRENCY: ['queue', 'workerConcurrency'],
 };
 
+/** Every environment variable the configuration reads. */
+export const ENVIRONMENT_VARIABLES: readonly string[] = Object.freeze(['PARASOL_CONFIG', ...Object.keys(ENV_PATHS)]);
+
 type Json = Record<string, unknown>;
 
 function setPath(target: Json, keys: string[], value: unknown): void {
