@@ -14,7 +14,13 @@
  */
 import { loadConfig } from '../src/config.js';
 import { createEngine, openContext, openEncoders, openStore } from '../src/context.js';
-import { openEmbeddedStore } from '../src/store/embedded.js';
+import { isEmbeddedStore, openEmbeddedStore } from '../src/store/embedded.js';
+import type { Store } from '../src/store/types.js';
+
+/** What opening found for each HNSW snapshot (loaded, rebuilt…); empty for a server-side store. */
+function snapshotStates(store: Store): Record<string, string> {
+  return isEmbeddedStore(store) ? Object.fromEntries(Object.entries(store.startup).map(([m, s]) => [m, s.status])) : {};
+}
 
 export interface ColdStartChildResult {
   mode: 'cold-start' | 'cold-start-split';
@@ -71,7 +77,7 @@ async function coldStart(dataDir: string, packDir: string, text: string): Promis
     results: response.results.length,
     items: (await context.store.catalog.stats()).items,
     rssBytes: process.memoryUsage().rss,
-    snapshots: Object.fromEntries(Object.entries(context.store.startup).map(([m, s]) => [m, s.status])),
+    snapshots: snapshotStates(context.store),
   };
   emit(result);
   await context.close();
@@ -100,7 +106,7 @@ async function coldStartSplit(dataDir: string, packDir: string, text: string): P
     results: response.results.length,
     items: (await store.catalog.stats()).items,
     rssBytes: process.memoryUsage().rss,
-    snapshots: Object.fromEntries(Object.entries(store.startup).map(([m, s]) => [m, s.status])),
+    snapshots: snapshotStates(store),
   };
   emit(result);
   await store.close({ save: false });

@@ -9,8 +9,7 @@
  * Every parameter is recorded in the report, since recall depends on the data.
  */
 import { createHash } from 'node:crypto';
-import type { EmbeddedStore } from '../src/store/embedded.js';
-import type { ItemInput, Modality } from '../src/store/types.js';
+import type { ItemInput, Modality, Store } from '../src/store/types.js';
 import { Rng } from './rng.js';
 
 export interface GeneratorParams {
@@ -169,7 +168,7 @@ export class SyntheticCorpus {
    * then the indices are synced, as ingestion does.
    */
   async growTo(
-    store: EmbeddedStore,
+    store: Store,
     target: number,
     options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
   ): Promise<void> {

@@ -16,14 +16,15 @@ import { SearchEngine } from './search/engine.js';
 import { RefineSessions } from './search/refine.js';
 import { InMemorySessionStore } from './search/session-store.js';
 import { openEmbeddedStore } from './store/embedded.js';
-import type { EmbeddedStore } from './store/embedded.js';
 import { KeyStore } from './store/keys.js';
+import type { Store } from './store/types.js';
 
 export interface ParasolContext {
   config: Config;
   logger: Logger;
   encoders: LoadedEncoders;
-  store: EmbeddedStore;
+  /** The catalog and vector indices: embedded (SQLite + HNSW) or Elasticsearch, by `config.backend`. */
+  store: Store;
   engine: SearchEngine;
   sessions: RefineSessions;
   /** Whether the pack has a generator (a `parasol` block in pack.json). */
@@ -50,8 +51,8 @@ export function openEncoders(config: Config, logger: Logger = silentLogger): Pro
   });
 }
 
-/** The embedded store sized for the encoders' dimensions (step 2). */
-export function openStore(config: Config, encoders: Pick<LoadedEncoders, 'semanticDim' | 'styleDim'>): Promise<EmbeddedStore> {
+/** The configured store sized for the encoders' dimensions (step 2). */
+export function openStore(config: Config, encoders: Pick<LoadedEncoders, 'semanticDim' | 'styleDim'>): Promise<Store> {
   return openEmbeddedStore({
     dataDir: config.dataDir,
     dims: { semantic: encoders.semanticDim, style: encoders.styleDim },
@@ -60,7 +61,7 @@ export function openStore(config: Config, encoders: Pick<LoadedEncoders, 'semant
 }
 
 /** The search engine over an opened store (step 3). */
-export function createEngine(config: Config, store: EmbeddedStore, encoders: LoadedEncoders): SearchEngine {
+export function createEngine(config: Config, store: Store, encoders: LoadedEncoders): SearchEngine {
   return new SearchEngine({
     catalog: store.catalog,
     indices: store.indices,
@@ -76,7 +77,7 @@ export function createEngine(config: Config, store: EmbeddedStore, encoders: Loa
 
 export async function openContext(config: Config, logger: Logger = silentLogger): Promise<ParasolContext> {
   const encoders = await openEncoders(config, logger);
-  let store: EmbeddedStore;
+  let store: Store;
   try {
     store = await openStore(config, encoders);
   } catch (error) {

@@ -14,6 +14,7 @@ import { openContext } from '../context.js';
 import type { ParasolContext } from '../context.js';
 import { silentLogger } from '../log.js';
 import { Progress, forEachConcurrent } from '../progress.js';
+import { isEmbeddedStore } from '../store/embedded.js';
 import { HnswIndex } from '../store/hnsw-index.js';
 import { normalize } from '../vectors.js';
 import { createError } from '../errors.js';
@@ -151,8 +152,11 @@ export async function evaluateRetrieval(config: Config, options: RetrievalOption
   const dataDir = await mkdtemp(path.join(tmpdir(), 'parasol-eval-'));
   let context: ParasolContext | undefined;
   try {
-    context = await openContext({ ...config, dataDir }, silentLogger);
-    const { encoders, store } = context;
+    // The evaluation measures the models through the embedded engine (its own temporary store).
+    context = await openContext({ ...config, backend: 'sqlite', dataDir }, silentLogger);
+    const { encoders } = context;
+    const store = context.store;
+    if (!isEmbeddedStore(store)) throw new Error('the retrieval evaluation runs on the embedded backend');
     const renderSize = Math.max(encoders.manifest.semantic.image.preprocess.size, encoders.manifest.style.image.preprocess.size);
     const corpus = buildCorpus();
     const sampled = corpus.items.filter((i) => inSample(i, sample));

@@ -42,6 +42,11 @@ export interface EmbeddedStore extends Store {
   close(options?: { save?: boolean }): Promise<void>;
 }
 
+/** Narrows a store to the embedded backend (benchmarks and evaluations read its snapshots and HNSW indices). */
+export function isEmbeddedStore(store: Store): store is EmbeddedStore {
+  return store.backend === 'sqlite';
+}
+
 const MODALITIES: readonly Modality[] = ['semantic', 'style'];
 const REBUILD_PAGE = 512;
 
