@@ -72,6 +72,8 @@ export const configSchema = z.object({
     .object({
       ttlSeconds: positiveInt.default(1800),
       max: positiveInt.default(10_000),
+      /** memory: this process only; redis: shared by every API server (needed behind a load balancer without sticky sessions). */
+      store: z.enum(['memory', 'redis']).default('memory'),
     })
     .prefault({}),
   limits: z
@@ -160,13 +162,18 @@ export const configSchema = z.object({
       bulkRetries: z.coerce.number().int().min(0).max(20).default(3),
     })
     .prefault({}),
+  /** The Redis server shared by API servers and workers (the job queue and refinement sessions, when chosen). */
+  redis: z
+    .object({
+      url: z.string().url().default('redis://127.0.0.1:6379'),
+      /** Key prefix: API servers and workers of one deployment must agree on it. */
+      prefix: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('parasol'),
+    })
+    .prefault({}),
   /** Where generation jobs queue: in this process (memory) or in Redis for separate sampler workers (`parasol worker`). */
   queue: z
     .object({
       backend: z.enum(['memory', 'redis']).default('memory'),
-      redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
-      /** Key prefix in Redis: API servers and workers of one deployment must agree on it. */
-      prefix: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('parasol'),
       /** Jobs one worker process samples at once (one per GPU is the rule). */
       workerConcurrency: positiveInt.max(64).default(1),
       /** A worker holds a job's lock this long between renewals; a worker that dies loses it after this. */
@@ -217,8 +224,9 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_ES_QUANTIZATION: ['elastic', 'quantization'],
   PARASOL_ES_REFRESH: ['elastic', 'refresh'],
   PARASOL_QUEUE: ['queue', 'backend'],
-  REDIS_URL: ['queue', 'redisUrl'],
-  PARASOL_QUEUE_PREFIX: ['queue', 'prefix'],
+  REDIS_URL: ['redis', 'url'],
+  PARASOL_REDIS_PREFIX: ['redis', 'prefix'],
+  PARASOL_SESSION_STORE: ['sessions', 'store'],
   PARASOL_WORKER_CONCURRENCY: ['queue', 'workerConcurrency'],
 };
 

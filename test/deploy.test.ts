@@ -61,7 +61,8 @@ describe('docker-compose.yml', () => {
       const config = loadConfig({}, env);
       expect(config.backend).toBe('elastic');
       expect(config.elastic.url).toBe('http://elasticsearch:9200');
-      expect(config.queue).toMatchObject({ backend: 'redis', redisUrl: 'redis://redis:6379' });
+      expect(config.queue.backend).toBe('redis');
+      expect(config.redis.url).toBe('redis://redis:6379');
       expect(config.generate.sharedDir).toBe('/generated');
       for (const key of Object.keys(env)) expect(ENVIRONMENT_VARIABLES).toContain(key);
     }
