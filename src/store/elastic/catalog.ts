@@ -1,0 +1,546 @@
+/**
+ * The Elasticsearch catalog: the same contract and semantics as SqliteCatalog (the reference),
+ * over one items index (behind an alias), a thumbnails index and the meta registry.
+ *
+ * Reads by id or content hash resolve through the registry and realtime GETs, so they see a write
+ * as soon as it is acknowledged; searches (matchFilter, scan, changesSince, stats) see what the
+ * last refresh published, which is every acknowledged write when `refresh` is 'wait_for'.
+ *
+ * ES has no transactions, so addBatch is made all-or-none by compensation: seqs and the version
+ * are reserved on the counter, uniqueness claims created, then items written; if anything fails,
+ * what the batch wrote is removed before the error is thrown. Writes from this process take turns
+ * (a mutex); the registry and the counter keep several servers consistent with each other.
+ */
+import type { Client, estypes } from '@elastic/elasticsearch';
+import { createError, ParasolError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { idFromHash, type VectorDims } from '../sqlite-catalog.js';
+import type {
+  AddResult,
+  Catalog,
+  CatalogChanges,
+  CatalogStats,
+  Item,
+  ItemFilter,
+  ItemInput,
+  ItemWithVectors,
+  Modality,
+} from '../types.js';
+import { runBulk, type BulkFailure, type BulkOp, type BulkSettings } from './bulk.js';
+import { esCall, isConflict, isDocMissing, toParasolError } from './client.js';
+import { LIVE, liveFilterQuery } from './filters.js';
+import { ITEM_SOURCE_EXCLUDES, toItem, toItemWithVectors, type IndexNames, type ItemDoc, type ThumbnailDoc } from './mapping.js';
+import { claimKey, Registry, type Claim } from './registry.js';
+import { collectHits, MAX_PAGE, rechunk, scanHits } from './scan.js';
+import { assertDims, validateInput } from './validate.js';
+
+export type RefreshPolicy = 'wait_for' | 'false';
+
+export interface ElasticCatalogOptions {
+  client: Client;
+  names: IndexNames;
+  dims: VectorDims;
+  refresh: RefreshPolicy;
+  bulk: BulkSettings;
+  /** A claim whose item has not appeared after this long belongs to a writer that died. */
+  staleClaimMs: number;
+  logger: Pick<Logger, 'info' | 'warn'>;
+}
+
+/** Distinct source values counted by stats(); a larger catalog reports the rest under no name. */
+const MAX_SOURCES = 10_000;
+/** Hits per request when a catalog-wide list is built (matchFilter, changesSince). */
+const LIST_PAGE = 5_000;
+
+type Source = estypes.SearchSourceConfig;
+const WITHOUT_VECTORS: Source = { excludes: ITEM_SOURCE_EXCLUDES };
+
+interface Holder {
+  doc: ItemDoc;
+  seqNo: number;
+  primaryTerm: number;
+}
+
+type ClaimState = { kind: 'none' } | { kind: 'live'; holder: ItemDoc } | { kind: 'pending' } | { kind: 'stale'; claim: Claim };
+
+interface Planned {
+  item: ItemInput;
+  id: string;
+  seq: number;
+}
+
+/** Runs tasks one after another (this process's writes; rebuild's final switch-over). */
+export class Turns {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+export class ElasticCatalog implements Catalog {
+  readonly dims: VectorDims;
+  readonly registry: Registry;
+  /** addBatch, delete and the end of a rebuild take turns. */
+  readonly writes = new Turns();
+  /** Told the catalog version after each committed change (the vector indices report it). */
+  onVersion: ((version: number) => void) | undefined;
+  private readonly client: Client;
+  private readonly names: IndexNames;
+  private readonly options: ElasticCatalogOptions;
+  private closed = false;
+
+  constructor(options: ElasticCatalogOptions) {
+    assertDims(options.dims);
+    this.options = options;
+    this.client = options.client;
+    this.names = options.names;
+    this.dims = { ...options.dims };
+    this.registry = new Registry(options.client, options.names.meta);
+  }
+
+  private get refresh(): 'wait_for' | false {
+    return this.options.refresh === 'wait_for' ? 'wait_for' : false;
+  }
+
+  async addBatch(items: ItemInput[]): Promise<AddResult[]> {
+    this.assertOpen();
+    items.forEach((item, index) => {
+      validateInput(item, index, this.dims);
+      assertNonZero(item, index);
+    });
+    if (items.length === 0) return [];
+    return this.writes.run(() => this.addValidated(items));
+  }
+
+  async get(id: string): Promise<Item | undefined> {
+    const holder = await this.liveByClaim(claimKey('id', id), (doc) => doc.id === id, WITHOUT_VECTORS);
+    return holder && toItem(holder.doc);
+  }
+
+  async getWithVectors(id: string): Promise<ItemWithVectors | undefined> {
+    const holder = await this.liveByClaim(claimKey('id', id), (doc) => doc.id === id, true);
+    return holder && toItemWithVectors(holder.doc);
+  }
+
+  async getManyBySeq(seqs: number[]): Promise<Map<number, Item>> {
+    const docs = await this.mgetLive(seqs, WITHOUT_VECTORS);
+    return new Map([...docs].map(([seq, doc]) => [seq, toItem(doc)]));
+  }
+
+  async getVectorsBySeq(seqs: number[], modality: Modality): Promise<Map<number, Float32Array>> {
+    const field = modality === 'semantic' ? 'semantic' : 'style';
+    const docs = await this.mgetLive(seqs, { includes: [field, 'deleted'] });
+    return new Map([...docs].map(([seq, doc]) => [seq, Float32Array.from(doc[field])]));
+  }
+
+  async findByHash(contentHash: string): Promise<Item | undefined> {
+    const holder = await this.liveByClaim(claimKey('hash', contentHash), (doc) => doc.contentHash === contentHash, WITHOUT_VECTORS);
+    return holder && toItem(holder.doc);
+  }
+
+  async thumbnail(id: string): Promise<Buffer | undefined> {
+    const item = await this.get(id);
+    if (!item) return undefined;
+    try {
+      const response = await this.client.get<ThumbnailDoc>({ index: this.names.thumbnails, id });
+      // The id may have been re-ingested since; only the live item's own thumbnail is served.
+      if (!response._source || response._source.seq !== item.seq) return undefined;
+      return Buffer.from(response._source.bytes, 'base64');
+    } catch (error) {
+      if (isDocMissing(error)) return undefined;
+      throw toParasolError(error, `reading the thumbnail of "${id}"`);
+    }
+  }
+
+  async delete(id: string): Promise<boolean> {
+    this.assertOpen();
+    return this.writes.run(() => this.deleteOne(id));
+  }
+
+  matchFilter(filter: ItemFilter): Promise<Set<number>>;
+  matchFilter(filter: ItemFilter, options: { limit: number }): Promise<Set<number> | null>;
+  async matchFilter(filter: ItemFilter, options?: { limit: number }): Promise<Set<number> | null> {
+    const query = liveFilterQuery(filter);
+    if (query === null) return new Set();
+    if (options !== undefined) {
+      const limit = Math.max(0, Math.floor(options.limit));
+      if (limit + 1 <= MAX_PAGE) {
+        // One bounded probe: limit + 1 hits are enough to tell "more than limit".
+        const response = await esCall('matching a filter', () =>
+          this.client.search({ index: this.names.alias, query, size: limit + 1, _source: false, track_total_hits: false }),
+        );
+        const hits = response.hits.hits;
+        if (hits.length > limit) return null;
+        return new Set(hits.map((hit) => seqOfHit(hit)));
+      }
+    }
+    const hits = await collectHits(this.client, { index: this.names.alias, query, pageSize: LIST_PAGE, source: false, what: 'matching a filter' });
+    if (options !== undefined && hits.length > options.limit) return null;
+    return new Set(hits.map((hit) => seqOfHit(hit)));
+  }
+
+  async changesSince(version: number): Promise<CatalogChanges> {
+    // The version first: whatever commits meanwhile is reported too, which a replay tolerates (upserts).
+    const current = (await this.registry.counter()).version;
+    const addedHits = await collectHits<ItemDoc>(this.client, {
+      index: this.names.alias,
+      query: { bool: { filter: [LIVE, { range: { addedVersion: { gt: version } } }] } },
+      pageSize: LIST_PAGE,
+      source: true,
+      what: 'listing items added since a version',
+    });
+    const deletedHits = await collectHits(this.client, {
+      index: this.names.alias,
+      query: { bool: { filter: [{ term: { deleted: true } }, { range: { deletedVersion: { gt: version } } }] } },
+      pageSize: LIST_PAGE,
+      source: false,
+      what: 'listing items deleted since a version',
+    });
+    return {
+      added: addedHits.flatMap((hit) => (hit._source ? [toItemWithVectors(hit._source)] : [])),
+      deleted: deletedHits.map((hit) => seqOfHit(hit)),
+      version: current,
+    };
+  }
+
+  async *scan(batchSize: number): AsyncIterable<ItemWithVectors[]> {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw createError('BAD_REQUEST', 'scan batch size must be a positive integer');
+    const pages = scanHits<ItemDoc>(this.client, {
+      index: this.names.alias,
+      query: LIVE,
+      pageSize: batchSize,
+      source: true,
+      what: 'scanning the catalog',
+    });
+    for await (const hits of rechunk(pages, batchSize)) {
+      yield hits.flatMap((hit) => (hit._source ? [toItemWithVectors(hit._source)] : []));
+    }
+  }
+
+  async version(): Promise<number> {
+    return (await this.registry.counter()).version;
+  }
+
+  async stats(): Promise<CatalogStats> {
+    const response = await esCall('reading catalog statistics', () =>
+      this.client.search({
+        index: this.names.alias,
+        size: 0,
+        track_total_hits: false,
+        aggs: {
+          deleted: { filter: { term: { deleted: true } } },
+          live: { filter: LIVE, aggs: { sources: { terms: { field: 'source', size: MAX_SOURCES } } } },
+        },
+      }),
+    );
+    const aggs = response.aggregations as
+      | { deleted: { doc_count: number }; live: { doc_count: number; sources: { buckets: Array<{ key: string; doc_count: number }>; sum_other_doc_count?: number } } }
+      | undefined;
+    if (aggs?.live.sources.sum_other_doc_count) {
+      this.options.logger.warn('stats: more distinct sources than counted', { counted: MAX_SOURCES });
+    }
+    const sources = Object.fromEntries((aggs?.live.sources.buckets ?? []).map((bucket) => [String(bucket.key), bucket.doc_count]));
+    return {
+      items: aggs?.live.doc_count ?? 0,
+      deleted: aggs?.deleted.doc_count ?? 0,
+      sources,
+      version: (await this.registry.counter()).version,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  // ---- writes ----
+
+  private async addValidated(items: ItemInput[]): Promise<AddResult[]> {
+    // The first occurrence of each content decides; later ones in the batch are its duplicates.
+    const first = new Map<string, ItemInput>();
+    for (const item of items) if (!first.has(item.contentHash)) first.set(item.contentHash, item);
+    const unique = [...first.values()];
+    const idOf = (item: ItemInput): string => item.id ?? idFromHash(item.contentHash);
+
+    const claims = await this.registry.claims(unique.flatMap((item) => [claimKey('hash', item.contentHash), claimKey('id', idOf(item))]));
+    const holders = await this.mgetHolders([...new Set([...claims.values()].map((claim) => claim.seq))]);
+    const now = Date.now();
+
+    const resultByHash = new Map<string, AddResult>();
+    const plan: Array<Omit<Planned, 'seq'>> = [];
+    const takeOver: Claim[] = [];
+    const idsInBatch = new Set<string>();
+    for (const item of unique) {
+      const byHash = this.claimState(claims.get(claimKey('hash', item.contentHash)), holders, (doc) => doc.contentHash === item.contentHash, now);
+      if (byHash.kind === 'live') {
+        resultByHash.set(item.contentHash, { id: byHash.holder.id, seq: byHash.holder.seq, status: 'duplicate' });
+        continue;
+      }
+      if (byHash.kind === 'pending') {
+        throw createError('CONFLICT', `Content ${item.contentHash.slice(0, 16)} is being added by another writer; retry shortly`);
+      }
+      const id = idOf(item);
+      const byId = this.claimState(claims.get(claimKey('id', id)), holders, (doc) => doc.id === id, now);
+      if (idsInBatch.has(id) || byId.kind === 'live' || byId.kind === 'pending') {
+        throw createError('CONFLICT', `An item with id "${id}" already exists with different content`);
+      }
+      if (byHash.kind === 'stale') takeOver.push(byHash.claim);
+      if (byId.kind === 'stale') takeOver.push(byId.claim);
+      idsInBatch.add(id);
+      plan.push({ item, id });
+    }
+    if (plan.length === 0) return items.map((item) => ({ ...(resultByHash.get(item.contentHash) as AddResult) }));
+
+    const { before, after } = await this.registry.bumpCounter((counter) => ({
+      ...counter,
+      nextSeq: counter.nextSeq + plan.length,
+      version: counter.version + 1,
+    }));
+    const planned: Planned[] = plan.map((entry, i) => ({ ...entry, seq: before.nextSeq + i }));
+    await this.writeBatch(planned, takeOver, after.version);
+
+    for (const entry of planned) resultByHash.set(entry.item.contentHash, { id: entry.id, seq: entry.seq, status: 'added' });
+    this.onVersion?.(after.version);
+    return items.map((item) => {
+      const result = resultByHash.get(item.contentHash) as AddResult;
+      // Only the first occurrence was added; the same content again in the batch is its duplicate.
+      return result.status === 'added' && first.get(item.contentHash) !== item ? { ...result, status: 'duplicate' } : { ...result };
+    });
+  }
+
+  /** Claims, items and thumbnails of a batch; on any failure removes what it wrote and throws. */
+  private async writeBatch(planned: Planned[], takeOver: Claim[], version: number): Promise<void> {
+    const { alias, meta, thumbnails } = this.names;
+    let claimedAll = false;
+    try {
+      if (takeOver.length > 0) {
+        const released = await runBulk(
+          this.client,
+          takeOver.map((claim) => ({ op: 'delete', index: meta, id: claim.key, ifSeqNo: claim.seqNo, ifPrimaryTerm: claim.primaryTerm })),
+          this.options.bulk,
+          false,
+          'releasing stale registry claims',
+        );
+        const lost = released.find((failure) => failure.status !== 404);
+        if (lost) throw createError('CONFLICT', 'The registry changed while the batch was being added; retry');
+      }
+      const at = new Date().toISOString();
+      const claimOps: BulkOp[] = planned.flatMap((entry) => [
+        { op: 'create', index: meta, id: claimKey('hash', entry.item.contentHash), doc: { kind: 'hash', seq: entry.seq, at } },
+        { op: 'create', index: meta, id: claimKey('id', entry.id), doc: { kind: 'id', seq: entry.seq, at } },
+      ]);
+      const refused = await runBulk(this.client, claimOps, this.options.bulk, false, 'claiming content hashes and ids');
+      if (refused.length > 0) throw claimError(refused[0]);
+      claimedAll = true;
+
+      const now = new Date().toISOString();
+      const writes: BulkOp[] = [];
+      for (const { item, id, seq } of planned) {
+        writes.push({ op: 'create', index: alias, id: String(seq), doc: toDoc(item, id, seq, now, version) });
+        if (item.thumbnail) {
+          const thumbnail: ThumbnailDoc = { seq, bytes: item.thumbnail.toString('base64') };
+          writes.push({ op: 'index', index: thumbnails, id, doc: thumbnail });
+        }
+      }
+      const failed = await runBulk(this.client, writes, this.options.bulk, this.refresh, 'writing items');
+      if (failed.length > 0) throw itemError(failed[0]);
+    } catch (error) {
+      await this.compensate(planned, claimedAll).catch((cleanup: unknown) => {
+        this.options.logger.warn('could not fully undo a failed batch', {
+          seqs: planned.map((entry) => entry.seq),
+          error: (cleanup as Error).message,
+        });
+      });
+      throw toParasolError(error, 'adding a batch');
+    }
+  }
+
+  /** Removes whatever a failed batch may have written: its items, thumbnails and claims (only its own). */
+  private async compensate(planned: Planned[], claimedAll: boolean): Promise<void> {
+    const { alias, meta, thumbnails } = this.names;
+    const seqs = new Set(planned.map((entry) => entry.seq));
+    const ops: BulkOp[] = planned.map((entry) => ({ op: 'delete', index: alias, id: String(entry.seq) }));
+    // Thumbnails are written only once every id is claimed by this batch, so no other item owns them.
+    if (claimedAll) for (const entry of planned) if (entry.item.thumbnail) ops.push({ op: 'delete', index: thumbnails, id: entry.id });
+    const keys = planned.flatMap((entry) => [claimKey('hash', entry.item.contentHash), claimKey('id', entry.id)]);
+    for (const claim of (await this.registry.claims(keys)).values()) {
+      if (seqs.has(claim.seq)) ops.push({ op: 'delete', index: meta, id: claim.key, ifSeqNo: claim.seqNo, ifPrimaryTerm: claim.primaryTerm });
+    }
+    const failed = await runBulk(this.client, ops, this.options.bulk, this.refresh, 'undoing a failed batch');
+    const real = failed.filter((failure) => failure.status !== 404);
+    if (real.length > 0) throw new Error(`${real.length} removals failed, e.g. ${real[0].type}: ${real[0].reason}`);
+  }
+
+  private async deleteOne(id: string): Promise<boolean> {
+    const idKey = claimKey('id', id);
+    const idClaim = (await this.registry.claims([idKey])).get(idKey);
+    if (!idClaim) return false;
+    const holder = await this.getHolder(idClaim.seq, WITHOUT_VECTORS);
+    if (!holder || holder.doc.deleted || holder.doc.id !== id) return false;
+
+    const { after } = await this.registry.bumpCounter((counter) => ({ ...counter, version: counter.version + 1 }));
+    try {
+      await this.client.update({
+        index: this.names.alias,
+        id: String(idClaim.seq),
+        doc: { deleted: true, deletedVersion: after.version, updatedAt: new Date().toISOString() },
+        if_seq_no: holder.seqNo,
+        if_primary_term: holder.primaryTerm,
+        refresh: this.refresh,
+      });
+    } catch (error) {
+      // Changed since it was read (a concurrent delete): this call did not delete it.
+      if (isConflict(error)) return false;
+      throw toParasolError(error, `deleting "${id}"`);
+    }
+
+    // Free the content hash and the id for re-ingestion; a deleted item's thumbnail is dead weight.
+    const hashKey = claimKey('hash', holder.doc.contentHash);
+    const hashClaim = (await this.registry.claims([hashKey])).get(hashKey);
+    const ops: BulkOp[] = [
+      { op: 'delete', index: this.names.meta, id: idKey, ifSeqNo: idClaim.seqNo, ifPrimaryTerm: idClaim.primaryTerm },
+      { op: 'delete', index: this.names.thumbnails, id },
+    ];
+    if (hashClaim?.seq === idClaim.seq) {
+      ops.push({ op: 'delete', index: this.names.meta, id: hashKey, ifSeqNo: hashClaim.seqNo, ifPrimaryTerm: hashClaim.primaryTerm });
+    }
+    const failed = await runBulk(this.client, ops, this.options.bulk, false, `releasing the claims of "${id}"`);
+    // 404: already gone; 409: already replaced by a newer claim. Anything else leaves a stale claim,
+    // which the next add of the same content takes over, so it is logged rather than thrown.
+    for (const failure of failed.filter((f) => f.status !== 404 && f.status !== 409)) {
+      this.options.logger.warn('could not release a registry claim', { id: failure.op.id, error: `${failure.type}: ${failure.reason}` });
+    }
+    this.onVersion?.(after.version);
+    return true;
+  }
+
+  // ---- reads ----
+
+  /** The live item a claim points to, if the claim exists and the item (still) matches it. */
+  private async liveByClaim(key: string, matches: (doc: ItemDoc) => boolean, source: Source): Promise<Holder | undefined> {
+    const claim = (await this.registry.claims([key])).get(key);
+    if (!claim) return undefined;
+    const holder = await this.getHolder(claim.seq, source);
+    return holder && !holder.doc.deleted && matches(holder.doc) ? holder : undefined;
+  }
+
+  private async getHolder(seq: number, source: Source): Promise<Holder | undefined> {
+    try {
+      const response = await this.client.get<ItemDoc>({ index: this.names.alias, id: String(seq), ...sourceParams(source) });
+      if (!response.found || !response._source) return undefined;
+      return { doc: response._source, seqNo: response._seq_no ?? 0, primaryTerm: response._primary_term ?? 0 };
+    } catch (error) {
+      if (isDocMissing(error)) return undefined;
+      throw toParasolError(error, `reading item ${seq}`);
+    }
+  }
+
+  /** Items by seq (found ones only, deleted included), without vectors. */
+  private async mgetHolders(seqs: number[]): Promise<Map<number, ItemDoc>> {
+    return this.mget(seqs, { includes: ['seq', 'id', 'contentHash', 'deleted'] }, false);
+  }
+
+  private async mgetLive(seqs: number[], source: Source): Promise<Map<number, ItemDoc>> {
+    return this.mget(seqs, source, true);
+  }
+
+  private async mget(seqs: number[], source: Source, liveOnly: boolean): Promise<Map<number, ItemDoc>> {
+    const found = new Map<number, ItemDoc>();
+    const ids = [...new Set(seqs.filter((seq) => Number.isSafeInteger(seq)))].map(String);
+    if (ids.length === 0) return found;
+    const response = await esCall('reading items by seq', () =>
+      this.client.mget<ItemDoc>({ index: this.names.alias, ids, ...sourceParams(source) }),
+    );
+    for (const doc of response.docs) {
+      if (!('found' in doc) || !doc.found || !doc._source) continue;
+      if (liveOnly && doc._source.deleted) continue;
+      found.set(Number(doc._id), doc._source);
+    }
+    return found;
+  }
+
+  private claimState(claim: Claim | undefined, holders: Map<number, ItemDoc>, matches: (doc: ItemDoc) => boolean, now: number): ClaimState {
+    if (!claim) return { kind: 'none' };
+    const holder = holders.get(claim.seq);
+    if (holder) return !holder.deleted && matches(holder) ? { kind: 'live', holder } : { kind: 'stale', claim };
+    // No item yet: another writer is between claiming and writing, or died there.
+    const age = now - Date.parse(claim.at);
+    return age > this.options.staleClaimMs ? { kind: 'stale', claim } : { kind: 'pending' };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw createError('NOT_READY', 'the Elasticsearch catalog is closed');
+  }
+}
+
+function seqOfHit(hit: estypes.SearchHit<unknown>): number {
+  return Number(hit._id);
+}
+
+function sourceParams(source: Source): { _source?: boolean; _source_includes?: string[]; _source_excludes?: string[] } {
+  if (typeof source === 'boolean') return { _source: source };
+  if (Array.isArray(source)) return { _source_includes: source };
+  if (typeof source === 'object' && source !== null) {
+    const filter = source as estypes.SearchSourceFilter;
+    const params: { _source_includes?: string[]; _source_excludes?: string[] } = {};
+    if (filter.includes) params._source_includes = ([] as string[]).concat(filter.includes);
+    if (filter.excludes) params._source_excludes = ([] as string[]).concat(filter.excludes);
+    return params;
+  }
+  return {};
+}
+
+function toDoc(item: ItemInput, id: string, seq: number, now: string, version: number): ItemDoc {
+  return {
+    seq,
+    id,
+    externalId: item.externalId ?? '',
+    contentHash: item.contentHash,
+    source: item.source,
+    title: item.title,
+    tags: [...(item.tags ?? [])],
+    keywords: [...(item.keywords ?? [])],
+    license: item.license ?? '',
+    attribution: item.attribution ?? '',
+    url: item.url ?? '',
+    width: item.width,
+    height: item.height,
+    // The same JSON round trip SQLite applies, so both backends hand back the same value.
+    extra: JSON.parse(JSON.stringify(item.extra ?? {})) as Record<string, unknown>,
+    createdAt: now,
+    updatedAt: now,
+    deleted: false,
+    addedVersion: version,
+    semantic: Array.from(item.semantic),
+    style: Array.from(item.style),
+  };
+}
+
+/** ES's cosine similarity refuses zero-length vectors; say so before writing anything. */
+function assertNonZero(item: ItemInput, index: number): void {
+  for (const modality of ['semantic', 'style'] as const) {
+    if (item[modality].every((x) => x === 0)) {
+      throw createError('UNPROCESSABLE', `item ${index}: ${modality} vector is all zeros, which cosine similarity cannot index`);
+    }
+  }
+}
+
+function claimError(failure: BulkFailure): Error {
+  if (failure.status === 409) {
+    const key = failure.op.id;
+    if (key.startsWith('id:')) return createError('CONFLICT', `An item with id "${key.slice(3)}" already exists with different content`);
+    return createError('CONFLICT', `Content ${key.slice(5, 21)} is being added by another writer; retry shortly`);
+  }
+  return itemError(failure);
+}
+
+function itemError(failure: BulkFailure): Error {
+  const what = `writing ${failure.op.index}/${failure.op.id}: ${failure.status} ${failure.type}: ${failure.reason}`;
+  if (failure.status === 429 || failure.status === 503) return createError('NOT_READY', `Elasticsearch is overloaded while ${what}`);
+  if (failure.type === 'cluster_block_exception') {
+    return createError('NOT_READY', `the index is read-only for now (a reindex is switching indices, or the disk is full); retry shortly (${what})`);
+  }
+  return new ParasolError('INTERNAL', `Elasticsearch refused ${what}`);
+}

@@ -1,0 +1,47 @@
+/**
+ * Input checks for addBatch: the same rules and messages as SqliteCatalog, so that both backends
+ * refuse the same batches before writing anything.
+ */
+import { createError } from '../../errors.js';
+import type { VectorDims } from '../sqlite-catalog.js';
+import type { ItemInput } from '../types.js';
+
+export function validateInput(item: ItemInput, index: number, dims: VectorDims): void {
+  const where = `item ${index}${item.id ? ` ("${item.id}")` : ''}`;
+  if (typeof item.contentHash !== 'string' || item.contentHash.length === 0) {
+    throw createError('UNPROCESSABLE', `${where} has no content hash`);
+  }
+  if (item.id !== undefined && (typeof item.id !== 'string' || item.id.length === 0)) {
+    throw createError('UNPROCESSABLE', `${where} has an empty id`);
+  }
+  if (typeof item.source !== 'string' || typeof item.title !== 'string') {
+    throw createError('UNPROCESSABLE', `${where} needs a source and a title`);
+  }
+  const words = [...(item.tags ?? []), ...(item.keywords ?? [])];
+  if (!Array.isArray(item.tags) || !words.every((word) => typeof word === 'string')) {
+    throw createError('UNPROCESSABLE', `${where}: tags and keywords must be lists of strings`);
+  }
+  for (const side of ['width', 'height'] as const) {
+    if (!Number.isInteger(item[side]) || item[side] < 0) {
+      throw createError('UNPROCESSABLE', `${where}: ${side} must be a non-negative integer`);
+    }
+  }
+  for (const modality of ['semantic', 'style'] as const) {
+    const vector = item[modality];
+    if (!(vector instanceof Float32Array) || vector.length !== dims[modality]) {
+      const got = vector instanceof Float32Array ? `${vector.length}-d` : typeof vector;
+      throw createError('UNPROCESSABLE', `${where}: ${modality} vector must be a ${dims[modality]}-d Float32Array, got ${got}`);
+    }
+    if (!vector.every(Number.isFinite)) {
+      throw createError('UNPROCESSABLE', `${where}: ${modality} vector has a non-finite value`);
+    }
+  }
+}
+
+export function assertDims(dims: VectorDims): void {
+  for (const modality of ['semantic', 'style'] as const) {
+    if (!Number.isInteger(dims[modality]) || dims[modality] < 1) {
+      throw createError('CONFIG_INVALID', `${modality} dimension must be a positive integer, got ${dims[modality]}`);
+    }
+  }
+}

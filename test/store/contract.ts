@@ -1,0 +1,540 @@
+/**
+ * The storage contract, as behaviour: one suite every backend must pass (the embedded SQLite + HNSW
+ * store and the Elasticsearch store), so that the two cannot drift. It asserts what callers can
+ * observe through `Store`, `Catalog` and `VectorIndex` — never how a backend does it — and the
+ * engine check compares each backend against a brute-force oracle computed from the data.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SearchEngine } from '../../src/search/engine.js';
+import { idFromHash } from '../../src/store/sqlite-catalog.js';
+import type { ItemInput, ItemWithVectors, Store } from '../../src/store/types.js';
+import { dot } from '../../src/vectors.js';
+import { corpusItems, FakeEncoders, SEMANTIC_DIM, STYLE_DIM, textVector } from '../search/helpers.js';
+import { DIMS, hashOf, makeItem, randomUnitVector, seededRandom } from './helpers.js';
+
+export interface OpenedStore {
+  store: Store;
+  cleanup(): Promise<void>;
+}
+
+/** Opens an empty store for the given vector dimensions (store/helpers' DIMS unless told otherwise). */
+export type OpenFreshStore = (dims?: { semantic: number; style: number }) => Promise<OpenedStore>;
+
+export function describeStoreContract(name: string, openFreshStore: OpenFreshStore): void {
+  describe(`Store contract: ${name}`, () => {
+    let opened: OpenedStore;
+    let store: Store;
+    const random = seededRandom(11);
+
+    beforeEach(async () => {
+      opened = await openFreshStore();
+      store = opened.store;
+    });
+    afterEach(async () => {
+      await opened.cleanup();
+    });
+
+    const catalog = () => store.catalog;
+
+    describe('catalog: adding and reading', () => {
+      it('stores metadata, vectors and thumbnails and reads them back', async () => {
+        const input = makeItem('a', random, {
+          externalId: 'ext-1',
+          tags: ['cat', 'ink'],
+          keywords: ['feline'],
+          license: 'CC0',
+          attribution: 'someone',
+          url: 'https://example.org/a',
+          extra: { codepoint: '1F431', split: 'train', nested: { n: 1, list: [1, 'two'] } },
+          thumbnail: Buffer.from([1, 2, 3, 250]),
+        });
+        const [result] = await catalog().addBatch([input]);
+        expect(result).toMatchObject({ id: idFromHash(input.contentHash), status: 'added' });
+        expect(Number.isInteger(result.seq) && result.seq > 0).toBe(true);
+
+        const item = await catalog().get(result.id);
+        expect(item).toEqual({
+          id: result.id,
+          seq: result.seq,
+          externalId: 'ext-1',
+          source: 'test',
+          title: 'Item a',
+          tags: ['cat', 'ink'],
+          keywords: ['feline'],
+          license: 'CC0',
+          attribution: 'someone',
+          url: 'https://example.org/a',
+          width: 64,
+          height: 64,
+          contentHash: input.contentHash,
+          extra: { codepoint: '1F431', split: 'train', nested: { n: 1, list: [1, 'two'] } },
+          createdAt: expect.any(String),
+          updatedAt: expect.any(String),
+        });
+        expect(Date.parse(item!.createdAt)).not.toBeNaN();
+
+        const withVectors = await catalog().getWithVectors(result.id);
+        expect(withVectors?.semantic).toBeInstanceOf(Float32Array);
+        // Exact float32 round trip: scores computed from stored vectors must not depend on the backend.
+        expect(Array.from(withVectors!.semantic)).toEqual(Array.from(input.semantic));
+        expect(Array.from(withVectors!.style)).toEqual(Array.from(input.style));
+        expect(await catalog().thumbnail(result.id)).toEqual(Buffer.from([1, 2, 3, 250]));
+        expect(await catalog().findByHash(input.contentHash)).toEqual(item);
+      });
+
+      it('fills optional metadata with empty values and has no thumbnail unless given one', async () => {
+        const [{ id }] = await catalog().addBatch([makeItem('plain', random)]);
+        expect(await catalog().get(id)).toMatchObject({ externalId: '', keywords: [], license: '', attribution: '', url: '', extra: {} });
+        expect(await catalog().thumbnail(id)).toBeUndefined();
+      });
+
+      it('keeps an explicit id', async () => {
+        const [result] = await catalog().addBatch([makeItem('x', random, { id: 'my-id' })]);
+        expect(result.id).toBe('my-id');
+        expect((await catalog().get('my-id'))?.seq).toBe(result.seq);
+      });
+
+      it('returns undefined for unknown ids and hashes', async () => {
+        await catalog().addBatch([makeItem('known', random)]);
+        expect(await catalog().get('nope')).toBeUndefined();
+        expect(await catalog().getWithVectors('nope')).toBeUndefined();
+        expect(await catalog().findByHash(hashOf('nope'))).toBeUndefined();
+        expect(await catalog().thumbnail('nope')).toBeUndefined();
+      });
+
+      it('hands out increasing seqs in input order', async () => {
+        const first = await catalog().addBatch(['a', 'b', 'c'].map((n) => makeItem(n, random)));
+        const second = await catalog().addBatch([makeItem('d', random)]);
+        const seqs = [...first, ...second].map((r) => r.seq);
+        expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+        expect(new Set(seqs).size).toBe(4);
+      });
+
+      it('reads many by seq, skipping missing and deleted seqs', async () => {
+        const results = await catalog().addBatch(['a', 'b', 'c'].map((n) => makeItem(n, random)));
+        const [a, b, c] = results.map((r) => r.seq);
+        await catalog().delete(results[1].id);
+        const missing = c + 1000;
+        const items = await catalog().getManyBySeq([a, b, c, missing, a]);
+        expect([...items.keys()].sort((x, y) => x - y)).toEqual([a, c]);
+        expect(items.get(c)?.id).toBe(results[2].id);
+        expect(items.get(a)).not.toHaveProperty('semantic');
+
+        const vectors = await catalog().getVectorsBySeq([a, b, c, missing], 'style');
+        expect([...vectors.keys()].sort((x, y) => x - y)).toEqual([a, c]);
+        expect(vectors.get(a)).toBeInstanceOf(Float32Array);
+        expect(Array.from(vectors.get(a)!)).toEqual(Array.from((await catalog().getWithVectors(results[0].id))!.style));
+        expect(await catalog().getManyBySeq([])).toEqual(new Map());
+        expect(await catalog().getVectorsBySeq([], 'semantic')).toEqual(new Map());
+      });
+    });
+
+    describe('catalog: duplicates and all-or-none batches', () => {
+      it('reports a duplicate of a stored item without adding or bumping the version', async () => {
+        const input = makeItem('dup', random);
+        const [first] = await catalog().addBatch([input]);
+        const version = await catalog().version();
+        const [second] = await catalog().addBatch([{ ...input, title: 'other title', id: 'other-id' }]);
+        expect(second).toEqual({ id: first.id, seq: first.seq, status: 'duplicate' });
+        expect(await catalog().version()).toBe(version);
+        expect((await catalog().stats()).items).toBe(1);
+        expect((await catalog().get(first.id))?.title).toBe('Item dup');
+      });
+
+      it('de-duplicates within one batch, in input order', async () => {
+        const input = makeItem('twice', random);
+        const results = await catalog().addBatch([input, makeItem('other', random), { ...input }]);
+        expect(results.map((r) => r.status)).toEqual(['added', 'added', 'duplicate']);
+        expect(results[2]).toEqual({ id: results[0].id, seq: results[0].seq, status: 'duplicate' });
+        expect((await catalog().stats()).items).toBe(2);
+        expect(await catalog().version()).toBe(1);
+      });
+
+      it('mixes duplicates of stored items and new items in one batch', async () => {
+        const [stored] = await catalog().addBatch([makeItem('old', random)]);
+        const results = await catalog().addBatch([makeItem('new', random), makeItem('old', random)]);
+        expect(results[0].status).toBe('added');
+        expect(results[1]).toEqual({ ...stored, status: 'duplicate' });
+        expect(await catalog().version()).toBe(2);
+      });
+
+      it('rejects an explicit id already used by other content, adding nothing of the batch', async () => {
+        await catalog().addBatch([makeItem('one', random, { id: 'taken' })]);
+        const version = await catalog().version();
+        const attempt = catalog().addBatch([makeItem('fresh', random), makeItem('two', random, { id: 'taken' })]);
+        await expect(attempt).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect(await catalog().findByHash(hashOf('fresh'))).toBeUndefined();
+        expect(await catalog().version()).toBe(version);
+        expect((await catalog().stats()).items).toBe(1);
+        // The rejected batch left nothing behind: the fresh item can be added on its own.
+        const [again] = await catalog().addBatch([makeItem('fresh', random)]);
+        expect(again.status).toBe('added');
+      });
+
+      it('rejects two different contents with the same explicit id in one batch', async () => {
+        const attempt = catalog().addBatch([makeItem('p', random, { id: 'same' }), makeItem('q', random, { id: 'same' })]);
+        await expect(attempt).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect((await catalog().stats()).items).toBe(0);
+        expect(await catalog().get('same')).toBeUndefined();
+      });
+
+      it('rejects a batch with one bad item before adding any of it', async () => {
+        const good = makeItem('good', random);
+        const short = makeItem('short', random, { semantic: new Float32Array(3) });
+        await expect(catalog().addBatch([good, short])).rejects.toMatchObject({ code: 'UNPROCESSABLE' });
+        const nan = makeItem('nan', random, { style: new Float32Array(DIMS.style).fill(Number.NaN) });
+        await expect(catalog().addBatch([good, nan])).rejects.toMatchObject({ code: 'UNPROCESSABLE' });
+        const noWidth = { ...makeItem('w', random), width: undefined } as unknown as ItemInput;
+        await expect(catalog().addBatch([good, noWidth])).rejects.toMatchObject({ code: 'UNPROCESSABLE', message: /width/ });
+        const badTags = { ...makeItem('t', random), tags: 'cat' } as unknown as ItemInput;
+        await expect(catalog().addBatch([badTags])).rejects.toMatchObject({ code: 'UNPROCESSABLE', message: /tags/ });
+        await expect(catalog().addBatch([makeItem('h', random, { contentHash: '' })])).rejects.toMatchObject({ code: 'UNPROCESSABLE' });
+        expect(await catalog().findByHash(good.contentHash)).toBeUndefined();
+        expect(await catalog().version()).toBe(0);
+        expect(await catalog().stats()).toMatchObject({ items: 0, deleted: 0 });
+      });
+
+      it('accepts an empty batch without a version bump', async () => {
+        expect(await catalog().addBatch([])).toEqual([]);
+        expect(await catalog().version()).toBe(0);
+      });
+
+      it('lets deleted content be ingested again under a new seq, with a fresh thumbnail', async () => {
+        const input = makeItem('again', random, { thumbnail: Buffer.from('old') });
+        const [first] = await catalog().addBatch([input]);
+        expect(await catalog().delete(first.id)).toBe(true);
+        const [second] = await catalog().addBatch([{ ...input, thumbnail: Buffer.from('new') }]);
+        expect(second.status).toBe('added');
+        expect(second.id).toBe(first.id);
+        expect(second.seq).toBeGreaterThan(first.seq);
+        expect((await catalog().get(first.id))?.seq).toBe(second.seq);
+        expect((await catalog().findByHash(input.contentHash))?.seq).toBe(second.seq);
+        expect(await catalog().thumbnail(first.id)).toEqual(Buffer.from('new'));
+        expect(await catalog().stats()).toMatchObject({ items: 1, deleted: 1 });
+        expect([...(await catalog().getManyBySeq([first.seq, second.seq])).keys()]).toEqual([second.seq]);
+      });
+    });
+
+    describe('catalog: deletes, versions, changes, scans and stats', () => {
+      it('bumps the version once per committed change', async () => {
+        expect(await catalog().version()).toBe(0);
+        await catalog().addBatch(['a', 'b', 'c'].map((n) => makeItem(n, random)));
+        expect(await catalog().version()).toBe(1);
+        await catalog().addBatch([makeItem('d', random)]);
+        expect(await catalog().version()).toBe(2);
+        expect(await catalog().delete(idFromHash(hashOf('a')))).toBe(true);
+        expect(await catalog().version()).toBe(3);
+        expect(await catalog().delete(idFromHash(hashOf('a')))).toBe(false);
+        expect(await catalog().delete('unknown')).toBe(false);
+        expect(await catalog().version()).toBe(3);
+      });
+
+      it('hides deleted items from every read and drops their thumbnail', async () => {
+        const [{ id, seq }] = await catalog().addBatch([makeItem('gone', random, { thumbnail: Buffer.from('x'), tags: ['t'] })]);
+        await catalog().delete(id);
+        expect(await catalog().get(id)).toBeUndefined();
+        expect(await catalog().getWithVectors(id)).toBeUndefined();
+        expect(await catalog().findByHash(hashOf('gone'))).toBeUndefined();
+        expect(await catalog().thumbnail(id)).toBeUndefined();
+        expect(await catalog().getManyBySeq([seq])).toEqual(new Map());
+        expect(await catalog().getVectorsBySeq([seq], 'semantic')).toEqual(new Map());
+        expect(await catalog().matchFilter({})).toEqual(new Set());
+        expect(await catalog().matchFilter({ tags: ['t'], keywords: 'gone' })).toEqual(new Set());
+        expect(await catalog().stats()).toMatchObject({ items: 0, deleted: 1 });
+      });
+
+      it('reports changes after a version, with vectors, and deletes of older items', async () => {
+        const first = await catalog().addBatch(['a', 'b'].map((n) => makeItem(n, random))); // v1
+        const second = await catalog().addBatch(['c', 'd'].map((n) => makeItem(n, random))); // v2
+        await catalog().delete(first[0].id); // v3: an item older than v1
+        await catalog().delete(second[1].id); // v4: an item added after v1
+
+        const sinceV1 = await catalog().changesSince(1);
+        expect(sinceV1.version).toBe(4);
+        expect(sinceV1.added.map((i) => i.seq)).toEqual([second[0].seq]);
+        expect(Array.from(sinceV1.added[0].semantic)).toEqual(Array.from((await catalog().getWithVectors(second[0].id))!.semantic));
+        expect(sinceV1.deleted).toEqual([first[0].seq, second[1].seq]);
+
+        const all = await catalog().changesSince(0);
+        expect(all.added.map((i) => i.seq)).toEqual([first[1].seq, second[0].seq]);
+        expect(await catalog().changesSince(4)).toEqual({ added: [], deleted: [], version: 4 });
+      });
+
+      it('scans live items in seq order, in pages', async () => {
+        const results = await catalog().addBatch(Array.from({ length: 7 }, (_, i) => makeItem(`s${i}`, random)));
+        await catalog().delete(results[3].id);
+        const pages: ItemWithVectors[][] = [];
+        for await (const page of catalog().scan(2)) pages.push(page);
+        expect(pages.map((p) => p.length)).toEqual([2, 2, 2]);
+        expect(pages.flat().map((i) => i.seq)).toEqual(results.filter((_, i) => i !== 3).map((r) => r.seq));
+        expect(pages[0][0].style).toHaveLength(DIMS.style);
+        expect(Array.from(pages[0][0].semantic)).toEqual(Array.from((await catalog().getWithVectors(results[0].id))!.semantic));
+
+        const big: ItemWithVectors[][] = [];
+        for await (const page of catalog().scan(100)) big.push(page);
+        expect(big.map((p) => p.length)).toEqual([6]);
+        // Stopping early is allowed (and releases whatever the scan holds).
+        for await (const page of catalog().scan(1)) {
+          expect(page).toHaveLength(1);
+          break;
+        }
+        await expect(async () => {
+          for await (const _ of catalog().scan(0)) void _;
+        }).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      });
+
+      it('scans nothing from an empty catalog', async () => {
+        const pages: ItemWithVectors[][] = [];
+        for await (const page of catalog().scan(10)) pages.push(page);
+        expect(pages).toEqual([]);
+      });
+
+      it('reports stats by source', async () => {
+        await catalog().addBatch([
+          makeItem('s1', random, { source: 'demo' }),
+          makeItem('s2', random, { source: 'demo' }),
+          makeItem('s3', random, { source: 'folder' }),
+        ]);
+        expect(await catalog().stats()).toEqual({ items: 3, deleted: 0, sources: { demo: 2, folder: 1 }, version: 1 });
+        await catalog().delete(idFromHash(hashOf('s3')));
+        expect(await catalog().stats()).toEqual({ items: 2, deleted: 1, sources: { demo: 2 }, version: 2 });
+      });
+    });
+
+    describe('catalog: matchFilter', () => {
+      let seqs: Record<string, number>;
+
+      beforeEach(async () => {
+        const results = await catalog().addBatch([
+          makeItem('cat', random, { title: 'A sleeping cat', tags: ['animal', 'ink'], source: 'demo', license: 'CC0' }),
+          makeItem('dog', random, { title: 'Dog running', tags: ['animal'], keywords: ['puppy'], source: 'demo', license: 'CC-BY' }),
+          makeItem('tree', random, { title: 'Tall tree', tags: ['plant', 'ink'], source: 'folder', license: 'CC0' }),
+          makeItem('cafe', random, { title: 'Café au lait', tags: ['drink'], keywords: ['コーヒー'], source: 'folder' }),
+          makeItem('near', random, { title: 'NEAR OR AND NOT col', tags: ['words'], source: 'folder' }),
+        ]);
+        seqs = Object.fromEntries(['cat', 'dog', 'tree', 'cafe', 'near'].map((n, i) => [n, results[i].seq]));
+      });
+
+      const names = (set: Set<number> | null) =>
+        Object.entries(seqs)
+          .filter(([, seq]) => set?.has(seq))
+          .map(([name]) => name)
+          .sort();
+
+      it('returns every live item for an empty filter', async () => {
+        expect(names(await catalog().matchFilter({}))).toEqual(['cafe', 'cat', 'dog', 'near', 'tree']);
+        expect(names(await catalog().matchFilter({ sources: [], licenses: [], tags: [], keywords: '  ' }))).toHaveLength(5);
+      });
+
+      it('filters by source, license and all listed tags', async () => {
+        expect(names(await catalog().matchFilter({ sources: ['demo'] }))).toEqual(['cat', 'dog']);
+        expect(names(await catalog().matchFilter({ sources: ['demo', 'folder'] }))).toHaveLength(5);
+        expect(names(await catalog().matchFilter({ licenses: ['CC0'] }))).toEqual(['cat', 'tree']);
+        expect(names(await catalog().matchFilter({ licenses: ['cc0'] }))).toEqual([]); // exact values, not words
+        expect(names(await catalog().matchFilter({ tags: ['ink'] }))).toEqual(['cat', 'tree']);
+        expect(names(await catalog().matchFilter({ tags: ['ink', 'animal'] }))).toEqual(['cat']);
+        expect(names(await catalog().matchFilter({ tags: ['ink', 'ink'] }))).toEqual(['cat', 'tree']);
+        expect(names(await catalog().matchFilter({ tags: ['missing'] }))).toEqual([]);
+        expect(names(await catalog().matchFilter({ tags: ['ink'], sources: ['folder'], licenses: ['CC0'] }))).toEqual(['tree']);
+      });
+
+      it('matches keywords over title, tags and keywords, stemmed and folded, requiring every word', async () => {
+        expect(names(await catalog().matchFilter({ keywords: 'cat' }))).toEqual(['cat']);
+        expect(names(await catalog().matchFilter({ keywords: 'cats' }))).toEqual(['cat']);
+        expect(names(await catalog().matchFilter({ keywords: 'sleeping' }))).toEqual(['cat']);
+        expect(names(await catalog().matchFilter({ keywords: 'sleep' }))).toEqual(['cat']);
+        expect(names(await catalog().matchFilter({ keywords: 'puppy' }))).toEqual(['dog']);
+        expect(names(await catalog().matchFilter({ keywords: 'puppies' }))).toEqual(['dog']);
+        expect(names(await catalog().matchFilter({ keywords: 'INK' }))).toEqual(['cat', 'tree']);
+        expect(names(await catalog().matchFilter({ keywords: 'ink tall' }))).toEqual(['tree']);
+        expect(names(await catalog().matchFilter({ keywords: 'animal ink' }))).toEqual(['cat']); // words across tags
+        expect(names(await catalog().matchFilter({ keywords: 'sleeping animal' }))).toEqual(['cat']); // across title and tags
+        expect(names(await catalog().matchFilter({ keywords: 'dog puppy' }))).toEqual(['dog']); // across title and keywords
+        expect(names(await catalog().matchFilter({ keywords: 'cat dog' }))).toEqual([]);
+        expect(names(await catalog().matchFilter({ keywords: 'cafe' }))).toEqual(['cafe']);
+        expect(names(await catalog().matchFilter({ keywords: 'CAFÉ' }))).toEqual(['cafe']);
+        expect(names(await catalog().matchFilter({ keywords: 'コーヒー' }))).toEqual(['cafe']);
+        expect(names(await catalog().matchFilter({ keywords: 'animal', sources: ['demo'], licenses: ['CC-BY'] }))).toEqual(['dog']);
+      });
+
+      const hostile: Array<[string, string[]]> = [
+        ['"', []],
+        ['"cat', ['cat']],
+        ['*', []],
+        ['ca*', []],
+        ['cat OR dog', []],
+        ['NOT cat', []],
+        ['-cat', ['cat']],
+        ['title:cat', []],
+        ['(cat', ['cat']],
+        ['🐱', []],
+        ['\u0000cat', ['cat']],
+        ['ink""tree', ['tree']],
+        ['near or and not col', ['near']],
+        ["'; DROP TABLE items; --", []],
+        ['{"match_all":{}}', []],
+      ];
+      it.each(hostile)('treats %j as plain words', async (text, expected) => {
+        expect(names(await catalog().matchFilter({ keywords: text }))).toEqual(expected);
+      });
+
+      it('answers a bounded probe: the set when at most `limit` match, null when more do', async () => {
+        expect(names(await catalog().matchFilter({ tags: ['ink'] }, { limit: 2 }))).toEqual(['cat', 'tree']);
+        expect(names(await catalog().matchFilter({ tags: ['ink'] }, { limit: 5 }))).toEqual(['cat', 'tree']);
+        expect(await catalog().matchFilter({ tags: ['ink'] }, { limit: 1 })).toBeNull();
+        expect(await catalog().matchFilter({}, { limit: 4 })).toBeNull();
+        expect(await catalog().matchFilter({ tags: ['missing'] }, { limit: 0 })).toEqual(new Set());
+        expect(await catalog().matchFilter({ tags: ['ink'] }, { limit: 0 })).toBeNull();
+      });
+
+      it('drops deleted items from every kind of match', async () => {
+        await catalog().delete(idFromHash(hashOf('cat')));
+        expect(names(await catalog().matchFilter({ keywords: 'ink' }))).toEqual(['tree']);
+        expect(names(await catalog().matchFilter({ tags: ['animal'] }))).toEqual(['dog']);
+        expect(names(await catalog().matchFilter({ sources: ['demo'] }, { limit: 1 }))).toEqual(['dog']);
+      });
+    });
+
+    describe('vector indices', () => {
+      let items: ItemInput[];
+      let seqOf: Map<string, number>;
+
+      beforeEach(async () => {
+        const r = seededRandom(5);
+        items = Array.from({ length: 20 }, (_, i) =>
+          makeItem(`v${i}`, r, { source: i % 2 === 0 ? 'even' : 'odd', tags: i % 3 === 0 ? ['third'] : ['other'] }),
+        );
+        const results = await catalog().addBatch(items);
+        seqOf = new Map(results.map((result, i) => [items[i].contentHash, result.seq]));
+        await store.sync();
+      });
+
+      const expected = (query: Float32Array, modality: 'semantic' | 'style', accept: (item: ItemInput, i: number) => boolean = () => true) =>
+        items
+          .map((item, i) => ({ seq: seqOf.get(item.contentHash) as number, score: dot(query, item[modality]), ok: accept(item, i) }))
+          .filter((x) => x.ok)
+          .sort((a, b) => b.score - a.score)
+          .map(({ seq, score }) => ({ seq, score }));
+
+      const expectHits = (hits: Array<{ seq: number; score: number }>, want: Array<{ seq: number; score: number }>) => {
+        expect(hits.map((h) => h.seq)).toEqual(want.map((w) => w.seq));
+        hits.forEach((hit, i) => expect(hit.score).toBeCloseTo(want[i].score, 5));
+      };
+
+      it('searches best first with cosine scores, in both modalities', async () => {
+        const query = randomUnitVector(DIMS.semantic, seededRandom(99));
+        expectHits(await store.indices.semantic.search(query, 5), expected(query, 'semantic').slice(0, 5));
+        const styleQuery = items[4].style;
+        const hits = await store.indices.style.search(styleQuery, 3);
+        expectHits(hits, expected(styleQuery, 'style').slice(0, 3));
+        expect(hits[0]).toMatchObject({ seq: seqOf.get(items[4].contentHash) });
+        expect(hits[0].score).toBeCloseTo(1, 5);
+      });
+
+      it('returns every live point when k exceeds the size, and nothing for k < 1', async () => {
+        const query = randomUnitVector(DIMS.semantic, seededRandom(3));
+        expectHits(await store.indices.semantic.search(query, 1000), expected(query, 'semantic'));
+        expect(await store.indices.semantic.search(query, 0)).toEqual([]);
+      });
+
+      it('never returns excluded seqs', async () => {
+        const query = items[0].semantic;
+        const exclude = new Set([seqOf.get(items[0].contentHash) as number, seqOf.get(items[1].contentHash) as number]);
+        const want = expected(query, 'semantic', (item) => !exclude.has(seqOf.get(item.contentHash) as number)).slice(0, 4);
+        expectHits(await store.indices.semantic.search(query, 4, { exclude }), want);
+      });
+
+      it('applies a filter during the search (allowed seqs, or the filter itself where the index filters)', async () => {
+        const index = store.indices.semantic;
+        const query = randomUnitVector(DIMS.semantic, seededRandom(8));
+        const filter = { sources: ['even'], tags: ['third'] };
+        const accept = (item: ItemInput) => item.source === 'even' && item.tags.includes('third');
+        const constraint = index.filtersItself ? { filter } : { allowed: await catalog().matchFilter(filter) };
+        expectHits(await index.search(query, 10, constraint), expected(query, 'semantic', accept));
+        // A filter that keeps nothing returns nothing, not everything.
+        const none = index.filtersItself ? { filter: { sources: ['nowhere'] } } : { allowed: new Set<number>() };
+        expect(await index.search(query, 10, none)).toEqual([]);
+      });
+
+      it('accepts an allowed set as well when it filters by itself', async () => {
+        const index = store.indices.style;
+        const allowed = new Set([...seqOf.values()].slice(0, 5));
+        const query = items[7].style;
+        expectHits(await index.search(query, 10, { allowed }), expected(query, 'style', (item) => allowed.has(seqOf.get(item.contentHash) as number)));
+      });
+
+      it('never returns deleted items and counts only live ones', async () => {
+        expect(await store.indices.semantic.size()).toBe(20);
+        const victim = items[2];
+        await catalog().delete(idFromHash(victim.contentHash));
+        await store.sync();
+        const hits = await store.indices.semantic.search(victim.semantic, 20);
+        expect(hits.map((h) => h.seq)).not.toContain(seqOf.get(victim.contentHash));
+        expect(hits).toHaveLength(19);
+        expect(await store.indices.semantic.size()).toBe(19);
+        expect(await store.indices.style.size()).toBe(19);
+        expect(store.indices.semantic.version()).toBe(await catalog().version());
+      });
+
+      it('refuses a query vector of the wrong dimension', async () => {
+        await expect(store.indices.semantic.search(new Float32Array(3), 5)).rejects.toMatchObject({ code: 'UNPROCESSABLE' });
+      });
+
+      it('rebuilds with searches answering the same, reporting progress to the end', async () => {
+        await catalog().delete(idFromHash(items[0].contentHash));
+        const query = items[9].semantic;
+        const before = await store.indices.semantic.search(query, 8);
+        const progress: Array<{ done: number; total: number }> = [];
+        await store.rebuild((p) => progress.push(p));
+        expect(progress.length).toBeGreaterThan(0);
+        const last = progress[progress.length - 1];
+        expect(last.done).toBe(last.total);
+        expect(last.done).toBeGreaterThanOrEqual(19);
+        expectHits(await store.indices.semantic.search(query, 8), before);
+        expect(await store.indices.semantic.size()).toBe(19);
+        expect(await catalog().stats()).toMatchObject({ items: 19, deleted: 1 });
+        // Still writable afterwards.
+        const [added] = await catalog().addBatch([makeItem('after-rebuild', random)]);
+        await store.sync();
+        expect((await store.indices.semantic.search((await catalog().getWithVectors(added.id))!.semantic, 1))[0].seq).toBe(added.seq);
+      });
+    });
+
+    describe('search engine over the store', () => {
+      it('ranks like brute force, with exact per-modality cosines, filtered or not', async () => {
+        await opened.cleanup();
+        opened = await openFreshStore({ semantic: SEMANTIC_DIM, style: STYLE_DIM });
+        store = opened.store;
+        const corpus = corpusItems();
+        await store.catalog.addBatch(corpus);
+        await store.sync();
+        const engine = new SearchEngine({ catalog: store.catalog, indices: store.indices, encoders: new FakeEncoders(), options: { oversample: 2, maxCandidates: 200 } });
+        const qc = textVector('semantic', 'dog');
+        const qs = textVector('style', 'oil');
+        const oracle = (accept: (item: (typeof corpus)[number]) => boolean, k: number) =>
+          corpus
+            .filter(accept)
+            .map((item) => ({ id: item.id, content: dot(qc, item.semantic), style: dot(qs, item.style) }))
+            .map((x) => ({ ...x, score: (2 * x.content + x.style) / 3 }))
+            .sort((a, b) => b.score - a.score)
+            .slice(0, k);
+        const check = (response: Awaited<ReturnType<SearchEngine['search']>>, want: ReturnType<typeof oracle>) => {
+          expect(response.results.map((r) => r.id)).toEqual(want.map((w) => w.id));
+          response.results.forEach((r, i) => {
+            expect(r.scores.content).toBeCloseTo(want[i].content, 5);
+            expect(r.scores.style).toBeCloseTo(want[i].style, 5);
+          });
+        };
+        check(await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1 }, k: 15 }), oracle(() => true, 15));
+        check(
+          await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1 }, filters: { licenses: ['cc0'], keywords: 'boats' }, k: 10 }),
+          oracle((item) => item.license === 'cc0' && item.tags.includes('boat'), 10),
+        );
+        check(
+          await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1 }, filters: { sources: ['demo'], tags: ['ink'] }, k: 40 }),
+          oracle((item) => item.source === 'demo' && item.tags.includes('ink'), 40),
+        );
+      });
+    });
+  });
+}
