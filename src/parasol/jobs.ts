@@ -8,17 +8,15 @@
  * - Cancelling a queued job removes it at once; a running job gets its AbortSignal aborted, which
  *   the sampler checks before every UNet call, so it stops within one step.
  * - A finished job's record and image live `ttlMs`. Images are kept in memory up to a byte bound
- *   (least recently used out first) and written under `dir` as `<id>.png` (grid cells as
- *   `<id>.<i>.png`) with the record as `<id>.json`, written last (temp + rename) as the commit
- *   point, so a restarted process still serves them until they expire.
+ *   (least recently used out first) and written under `dir` in the layout of result-files.ts
+ *   (`<id>.png`, grid cells `<id>.<i>.png`, the record `<id>.json` last as the commit point), so a
+ *   restarted process still serves them until they expire.
  * - Ids are random UUIDs; every method refuses anything else before it can name a file.
  *
- * `JobQueue` is the contract the routes use. A Redis-backed queue (BullMQ) can implement it for
- * several GPU workers: the payloads then have to be serialised (they hold vectors and image bytes).
+ * `JobQueue` is the contract the routes use. redis-jobs.ts implements it over BullMQ for many GPU
+ * workers (worker.ts), with payloads serialised by payload-codec.ts and results in a shared folder.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import sharp from 'sharp';
 import { createError, isParasolError, ParasolError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -26,16 +24,13 @@ import { silentLogger } from '../log.js';
 import type { GenerateRequest, GenerationParams, GenerationResult, Generator } from './generate.js';
 import { insertTextChunks, provenanceText } from './image.js';
 import { SAMPLER_NAME } from './generate.js';
+import { isJobId, ResultFiles } from './result-files.js';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export const FINISHED_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
 
-/** Lower-case RFC 4122 version-4 UUIDs, as randomUUID() makes them. */
-export const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-export function isJobId(id: unknown): id is string {
-  return typeof id === 'string' && JOB_ID_PATTERN.test(id);
-}
+// Ids name files, so their rule lives with the file layout; re-exported here for the routes.
+export { isJobId, JOB_ID_PATTERN } from './result-files.js';
 
 /** What a job produced: one PNG, and for a grid one PNG per cell (row-major). */
 export interface JobOutput {
@@ -161,6 +156,7 @@ export class InMemoryJobQueue<P> implements JobQueue<P> {
   private averageSeconds: number | null = null;
   private closed = false;
   private readonly ready: Promise<void>;
+  private readonly files?: ResultFiles;
 
   constructor(options: InMemoryJobQueueOptions<P>) {
     this.options = { maxRecords: 10_000, logger: silentLogger, now: Date.now, ...options };
@@ -168,6 +164,7 @@ export class InMemoryJobQueue<P> implements JobQueue<P> {
     if (!(Number.isInteger(workers) && workers >= 1)) throw new RangeError(`workers must be a positive integer, got ${workers}`);
     if (!(Number.isInteger(queueLength) && queueLength >= 0)) throw new RangeError(`queueLength must be an integer ≥ 0, got ${queueLength}`);
     if (!(ttlMs > 0) || !(cacheBytes >= 0)) throw new RangeError('ttlMs must be positive and cacheBytes ≥ 0');
+    if (this.options.dir) this.files = new ResultFiles(this.options.dir, this.options.logger);
     this.ready = this.prepareDir();
   }
 
@@ -403,46 +400,20 @@ export class InMemoryJobQueue<P> implements JobQueue<P> {
     }
   }
 
-  // ---- files: <dir>/<id>.png, <id>.<i>.png, <id>.json (the commit point) ----
-
-  private file(id: string, suffix: string): string {
-    if (!isJobId(id)) throw new RangeError('not a job id');
-    return path.join(this.options.dir!, `${id}${suffix}`);
-  }
+  // ---- files (result-files.ts): <dir>/<id>.png, <id>.<i>.png, <id>.json (the commit point) ----
 
   /** Deletes what expired while no process was serving the folder (created on the first write). */
   private async prepareDir(): Promise<void> {
-    const { dir } = this.options;
-    if (!dir) return;
-    try {
-      const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return [];
-        throw error;
-      });
-      const cutoff = this.options.now() - this.options.ttlMs;
-      for (const name of names) {
-        const id = name.slice(0, 36);
-        if (!isJobId(id)) continue;
-        const info = await stat(path.join(dir, name)).catch(() => undefined);
-        if (info && info.mtimeMs <= cutoff) await rm(path.join(dir, name), { force: true });
-      }
-    } catch (error) {
-      this.options.logger.warn('cannot prepare the generated-images folder', { dir, error: (error as Error).message });
-    }
+    await this.files?.sweep(this.options.now() - this.options.ttlMs);
   }
 
   private async writeFinished(view: JobView, images: CachedImages): Promise<void> {
-    if (!this.options.dir) return;
+    if (!this.files) return;
     try {
       await this.ready;
-      await mkdir(this.options.dir, { recursive: true });
-      await writeFile(this.file(view.id, '.png'), images.png);
-      for (const [i, cell] of images.cells.entries()) await writeFile(this.file(view.id, `.${i}.png`), cell);
-      const temp = this.file(view.id, '.json.tmp');
-      await writeFile(temp, JSON.stringify(view));
-      await rename(temp, this.file(view.id, '.json'));
+      await this.files.write(view, images);
       // Removed (or expired) while the files were being written: take them away again.
-      if (!this.records.has(view.id)) await this.deleteFiles(view.id);
+      if (!this.records.has(view.id)) await this.files.delete(view.id);
     } catch (error) {
       this.options.logger.warn('cannot write a generated image (kept in memory only)', { job: view.id, error: (error as Error).message });
     }
@@ -450,46 +421,22 @@ export class InMemoryJobQueue<P> implements JobQueue<P> {
 
   /** A finished job written by this or an earlier process, unless it has expired. */
   private async loadRecord(id: string): Promise<JobRecord | undefined> {
-    if (!this.options.dir) return undefined;
+    if (!this.files) return undefined;
     await this.ready;
-    let view: JobView;
-    try {
-      view = JSON.parse(await readFile(this.file(id, '.json'), 'utf8')) as JobView;
-    } catch {
-      return undefined;
-    }
-    const finished = Date.parse(view.finishedAt ?? '');
-    if (view.id !== id || view.state !== 'succeeded' || !Number.isFinite(finished)) return undefined;
-    if (finished <= this.options.now() - this.options.ttlMs) {
-      await this.deleteFiles(id);
-      return undefined;
-    }
-    const record: JobRecord = { view, created: Date.parse(view.createdAt), finished };
+    const view = await this.files.readRecord(id, this.options.now() - this.options.ttlMs);
+    if (!view) return undefined;
+    const record: JobRecord = { view, created: Date.parse(view.createdAt), finished: Date.parse(view.finishedAt!) };
     this.records.set(id, record);
     return record;
   }
 
   private async readImages(id: string, cells: number): Promise<CachedImages | undefined> {
-    if (!this.options.dir) return undefined;
-    try {
-      const png = await readFile(this.file(id, '.png'));
-      const cellBytes: Buffer[] = [];
-      for (let i = 0; i < cells; i++) cellBytes.push(await readFile(this.file(id, `.${i}.png`)));
-      return { png, cells: cellBytes, bytes: 0 };
-    } catch {
-      return undefined;
-    }
+    const images = await this.files?.readImages(id, cells);
+    return images ? { ...images, bytes: 0 } : undefined;
   }
 
   private async deleteFiles(id: string): Promise<void> {
-    const { dir } = this.options;
-    if (!dir || !isJobId(id)) return;
-    try {
-      const names = (await readdir(dir)).filter((name) => name.startsWith(id));
-      await Promise.all(names.map((name) => rm(path.join(dir, name), { force: true })));
-    } catch {
-      // The folder is gone or unreadable: nothing left to delete.
-    }
+    await this.files?.delete(id);
   }
 }
 

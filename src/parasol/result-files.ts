@@ -14,9 +14,52 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { isJobId, type JobView } from './jobs.js';
+import type { JobView } from './jobs.js';
+
+/** Lower-case RFC 4122 version-4 UUIDs, as randomUUID() makes them. */
+export const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** Job ids name files, so every entry point refuses anything else (see JOB_ID_PATTERN). */
+export function isJobId(id: unknown): id is string {
+  return typeof id === 'string' && JOB_ID_PATTERN.test(id);
+}
+
+/**
+ * A JobView as read back from a file or from Redis (written by another process): checked, never
+ * trusted, before it is served.
+ */
+export const jobViewSchema = z.object({
+  id: z.string().regex(JOB_ID_PATTERN),
+  kind: z.string().max(64),
+  state: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
+  step: z.number(),
+  total: z.number(),
+  params: z.record(z.string(), z.unknown()),
+  sources: z.record(z.string(), z.unknown()),
+  result: z.record(z.string(), z.unknown()).optional(),
+  cells: z.number().int().min(0).optional(),
+  error: z.object({ code: z.string().max(64), message: z.string().max(2000) }).optional(),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  timing: z.object({ queuedMs: z.number(), runMs: z.number() }),
+});
+
+/** A JobView from untrusted JSON text or data, or undefined when it is not one. */
+export function parseJobView(data: unknown): JobView | undefined {
+  if (typeof data === 'string') {
+    try {
+      data = JSON.parse(data);
+    } catch {
+      return undefined;
+    }
+  }
+  const parsed = jobViewSchema.safeParse(data);
+  return parsed.success ? parsed.data : undefined;
+}
 
 export interface ResultImages {
   png: Buffer;
@@ -49,14 +92,10 @@ export class ResultFiles {
    */
   async readRecord(id: string, expiredAt: number): Promise<JobView | undefined> {
     if (!isJobId(id)) return undefined;
-    let view: JobView;
-    try {
-      view = JSON.parse(await readFile(this.file(id, '.json'), 'utf8')) as JobView;
-    } catch {
-      return undefined;
-    }
-    const finished = Date.parse(view?.finishedAt ?? '');
-    if (view?.id !== id || view.state !== 'succeeded' || !Number.isFinite(finished)) return undefined;
+    const view = parseJobView(await readFile(this.file(id, '.json'), 'utf8').catch(() => ''));
+    if (!view) return undefined;
+    const finished = Date.parse(view.finishedAt ?? '');
+    if (view.id !== id || view.state !== 'succeeded' || !Number.isFinite(finished)) return undefined;
     if (finished <= expiredAt) {
       await this.delete(id);
       return undefined;
