@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { loadConfig } from './config.js';
 import type { Config } from './config.js';
-import { openContext } from './context.js';
+import { openContext, openStore } from './context.js';
 import type { ParasolContext } from './context.js';
 import { createError, isParasolError } from './errors.js';
 import { jsonLogger, silentLogger } from './log.js';
@@ -49,9 +49,16 @@ Commands:
   eval generation [--json] [--pairs N] [--steps N] [--out DIR] [--pack DIR]
                                                           generation sweeps (λ, g_s, g_y) and ablations; plot + examples
   corpus export --out DIR [--size 64] [--sets a,b]        render the demo corpus with items.jsonl
+  migrate --to elastic|sqlite [--batch 256] [--json]      copy the catalog (ids, vectors, thumbnails) from the other
+                                                          backend into this one; resumable (ES_URL names the cluster)
+  worker [--concurrency N] [--pack DIR]                   a sampler worker: runs generation jobs from the Redis queue
+                                                          (REDIS_URL), writes images to PARASOL_GENERATED_DIR
+  worker --check                                          exit 0 when a worker on this machine reached Redis lately
 
 Environment: PARASOL_DATA, PARASOL_PACK, PARASOL_DEVICE (auto|cpu|cuda), PARASOL_PORT, PARASOL_HOST, PARASOL_CONFIG,
-PARASOL_AUTH_REQUIRED, PARASOL_ALLOW_OPEN, PARASOL_CORS_ORIGINS.`;
+PARASOL_AUTH_REQUIRED, PARASOL_ALLOW_OPEN, PARASOL_CORS_ORIGINS; scale-out: PARASOL_BACKEND (sqlite|elastic), ES_URL,
+ES_API_KEY | ES_USERNAME + ES_PASSWORD, ES_CA_FILE, PARASOL_QUEUE (memory|redis), REDIS_URL, PARASOL_SESSION_STORE,
+PARASOL_GENERATED_DIR (README "Scale-out" lists them all).`;
 
 const common = {
   data: { type: 'string' },
@@ -224,6 +231,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     const stats = await withContext(config, async (context) => ({
       pack: context.encoders.packName,
       provider: context.encoders.provider,
+      backend: context.store.backend,
       ...(await context.store.catalog.stats()),
       indexed: { semantic: await context.store.indices.semantic.size(), style: await context.store.indices.style.size() },
     }));
@@ -243,6 +251,68 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
         `${(summary.mappingRate * 100).toFixed(1)}% mapped to Unicode) in ${summary.seconds.toFixed(1)} s\n`,
     );
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  },
+
+  async migrate(args) {
+    const { values, positionals } = parse(args, { to: { type: 'string' }, batch: { type: 'string' } });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const to = values.to;
+    if (to !== 'elastic' && to !== 'sqlite') throw new UsageError('migrate needs --to elastic (or --to sqlite to copy an Elasticsearch catalog back)');
+    const from = to === 'elastic' ? 'sqlite' : 'elastic';
+    const batchSize = integer(values.batch, 'batch') ?? 256;
+    if (batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch must be between 1 and 10000');
+    const config = configFor(values.data);
+    if (!config.elastic.url) throw new UsageError('migrate needs the cluster: set ES_URL (and ES_API_KEY or ES_USERNAME/ES_PASSWORD when security is on)');
+    const { readPack } = await import('./encoders/pack.js');
+    const { migrateCatalog } = await import('./store/migrate.js');
+    // Vectors are copied, not re-encoded: only the pack's dimensions are needed, not its models.
+    const { manifest } = await readPack(config.packDir);
+    const dims = { semanticDim: manifest.semantic.dim, styleDim: manifest.style.dim };
+    const source = await openStore({ ...config, backend: from }, dims);
+    let stop = false;
+    const onSignal = () => {
+      if (stop) process.exit(130);
+      stop = true;
+      process.stderr.write('stopping after this batch (Ctrl-C again to abort)…\n');
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const target = await openStore({ ...config, backend: to }, dims);
+      try {
+        const summary = await migrateCatalog(source.catalog, target, { batchSize, shouldStop: () => stop });
+        process.stderr.write(
+          `migrated ${from} → ${to}: ${summary.added} copied, ${summary.duplicates} already there, of ${summary.seen} ` +
+            `in ${summary.seconds.toFixed(1)} s (${summary.itemsPerSecond.toFixed(0)} items/s)` +
+            `${summary.stopped ? ' — interrupted; run again to resume' : ''}\n`,
+        );
+        if (values.json) process.stdout.write(`${JSON.stringify({ from, to, ...summary })}\n`);
+      } finally {
+        await target.close();
+      }
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await source.close();
+    }
+  },
+
+  async worker(args) {
+    const { values, positionals } = parse(args, { concurrency: { type: 'string' }, pack: { type: 'string' }, check: { type: 'boolean', default: false } });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const concurrency = integer(values.concurrency, 'concurrency');
+    if (concurrency !== undefined && (concurrency < 1 || concurrency > 64)) throw new UsageError('--concurrency must be between 1 and 64');
+    const config = configFor(values.data, {
+      ...(values.pack ? { packDir: values.pack } : {}),
+      ...(concurrency !== undefined ? { queue: { workerConcurrency: concurrency } } : {}),
+    });
+    const { checkHeartbeat, runWorker } = await import('./worker-process.js');
+    if (values.check) {
+      const problem = await checkHeartbeat(config);
+      if (problem) throw createError('NOT_READY', problem);
+      return;
+    }
+    await runWorker(config, jsonLogger());
   },
 
   async serve(args) {

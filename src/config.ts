@@ -3,6 +3,7 @@
  * explicit overrides (CLI flags), validated with zod so a bad value fails at start, not later.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -182,6 +183,8 @@ export const configSchema = z.object({
       stalledIntervalMs: positiveInt.max(3_600_000).default(30_000),
       /** Times a job may lose its worker before it fails (instead of being retried). */
       maxStalled: z.coerce.number().int().min(0).max(100).default(1),
+      /** A running worker touches this file while Redis answers it; `parasol worker --check` reads its age (container health checks). */
+      heartbeatFile: z.string().min(1).default(path.join(tmpdir(), 'parasol-worker.heartbeat')),
     })
     .prefault({}),
 });
@@ -228,6 +231,7 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_REDIS_PREFIX: ['redis', 'prefix'],
   PARASOL_SESSION_STORE: ['sessions', 'store'],
   PARASOL_WORKER_CONCURRENCY: ['queue', 'workerConcurrency'],
+  PARASOL_WORKER_HEARTBEAT: ['queue', 'heartbeatFile'],
 };
 
 /** Every environment variable the configuration reads. */

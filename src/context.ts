@@ -3,6 +3,7 @@
  * services, wired by plain constructors. The CLI and the HTTP server both start here.
  */
 import path from 'node:path';
+import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { loadGenerator, type GeneratorModels } from './encoders/generator.js';
 import { loadEncoders } from './encoders/index.js';
@@ -14,7 +15,7 @@ import { Generator } from './parasol/generate.js';
 import { createGenerationQueue, type GenerationQueue } from './parasol/jobs.js';
 import { SearchEngine } from './search/engine.js';
 import { RefineSessions } from './search/refine.js';
-import { InMemorySessionStore } from './search/session-store.js';
+import { InMemorySessionStore, type SessionStore } from './search/session-store.js';
 import { openEmbeddedStore } from './store/embedded.js';
 import { KeyStore } from './store/keys.js';
 import type { Store } from './store/types.js';
@@ -51,13 +52,42 @@ export function openEncoders(config: Config, logger: Logger = silentLogger): Pro
   });
 }
 
-/** The configured store sized for the encoders' dimensions (step 2). */
-export function openStore(config: Config, encoders: Pick<LoadedEncoders, 'semanticDim' | 'styleDim'>): Promise<Store> {
-  return openEmbeddedStore({
-    dataDir: config.dataDir,
-    dims: { semantic: encoders.semanticDim, style: encoders.styleDim },
-    hnsw: config.hnsw,
+/** The configured store (`config.backend`) sized for the encoders' dimensions (step 2). */
+export async function openStore(
+  config: Config,
+  encoders: Pick<LoadedEncoders, 'semanticDim' | 'styleDim'>,
+  logger: Logger = silentLogger,
+): Promise<Store> {
+  const dims = { semantic: encoders.semanticDim, style: encoders.styleDim };
+  if (config.backend === 'sqlite') return openEmbeddedStore({ dataDir: config.dataDir, dims, hnsw: config.hnsw });
+  // Loaded only when chosen: the embedded default never pays for the client.
+  const { openElasticStore } = await import('./store/elastic.js');
+  const { elastic } = config;
+  return openElasticStore({
+    node: elastic.url,
+    auth: elastic.apiKey
+      ? { apiKey: elastic.apiKey }
+      : elastic.username && elastic.password
+        ? { username: elastic.username, password: elastic.password }
+        : undefined,
+    tls: elastic.caFile ? { caFile: elastic.caFile } : undefined,
+    requestTimeoutMs: elastic.requestTimeoutMs,
+    index: elastic.index,
+    dims,
+    shards: elastic.shards,
+    replicas: elastic.replicas,
+    quantization: elastic.quantization,
+    hnsw: { m: elastic.m, efConstruction: elastic.efConstruction },
+    numCandidatesFactor: elastic.numCandidatesFactor,
+    refresh: elastic.refresh,
+    bulk: { flushBytes: elastic.bulkFlushBytes, concurrency: elastic.bulkConcurrency, retries: elastic.bulkRetries },
+    logger: { info: (m, o) => logger.info(m, o), warn: (m, o) => logger.warn(m, o) },
   });
+}
+
+/** Where finished generated images live: shared with the workers when the queue is in Redis. */
+export function generatedDir(config: Config): string {
+  return config.generate.sharedDir ?? path.join(config.dataDir, 'generated');
 }
 
 /** The search engine over an opened store (step 3). */
@@ -75,11 +105,40 @@ export function createEngine(config: Config, store: Store, encoders: LoadedEncod
   });
 }
 
+/**
+ * The PARASOL generator of the configured pack over loaded encoders (the API server loads it on
+ * first use; `parasol worker` at start). GENERATION_UNAVAILABLE when the pack has none or it fails to load.
+ */
+export async function loadGeneratorFor(
+  config: Config,
+  encoders: LoadedEncoders,
+  logger: Logger = silentLogger,
+): Promise<{ generator: Generator; models: GeneratorModels }> {
+  if (encoders.manifest.parasol === undefined) {
+    throw createError('GENERATION_UNAVAILABLE', `the model pack "${encoders.packName}" has no generator (no "parasol" block)`);
+  }
+  let models: GeneratorModels | undefined;
+  try {
+    models = await loadGenerator({ packDir: config.packDir, device: config.device, threads: config.threads || undefined });
+    const generator = new Generator({
+      models,
+      encoders,
+      defaults: { steps: Math.min(config.generate.defaultSteps, models.dims.timesteps) },
+      limitInputPixels: config.limits.maxPixels,
+    });
+    return { generator, models };
+  } catch (error) {
+    logger.error('the generator failed to load', { error: (error as Error).message });
+    await models?.dispose();
+    throw createError('GENERATION_UNAVAILABLE', isParasolError(error) ? error.message : 'the generator failed to load');
+  }
+}
+
 export async function openContext(config: Config, logger: Logger = silentLogger): Promise<ParasolContext> {
   const encoders = await openEncoders(config, logger);
   let store: Store;
   try {
-    store = await openStore(config, encoders);
+    store = await openStore(config, encoders, logger);
   } catch (error) {
     await encoders.dispose();
     throw error;
@@ -93,41 +152,58 @@ export async function openContext(config: Config, logger: Logger = silentLogger)
     throw error;
   }
   const engine = createEngine(config, store, encoders);
-  const sessions = new RefineSessions(engine, {
-    store: new InMemorySessionStore({ ttlMs: config.sessions.ttlSeconds * 1000, maxSessions: config.sessions.max }),
-  });
+  let sessionRedis: Redis | undefined;
+  let sessionStore: SessionStore;
+  if (config.sessions.store === 'redis') {
+    // Loaded only when chosen, like the Redis queue below: the embedded default never pays for them.
+    const [{ Redis: RedisClient }, { RedisSessionStore }] = await Promise.all([import('ioredis'), import('./search/redis-session-store.js')]);
+    // A request fails after one reconnection attempt instead of hanging while Redis is down.
+    sessionRedis = new RedisClient(config.redis.url, { maxRetriesPerRequest: 1 });
+    sessionRedis.on('error', (error: Error) => logger.warn('redis connection error (sessions)', { error: error.message }));
+    sessionStore = new RedisSessionStore({ redis: sessionRedis, prefix: config.redis.prefix, ttlMs: config.sessions.ttlSeconds * 1000 });
+  } else {
+    sessionStore = new InMemorySessionStore({ ttlMs: config.sessions.ttlSeconds * 1000, maxSessions: config.sessions.max });
+  }
+  const sessions = new RefineSessions(engine, { store: sessionStore });
   const generatorAvailable = encoders.manifest.parasol !== undefined;
   let models: GeneratorModels | undefined;
   let loading: Promise<Generator> | undefined;
   let closed = false;
   const generator = (): Promise<Generator> =>
     (loading ??= (async () => {
-      if (!generatorAvailable) throw createError('GENERATION_UNAVAILABLE', `the model pack "${encoders.packName}" has no generator (no "parasol" block)`);
       if (closed) throw createError('NOT_READY', 'the context is closed');
-      try {
-        models = await loadGenerator({ packDir: config.packDir, device: config.device, threads: config.threads || undefined });
-        return new Generator({
-          models,
-          encoders,
-          defaults: { steps: Math.min(config.generate.defaultSteps, models.dims.timesteps) },
-          limitInputPixels: config.limits.maxPixels,
-        });
-      } catch (error) {
-        logger.error('the generator failed to load', { error: (error as Error).message });
-        await models?.dispose();
-        models = undefined;
-        throw createError('GENERATION_UNAVAILABLE', isParasolError(error) ? error.message : 'the generator failed to load');
-      }
+      const loaded = await loadGeneratorFor(config, encoders, logger);
+      models = loaded.models;
+      return loaded.generator;
     })());
-  const jobs = createGenerationQueue({
-    generator,
-    dir: path.join(config.dataDir, 'generated'),
-    workers: config.generate.workers,
-    queueLength: config.generate.queueLength,
-    ttlMs: config.generate.resultTtlSeconds * 1000,
-    cacheBytes: config.generate.resultCacheBytes,
-    logger,
-  });
+  let jobs: GenerationQueue;
+  try {
+    jobs =
+      config.queue.backend === 'redis'
+        ? (await import('./parasol/redis-jobs.js')).createRedisGenerationQueue({
+            redisUrl: config.redis.url,
+            prefix: config.redis.prefix,
+            dir: generatedDir(config),
+            queueLength: config.generate.queueLength,
+            ttlMs: config.generate.resultTtlSeconds * 1000,
+            logger,
+          })
+        : createGenerationQueue({
+            generator,
+            dir: generatedDir(config),
+            workers: config.generate.workers,
+            queueLength: config.generate.queueLength,
+            ttlMs: config.generate.resultTtlSeconds * 1000,
+            cacheBytes: config.generate.resultCacheBytes,
+            logger,
+          });
+  } catch (error) {
+    sessionRedis?.disconnect();
+    keys.close();
+    await store.close();
+    await encoders.dispose();
+    throw error;
+  }
   return {
     config,
     logger,
@@ -143,6 +219,7 @@ export async function openContext(config: Config, logger: Logger = silentLogger)
       if (closed) return;
       closed = true;
       await jobs.close();
+      sessionRedis?.disconnect();
       await loading?.catch(() => undefined);
       await store.close();
       keys.close();

@@ -33,6 +33,7 @@ export function adminRoutes(deps: RouteDeps): Router {
     res.json({
       pack: encoders.packName,
       provider: encoders.provider,
+      backend: store.backend,
       dims: { semantic: encoders.semanticDim, style: encoders.styleDim },
       catalog,
       indices: { semantic, style },
