@@ -134,11 +134,16 @@ export async function loadGeneratorFor(
   }
 }
 
-export async function openContext(config: Config, logger: Logger = silentLogger): Promise<ParasolContext> {
+export interface OpenContextOptions {
+  /** An opened store to serve from instead of the configured one (the context closes it). */
+  store?: Store;
+}
+
+export async function openContext(config: Config, logger: Logger = silentLogger, options: OpenContextOptions = {}): Promise<ParasolContext> {
   const encoders = await openEncoders(config, logger);
   let store: Store;
   try {
-    store = await openStore(config, encoders, logger);
+    store = options.store ?? (await openStore(config, encoders, logger));
   } catch (error) {
     await encoders.dispose();
     throw error;
