@@ -21,10 +21,10 @@ interface CliResult {
   stderr: string;
 }
 
-async function parasol(args: string[]): Promise<CliResult> {
+async function parasol(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, PARASOL_PACK: TINY_PACK, PARASOL_DATA: dataDir, PARASOL_DEVICE: 'cpu' },
+      env: { ...process.env, PARASOL_PACK: TINY_PACK, PARASOL_DATA: dataDir, PARASOL_DEVICE: 'cpu', ...env },
       timeout: 120_000,
     });
     return { code: 0, stdout, stderr };
@@ -75,7 +75,27 @@ describe('parasol CLI', () => {
   it('prints stats', async () => {
     const result = await parasol(['stats', '--json']);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ items: 6, indexed: { semantic: 6, style: 6 } });
+    expect(JSON.parse(result.stdout)).toMatchObject({ backend: 'sqlite', items: 6, indexed: { semantic: 6, style: 6 } });
+  });
+
+  it('refuses scale-out commands it cannot run, in one line', async () => {
+    const oneLine = (result: CliResult) => expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    const noTarget = await parasol(['migrate']);
+    expect(noTarget.code).toBe(2);
+    expect(noTarget.stderr).toMatch(/--to elastic/);
+    const noCluster = await parasol(['migrate', '--to', 'elastic'], { ES_URL: '' });
+    expect(noCluster.code).toBe(2);
+    expect(noCluster.stderr).toMatch(/ES_URL/);
+    const unreachable = await parasol(['migrate', '--to', 'elastic'], { ES_URL: 'http://127.0.0.1:9' });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^parasol migrate: NOT_READY: /);
+    oneLine(unreachable);
+    const backendWithoutUrl = await parasol(['stats'], { PARASOL_BACKEND: 'elastic', ES_URL: '' });
+    expect(backendWithoutUrl.code).toBe(1);
+    expect(backendWithoutUrl.stderr).toMatch(/CONFIG_INVALID: .*ES_URL/);
+    oneLine(backendWithoutUrl);
+    const badConcurrency = await parasol(['worker', '--concurrency', '0']);
+    expect(badConcurrency.code).toBe(2);
   });
 
   it('fails with one line and a non-zero exit on bad input', async () => {

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.js';
+import { openElasticStore } from '../../src/store/elastic.js';
 import { migrateCatalog } from '../../src/store/migrate.js';
+import { dropStoreIndices, testClient, uniqueIndexName } from './elastic/real-cluster.js';
 import { DIMS, makeItem, seededRandom, tempDir } from './helpers.js';
 
 const HNSW = { M: 16, efConstruction: 100, efSearch: 64 };
@@ -65,6 +67,29 @@ describe('migrateCatalog', () => {
     const second = await migrateCatalog(source.catalog, target, { batchSize: 4, progress: null });
     expect(second).toMatchObject({ seen: 22, added: 14, duplicates: 8, stopped: false });
     expect((await target.catalog.stats()).items).toBe(22);
+  });
+
+  it('copies into Elasticsearch and back without changing an item', async () => {
+    const { client } = testClient();
+    const index = uniqueIndexName('parasol-migrate');
+    const elastic = await openElasticStore({ client, index, dims: DIMS });
+    try {
+      expect(await migrateCatalog(source.catalog, elastic, { batchSize: 7, progress: null })).toMatchObject({ seen: 22, added: 22 });
+      expect(await migrateCatalog(elastic.catalog, target, { batchSize: 7, progress: null })).toMatchObject({ seen: 22, added: 22 });
+      for await (const page of source.catalog.scan(100)) {
+        for (const item of page) {
+          const { seq: _a, createdAt: _b, updatedAt: _c, ...expected } = item;
+          expect(await target.catalog.getWithVectors(item.id)).toMatchObject(expected);
+          expect(await target.catalog.thumbnail(item.id)).toEqual(await source.catalog.thumbnail(item.id));
+        }
+      }
+      const probe = (await source.catalog.getWithVectors('explicit-id'))!;
+      const [hit] = await elastic.indices.style.search(probe.style, 1);
+      expect((await elastic.catalog.getManyBySeq([hit.seq])).get(hit.seq)?.id).toBe('explicit-id');
+    } finally {
+      await elastic.close();
+      await dropStoreIndices(client, index);
+    }
   });
 
   it('rejects a batch size that is not a positive integer', async () => {
