@@ -34,7 +34,8 @@ FROM ${NODE_IMAGE} AS api
 ENV NODE_ENV=production PARASOL_DATA=/data PARASOL_HOST=0.0.0.0 PARASOL_PORT=8080 PARASOL_DEVICE=cpu
 WORKDIR /app
 COPY --from=build /app /app
-RUN mkdir -p /data && chown node:node /data
+# uid 1000 in both images: the API server and the workers share the generated-images volume.
+RUN mkdir -p /data /generated && chown node:node /data /generated
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=6 \
@@ -49,7 +50,8 @@ ENV NODE_ENV=production PARASOL_DEVICE=cuda PARASOL_QUEUE=redis
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 COPY --from=build /app /app
-RUN useradd --system --uid 10001 parasol && mkdir -p /generated && chown parasol /generated
-USER parasol
+# The same uid as the API image's `node` user (ubuntu images name it `ubuntu`).
+RUN mkdir -p /generated && chown 1000:1000 /generated
+USER 1000:1000
 ENTRYPOINT ["node", "dist/src/cli.js"]
 CMD ["worker"]
