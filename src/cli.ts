@@ -123,7 +123,8 @@ function printSummary(summary: IngestSummary): void {
   for (const row of summary.skippedRows.slice(0, 20)) process.stderr.write(`  skipped ${row.key}: ${row.reason}\n`);
 }
 
-async function runIngest(context: ParasolContext, source: IngestSource): Promise<IngestSummary> {
+/** Runs batch work that stops cleanly after its current batch on the first Ctrl-C/SIGTERM (a second one aborts). */
+async function stoppableBatches<T>(work: (shouldStop: () => boolean) => Promise<T>): Promise<T> {
   let stop = false;
   const onSignal = () => {
     if (stop) process.exit(130);
@@ -133,16 +134,22 @@ async function runIngest(context: ParasolContext, source: IngestSource): Promise
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await ingest(source, context.encoders, context.store, {
-      batchSize: context.config.ingest.batchSize,
-      thumbnailSize: context.config.ingest.thumbnailSize,
-      maxPixels: context.config.limits.maxPixels,
-      shouldStop: () => stop,
-    });
+    return await work(() => stop);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+function runIngest(context: ParasolContext, source: IngestSource): Promise<IngestSummary> {
+  return stoppableBatches((shouldStop) =>
+    ingest(source, context.encoders, context.store, {
+      batchSize: context.config.ingest.batchSize,
+      thumbnailSize: context.config.ingest.thumbnailSize,
+      maxPixels: context.config.limits.maxPixels,
+      shouldStop,
+    }),
+  );
 }
 
 async function sourceFor(target: string, sourceName: string | undefined): Promise<IngestSource> {
@@ -269,18 +276,10 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     const { manifest } = await readPack(config.packDir);
     const dims = { semanticDim: manifest.semantic.dim, styleDim: manifest.style.dim };
     const source = await openStore({ ...config, backend: from }, dims);
-    let stop = false;
-    const onSignal = () => {
-      if (stop) process.exit(130);
-      stop = true;
-      process.stderr.write('stopping after this batch (Ctrl-C again to abort)…\n');
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
     try {
       const target = await openStore({ ...config, backend: to }, dims);
       try {
-        const summary = await migrateCatalog(source.catalog, target, { batchSize, shouldStop: () => stop });
+        const summary = await stoppableBatches((shouldStop) => migrateCatalog(source.catalog, target, { batchSize, shouldStop }));
         process.stderr.write(
           `migrated ${from} → ${to}: ${summary.added} copied, ${summary.duplicates} already there, of ${summary.seen} ` +
             `in ${summary.seconds.toFixed(1)} s (${summary.itemsPerSecond.toFixed(0)} items/s)` +
@@ -291,8 +290,6 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
         await target.close();
       }
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       await source.close();
     }
   },

@@ -24,7 +24,7 @@ import { silentLogger } from '../log.js';
 import type { GenerateRequest, GenerationParams, GenerationResult, Generator } from './generate.js';
 import { insertTextChunks, provenanceText } from './image.js';
 import { SAMPLER_NAME } from './generate.js';
-import { isJobId, ResultFiles } from './result-files.js';
+import { imageCellsOf, isJobId, ResultFiles } from './result-files.js';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export const FINISHED_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
@@ -204,12 +204,7 @@ export class InMemoryJobQueue<P> implements JobQueue<P> {
 
   async image(id: string, cell?: number): Promise<Buffer> {
     const view = await this.get(id);
-    if (!view) throw createError('JOB_NOT_FOUND', String(id).slice(0, 64));
-    if (view.state !== 'succeeded') throw createError('JOB_NOT_FINISHED', id, view.state);
-    const cells = view.cells ?? 0;
-    if (cell !== undefined && !(Number.isInteger(cell) && cell >= 0 && cell < cells)) {
-      throw createError('NOT_FOUND', cells === 0 ? `Job "${id}" has no cells` : `Job "${id}" has cells 0..${cells - 1}`);
-    }
+    const cells = imageCellsOf(id, view, cell);
     let images = this.images.get(id);
     if (images) {
       // Re-inserting marks it as recently used.

@@ -54,7 +54,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { FINISHED_STATES, type GenerationPayload, type JobQueue, type JobSubmission, type JobView, type QueueStats } from './jobs.js';
 import { encodePayload } from './payload-codec.js';
-import { isJobId, parseJobView, ResultFiles } from './result-files.js';
+import { imageCellsOf, isJobId, parseJobView, ResultFiles } from './result-files.js';
 
 // ---- what the queue and the workers agree on ----
 
@@ -278,12 +278,7 @@ export class RedisGenerationQueue implements JobQueue<GenerationPayload> {
 
   async image(id: string, cell?: number): Promise<Buffer> {
     const view = await this.get(id);
-    if (!view) throw createError('JOB_NOT_FOUND', String(id).slice(0, 64));
-    if (view.state !== 'succeeded') throw createError('JOB_NOT_FINISHED', id, view.state);
-    const cells = view.cells ?? 0;
-    if (cell !== undefined && !(Number.isInteger(cell) && cell >= 0 && cell < cells)) {
-      throw createError('NOT_FOUND', cells === 0 ? `Job "${id}" has no cells` : `Job "${id}" has cells 0..${cells - 1}`);
-    }
+    const cells = imageCellsOf(id, view, cell);
     const images = await this.files.readImages(id, cells);
     if (!images) {
       this.options.logger.warn('a succeeded job has no images in the shared folder (is it shared with the workers?)', { job: id, dir: this.options.dir });

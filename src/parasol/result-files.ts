@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { createError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { JobView } from './jobs.js';
@@ -59,6 +60,20 @@ export function parseJobView(data: unknown): JobView | undefined {
   }
   const parsed = jobViewSchema.safeParse(data);
   return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * The number of grid cells of a job whose image is asked for, after the checks both queues make:
+ * JOB_NOT_FOUND for no job, JOB_NOT_FINISHED until it succeeded, NOT_FOUND for a cell it lacks.
+ */
+export function imageCellsOf(id: string, view: JobView | undefined, cell: number | undefined): number {
+  if (!view) throw createError('JOB_NOT_FOUND', String(id).slice(0, 64));
+  if (view.state !== 'succeeded') throw createError('JOB_NOT_FINISHED', id, view.state);
+  const cells = view.cells ?? 0;
+  if (cell !== undefined && !(Number.isInteger(cell) && cell >= 0 && cell < cells)) {
+    throw createError('NOT_FOUND', cells === 0 ? `Job "${id}" has no cells` : `Job "${id}" has cells 0..${cells - 1}`);
+  }
+  return cells;
 }
 
 export interface ResultImages {

@@ -18,6 +18,7 @@ import hnswlib from 'hnswlib-node';
 import { z } from 'zod';
 import { createError } from '../errors.js';
 import type { Modality, VectorHit, VectorIndex, VectorSearchConstraint } from './types.js';
+import { assertIndexVector } from './validate.js';
 
 const { HierarchicalNSW } = hnswlib;
 type NativeIndex = InstanceType<typeof HierarchicalNSW>;
@@ -304,10 +305,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   private assertVector(vector: Float32Array): void {
-    if (!(vector instanceof Float32Array) || vector.length !== this.dim) {
-      const got = vector instanceof Float32Array ? `${vector.length}-d` : typeof vector;
-      throw createError('UNPROCESSABLE', `${this.modality} index expects ${this.dim}-d Float32Array vectors, got ${got}`);
-    }
+    assertIndexVector(this.modality, this.dim, vector);
   }
 
   private assertOpen(): void {

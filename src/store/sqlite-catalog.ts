@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { createError } from '../errors.js';
 import { fromBlob, toBlob } from '../vectors.js';
+import { assertDims, validateInput, type VectorDims } from './validate.js';
 import type {
   AddResult,
   Catalog,
@@ -24,10 +25,7 @@ import type {
   Modality,
 } from './types.js';
 
-export interface VectorDims {
-  semantic: number;
-  style: number;
-}
+export type { VectorDims } from './validate.js';
 
 export interface SqliteCatalogOptions {
   /** The database file; its folder is created when missing. ':memory:' works for throwaway use. */
@@ -180,7 +178,7 @@ export class SqliteCatalog implements Catalog {
   }
 
   async addBatch(items: ItemInput[]): Promise<AddResult[]> {
-    items.forEach((item, index) => this.validateInput(item, index));
+    items.forEach((item, index) => validateInput(item, index, this.dims));
     const run = this.db.transaction((batch: ItemInput[]): AddResult[] => {
       const now = new Date().toISOString();
       const nextVersion = this.currentVersion() + 1;
@@ -414,38 +412,6 @@ export class SqliteCatalog implements Catalog {
     }
   }
 
-  private validateInput(item: ItemInput, index: number): void {
-    const where = `item ${index}${item.id ? ` ("${item.id}")` : ''}`;
-    if (typeof item.contentHash !== 'string' || item.contentHash.length === 0) {
-      throw createError('UNPROCESSABLE', `${where} has no content hash`);
-    }
-    if (item.id !== undefined && (typeof item.id !== 'string' || item.id.length === 0)) {
-      throw createError('UNPROCESSABLE', `${where} has an empty id`);
-    }
-    if (typeof item.source !== 'string' || typeof item.title !== 'string') {
-      throw createError('UNPROCESSABLE', `${where} needs a source and a title`);
-    }
-    const words = [...(item.tags ?? []), ...(item.keywords ?? [])];
-    if (!Array.isArray(item.tags) || !words.every((word) => typeof word === 'string')) {
-      throw createError('UNPROCESSABLE', `${where}: tags and keywords must be lists of strings`);
-    }
-    for (const side of ['width', 'height'] as const) {
-      if (!Number.isInteger(item[side]) || item[side] < 0) {
-        throw createError('UNPROCESSABLE', `${where}: ${side} must be a non-negative integer`);
-      }
-    }
-    for (const modality of ['semantic', 'style'] as const) {
-      const vector = item[modality];
-      if (!(vector instanceof Float32Array) || vector.length !== this.dims[modality]) {
-        const got = vector instanceof Float32Array ? `${vector.length}-d` : typeof vector;
-        throw createError('UNPROCESSABLE', `${where}: ${modality} vector must be a ${this.dims[modality]}-d Float32Array, got ${got}`);
-      }
-      if (!vector.every(Number.isFinite)) {
-        throw createError('UNPROCESSABLE', `${where}: ${modality} vector has a non-finite value`);
-      }
-    }
-  }
-
   private insertItem(input: ItemInput, id: string, now: string, version: number): number {
     const info = this
       .prepare(
@@ -512,14 +478,6 @@ export class SqliteCatalog implements Catalog {
 
   private readMeta(key: string): string | undefined {
     return this.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value;
-  }
-}
-
-function assertDims(dims: VectorDims): void {
-  for (const modality of ['semantic', 'style'] as const) {
-    if (!Number.isInteger(dims[modality]) || dims[modality] < 1) {
-      throw createError('CONFIG_INVALID', `${modality} dimension must be a positive integer, got ${dims[modality]}`);
-    }
   }
 }
 

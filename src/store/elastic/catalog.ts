@@ -32,7 +32,7 @@ import { LIVE, liveFilterQuery } from './filters.js';
 import { ITEM_SOURCE_EXCLUDES, toItem, toItemWithVectors, type IndexNames, type ItemDoc, type ThumbnailDoc } from './mapping.js';
 import { claimKey, Registry, type Claim } from './registry.js';
 import { collectHits, MAX_PAGE, rechunk, scanHits } from './scan.js';
-import { assertDims, validateInput } from './validate.js';
+import { assertDims, validateInput } from '../validate.js';
 
 export type RefreshPolicy = 'wait_for' | 'false';
 

@@ -13,7 +13,7 @@ import { createElasticClient, esCall, type ElasticConnectionOptions } from './cl
 import { ensureLayout } from './layout.js';
 import { indexNames, MODALITIES, type IndexNames, type ItemsIndexSettings } from './mapping.js';
 import { rebuildItemsIndex } from './rebuild.js';
-import { assertDims } from './validate.js';
+import { assertDims } from '../validate.js';
 import { ElasticVectorIndex } from './vector-index.js';
 
 export interface ElasticStoreOptions extends ElasticConnectionOptions {

@@ -12,6 +12,7 @@ import type { Modality, VectorHit, VectorIndex, VectorSearchConstraint } from '.
 import { runBulk, type BulkSettings } from './bulk.js';
 import { esCall } from './client.js';
 import { LIVE, liveFilterQuery } from './filters.js';
+import { assertIndexVector } from '../validate.js';
 
 /** ES caps both k and num_candidates at 10 000. */
 const MAX_K = 10_000;
@@ -123,10 +124,7 @@ export class ElasticVectorIndex implements VectorIndex {
   }
 
   private assertVector(vector: Float32Array): void {
-    if (!(vector instanceof Float32Array) || vector.length !== this.dim) {
-      const got = vector instanceof Float32Array ? `${vector.length}-d` : typeof vector;
-      throw createError('UNPROCESSABLE', `${this.modality} index expects ${this.dim}-d Float32Array vectors, got ${got}`);
-    }
+    assertIndexVector(this.modality, this.dim, vector);
   }
 
   private assertOpen(): void {

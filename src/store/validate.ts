@@ -1,10 +1,14 @@
 /**
- * Input checks for addBatch: the same rules and messages as SqliteCatalog, so that both backends
- * refuse the same batches before writing anything.
+ * Input checks every catalog applies before writing anything: one set of rules and messages, so
+ * that both backends refuse the same batches with the same words.
  */
-import { createError } from '../../errors.js';
-import type { VectorDims } from '../sqlite-catalog.js';
-import type { ItemInput } from '../types.js';
+import { createError } from '../errors.js';
+import type { ItemInput, Modality } from './types.js';
+
+export interface VectorDims {
+  semantic: number;
+  style: number;
+}
 
 export function validateInput(item: ItemInput, index: number, dims: VectorDims): void {
   const where = `item ${index}${item.id ? ` ("${item.id}")` : ''}`;
@@ -43,5 +47,13 @@ export function assertDims(dims: VectorDims): void {
     if (!Number.isInteger(dims[modality]) || dims[modality] < 1) {
       throw createError('CONFIG_INVALID', `${modality} dimension must be a positive integer, got ${dims[modality]}`);
     }
+  }
+}
+
+/** A query or point vector handed to a vector index: a Float32Array of the index's dimension. */
+export function assertIndexVector(modality: Modality, dim: number, vector: Float32Array): void {
+  if (!(vector instanceof Float32Array) || vector.length !== dim) {
+    const got = vector instanceof Float32Array ? `${vector.length}-d` : typeof vector;
+    throw createError('UNPROCESSABLE', `${modality} index expects ${dim}-d Float32Array vectors, got ${got}`);
   }
 }
