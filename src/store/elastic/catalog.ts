@@ -29,7 +29,7 @@ import type {
 import { runBulk, type BulkFailure, type BulkOp, type BulkSettings } from './bulk.js';
 import { esCall, isConflict, isDocMissing, toParasolError } from './client.js';
 import { LIVE, liveFilterQuery } from './filters.js';
-import { ITEM_SOURCE_EXCLUDES, toItem, toItemWithVectors, type IndexNames, type ItemDoc, type ThumbnailDoc } from './mapping.js';
+import { ITEM_SOURCE_EXCLUDES, toItem, toItemWithVectors, vectorToJson, type IndexNames, type ItemDoc, type ThumbnailDoc } from './mapping.js';
 import { claimKey, Registry, type Claim } from './registry.js';
 import { collectHits, MAX_PAGE, rechunk, scanHits } from './scan.js';
 import { assertDims, validateInput } from '../validate.js';
@@ -513,8 +513,8 @@ function toDoc(item: ItemInput, id: string, seq: number, now: string, version: n
     updatedAt: now,
     deleted: false,
     addedVersion: version,
-    semantic: Array.from(item.semantic),
-    style: Array.from(item.style),
+    semantic: vectorToJson(item.semantic),
+    style: vectorToJson(item.style),
   };
 }
 

@@ -201,6 +201,28 @@ export function toItem(doc: ItemDoc): Item {
   };
 }
 
+/**
+ * A float32 vector as JSON numbers in the fewest digits that still read back as the same float32
+ * (at most 9 significant digits, where the float64 widening would print 17). The vectors stay in
+ * `_source`, so this roughly halves the largest part of an item's stored bytes, losing nothing.
+ */
+export function vectorToJson(vector: Float32Array): number[] {
+  const out = new Array<number>(vector.length);
+  for (let i = 0; i < vector.length; i++) {
+    const value = vector[i];
+    let shortest = value;
+    for (let digits = 6; digits <= 9; digits++) {
+      const candidate = Number(value.toPrecision(digits));
+      if (Math.fround(candidate) === value) {
+        shortest = candidate;
+        break;
+      }
+    }
+    out[i] = shortest;
+  }
+  return out;
+}
+
 export function toItemWithVectors(doc: ItemDoc): ItemWithVectors {
   return { ...toItem(doc), semantic: Float32Array.from(doc.semantic), style: Float32Array.from(doc.style) };
 }

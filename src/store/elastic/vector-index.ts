@@ -11,8 +11,9 @@ import { createError } from '../../errors.js';
 import type { Modality, VectorHit, VectorIndex, VectorSearchConstraint } from '../types.js';
 import { runBulk, type BulkSettings } from './bulk.js';
 import { esCall } from './client.js';
-import { LIVE, liveFilterQuery } from './filters.js';
 import { assertIndexVector } from '../validate.js';
+import { LIVE, liveFilterQuery } from './filters.js';
+import { vectorToJson } from './mapping.js';
 
 /** ES caps both k and num_candidates at 10 000. */
 const MAX_K = 10_000;
@@ -59,7 +60,7 @@ export class ElasticVectorIndex implements VectorIndex {
     const now = new Date().toISOString();
     const failures = await runBulk(
       this.options.client,
-      [...latest].map(([seq, vector]) => ({ op: 'update', index: this.options.alias, id: String(seq), doc: { [this.modality]: Array.from(vector), updatedAt: now } })),
+      [...latest].map(([seq, vector]) => ({ op: 'update', index: this.options.alias, id: String(seq), doc: { [this.modality]: vectorToJson(vector), updatedAt: now } })),
       this.options.bulk,
       this.options.refresh,
       `updating ${this.modality} vectors`,

@@ -276,3 +276,17 @@ describe('rebuild', () => {
     expect(added.status).toBe('added');
   });
 });
+
+describe('vectorToJson', () => {
+  it('writes each float32 in at most 9 significant digits and reads back the same bits', async () => {
+    const { vectorToJson } = await import('../../../src/store/elastic/mapping.js');
+    const random = seededRandom(17);
+    const vector = new Float32Array(4096).map(() => (random() * 2 - 1) * 10 ** Math.floor(random() * 8 - 4));
+    // (-0 is left out: JSON itself has no negative zero, whatever the digits.)
+    vector.set([0, 1, -1, 0.1, 3.4028234663852886e38, 1.401298464324817e-45, -2.5e-38]);
+    const json = vectorToJson(vector);
+    expect(new Uint32Array(Float32Array.from(json).buffer)).toEqual(new Uint32Array(vector.buffer));
+    for (const value of json) expect(Number.parseFloat(value.toPrecision(9))).toBe(value);
+    expect(JSON.stringify(json).length).toBeLessThan(0.7 * JSON.stringify(Array.from(vector)).length);
+  });
+});
