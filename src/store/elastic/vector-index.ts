@@ -92,7 +92,7 @@ export class ElasticVectorIndex implements VectorIndex {
     const response = await esCall(`searching the ${this.modality} vectors`, () =>
       this.options.client.search({
         index: this.options.alias,
-        knn: { field: this.modality, query_vector: Array.from(vector), k: wanted, num_candidates: numCandidates, filter },
+        knn: { field: this.modality, query_vector: vectorToJson(vector), k: wanted, num_candidates: numCandidates, filter },
         size: wanted,
         _source: false,
         track_total_hits: false,
