@@ -117,7 +117,8 @@ describe('requests', () => {
     const { body, path } = lastRequest(fake, 'POST', /\/_search$/);
     expect(path).toBe('/knn/_search');
     expect(body).toMatchObject({ size: 7, _source: false, knn: { field: 'semantic', k: 7, num_candidates: 21 } });
-    expect(body.knn.query_vector).toEqual(Array.from(items[0].semantic));
+    // The same float32 values, in their shortest exact JSON form.
+    expect(Float32Array.from(body.knn.query_vector)).toEqual(items[0].semantic);
     expect(body.knn.filter.bool.filter).toEqual([
       { term: { deleted: false } },
       { terms: { source: ['test'] } },
