@@ -18,7 +18,7 @@ import hnswlib from 'hnswlib-node';
 import { z } from 'zod';
 import { createError } from '../errors.js';
 import type { Modality, VectorHit, VectorIndex, VectorSearchConstraint } from './types.js';
-import { assertIndexVector } from './validate.js';
+import { assertIndexPoints, assertIndexVector } from './validate.js';
 
 const { HierarchicalNSW } = hnswlib;
 type NativeIndex = InstanceType<typeof HierarchicalNSW>;
@@ -131,12 +131,7 @@ export class HnswIndex implements VectorIndex {
   async add(points: Array<{ seq: number; vector: Float32Array }>): Promise<void> {
     this.assertOpen();
     if (points.length === 0) return;
-    for (const point of points) {
-      if (!Number.isInteger(point.seq) || point.seq < 0) {
-        throw createError('UNPROCESSABLE', `${this.modality} index: label ${point.seq} is not a non-negative integer`);
-      }
-      this.assertVector(point.vector);
-    }
+    assertIndexPoints(this.modality, this.dim, points);
     await this.inTurn(() => {
       const newLabels = new Set(points.map((p) => p.seq).filter((seq) => !this.live.has(seq)));
       this.ensureCapacity(newLabels.size);

@@ -57,3 +57,13 @@ export function assertIndexVector(modality: Modality, dim: number, vector: Float
     throw createError('UNPROCESSABLE', `${modality} index expects ${dim}-d Float32Array vectors, got ${got}`);
   }
 }
+
+/** Points handed to VectorIndex.add: non-negative integer labels and vectors of the index's dimension. */
+export function assertIndexPoints(modality: Modality, dim: number, points: ReadonlyArray<{ seq: number; vector: Float32Array }>): void {
+  for (const point of points) {
+    if (!Number.isInteger(point.seq) || point.seq < 0) {
+      throw createError('UNPROCESSABLE', `${modality} index: label ${point.seq} is not a non-negative integer`);
+    }
+    assertIndexVector(modality, dim, point.vector);
+  }
+}

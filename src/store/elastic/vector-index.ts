@@ -11,7 +11,7 @@ import { createError } from '../../errors.js';
 import type { Modality, VectorHit, VectorIndex, VectorSearchConstraint } from '../types.js';
 import { runBulk, type BulkSettings } from './bulk.js';
 import { esCall } from './client.js';
-import { assertIndexVector } from '../validate.js';
+import { assertIndexPoints, assertIndexVector } from '../validate.js';
 import { LIVE, liveFilterQuery } from './filters.js';
 import { vectorToJson } from './mapping.js';
 
@@ -49,12 +49,7 @@ export class ElasticVectorIndex implements VectorIndex {
   async add(points: Array<{ seq: number; vector: Float32Array }>): Promise<void> {
     this.assertOpen();
     if (points.length === 0) return;
-    for (const point of points) {
-      if (!Number.isInteger(point.seq) || point.seq < 0) {
-        throw createError('UNPROCESSABLE', `${this.modality} index: label ${point.seq} is not a non-negative integer`);
-      }
-      this.assertVector(point.vector);
-    }
+    assertIndexPoints(this.modality, this.dim, points);
     const latest = new Map(points.map((point) => [point.seq, point.vector]));
     // updatedAt moves too: a rebuild's catch-up pass finds changed docs by it.
     const now = new Date().toISOString();
