@@ -196,6 +196,12 @@ export class HnswIndex implements VectorIndex {
     return [...this.live].sort((a, b) => a - b);
   }
 
+  /** The search breadth from now on (recall against latency; benchmarks sweep it on one loaded graph). */
+  setEfSearch(efSearch: number): void {
+    if (!Number.isInteger(efSearch) || efSearch < 1) throw createError('CONFIG_INVALID', `HNSW efSearch must be a positive integer, got ${efSearch}`);
+    this.native.setEf(efSearch);
+  }
+
   version(): number {
     return this.catalogVersion;
   }
