@@ -19,9 +19,7 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
-# `npm install` over the lock file rather than `npm ci`: vite (a test dependency) names an optional
-# package some registries lack, which the lock cannot record and `npm ci` then refuses.
-RUN npm install --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY src ./src

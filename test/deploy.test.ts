@@ -92,8 +92,8 @@ describe('Dockerfile', () => {
     expect(sources.length).toBeGreaterThan(3);
     for (const source of sources) expect(existsSync(path.join(PACKAGE_ROOT, source)), source).toBe(true);
     expect(dockerfile).toMatch(/ARG ONNXRUNTIME_NODE_INSTALL=skip\nENV ONNXRUNTIME_NODE_INSTALL=\$\{ONNXRUNTIME_NODE_INSTALL\}/);
-    expect(dockerfile).toMatch(/^RUN npm install /m);
-    expect(dockerfile.indexOf('ENV ONNXRUNTIME_NODE_INSTALL')).toBeLessThan(dockerfile.indexOf('RUN npm install'));
+    expect(dockerfile).toMatch(/^RUN npm ci /m);
+    expect(dockerfile.indexOf('ENV ONNXRUNTIME_NODE_INSTALL')).toBeLessThan(dockerfile.indexOf('RUN npm ci'));
   });
 
   it('health-checks a route the server has', () => {
