@@ -91,12 +91,13 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startRedisServer(binary: string): Promise<RedisServer> {
+/** Starts a server on a free port, or on `options.port` (to restart one that was stopped). */
+export async function startRedisServer(binary: string, options: { port?: number } = {}): Promise<RedisServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'parasol-redis-'));
   let lastError = '';
   // Another process may take the free port before redis binds it: try a few.
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const child = spawn(
       binary,
       ['--save', '', '--appendonly', 'no', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--loglevel', 'warning'],
