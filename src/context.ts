@@ -190,6 +190,8 @@ export async function openContext(config: Config, logger: Logger = silentLogger,
             prefix: config.redis.prefix,
             dir: generatedDir(config),
             queueLength: config.generate.queueLength,
+            // Enforced in Redis, where the queue lives: one allowance per key across every API server.
+            perOwnerLimit: config.generate.perKeyQueue,
             ttlMs: config.generate.resultTtlSeconds * 1000,
             logger,
           })
