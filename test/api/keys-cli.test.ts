@@ -86,4 +86,19 @@ describe('parasol keys', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/NOT_FOUND/);
   });
+
+  it('uses the Redis key store with PARASOL_KEY_STORE=redis, and says so in one line when Redis cannot be reached', async () => {
+    vi.stubEnv('PARASOL_KEY_STORE', 'redis');
+    vi.stubEnv('REDIS_URL', 'redis://127.0.0.1:1');
+    try {
+      const started = Date.now();
+      const down = await parasol(['keys', 'list']);
+      expect(down.code).toBe(1);
+      expect(down.stderr.trim().split('\n')).toHaveLength(1);
+      expect(down.stderr).toMatch(/KEY_STORE_UNAVAILABLE/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
 });

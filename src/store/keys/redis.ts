@@ -152,7 +152,9 @@ export class RedisKeyStore implements KeyStore {
     };
     await this.guard('create', async () => {
       const fields = { ...stored, dailySearches: stored.dailySearches ?? '', dailyGenerations: stored.dailyGenerations ?? '' };
-      await this.redis.multi().hset(this.keyOf(minted.id), fields).zadd(this.idsKey(), now, minted.id).exec();
+      const replies = await this.redis.multi().hset(this.keyOf(minted.id), fields).zadd(this.idsKey(), now, minted.id).exec();
+      const failed = replies?.find(([error]) => error)?.[0];
+      if (!replies || failed) throw failed ?? new Error('the transaction was discarded');
     });
     this.anyKey = true;
     return { key: toKey(minted.id, stored), secret: minted.secret };
