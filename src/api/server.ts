@@ -127,14 +127,19 @@ export async function startServer(config: Config, options: StartOptions): Promis
     server = await listen(app, config.server.host, config.server.port);
     applyTimeouts(server, config.server.requestTimeoutMs);
     const url = `http://${formatHost(config.server.host)}:${addressPort(server)}`;
-    const required = await authRequired(config, context.keys);
-    const auth = required
-      ? 'keys required'
-      : config.auth.required === false
-        ? 'open (auth.required is false)'
-        : 'open (no key yet; keys are required once one exists)';
+    // Only for the log line: a shared key store that is down right now must not stop the start
+    // (requests fail closed until it answers).
+    const required = await authRequired(config, context.keys).catch(() => undefined);
+    const auth =
+      required === undefined
+        ? 'unknown: the key store cannot be reached (requests that need a key answer 503 until it can)'
+        : required
+          ? 'keys required'
+          : config.auth.required === false
+            ? 'open (auth.required is false)'
+            : 'open (no key yet; keys are required once one exists)';
     logger.info('listening', { url, openapi: `${url}/v1/openapi.yaml`, web: webDir !== undefined, auth, keyStore: config.keys.store });
-    if (!isLoopback(config.server.host) && !required) {
+    if (!isLoopback(config.server.host) && required === false) {
       logger.warn('serving a non-loopback address without API keys (--open)', { host: config.server.host });
     }
     return url;

@@ -98,6 +98,35 @@ describe('with no key', () => {
   });
 });
 
+describe('with the shared key store unreachable', () => {
+  it('starts, keeps health and the API description open, and fails every keyed route closed with 503 KEY_STORE_UNAVAILABLE', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'parasol-keys-down-'));
+    // Nothing listens on port 1: Redis is "away" for the whole test.
+    const config = loadConfig(
+      { dataDir, packDir: PACK_DIR, device: 'cpu', server: { port: 0 }, keys: { store: 'redis', redisTimeoutMs: 500 }, redis: { url: 'redis://127.0.0.1:1' } },
+      {},
+    );
+    const running = await startServer(config, { demo: false });
+    try {
+      for (const route of ['/healthz', '/v1/openapi.yaml']) expect((await fetch(`${running.url}${route}`)).status, route).toBe(200);
+      const secret = `psk_0123456789abcdef_${'x'.repeat(43)}`;
+      for (const [route, headers] of [
+        ['/v1/search?q=cat', {}],
+        ['/v1/search?q=cat', { Authorization: `Bearer ${secret}` }],
+        ['/v1/admin/keys', { Authorization: `Bearer ${secret}` }],
+      ] as const) {
+        const res = await fetch(`${running.url}${route}`, { headers });
+        expect(res.status, route).toBe(503);
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('KEY_STORE_UNAVAILABLE');
+      }
+    } finally {
+      await running.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('with keys', () => {
   let admin: string;
   let searcher: { id: string; secret: string };
