@@ -43,7 +43,7 @@ export function redisServerBinary(testFile: string): string | undefined {
     ? `${testFile}: PARASOL_REDIS_SERVER=${explicit} is not an executable`
     : `${testFile}: redis-server was not found (PATH, /usr/bin, /usr/local/bin; or set PARASOL_REDIS_SERVER)`;
   if (process.env.PARASOL_REQUIRE_REDIS === '1') throw new Error(`${message}, and PARASOL_REQUIRE_REDIS=1 requires it`);
-  console.warn(`${message}: SKIPPING the Redis-backed queue tests (set PARASOL_REQUIRE_REDIS=1 to make this an error)`);
+  console.warn(`${message}: SKIPPING its Redis-backed tests (set PARASOL_REQUIRE_REDIS=1 to make this an error)`);
   return undefined;
 }
 
