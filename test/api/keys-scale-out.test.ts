@@ -86,7 +86,7 @@ describe.skipIf(!REDIS)('API keys shared by two API server processes over Redis'
   };
 
   beforeAll(async () => {
-    ensureStoreBuilt(ROOT, ['src/cli.ts', 'src/api/auth.ts', 'src/store/keys/redis.ts', 'src/store/keys/index.ts', 'src/context.ts']);
+    ensureStoreBuilt(ROOT, ['src/cli.ts', 'src/api/server.ts', 'src/api/auth.ts', 'src/api/routes/keys.ts', 'src/store/keys/redis.ts', 'src/store/keys/index.ts', 'src/context.ts']);
     redis = await startRedisServer(REDIS!);
     dir = await mkdtemp(path.join(tmpdir(), 'parasol-keys-scale-'));
     env = {
