@@ -330,7 +330,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
 
   async keys(args) {
     const [sub, ...rest] = args;
-    const { KeyStore, isScope, SCOPES } = await import('./store/keys.js');
+    const { openKeyStore, isScope, SCOPES } = await import('./store/keys/index.js');
     const { presentKey } = await import('./api/routes/keys.js');
     const keyUsage = 'usage: parasol keys create --name N --scopes a,b [--rate N] [--daily-searches N] [--daily-generations N] | list | revoke <id>';
     if (sub !== 'create' && sub !== 'list' && sub !== 'revoke') throw new UsageError(keyUsage);
@@ -342,7 +342,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       'daily-generations': { type: 'string' },
     });
     const config = configFor(values.data);
-    const keys = KeyStore.open(config.dataDir);
+    const keys = await openKeyStore(config);
     try {
       const now = Date.now();
       if (sub === 'create') {
@@ -359,7 +359,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
         };
         const rate = integer(values.rate, 'rate');
         if (rate !== undefined && rate < 1) throw new UsageError('--rate must be ≥ 1');
-        const { key, secret } = keys.create(
+        const { key, secret } = await keys.create(
           {
             name: values.name,
             scopes: scopes.filter(isScope),
@@ -369,7 +369,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
           },
           now,
         );
-        if (values.json) process.stdout.write(`${JSON.stringify({ key: presentKey(keys, key, now), secret })}\n`);
+        if (values.json) process.stdout.write(`${JSON.stringify({ key: await presentKey(keys, key, now), secret })}\n`);
         else {
           process.stdout.write(`${secret}\n`);
           process.stderr.write(`created key ${key.id} "${key.name}" (${key.scopes.join(',')}); the secret above is shown only once\n`);
@@ -378,7 +378,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       }
       if (sub === 'list') {
         if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-        const listed = keys.list().map((key) => presentKey(keys, key, now));
+        const listed = await Promise.all((await keys.list()).map((key) => presentKey(keys, key, now)));
         if (values.json) {
           process.stdout.write(`${JSON.stringify({ keys: listed })}\n`);
           return;
@@ -393,12 +393,12 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
         return;
       }
       if (positionals.length !== 1) throw new UsageError('keys revoke takes one key id');
-      const key = keys.revoke(positionals[0], now);
+      const key = await keys.revoke(positionals[0], now);
       if (!key) throw createError('NOT_FOUND', `No API key with id "${positionals[0].slice(0, 64)}"`);
-      if (values.json) process.stdout.write(`${JSON.stringify({ key: presentKey(keys, key, now) })}\n`);
+      if (values.json) process.stdout.write(`${JSON.stringify({ key: await presentKey(keys, key, now) })}\n`);
       else process.stderr.write(`revoked key ${key.id} "${key.name}"\n`);
     } finally {
-      keys.close();
+      await keys.close();
     }
   },
 

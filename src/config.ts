@@ -104,6 +104,15 @@ export const configSchema = z.object({
       allowOpen: flag.default(false),
     })
     .prefault({}),
+  /** Where API keys, their usage and their rate-limit buckets live (src/store/keys/). */
+  keys: z
+    .object({
+      /** sqlite: <dataDir>/keys.sqlite, one API server; redis: shared by every API server (behind a load balancer). */
+      store: z.enum(['sqlite', 'redis']).default('sqlite'),
+      /** With the Redis store: how long a request waits for Redis before 503 KEY_STORE_UNAVAILABLE. */
+      redisTimeoutMs: positiveInt.max(60_000).default(2000),
+    })
+    .prefault({}),
   /** Browser origins allowed to call the API (exact `scheme://host[:port]`, or `*` for any, never with credentials). */
   cors: z
     .object({
@@ -163,7 +172,7 @@ export const configSchema = z.object({
       bulkRetries: z.coerce.number().int().min(0).max(20).default(3),
     })
     .prefault({}),
-  /** The Redis server shared by API servers and workers (the job queue and refinement sessions, when chosen). */
+  /** The Redis server shared by API servers and workers (the job queue, refinement sessions and API keys, when chosen). */
   redis: z
     .object({
       url: z.string().url().default('redis://127.0.0.1:6379'),
@@ -230,6 +239,7 @@ const ENV_PATHS: Record<string, string[]> = {
   REDIS_URL: ['redis', 'url'],
   PARASOL_REDIS_PREFIX: ['redis', 'prefix'],
   PARASOL_SESSION_STORE: ['sessions', 'store'],
+  PARASOL_KEY_STORE: ['keys', 'store'],
   PARASOL_WORKER_CONCURRENCY: ['queue', 'workerConcurrency'],
   PARASOL_WORKER_HEARTBEAT: ['queue', 'heartbeatFile'],
 };

@@ -17,7 +17,7 @@ import { SearchEngine } from './search/engine.js';
 import { RefineSessions } from './search/refine.js';
 import { InMemorySessionStore, type SessionStore } from './search/session-store.js';
 import { openEmbeddedStore } from './store/embedded.js';
-import { KeyStore } from './store/keys.js';
+import { openKeyStore, type KeyStore } from './store/keys/index.js';
 import type { Store } from './store/types.js';
 
 export interface ParasolContext {
@@ -34,7 +34,7 @@ export interface ParasolContext {
   generator(): Promise<Generator>;
   /** Generation jobs (in-process queue; results under <dataDir>/generated). */
   jobs: GenerationQueue;
-  /** API keys (<dataDir>/keys.sqlite). */
+  /** API keys: <dataDir>/keys.sqlite, or shared in Redis (`keys.store`). */
   keys: KeyStore;
   close(): Promise<void>;
 }
@@ -150,7 +150,7 @@ export async function openContext(config: Config, logger: Logger = silentLogger,
   }
   let keys: KeyStore;
   try {
-    keys = KeyStore.open(config.dataDir);
+    keys = await openKeyStore(config, logger);
   } catch (error) {
     await store.close();
     await encoders.dispose();
@@ -190,6 +190,8 @@ export async function openContext(config: Config, logger: Logger = silentLogger,
             prefix: config.redis.prefix,
             dir: generatedDir(config),
             queueLength: config.generate.queueLength,
+            // Enforced in Redis, where the queue lives: one allowance per key across every API server.
+            perOwnerLimit: config.generate.perKeyQueue,
             ttlMs: config.generate.resultTtlSeconds * 1000,
             logger,
           })
@@ -204,7 +206,7 @@ export async function openContext(config: Config, logger: Logger = silentLogger,
           });
   } catch (error) {
     sessionRedis?.disconnect();
-    keys.close();
+    await keys.close();
     await store.close();
     await encoders.dispose();
     throw error;
@@ -227,7 +229,7 @@ export async function openContext(config: Config, logger: Logger = silentLogger,
       sessionRedis?.disconnect();
       await loading?.catch(() => undefined);
       await store.close();
-      keys.close();
+      await keys.close();
       await models?.dispose();
       await encoders.dispose();
     },

@@ -33,6 +33,7 @@ const catalog = {
   STORE_CORRUPT: { status: 500, template: 'The data directory is inconsistent: %s' },
   NOT_READY: { status: 503, template: 'Not ready: %s' },
   GENERATION_UNAVAILABLE: { status: 503, template: 'Generation is not available: %s' },
+  KEY_STORE_UNAVAILABLE: { status: 503, template: 'The API key store cannot be reached: %s' },
   TIMEOUT: { status: 503, template: 'The request was not answered within %s ms; retry later' },
 } as const satisfies Record<string, { status: number; template: string }>;
 

@@ -66,6 +66,8 @@ describe('docker-compose.yml', () => {
       expect(config.generate.sharedDir).toBe('/generated');
       for (const key of Object.keys(env)) expect(ENVIRONMENT_VARIABLES).toContain(key);
     }
+    // Every API server shares the keys (and their limits) in Redis.
+    expect(loadConfig({}, environmentOf(compose.services.api)).keys.store).toBe('redis');
   });
 
   it('shares the generated-images volume between the API server and the workers', () => {

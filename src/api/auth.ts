@@ -2,6 +2,9 @@
  * Access control: API keys (`Authorization: Bearer <key>` or `X-API-Key`), one scope per route,
  * a per-key rate limit (a token bucket of `ratePerMinute`) and per-key daily quotas for searches
  * and generations (UTC days, counted in the key store so that a restart does not reset them).
+ * Buckets and quotas live in the key store: this process's memory and SQLite by default, Redis
+ * (shared by every API server) with `keys.store = redis`. A key store that cannot be reached
+ * fails the request closed: 503 KEY_STORE_UNAVAILABLE, never an unchecked pass.
  *
  * Whether keys are required is decided per request (`authRequired`): `auth.required` when set,
  * else as soon as any key exists — created here or by `parasol keys create` in another process —
@@ -11,8 +14,8 @@
 import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { createError, ParasolError } from '../errors.js';
-import type { ApiKey, KeyStore, QuotaKind, Scope } from '../store/keys.js';
-import { utcDay } from '../store/keys.js';
+import type { ApiKey, KeyStore, QuotaKind, Scope } from '../store/keys/types.js';
+import { utcDay } from '../store/keys/types.js';
 
 interface RouteRule {
   method: string;
@@ -83,9 +86,9 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Whether requests must carry a valid key right now. */
-export function authRequired(config: Config, keys: KeyStore): boolean {
+export async function authRequired(config: Config, keys: KeyStore): Promise<boolean> {
   if (config.auth.required !== undefined) return config.auth.required;
-  if (keys.hasAny()) return true;
+  if (await keys.hasAny()) return true;
   return !isLoopback(config.server.host) && !config.auth.allowOpen;
 }
 
@@ -93,13 +96,13 @@ export function authRequired(config: Config, keys: KeyStore): boolean {
  * Refuses a start that would serve the API to the network without keys by accident: a
  * non-loopback address needs a key to exist (or `auth.required`), else an explicit `--open`.
  */
-export function assertSafeBind(config: Config, keys: KeyStore): void {
+export async function assertSafeBind(config: Config, keys: KeyStore): Promise<void> {
   const host = config.server.host;
   if (isLoopback(host) || config.auth.allowOpen) return;
   if (config.auth.required === false) {
     throw createError('CONFIG_INVALID', `auth.required is false but ${host} is not a loopback address; pass --open (auth.allowOpen) to serve without keys on purpose`);
   }
-  if (config.auth.required === undefined && !keys.hasAny()) {
+  if (config.auth.required === undefined && !(await keys.hasAny())) {
     throw createError(
       'CONFIG_INVALID',
       `${host} is not a loopback address and no API key exists: create one first ` +
@@ -117,35 +120,6 @@ export function presentedKey(req: Request): string | undefined {
   if (header !== undefined && /^Bearer(\s|$)/i.test(header)) return header.slice(6).trim();
   const apiKey = req.get('x-api-key');
   return apiKey === undefined ? undefined : apiKey.trim();
-}
-
-interface Bucket {
-  tokens: number;
-  updated: number;
-}
-
-/** Per-key token buckets: `ratePerMinute` requests at once, refilled at ratePerMinute / 60 per second. */
-export class RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
-  constructor(private readonly maxKeys = 100_000) {}
-
-  /** 0 when the request may go ahead (one token taken), else the seconds to wait. */
-  take(keyId: string, ratePerMinute: number, now: number): number {
-    let bucket = this.buckets.get(keyId);
-    if (!bucket) {
-      if (this.buckets.size >= this.maxKeys) this.buckets.clear();
-      bucket = { tokens: ratePerMinute, updated: now };
-      this.buckets.set(keyId, bucket);
-    }
-    const perMs = ratePerMinute / 60_000;
-    bucket.tokens = Math.min(ratePerMinute, bucket.tokens + Math.max(0, now - bucket.updated) * perMs);
-    bucket.updated = now;
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000));
-  }
 }
 
 function withHeaders(error: ParasolError, headers: Record<string, string>): ParasolError {
@@ -167,21 +141,23 @@ export interface AuthOptions {
 export function authMiddleware(options: AuthOptions): RequestHandler {
   const { config, keys } = options;
   const now = options.now ?? Date.now;
-  const limiter = new RateLimiter();
   const unauthorized = (why: string) => withHeaders(createError('UNAUTHORIZED'), { 'WWW-Authenticate': `Bearer realm="parasol", error="invalid_token", error_description="${why}"` });
 
-  return (req, res, next) => {
+  return async (req, res, next) => {
     if (req.method === 'OPTIONS') return next();
     const rule = matchRoute(req.method, req.path);
-    const required = authRequired(config, keys);
+    // Outside the table and outside /v1 (the web app, health): open, without asking the key store.
+    const underV1 = /^\/v1(\/|$)/i.test(req.path) && !/^\/v1\/openapi\.yaml\/?$/i.test(req.path);
+    if (!rule && !underV1) return next();
+    const required = await authRequired(config, keys);
     const secret = presentedKey(req);
-    // Outside the table: open, unless it is an unknown /v1 route while keys are required (a key,
-    // any key, before the 404, so that the route table is not probed anonymously).
-    if (!rule && !(required && /^\/v1(\/|$)/i.test(req.path) && !/^\/v1\/openapi\.yaml\/?$/i.test(req.path))) return next();
+    // An unknown /v1 route while keys are required needs a key, any key, before the 404, so that
+    // the route table is not probed anonymously.
+    if (!rule && !required) return next();
 
     let key: ApiKey | undefined;
     if (secret !== undefined) {
-      key = keys.verify(secret);
+      key = await keys.verify(secret);
       if (!key) return next(unauthorized('the key is unknown, malformed or revoked'));
     } else if (required) {
       return next(withHeaders(createError('UNAUTHORIZED'), { 'WWW-Authenticate': 'Bearer realm="parasol"' }));
@@ -193,13 +169,13 @@ export function authMiddleware(options: AuthOptions): RequestHandler {
     if (required && !key.scopes.includes(rule.scope)) return next(createError('FORBIDDEN', rule.scope));
 
     const t = now();
-    const wait = limiter.take(key.id, key.ratePerMinute, t);
+    const wait = await keys.takeToken(key.id, key.ratePerMinute, t);
     if (wait > 0) {
       return next(withHeaders(createError('RATE_LIMITED', wait), { 'Retry-After': String(wait) }));
     }
     if (rule.quota) {
       const limit = rule.quota === 'searches' ? key.dailySearches : key.dailyGenerations;
-      const check = keys.consume(key.id, rule.quota, limit, utcDay(t));
+      const check = await keys.consume(key.id, rule.quota, limit, utcDay(t));
       if (!check.allowed) {
         const seconds = secondsToUtcMidnight(t);
         return next(

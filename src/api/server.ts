@@ -11,7 +11,7 @@ import path from 'node:path';
 import { PACKAGE_ROOT, type Config } from '../config.js';
 import { openContext, type ParasolContext } from '../context.js';
 import { jsonLogger } from '../log.js';
-import { KeyStore } from '../store/keys.js';
+import { openKeyStore } from '../store/keys/index.js';
 import { buildDemoIndex } from '../../indexer/demo-index.js';
 import { createApp } from './app.js';
 import { assertSafeBind, authRequired, isLoopback } from './auth.js';
@@ -44,11 +44,11 @@ const DRAIN_MS = 10_000;
 export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
   const logger = jsonLogger();
   // Before anything is loaded: never serve the network without keys by accident.
-  const keys = KeyStore.open(config.dataDir);
+  const keys = await openKeyStore(config, logger);
   try {
-    assertSafeBind(config, keys);
+    await assertSafeBind(config, keys);
   } finally {
-    keys.close();
+    await keys.close();
   }
   const context = await openContext(config, logger);
   let stopRequested = false;
@@ -127,13 +127,19 @@ export async function startServer(config: Config, options: StartOptions): Promis
     server = await listen(app, config.server.host, config.server.port);
     applyTimeouts(server, config.server.requestTimeoutMs);
     const url = `http://${formatHost(config.server.host)}:${addressPort(server)}`;
-    const auth = authRequired(config, context.keys)
-      ? 'keys required'
-      : config.auth.required === false
-        ? 'open (auth.required is false)'
-        : 'open (no key yet; keys are required once one exists)';
-    logger.info('listening', { url, openapi: `${url}/v1/openapi.yaml`, web: webDir !== undefined, auth });
-    if (!isLoopback(config.server.host) && !authRequired(config, context.keys)) {
+    // Only for the log line: a shared key store that is down right now must not stop the start
+    // (requests fail closed until it answers).
+    const required = await authRequired(config, context.keys).catch(() => undefined);
+    const auth =
+      required === undefined
+        ? 'unknown: the key store cannot be reached (requests that need a key answer 503 until it can)'
+        : required
+          ? 'keys required'
+          : config.auth.required === false
+            ? 'open (auth.required is false)'
+            : 'open (no key yet; keys are required once one exists)';
+    logger.info('listening', { url, openapi: `${url}/v1/openapi.yaml`, web: webDir !== undefined, auth, keyStore: config.keys.store });
+    if (!isLoopback(config.server.host) && required === false) {
       logger.warn('serving a non-loopback address without API keys (--open)', { host: config.server.host });
     }
     return url;

@@ -71,6 +71,8 @@ export interface JobSubmission<P> {
   sources: Record<string, unknown>;
   /** The expected total of progress units (the runner's reports replace it). */
   total: number;
+  /** Whose allowance the job counts against (an API key id, or one bucket for requests without one). */
+  owner?: string;
 }
 
 export interface QueueStats {
@@ -84,6 +86,11 @@ export interface QueueStats {
 
 /** The queue as the routes see it: async throughout so that a networked queue fits. */
 export interface JobQueue<P> {
+  /**
+   * True when submit() itself enforces a per-owner allowance of queued + running jobs (the Redis
+   * queue, atomically across API servers); otherwise the caller does (per process).
+   */
+  readonly enforcesOwnerLimit?: boolean;
   /** Enqueues a job; QUEUE_FULL (with a Retry-After header) when the queue is full. */
   submit(job: JobSubmission<P>): Promise<JobView>;
   /** The job, or undefined when unknown, expired or not a job id. */

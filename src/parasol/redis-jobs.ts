@@ -21,6 +21,9 @@
  *   a worker stop the job; get() answers the mark first. It lives as long as the payload could
  *   (a cancelled job held by a dead worker is failed by the next worker that takes it).
  * - `x:durations`: recent run times in seconds, for averageSeconds and Retry-After.
+ * - `x:reservations`: a sorted set of job ids admitted but maybe not yet added (by expiry time);
+ *   `x:owner:<owner>`: the ids of one owner's (API key's) jobs. Both are kept by the admission
+ *   script below.
  * - A job failed because its workers kept dying leaves its payload to expire (payloadTtlMs).
  * - The images: files in the shared `dir`, in result-files.ts's layout, written by the worker
  *   BEFORE it marks the job completed, so "succeeded" always means "readable".
@@ -36,9 +39,11 @@
  *
  * Differences from the in-process queue, by necessity:
  * - submit() answers 'queued' even when a worker is idle (a worker takes it a moment later).
- * - The queue-length bound is checked, then the job added: concurrent submits on several API
- *   servers can overshoot it by a few. QUEUE_FULL when the queued jobs reach queueLength plus the
- *   idle worker slots (slots are read from the live workers' names: see worker.ts).
+ * - Admission is one Lua script (ADMIT), so that API servers submitting at once can overrun
+ *   neither bound: QUEUE_FULL when the queued jobs (with those admitted and not yet added) reach
+ *   queueLength plus the idle worker slots (read from the live workers' names: see worker.ts), or
+ *   when the job's owner already has `perOwnerLimit` jobs queued or running. The script reserves
+ *   the job's place before BullMQ adds it; the reservation ends once the job exists.
  * - close() only closes this server's connections. It does NOT cancel anything: queued and
  *   running jobs belong to the shared queue, and other API servers and the workers carry on.
  *   After close() every method answers NOT_READY.
@@ -84,6 +89,8 @@ export interface RedisQueueNames {
   payload(id: string): string;
   mark(id: string): string;
   durations: string;
+  reservations: string;
+  owner(owner: string): string;
   /** Pub/sub channel: a job id per message, "stop it if you hold it". */
   cancelChannel: string;
 }
@@ -100,6 +107,11 @@ export function redisQueueNames(prefix = DEFAULT_PREFIX, queueName = DEFAULT_QUE
     payload: (id) => `${base}:payload:${checked(id)}`,
     mark: (id) => `${base}:mark:${checked(id)}`,
     durations: `${base}:durations`,
+    reservations: `${base}:reservations`,
+    owner: (owner) => {
+      if (!OWNER_PATTERN.test(owner)) throw new RangeError('not an owner id');
+      return `${base}:owner:${owner}`;
+    },
     cancelChannel: `${base}:cancel`,
   };
 }
@@ -154,6 +166,58 @@ export function slotsOfWorkerName(name: string | undefined): number {
   return match ? Math.max(1, Number(match[1])) : 1;
 }
 
+/**
+ * Admits one job, or refuses it. Redis runs a script alone, so the counts it reads cannot change
+ * under it. A reserved id counts as queued until its BullMQ job exists (then the job's list
+ * counts it) and as its owner's while reserved or while its job is neither completed nor failed.
+ *   KEYS: wait, paused, prioritized, delayed, waiting-children, active, completed, failed,
+ *         reservations, the owner's set (any key when there is no owner)
+ *   ARGV: now (ms), job id, reservation expiry (ms), queueLength, worker slots,
+ *         owner limit ('' for none), job key prefix, owner set TTL (ms)
+ * Answers 'ok', 'queue' (the queue is full) or 'owner' (the owner's allowance is spent).
+ */
+const ADMIT = `
+local now = tonumber(ARGV[1])
+local reservations = KEYS[9]
+local jobPrefix = ARGV[7]
+redis.call('ZREMRANGEBYSCORE', reservations, '-inf', now)
+if ARGV[6] ~= '' then
+  local mine = 0
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[10])) do
+    local live = false
+    if redis.call('ZSCORE', reservations, id) then
+      live = true
+    elseif redis.call('EXISTS', jobPrefix .. id) == 1 then
+      live = not redis.call('ZSCORE', KEYS[7], id) and not redis.call('ZSCORE', KEYS[8], id)
+    end
+    if live then mine = mine + 1 else redis.call('SREM', KEYS[10], id) end
+  end
+  if mine >= tonumber(ARGV[6]) then return 'owner' end
+end
+local pending = 0
+for _, id in ipairs(redis.call('ZRANGE', reservations, 0, -1)) do
+  if redis.call('EXISTS', jobPrefix .. id) == 0 then pending = pending + 1 end
+end
+local queued = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3])
+  + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5]) + pending
+local idle = math.max(0, tonumber(ARGV[5]) - redis.call('LLEN', KEYS[6]))
+if queued >= tonumber(ARGV[4]) + idle then return 'queue' end
+redis.call('ZADD', reservations, tonumber(ARGV[3]), ARGV[2])
+if ARGV[6] ~= '' then
+  redis.call('SADD', KEYS[10], ARGV[2])
+  redis.call('PEXPIRE', KEYS[10], tonumber(ARGV[8]))
+end
+return 'ok'
+`;
+
+/** How long an admitted job's place is held for it to be added (then the job itself counts). */
+const RESERVATION_MS = 60_000;
+const OWNER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+interface QueueScripts {
+  parasolAdmit(...keysThenArgs: Array<string | number>): Promise<'ok' | 'queue' | 'owner'>;
+}
+
 // ---- the queue ----
 
 export interface RedisGenerationQueueOptions {
@@ -167,6 +231,11 @@ export interface RedisGenerationQueueOptions {
   dir: string;
   /** At most this many jobs wait for a worker slot (QUEUE_FULL past it). */
   queueLength: number;
+  /**
+   * At most this many queued + running jobs per submission `owner` (QUEUE_FULL past it), across
+   * every API server; none: no per-owner bound here.
+   */
+  perOwnerLimit?: number;
   /** How long a finished job (state, images, cancel marks) is kept. */
   ttlMs: number;
   /**
@@ -186,15 +255,16 @@ export interface RedisGenerationQueueOptions {
   now?: () => number;
 }
 
-type ResolvedOptions = Required<Omit<RedisGenerationQueueOptions, 'redisUrl'>>;
+type ResolvedOptions = Required<Omit<RedisGenerationQueueOptions, 'redisUrl' | 'perOwnerLimit'>> & { perOwnerLimit: number | undefined };
 
 const QUEUED_TYPES = ['wait', 'prioritized', 'delayed', 'waiting-children'] as const;
 
 export class RedisGenerationQueue implements JobQueue<GenerationPayload> {
   private readonly options: ResolvedOptions;
   private readonly names: RedisQueueNames;
-  private readonly redis: Redis;
+  private readonly redis: Redis & QueueScripts;
   private readonly queue: Queue;
+  readonly enforcesOwnerLimit: boolean;
   private readonly files: ResultFiles;
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
@@ -204,12 +274,18 @@ export class RedisGenerationQueue implements JobQueue<GenerationPayload> {
     if (!(Number.isInteger(queueLength) && queueLength >= 0)) throw new RangeError(`queueLength must be an integer ≥ 0, got ${queueLength}`);
     if (!(ttlMs > 0)) throw new RangeError('ttlMs must be positive');
     const attempts = options.attempts ?? 1;
+    const perOwnerLimit = options.perOwnerLimit;
+    if (perOwnerLimit !== undefined && !(Number.isInteger(perOwnerLimit) && perOwnerLimit >= 1)) {
+      throw new RangeError(`perOwnerLimit must be a positive integer, got ${perOwnerLimit}`);
+    }
+    this.enforcesOwnerLimit = perOwnerLimit !== undefined;
     if (!(Number.isInteger(attempts) && attempts >= 1)) throw new RangeError(`attempts must be a positive integer, got ${attempts}`);
     this.options = {
       prefix: options.prefix ?? DEFAULT_PREFIX,
       queueName: options.queueName ?? DEFAULT_QUEUE_NAME,
       dir: options.dir,
       queueLength,
+      perOwnerLimit,
       ttlMs,
       attempts,
       payloadTtlMs: options.payloadTtlMs ?? Math.max(ttlMs, 24 * 3600_000),
@@ -221,7 +297,9 @@ export class RedisGenerationQueue implements JobQueue<GenerationPayload> {
     this.names = redisQueueNames(this.options.prefix, this.options.queueName);
     // Few retries per command and a deadline: an API request should fail fast (503) when Redis is
     // away or stuck, not hang.
-    this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: this.options.redisTimeoutMs });
+    const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: this.options.redisTimeoutMs });
+    redis.defineCommand('parasolAdmit', { numberOfKeys: 10, lua: ADMIT });
+    this.redis = redis as Redis & QueueScripts;
     this.redis.on('error', (error: Error) => this.options.logger.warn('redis connection error (generation queue)', { error: error.message }));
     this.queue = new Queue(this.options.queueName, { connection: this.redis, prefix: this.options.prefix });
     this.queue.on('error', (error: Error) => this.options.logger.warn('generation queue error', { error: error.message }));
@@ -236,15 +314,8 @@ export class RedisGenerationQueue implements JobQueue<GenerationPayload> {
     return this.guard('submit', async () => {
       const envelope: JobEnvelope = { kind: job.kind, params: job.params, sources: job.sources, total: job.total };
       const encoded = JSON.stringify(encodePayload(job.payload));
-      const [counts, slots] = await Promise.all([this.queue.getJobCounts(...QUEUED_TYPES, 'active'), this.workerSlots()]);
-      const queued = QUEUED_TYPES.reduce((sum, type) => sum + (counts[type] ?? 0), 0);
-      const idle = Math.max(0, slots - (counts.active ?? 0));
-      if (queued >= this.options.queueLength + idle) {
-        const seconds = await this.retryAfterSeconds();
-        const error = createError('QUEUE_FULL', seconds);
-        throw new ParasolError(error.code, error.message, { 'Retry-After': String(seconds) });
-      }
       const id = randomUUID();
+      await this.admit(id, job.owner);
       const ttlSeconds = Math.ceil(this.options.ttlMs / 1000);
       const opts: JobsOptions = {
         jobId: id,
@@ -252,13 +323,17 @@ export class RedisGenerationQueue implements JobQueue<GenerationPayload> {
         removeOnComplete: { age: ttlSeconds },
         removeOnFail: { age: ttlSeconds },
       };
-      await this.redis.set(this.names.payload(id), encoded, 'PX', this.options.payloadTtlMs);
       let added: Job;
       try {
+        await this.redis.set(this.names.payload(id), encoded, 'PX', this.options.payloadTtlMs);
         added = await this.queue.add(envelope.kind, envelope, opts);
       } catch (error) {
         await this.redis.del(this.names.payload(id)).catch(() => 0);
+        if (job.owner !== undefined && this.enforcesOwnerLimit) await this.redis.srem(this.names.owner(job.owner), id).catch(() => 0);
         throw error;
+      } finally {
+        // The job exists now (and counts itself), or never will.
+        await this.redis.zrem(this.names.reservations, id).catch(() => 0);
       }
       return this.queuedView(id, envelope, added.timestamp);
     });
@@ -349,6 +424,44 @@ export class RedisGenerationQueue implements JobQueue<GenerationPayload> {
     clearInterval(this.sweeper);
     await this.queue.close().catch(() => undefined);
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Reserves the job's place (see ADMIT), or throws QUEUE_FULL with a Retry-After. */
+  private async admit(id: string, owner: string | undefined): Promise<void> {
+    const limit = owner !== undefined ? this.options.perOwnerLimit : undefined;
+    const keys = this.queue.keys;
+    const slots = await this.workerSlots();
+    const now = this.options.now();
+    const answer = await this.redis.parasolAdmit(
+      keys.wait,
+      keys.paused,
+      keys.prioritized,
+      keys.delayed,
+      keys['waiting-children'],
+      keys.active,
+      keys.completed,
+      keys.failed,
+      this.names.reservations,
+      limit !== undefined ? this.names.owner(owner!) : this.names.reservations,
+      now,
+      id,
+      now + RESERVATION_MS,
+      this.options.queueLength,
+      slots,
+      limit ?? '',
+      this.queue.toKey(''),
+      this.options.payloadTtlMs,
+    );
+    if (answer === 'ok') return;
+    if (answer === 'owner') {
+      const seconds = Math.max(1, Math.ceil((await this.averageSeconds()) ?? DEFAULT_JOB_SECONDS));
+      throw new ParasolError('QUEUE_FULL', `This API key already has ${limit} generation jobs queued or running; retry after ${seconds} s`, {
+        'Retry-After': String(seconds),
+      });
+    }
+    const seconds = await this.retryAfterSeconds();
+    const error = createError('QUEUE_FULL', seconds);
+    throw new ParasolError(error.code, error.message, { 'Retry-After': String(seconds) });
   }
 
   // ---- reading a job ----

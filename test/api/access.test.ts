@@ -14,7 +14,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { ParasolContext } from '../../src/context.js';
 import { isParasolError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
-import { KeyStore } from '../../src/store/keys.js';
+import { SqliteKeyStore } from '../../src/store/keys/sqlite.js';
 import { expectError, openTestApi, PACK_DIR, registeredRoutes, type TestApi } from './helpers.js';
 
 let api: TestApi;
@@ -44,7 +44,7 @@ const bearer = (secret: string) => ({ Authorization: `Bearer ${secret}` });
 
 describe('with no key', () => {
   it('runs open on a loopback address, /metrics included', async () => {
-    expect(api.context.keys.hasAny()).toBe(false);
+    expect(await api.context.keys.hasAny()).toBe(false);
     const app = appWith();
     expect((await request(app).get('/v1/search').query({ q: 'cat', k: 3 })).status).toBe(200);
     expect((await request(app).get('/v1/stats')).status).toBe(200);
@@ -62,29 +62,29 @@ describe('with no key', () => {
   });
 
   it('refuses to start on a non-loopback address without keys unless --open', async () => {
-    const code = (fn: () => void) => {
+    const code = async (fn: () => Promise<void>) => {
       try {
-        fn();
+        await fn();
         return 'ok';
       } catch (error) {
         return isParasolError(error) ? error.code : String(error);
       }
     };
-    const keys = KeyStore.open(':memory:');
+    const keys = SqliteKeyStore.open(':memory:');
     try {
       const config = (host: string, auth: Record<string, unknown> = {}) => loadConfig({ server: { host }, auth }, {});
-      expect(code(() => assertSafeBind(config('127.0.0.1'), keys))).toBe('ok');
-      expect(code(() => assertSafeBind(config('::1'), keys))).toBe('ok');
-      expect(code(() => assertSafeBind(config('localhost'), keys))).toBe('ok');
-      expect(code(() => assertSafeBind(config('0.0.0.0'), keys))).toBe('CONFIG_INVALID');
-      expect(code(() => assertSafeBind(config('::'), keys))).toBe('CONFIG_INVALID');
-      expect(code(() => assertSafeBind(config('0.0.0.0', { required: false }), keys))).toBe('CONFIG_INVALID');
-      expect(code(() => assertSafeBind(config('0.0.0.0', { allowOpen: true }), keys))).toBe('ok');
-      expect(code(() => assertSafeBind(config('0.0.0.0', { required: true }), keys))).toBe('ok');
-      keys.create({ name: 'admin', scopes: ['admin'] });
-      expect(code(() => assertSafeBind(config('0.0.0.0'), keys))).toBe('ok');
+      expect(await code(() => assertSafeBind(config('127.0.0.1'), keys))).toBe('ok');
+      expect(await code(() => assertSafeBind(config('::1'), keys))).toBe('ok');
+      expect(await code(() => assertSafeBind(config('localhost'), keys))).toBe('ok');
+      expect(await code(() => assertSafeBind(config('0.0.0.0'), keys))).toBe('CONFIG_INVALID');
+      expect(await code(() => assertSafeBind(config('::'), keys))).toBe('CONFIG_INVALID');
+      expect(await code(() => assertSafeBind(config('0.0.0.0', { required: false }), keys))).toBe('CONFIG_INVALID');
+      expect(await code(() => assertSafeBind(config('0.0.0.0', { allowOpen: true }), keys))).toBe('ok');
+      expect(await code(() => assertSafeBind(config('0.0.0.0', { required: true }), keys))).toBe('ok');
+      await keys.create({ name: 'admin', scopes: ['admin'] });
+      expect(await code(() => assertSafeBind(config('0.0.0.0'), keys))).toBe('ok');
     } finally {
-      keys.close();
+      await keys.close();
     }
 
     // The real start: refused before any model is loaded.
@@ -98,14 +98,43 @@ describe('with no key', () => {
   });
 });
 
+describe('with the shared key store unreachable', () => {
+  it('starts, keeps health and the API description open, and fails every keyed route closed with 503 KEY_STORE_UNAVAILABLE', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'parasol-keys-down-'));
+    // Nothing listens on port 1: Redis is "away" for the whole test.
+    const config = loadConfig(
+      { dataDir, packDir: PACK_DIR, device: 'cpu', server: { port: 0 }, keys: { store: 'redis', redisTimeoutMs: 500 }, redis: { url: 'redis://127.0.0.1:1' } },
+      {},
+    );
+    const running = await startServer(config, { demo: false });
+    try {
+      for (const route of ['/healthz', '/v1/openapi.yaml']) expect((await fetch(`${running.url}${route}`)).status, route).toBe(200);
+      const secret = `psk_0123456789abcdef_${'x'.repeat(43)}`;
+      for (const [route, headers] of [
+        ['/v1/search?q=cat', {}],
+        ['/v1/search?q=cat', { Authorization: `Bearer ${secret}` }],
+        ['/v1/admin/keys', { Authorization: `Bearer ${secret}` }],
+      ] as const) {
+        const res = await fetch(`${running.url}${route}`, { headers });
+        expect(res.status, route).toBe(503);
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('KEY_STORE_UNAVAILABLE');
+      }
+    } finally {
+      await running.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('with keys', () => {
   let admin: string;
   let searcher: { id: string; secret: string };
   let app: ReturnType<typeof appWith>;
 
-  beforeAll(() => {
-    admin = api.context.keys.create({ name: 'ops', scopes: ['admin'] }).secret;
-    const created = api.context.keys.create({ name: 'shop', scopes: ['search'] });
+  beforeAll(async () => {
+    admin = (await api.context.keys.create({ name: 'ops', scopes: ['admin'] })).secret;
+    const created = await api.context.keys.create({ name: 'shop', scopes: ['search'] });
     searcher = { id: created.key.id, secret: created.secret };
     app = appWith();
   });
@@ -175,19 +204,19 @@ describe('with keys', () => {
   });
 
   it('sees a revocation made by another process (the CLI) at once', async () => {
-    const { key, secret } = api.context.keys.create({ name: 'cli-revoked', scopes: ['search'] });
+    const { key, secret } = await api.context.keys.create({ name: 'cli-revoked', scopes: ['search'] });
     expect((await request(app).get('/v1/search?q=cat&k=1').set(bearer(secret))).status).toBe(200);
-    const other = KeyStore.open(api.context.config.dataDir);
+    const other = SqliteKeyStore.open(api.context.config.dataDir);
     try {
-      other.revoke(key.id);
+      await other.revoke(key.id);
     } finally {
-      other.close();
+      await other.close();
     }
     await expectError(await request(app).get('/v1/search?q=cat&k=1').set(bearer(secret)), 401, 'UNAUTHORIZED');
   });
 
   it('rate-limits per key with Retry-After, refilling over the minute', async () => {
-    const limited = api.context.keys.create({ name: 'slow', scopes: ['search'], ratePerMinute: 3 }).secret;
+    const limited = (await api.context.keys.create({ name: 'slow', scopes: ['search'], ratePerMinute: 3 })).secret;
     const fresh = appWith();
     const item = `/v1/items/${encodeURIComponent(api.ids[1])}`;
     for (let i = 0; i < 3; i++) expect((await request(fresh).get(item).set(bearer(limited))).status).toBe(200);
@@ -205,7 +234,7 @@ describe('with keys', () => {
   it('enforces daily quotas per UTC day, with Retry-After until midnight, and resets them the next day', async () => {
     const saved = clock.t;
     try {
-      const quota = api.context.keys.create({ name: 'metered', scopes: ['search', 'generate'], dailySearches: 2, dailyGenerations: 0 }).secret;
+      const quota = (await api.context.keys.create({ name: 'metered', scopes: ['search', 'generate'], dailySearches: 2, dailyGenerations: 0 })).secret;
       const first = await request(app).get('/v1/search?q=cat&k=1').set(bearer(quota));
       expect(first.status).toBe(200);
       expect(first.headers['x-quota-remaining']).toBe('1');

@@ -79,8 +79,8 @@ describe('per-key generation allowance', () => {
   });
 
   it('limits each key on its own and frees a place when a job ends', async () => {
-    const a = context.keys.create({ name: 'a', scopes: ['generate'] }).secret;
-    const b = context.keys.create({ name: 'b', scopes: ['generate'] }).secret;
+    const a = (await context.keys.create({ name: 'a', scopes: ['generate'] })).secret;
+    const b = (await context.keys.create({ name: 'b', scopes: ['generate'] })).secret;
     const ofA: string[] = [];
     // Concurrent requests cannot both take the last place.
     const burst = await Promise.all([post(a), post(a), post(a), post(a)]);

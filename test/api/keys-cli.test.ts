@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli.js';
-import { KeyStore } from '../../src/store/keys.js';
+import { SqliteKeyStore } from '../../src/store/keys/sqlite.js';
 
 let dataDir: string;
 
@@ -41,11 +41,11 @@ describe('parasol keys', () => {
     expect(key).toMatchObject({ name: 'shop', scopes: ['search', 'generate'], ratePerMinute: 120, dailySearches: 1000, dailyGenerations: null, revokedAt: null });
     expect(secret).toMatch(/^psk_[0-9a-f]{16}_/);
 
-    const store = KeyStore.open(dataDir);
+    const store = SqliteKeyStore.open(dataDir);
     try {
-      expect(store.verify(secret)?.id).toBe(key.id);
+      expect((await store.verify(secret))?.id).toBe(key.id);
     } finally {
-      store.close();
+      await store.close();
     }
 
     const listed = await parasol(['keys', 'list', '--json']);
@@ -58,11 +58,11 @@ describe('parasol keys', () => {
     const revoked = await parasol(['keys', 'revoke', key.id, '--json']);
     expect(revoked.code).toBe(0);
     expect(JSON.parse(revoked.stdout).key.revokedAt).toEqual(expect.any(String));
-    const after = KeyStore.open(dataDir);
+    const after = SqliteKeyStore.open(dataDir);
     try {
-      expect(after.verify(secret)).toBeUndefined();
+      expect(await after.verify(secret)).toBeUndefined();
     } finally {
-      after.close();
+      await after.close();
     }
     const plain = await parasol(['keys', 'list']);
     expect(plain.stdout).toMatch(new RegExp(`^${key.id}\\s+revoked\\s+shop`));
@@ -85,5 +85,20 @@ describe('parasol keys', () => {
     const unknown = await parasol(['keys', 'revoke', 'ffffffffffffffff']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/NOT_FOUND/);
+  });
+
+  it('uses the Redis key store with PARASOL_KEY_STORE=redis, and says so in one line when Redis cannot be reached', async () => {
+    vi.stubEnv('PARASOL_KEY_STORE', 'redis');
+    vi.stubEnv('REDIS_URL', 'redis://127.0.0.1:1');
+    try {
+      const started = Date.now();
+      const down = await parasol(['keys', 'list']);
+      expect(down.code).toBe(1);
+      expect(down.stderr.trim().split('\n')).toHaveLength(1);
+      expect(down.stderr).toMatch(/KEY_STORE_UNAVAILABLE/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

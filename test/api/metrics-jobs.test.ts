@@ -29,7 +29,7 @@ afterAll(async () => {
 
 describe('generation metrics and quotas', () => {
   it('counts finished jobs by kind and state on scrape, with their run time, and enforces the daily generation quota', async () => {
-    const { key, secret } = context.keys.create({ name: 'gen', scopes: ['generate', 'admin'], dailyGenerations: 1 });
+    const { key, secret } = await context.keys.create({ name: 'gen', scopes: ['generate', 'admin'], dailyGenerations: 1 });
     const auth = { Authorization: `Bearer ${secret}` };
     const body = { content: { text: 'a cat' }, style: { text: 'ink wash' }, steps: 2, seed: 3 };
     const accepted = await request(app).post('/v1/generate').set(auth).send(body);
@@ -56,6 +56,6 @@ describe('generation metrics and quotas', () => {
     expect(metrics.text).toMatch(/parasol_http_requests_total\{method="GET",route="\/v1\/jobs\/:id",status="200"\} \d+/);
     // Counted once: a second scrape does not count the job again.
     expect((await request(app).get('/metrics').set(auth)).text).toContain('parasol_generation_jobs_total{kind="generate",state="succeeded"} 1');
-    expect(context.keys.list().find((k) => k.id === key.id)).toBeDefined();
+    expect((await context.keys.list()).find((k) => k.id === key.id)).toBeDefined();
   });
 });

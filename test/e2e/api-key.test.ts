@@ -32,7 +32,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web app with API keys', () => {
       }),
     ]);
     // A key exists: from now on the server requires one.
-    secret = server.context.keys.create({ name: 'web', scopes: ['search'] }).secret;
+    secret = (await server.context.keys.create({ name: 'web', scopes: ['search'] })).secret;
     page = browser.pages()[0] ?? (await browser.newPage());
     page.setDefaultTimeout(15_000);
   });

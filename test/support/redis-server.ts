@@ -43,7 +43,7 @@ export function redisServerBinary(testFile: string): string | undefined {
     ? `${testFile}: PARASOL_REDIS_SERVER=${explicit} is not an executable`
     : `${testFile}: redis-server was not found (PATH, /usr/bin, /usr/local/bin; or set PARASOL_REDIS_SERVER)`;
   if (process.env.PARASOL_REQUIRE_REDIS === '1') throw new Error(`${message}, and PARASOL_REQUIRE_REDIS=1 requires it`);
-  console.warn(`${message}: SKIPPING the Redis-backed queue tests (set PARASOL_REQUIRE_REDIS=1 to make this an error)`);
+  console.warn(`${message}: SKIPPING its Redis-backed tests (set PARASOL_REQUIRE_REDIS=1 to make this an error)`);
   return undefined;
 }
 
@@ -91,12 +91,13 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startRedisServer(binary: string): Promise<RedisServer> {
+/** Starts a server on a free port, or on `options.port` (to restart one that was stopped). */
+export async function startRedisServer(binary: string, options: { port?: number } = {}): Promise<RedisServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'parasol-redis-'));
   let lastError = '';
   // Another process may take the free port before redis binds it: try a few.
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const child = spawn(
       binary,
       ['--save', '', '--appendonly', 'no', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--loglevel', 'warning'],

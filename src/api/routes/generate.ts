@@ -229,7 +229,8 @@ export const ANONYMOUS = 'anonymous';
 /**
  * At most `limit` queued + running jobs per API key (requests without a key share one bucket), so
  * that one client cannot fill the shared queue. A slot is reserved synchronously before the
- * sources are resolved, so concurrent requests cannot both take the last one.
+ * sources are resolved, so concurrent requests cannot both take the last one. A queue that
+ * enforces the allowance itself (the Redis queue, across every API server) is left to it.
  */
 export class PerKeyJobs {
   private readonly buckets = new Map<string, { reserved: number; jobs: Set<string> }>();
@@ -238,8 +239,9 @@ export class PerKeyJobs {
     private readonly limit: number,
   ) {}
 
-  /** Runs `submit` in one of the key's slots; QUEUE_FULL (with Retry-After) when it has none left. */
-  async run(bucketId: string, submit: () => Promise<JobView>): Promise<JobView> {
+  /** Runs `submit` (given the owner to submit as) in one of the key's slots; QUEUE_FULL (with Retry-After) when it has none left. */
+  async run(bucketId: string, submit: (owner: string) => Promise<JobView>): Promise<JobView> {
+    if (this.jobs.enforcesOwnerLimit) return submit(bucketId);
     let bucket = this.buckets.get(bucketId);
     if (!bucket) this.buckets.set(bucketId, (bucket = { reserved: 0, jobs: new Set() }));
     for (const id of [...bucket.jobs]) {
@@ -256,7 +258,7 @@ export class PerKeyJobs {
     }
     bucket.reserved += 1;
     try {
-      const view = await submit();
+      const view = await submit(bucketId);
       bucket.jobs.add(view.id);
       return view;
     } finally {
@@ -317,11 +319,11 @@ export function generateRoutes(deps: RouteDeps): Router {
 
   router.post('/v1/generate', multipart(config, IMAGE_FIELDS.map((name) => ({ name, maxCount: 1 }))), async (req, res) => {
     const limits = await ready();
-    const view = await perKey.run(bucketOf(res), () => submitGenerate(req, limits));
+    const view = await perKey.run(bucketOf(res), (owner) => submitGenerate(req, limits, owner));
     res.status(202).location(`/v1/jobs/${view.id}`).json({ jobId: view.id, state: view.state, params: view.params });
   });
 
-  async function submitGenerate(req: Request, limits: ParamLimits): Promise<JobView> {
+  async function submitGenerate(req: Request, limits: ParamLimits, owner: string): Promise<JobView> {
     const kind = requireBodyType(req, ['json', 'multipart']);
     let raw: unknown = req.body;
     if (kind === 'multipart') {
@@ -365,6 +367,7 @@ export function generateRoutes(deps: RouteDeps): Router {
         style: describeRef(body.style, uploads.styleImage && 'styleImage'),
       },
       total: expectedTotal(payload, params.steps),
+      owner,
     });
   }
 
@@ -373,7 +376,7 @@ export function generateRoutes(deps: RouteDeps): Router {
     requireBodyType(req, ['json']);
     const body = gridRequestSchema.parse(jsonObject(req.body));
     const params = resolveParams(body, limits);
-    const view = await perKey.run(bucketOf(res), async () => {
+    const view = await perKey.run(bucketOf(res), async (owner) => {
       const requests = await gridRequests(sources, body, params);
       const payload: GenerationPayload = { kind: 'grid', rows: body.rows, cols: body.cols, requests };
       return jobs.submit({
@@ -382,6 +385,7 @@ export function generateRoutes(deps: RouteDeps): Router {
         params: { ...params, rows: body.rows, cols: body.cols },
         sources: { contents: body.contents, styles: body.styles },
         total: expectedTotal(payload, params.steps),
+        owner,
       });
     });
     res.status(202).location(`/v1/jobs/${view.id}`).json({ jobId: view.id, state: view.state, params: view.params });

@@ -2,7 +2,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { createError } from '../../errors.js';
-import { SCOPES, utcDay, type ApiKey, type KeyStore, type Usage } from '../../store/keys.js';
+import { SCOPES, utcDay, type ApiKey, type KeyStore, type Usage } from '../../store/keys/types.js';
 import type { RouteDeps } from '../deps.js';
 import { jsonObject, parseQuery, queryValue, requireBodyType } from '../validate.js';
 
@@ -25,8 +25,8 @@ const listQuery = z
 const KEY_ID = /^[0-9a-f]{16}$/;
 
 /** A key as the API and the CLI show it: never its secret; today's usage attached. */
-export function presentKey(keys: KeyStore, key: ApiKey, now: number): ApiKey & { usageToday: Usage } {
-  return { ...key, usageToday: keys.usage(key.id, utcDay(now)) };
+export async function presentKey(keys: KeyStore, key: ApiKey, now: number): Promise<ApiKey & { usageToday: Usage }> {
+  return { ...key, usageToday: await keys.usage(key.id, utcDay(now)) };
 }
 
 export function keyRoutes(deps: RouteDeps): Router {
@@ -34,24 +34,25 @@ export function keyRoutes(deps: RouteDeps): Router {
   const now = deps.now ?? Date.now;
   const router = Router();
 
-  router.post('/v1/admin/keys', (req, res) => {
+  router.post('/v1/admin/keys', async (req, res) => {
     requireBodyType(req, ['json']);
     const body = newKeySchema.parse(jsonObject(req.body));
-    const { key, secret } = keys.create(body, now());
-    res.status(201).set('Cache-Control', 'no-store').json({ key: presentKey(keys, key, now()), secret });
+    const { key, secret } = await keys.create(body, now());
+    res.status(201).set('Cache-Control', 'no-store').json({ key: await presentKey(keys, key, now()), secret });
   });
 
-  router.get('/v1/admin/keys', (req, res) => {
+  router.get('/v1/admin/keys', async (req, res) => {
     const query = parseQuery(req, listQuery);
     const t = now();
-    res.set('Cache-Control', 'no-store').json({ keys: keys.list(query.limit ?? 1000).map((key) => presentKey(keys, key, t)) });
+    const listed = await keys.list(query.limit ?? 1000);
+    res.set('Cache-Control', 'no-store').json({ keys: await Promise.all(listed.map((key) => presentKey(keys, key, t))) });
   });
 
-  router.delete('/v1/admin/keys/:id', (req, res) => {
+  router.delete('/v1/admin/keys/:id', async (req, res) => {
     const id = String(req.params.id);
-    const key = KEY_ID.test(id) ? keys.revoke(id, now()) : undefined;
+    const key = KEY_ID.test(id) ? await keys.revoke(id, now()) : undefined;
     if (!key) throw createError('NOT_FOUND', `No API key with id "${id.slice(0, 64)}"`);
-    res.json({ key: presentKey(keys, key, now()) });
+    res.json({ key: await presentKey(keys, key, now()) });
   });
 
   return router;
