@@ -33,6 +33,17 @@ import { renderIcon } from '../../indexer/corpus/render.js';
 import { HELD_OUT_SETS } from '../../indexer/corpus/sets.js';
 import { fnv1a } from '../../indexer/corpus/split.js';
 import { mean } from './metrics.js';
+import {
+  chanceLevels,
+  recognisability,
+  RECOGNISABILITY_K,
+  sourceCeiling,
+  STYLE_MAJORITY,
+  type RecognisabilityFigures,
+  type RecognitionIndex,
+  type RecognitionTarget,
+} from './recognisability.js';
+import { loadHeldOutParaphrases } from './retrieval.js';
 
 export interface GenerationMetrics {
   style: number;
@@ -59,8 +70,25 @@ export interface GenerationReport {
     singleScale: GenerationMetrics & { g: number };
     noColour: GenerationMetrics;
   };
+  /** Judged through the demo index at the defaults; absent when no index was given. */
+  recognisability?: RecognisabilityReport;
   files: { plot: string; sheet: string; report: string };
   seconds: number;
+}
+
+export interface RecognisabilityReport {
+  pairs: number;
+  k: number;
+  /** Style neighbours from the target set needed for `styleSet` to count an image. */
+  majority: number;
+  /** Generated from the content image y and the style image s (held-out pairs). */
+  image: RecognisabilityFigures;
+  /** Generated from words only: y's name through the semantic text tower, a held-out paraphrase of a set's style through the style text tower. */
+  text: RecognisabilityFigures;
+  /** The sources themselves judged the same way (the ceiling). */
+  ceiling: RecognisabilityFigures;
+  /** Random images from the index (counted from the corpus). */
+  chance: { content: number; styleShare: number };
 }
 
 export interface GenerationEvalOptions {
@@ -72,6 +100,10 @@ export interface GenerationEvalOptions {
   out?: string;
   /** Progress lines on stderr. */
   progress?: boolean;
+  /** The demo index to judge recognisability with (an opened store); none: that section is skipped. */
+  index?: RecognitionIndex;
+  /** Held-out pairs for recognisability (default 100). */
+  recognitionPairs?: number;
 }
 
 export const GUIDANCE_SWEEP = [0, 1, 3, 5, 8] as const;
@@ -252,6 +284,15 @@ export async function evaluateGeneration(config: Config, options: GenerationEval
     ];
     await writeFile(files.sheet, await contactSheet(columns, Math.min(pairs.length, 6)));
 
+    let recognised: RecognisabilityReport | undefined;
+    if (options.index) {
+      const m = options.recognitionPairs ?? 100;
+      if (!(Number.isInteger(m) && m >= 1 && m <= 1000)) throw createError('BAD_REQUEST', `recognition pairs must be an integer in 1..1000, got ${m}`);
+      log(`recognisability: ${m} held-out pairs through the index`);
+      recognised = await judgeRecognisability({ index: options.index, corpus, generator, encoders: enc, pairs: m, steps, size, defaults });
+      log(`  image: content ${recognised.image.content.toFixed(3)} style set ${recognised.image.styleSet.toFixed(3)}; text: content ${recognised.text.content.toFixed(3)} style set ${recognised.text.styleSet.toFixed(3)}`);
+    }
+
     const report: GenerationReport = {
       pack: encoders.packName,
       pairs: pairs.map((p) => ({ content: p.content.id, style: p.style.id })),
@@ -261,6 +302,7 @@ export async function evaluateGeneration(config: Config, options: GenerationEval
       gs,
       gy,
       ablations,
+      recognisability: recognised,
       files,
       seconds: (Date.now() - started) / 1000,
     };
@@ -270,6 +312,81 @@ export async function evaluateGeneration(config: Config, options: GenerationEval
     await models?.dispose();
     await encoders?.dispose();
   }
+}
+
+interface RecognitionRun {
+  index: RecognitionIndex;
+  corpus: Corpus;
+  generator: Generator;
+  encoders: LoadedEncoders;
+  pairs: number;
+  steps: number;
+  size: number;
+  defaults: { lambda: number; gs: number; gy: number; colour: boolean };
+}
+
+/** Generates held-out pairs at the defaults, from images and from words, and judges them through the index. */
+async function judgeRecognisability(run: RecognitionRun): Promise<RecognisabilityReport> {
+  const { corpus, generator, encoders, steps, defaults } = run;
+  const chosen = heldOutPairs(corpus, run.pairs).filter((p) => p.content.codepoint !== null);
+  const render = (item: CorpusItem) => {
+    const { set, icon } = iconOf(corpus, item);
+    return renderIcon(set, icon, run.size);
+  };
+  const ys = await Promise.all(chosen.map((p) => render(p.content)));
+  const ss = await Promise.all(chosen.map((p) => render(p.style)));
+  const imageTargets: RecognitionTarget[] = chosen.map((p) => ({ codepoint: p.content.codepoint!, set: p.style.set }));
+  const guidance = { style: defaults.gs, content: defaults.gy };
+  const generateAll = async (requests: GenerateRequest[]): Promise<Buffer[]> => {
+    const images: Buffer[] = [];
+    for (let i = 0; i < requests.length; i += BATCH) {
+      for (const result of await generator.generateBatch(requests.slice(i, i + BATCH))) images.push(result.png);
+    }
+    return images;
+  };
+  const fromImages = await generateAll(
+    chosen.map((p, i) => ({
+      content: { image: ys[i], id: p.content.id },
+      style: { image: ss[i], id: p.style.id },
+      steps,
+      lambda: defaults.lambda,
+      guidance,
+      seed: 5000 + i,
+      colour: defaults.colour,
+    })),
+  );
+
+  // Words only: y's name, and a held-out paraphrase of a training set's look (unseen sets have no words).
+  const paraphrases = await loadHeldOutParaphrases();
+  const textTargets: RecognitionTarget[] = chosen.map((p, i) => ({
+    codepoint: p.content.codepoint!,
+    set: paraphrases[i % paraphrases.length].set,
+  }));
+  const semantics = await encoders.semanticText.embedTexts(chosen.map((p) => p.content.name));
+  const styles = await encoders.styleText.embedTexts(chosen.map((_, i) => paraphrases[i % paraphrases.length].text));
+  const fromWords = await generateAll(
+    chosen.map((p, i) => ({
+      content: { semantic: semantics[i], id: p.content.id },
+      style: { vector: styles[i] },
+      steps,
+      lambda: defaults.lambda,
+      guidance,
+      seed: 7000 + i,
+      colour: false,
+    })),
+  );
+
+  const perCodepoint = new Map<string, number>();
+  for (const item of corpus.items) if (item.codepoint) perCodepoint.set(item.codepoint, (perCodepoint.get(item.codepoint) ?? 0) + 1);
+  return {
+    pairs: chosen.length,
+    k: RECOGNISABILITY_K,
+    majority: STYLE_MAJORITY,
+    image: await recognisability(run.index, encoders, fromImages, imageTargets),
+    text: await recognisability(run.index, encoders, fromWords, textTargets),
+    ceiling: await sourceCeiling(run.index, encoders, ys, ss, imageTargets),
+    chance: await chanceLevels(run.index.catalog, (c) => perCodepoint.get(c) ?? 0, imageTargets),
+  };
 }
 
 // ---- pictures ----
@@ -381,8 +498,23 @@ export function formatGenerationReport(report: GenerationReport): string {
     line('no inversion', a.noInversion),
     line(`single scale g = ${a.singleScale.g}`, a.singleScale),
     line('no colour transfer', a.noColour),
+    ...recognisabilityLines(report.recognisability),
     `plot: ${report.files.plot}`,
     `examples: ${report.files.sheet}`,
     '',
   ].join('\n');
+}
+
+function recognisabilityLines(r: RecognisabilityReport | undefined): string[] {
+  if (!r) return ['recognisability: skipped (no index given)'];
+  const f = (x: number) => x.toFixed(3);
+  const row = (name: string, x: RecognisabilityFigures) =>
+    `  ${name.padEnd(22)} content ${f(x.content)}  style set ${f(x.styleSet)}  style share ${f(x.styleShare)}`;
+  return [
+    `recognisability (${r.pairs} held-out pairs, top ${r.k} neighbours in the index; style set: ≥ ${r.majority} of ${r.k} from s's set):`,
+    row('from images', r.image),
+    row('from words', r.text),
+    row('the sources (ceiling)', r.ceiling),
+    `  chance                 content ${f(r.chance.content)}  style share ${f(r.chance.styleShare)}`,
+  ];
 }
