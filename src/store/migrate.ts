@@ -67,6 +67,7 @@ export function toInput(item: ItemWithVectors, thumbnail: Buffer | undefined): I
     title: item.title,
     tags: item.tags,
     keywords: item.keywords,
+    description: item.description,
     width: item.width,
     height: item.height,
     extra: item.extra,
