@@ -147,6 +147,13 @@ describe('schema upgrade', () => {
     const before = fake.requests.length;
     await openElasticStore({ client, index: 'legacy', dims: DIMS });
     expect(fake.requests.slice(before).some((r) => r.path.endsWith('/_mapping'))).toBe(false);
+
+    // A reindex completes the old docs with the fields schema 2 added.
+    await store.rebuild();
+    expect(fake.aliasTargets('legacy')).toEqual(['legacy-v2']);
+    const copied = await client.get<Record<string, unknown>>({ index: 'legacy', id: '100' });
+    expect(copied._source).toMatchObject({ title: 'Old cat', description: '', hasText: true });
+    expect((await store.catalog.lexicalSearch('cat', { limit: 10 })).map((hit) => hit.seq).sort((a, b) => a - b)).toEqual([added.seq, 100]);
   });
 });
 
