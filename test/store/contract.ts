@@ -468,6 +468,13 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
         expect((await catalog().lexicalScores('   ', [seqs.title])).size).toBe(0);
       });
 
+      it('lets the keyword filter find description words too, still requiring every word', async () => {
+        const named = (set: Set<number>) => [...set].map(nameOf).sort();
+        expect(named(await catalog().matchFilter({ keywords: 'rose' }))).toEqual(['description']);
+        expect(named(await catalog().matchFilter({ keywords: 'roses garden plant' }))).toEqual(['description']);
+        expect(named(await catalog().matchFilter({ keywords: 'roses dog' }))).toEqual([]);
+      });
+
       it('forgets deleted items', async () => {
         await catalog().delete(idFromHash(hashOf('title')));
         expect((await ranked('cat')).sort()).toEqual(['description', 'tag']);
