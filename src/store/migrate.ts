@@ -78,6 +78,7 @@ export function toInput(item: ItemWithVectors, thumbnail: Buffer | undefined): I
   if (item.license) input.license = item.license;
   if (item.attribution) input.attribution = item.attribution;
   if (item.url) input.url = item.url;
+  if (item.description) input.description = item.description;
   if (thumbnail) input.thumbnail = thumbnail;
   return input;
 }

@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { createError } from '../errors.js';
 import { fromBlob, toBlob } from '../vectors.js';
+import { carriesText, LEXICAL_WEIGHTS, queryWords } from './lexical.js';
 import { assertDims, validateInput, type VectorDims } from './validate.js';
 import type {
   AddResult,
@@ -22,6 +23,7 @@ import type {
   ItemFilter,
   ItemInput,
   ItemWithVectors,
+  LexicalHit,
   Modality,
 } from './types.js';
 
@@ -35,7 +37,7 @@ export interface SqliteCatalogOptions {
 }
 
 /** Bump when the schema changes and add a step to MIGRATIONS. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /** MIGRATIONS[n] takes a database from user_version n to n + 1. */
 const MIGRATIONS: readonly string[] = [
@@ -96,14 +98,58 @@ const MIGRATIONS: readonly string[] = [
     DELETE FROM items_fts WHERE rowid = old.seq;
   END;
   `,
+  // 1 → 2: a description column, searched with the other words. FTS5 tables cannot gain a column,
+  // so the full-text index is rebuilt from the items table (the source of truth) in the same
+  // transaction as the column is added: a failure leaves the version-1 catalog as it was.
+  `
+  ALTER TABLE items ADD COLUMN description TEXT NOT NULL DEFAULT '';
+  DROP TRIGGER items_fts_on_insert;
+  DROP TRIGGER items_fts_on_delete;
+  DROP TABLE items_fts;
+  CREATE VIRTUAL TABLE items_fts USING fts5(
+    title, tags, keywords, description,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+  );
+  INSERT INTO items_fts (rowid, title, tags, keywords, description)
+    SELECT seq, title,
+      (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(items.tags)),
+      (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(items.keywords)),
+      description
+    FROM items WHERE deleted = 0;
+  CREATE TRIGGER items_fts_on_insert AFTER INSERT ON items WHEN new.deleted = 0 BEGIN
+    INSERT INTO items_fts (rowid, title, tags, keywords, description) VALUES (
+      new.seq,
+      new.title,
+      (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.tags)),
+      (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.keywords)),
+      new.description
+    );
+  END;
+  CREATE TRIGGER items_fts_on_delete AFTER UPDATE OF deleted ON items
+    WHEN new.deleted = 1 AND old.deleted = 0 BEGIN
+    DELETE FROM items_fts WHERE rowid = old.seq;
+  END;
+  -- An edit of a live item's words replaces its row, in the statement's own transaction.
+  CREATE TRIGGER items_fts_on_update AFTER UPDATE OF title, tags, keywords, description ON items
+    WHEN new.deleted = 0 AND old.deleted = 0 BEGIN
+    DELETE FROM items_fts WHERE rowid = old.seq;
+    INSERT INTO items_fts (rowid, title, tags, keywords, description) VALUES (
+      new.seq,
+      new.title,
+      (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.tags)),
+      (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.keywords)),
+      new.description
+    );
+  END;
+  `,
 ];
 
-const ITEM_COLUMNS = `seq, id, external_id, source, title, tags, keywords, license, attribution, url,
+/** bm25() weights in column order (title, tags, keywords, description): see LEXICAL_WEIGHTS. */
+const BM25 = `bm25(items_fts, ${LEXICAL_WEIGHTS.title}, ${LEXICAL_WEIGHTS.tags}, ${LEXICAL_WEIGHTS.keywords}, ${LEXICAL_WEIGHTS.description})`;
+
+const ITEM_COLUMNS = `seq, id, external_id, source, title, tags, keywords, description, license, attribution, url,
   width, height, content_hash, extra, created_at, updated_at`;
 const ITEM_COLUMNS_WITH_VECTORS = `${ITEM_COLUMNS}, semantic, style`;
-
-/** Keyword queries are bounded so that a pasted essay cannot make one query arbitrarily slow. */
-const MAX_KEYWORD_TOKENS = 32;
 
 interface ItemRow {
   seq: number;
@@ -113,6 +159,7 @@ interface ItemRow {
   title: string;
   tags: string;
   keywords: string;
+  description: string;
   license: string;
   attribution: string;
   url: string;
@@ -129,18 +176,24 @@ interface ItemRowWithVectors extends ItemRow {
   style: Buffer;
 }
 
+/** One word as an FTS5 string: quoted, so OR, NOT, NEAR, `col:`, `*` or `^` are only ever searched for. */
+function ftsString(word: string): string {
+  return `"${word.replace(/"/g, '""')}"`;
+}
+
 /**
- * Turns user text into an FTS5 query that can only ever mean "all of these words".
- * Each word becomes a quoted string, so operators (OR, NOT, NEAR), column filters (`col:`),
- * prefixes (`*`), initial-token (`^`) and grouping characters are plain text. Returns undefined
- * when the text holds no indexable word.
+ * Turns user text into an FTS5 query that can only ever mean "all of these words" (the keyword
+ * filter). Returns undefined when the text holds no indexable word.
  */
 export function toFtsQuery(text: string): string | undefined {
-  // The same notion of a word as FTS5's unicode61 tokenizer: letters, numbers and combining marks.
-  const words = text.normalize('NFKC').match(/[\p{L}\p{N}\p{M}]+/gu) ?? [];
-  const unique = [...new Set(words)].slice(0, MAX_KEYWORD_TOKENS);
-  if (unique.length === 0) return undefined;
-  return unique.map((word) => `"${word.replace(/"/g, '""')}"`).join(' ');
+  const words = queryWords(text);
+  return words.length === 0 ? undefined : words.map(ftsString).join(' ');
+}
+
+/** The same words OR'd together: "any of these words" (the lexical signal), or undefined. */
+export function toFtsAnyQuery(text: string): string | undefined {
+  const words = queryWords(text);
+  return words.length === 0 ? undefined : words.map(ftsString).join(' OR ');
 }
 
 /** The public id of an item ingested without one: stable across re-ingestion of the same bytes. */
@@ -152,6 +205,7 @@ export class SqliteCatalog implements Catalog {
   readonly dims: VectorDims;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly terms = new TermNormaliser();
 
   constructor(options: SqliteCatalogOptions) {
     assertDims(options.dims);
@@ -278,39 +332,74 @@ export class SqliteCatalog implements Catalog {
   matchFilter(filter: ItemFilter): Promise<Set<number>>;
   matchFilter(filter: ItemFilter, options: { limit: number }): Promise<Set<number> | null>;
   async matchFilter(filter: ItemFilter, options?: { limit: number }): Promise<Set<number> | null> {
-    const clauses = ['deleted = 0'];
-    const params: Array<string | number> = [];
-    // An empty list means "no constraint", the same as an absent one.
-    if (filter.sources?.length) {
-      clauses.push('source IN (SELECT value FROM json_each(?))');
-      params.push(JSON.stringify(filter.sources));
-    }
-    if (filter.licenses?.length) {
-      clauses.push('license IN (SELECT value FROM json_each(?))');
-      params.push(JSON.stringify(filter.licenses));
-    }
-    if (filter.tags?.length) {
-      const required = [...new Set(filter.tags)];
-      clauses.push(
-        `(SELECT count(DISTINCT t.value) FROM json_each(items.tags) t
-            WHERE t.value IN (SELECT value FROM json_each(?))) = ?`,
-      );
-      params.push(JSON.stringify(required), required.length);
-    }
-    if (filter.keywords !== undefined && filter.keywords.trim() !== '') {
-      const query = toFtsQuery(filter.keywords);
-      // Text with no indexable word matches nothing rather than silently dropping the constraint.
-      if (query === undefined) return new Set();
-      clauses.push('seq IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)');
-      params.push(query);
-    }
+    const where = filterSql(filter);
+    if (where === null) return new Set();
+    const params = [...where.params];
     const limited = options !== undefined;
     if (limited) params.push(Math.max(0, Math.floor(options.limit)) + 1);
     const rows = this
-      .prepare<Array<string | number>, { seq: number }>(`SELECT seq FROM items WHERE ${clauses.join(' AND ')}${limited ? ' LIMIT ?' : ''}`)
+      .prepare<Array<string | number>, { seq: number }>(`SELECT seq FROM items WHERE ${where.clauses.join(' AND ')}${limited ? ' LIMIT ?' : ''}`)
       .all(...params);
     if (limited && rows.length > options.limit) return null;
     return new Set(rows.map((row) => row.seq));
+  }
+
+  async lexicalSearch(
+    text: string,
+    options: { limit: number; allowed?: ReadonlySet<number>; filter?: ItemFilter },
+  ): Promise<LexicalHit[]> {
+    const query = toFtsAnyQuery(text);
+    const limit = Math.max(0, Math.floor(options.limit));
+    if (query === undefined || limit === 0) return [];
+    const where = filterSql(options.filter ?? {});
+    if (where === null) return [];
+    const clauses = ['items_fts MATCH ?', ...where.clauses];
+    const params: Array<string | number> = [query, ...where.params];
+    if (options.allowed !== undefined) {
+      if (options.allowed.size === 0) return [];
+      clauses.push('seq IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify([...options.allowed]));
+    }
+    params.push(limit);
+    // The FTS table holds live items only; the join reaches the columns the filter needs.
+    const run = this.db.transaction((): LexicalHit[] => {
+      const rows = this
+        .prepare<Array<string | number>, { seq: number; rank: number }>(
+          `SELECT seq, ${BM25} AS rank FROM items_fts JOIN items ON items.seq = items_fts.rowid
+           WHERE ${clauses.join(' AND ')} ORDER BY rank, seq LIMIT ?`,
+        )
+        .all(...params);
+      return this.withTerms(text, rows);
+    });
+    return run();
+  }
+
+  async lexicalScores(text: string, seqs: number[]): Promise<Map<number, LexicalHit>> {
+    const query = toFtsAnyQuery(text);
+    const wanted = [...new Set(seqs.filter((seq) => Number.isSafeInteger(seq)))];
+    if (query === undefined || wanted.length === 0) return new Map();
+    // The same MATCH over the same table as lexicalSearch: BM25's corpus statistics (document
+    // count, average length, term frequencies) are the whole table's, so the scores are identical.
+    const run = this.db.transaction((): LexicalHit[] => {
+      const rows = this
+        .prepare<[string, string], { seq: number; rank: number }>(
+          `SELECT rowid AS seq, ${BM25} AS rank FROM items_fts
+           WHERE items_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))`,
+        )
+        .all(query, JSON.stringify(wanted));
+      return this.withTerms(text, rows);
+    });
+    return new Map(run().map((hit) => [hit.seq, hit]));
+  }
+
+  async hasText(): Promise<boolean> {
+    const row = this
+      .prepare<[], { found: number }>(
+        `SELECT EXISTS (SELECT 1 FROM items WHERE deleted = 0 AND
+           ((title <> '' AND title <> id) OR tags <> '[]' OR keywords <> '[]' OR description <> '')) AS found`,
+      )
+      .get();
+    return row?.found === 1;
   }
 
   async changesSince(version: number): Promise<CatalogChanges> {
@@ -375,6 +464,7 @@ export class SqliteCatalog implements Catalog {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+    this.terms.close();
   }
 
   private migrate(path: string): void {
@@ -415,9 +505,9 @@ export class SqliteCatalog implements Catalog {
   private insertItem(input: ItemInput, id: string, now: string, version: number): number {
     const info = this
       .prepare(
-        `INSERT INTO items (id, external_id, source, title, tags, keywords, license, attribution, url,
+        `INSERT INTO items (id, external_id, source, title, tags, keywords, description, license, attribution, url,
            width, height, content_hash, extra, created_at, updated_at, added_version, semantic, style)
-         VALUES (@id, @externalId, @source, @title, @tags, @keywords, @license, @attribution, @url,
+         VALUES (@id, @externalId, @source, @title, @tags, @keywords, @description, @license, @attribution, @url,
            @width, @height, @contentHash, @extra, @now, @now, @version, @semantic, @style)`,
       )
       .run({
@@ -427,6 +517,7 @@ export class SqliteCatalog implements Catalog {
         title: input.title,
         tags: JSON.stringify(input.tags ?? []),
         keywords: JSON.stringify(input.keywords ?? []),
+        description: input.description ?? '',
         license: input.license ?? '',
         attribution: input.attribution ?? '',
         url: input.url ?? '',
@@ -444,6 +535,26 @@ export class SqliteCatalog implements Catalog {
       this.prepare('INSERT INTO thumbnails (seq, bytes) VALUES (?, ?)').run(seq, input.thumbnail);
     }
     return seq;
+  }
+
+  /**
+   * BM25 ranks (negative, lower is better) → hits with positive scores and the terms each matched.
+   * FTS5 cannot say which phrase of an OR query a row matched, so each query word is matched again
+   * on its own, restricted to the hits (a doclist lookup per word, at most MAX_QUERY_WORDS).
+   */
+  private withTerms(text: string, rows: Array<{ seq: number; rank: number }>): LexicalHit[] {
+    if (rows.length === 0) return [];
+    const seqs = JSON.stringify(rows.map((row) => row.seq));
+    const terms = new Map<number, Set<string>>(rows.map((row) => [row.seq, new Set<string>()]));
+    const byWord = this.prepare<[string, string], { seq: number }>(
+      'SELECT rowid AS seq FROM items_fts WHERE items_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))',
+    );
+    for (const word of queryWords(text)) {
+      const normalised = this.terms.normalise(word);
+      if (normalised.length === 0) continue;
+      for (const { seq } of byWord.all(ftsString(word), seqs)) for (const term of normalised) terms.get(seq)?.add(term);
+    }
+    return rows.map((row) => ({ seq: row.seq, score: -row.rank, terms: [...(terms.get(row.seq) ?? [])] }));
   }
 
   /** better-sqlite3 does not cache prepared statements; the catalog's SQL is a small fixed set. */
@@ -481,6 +592,81 @@ export class SqliteCatalog implements Catalog {
   }
 }
 
+/**
+ * The WHERE clauses (over `items`) selecting the live items a filter allows, with their parameters,
+ * or null when the filter can match nothing. Empty lists mean "no constraint".
+ */
+function filterSql(filter: ItemFilter): { clauses: string[]; params: Array<string | number> } | null {
+  const clauses = ['deleted = 0'];
+  const params: Array<string | number> = [];
+  if (filter.sources?.length) {
+    clauses.push('source IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(filter.sources));
+  }
+  if (filter.licenses?.length) {
+    clauses.push('license IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(filter.licenses));
+  }
+  if (filter.tags?.length) {
+    const required = [...new Set(filter.tags)];
+    clauses.push(
+      `(SELECT count(DISTINCT t.value) FROM json_each(items.tags) t
+          WHERE t.value IN (SELECT value FROM json_each(?))) = ?`,
+    );
+    params.push(JSON.stringify(required), required.length);
+  }
+  if (filter.keywords !== undefined && filter.keywords.trim() !== '') {
+    const query = toFtsQuery(filter.keywords);
+    // Text with no indexable word matches nothing rather than silently dropping the constraint.
+    if (query === undefined) return null;
+    clauses.push('items.seq IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)');
+    params.push(query);
+  }
+  return { clauses, params };
+}
+
+/**
+ * Query words as the index stores them (porter-stemmed, case- and accent-folded), read from the
+ * tokenizer itself: a private in-memory FTS5 table with the catalog's tokenizer and an
+ * fts5vocab view of it. The catalog's own file is never written by a read.
+ */
+class TermNormaliser {
+  private readonly db = new Database(':memory:');
+  private readonly insert: Database.Statement<[string]>;
+  private readonly read: Database.Statement<[], { term: string }>;
+  private readonly clear: Database.Statement<[]>;
+  private readonly cache = new Map<string, string[]>();
+
+  constructor() {
+    this.db.exec(`
+      CREATE VIRTUAL TABLE words USING fts5(word, tokenize = 'porter unicode61 remove_diacritics 2');
+      CREATE VIRTUAL TABLE word_terms USING fts5vocab(words, 'instance');
+    `);
+    this.insert = this.db.prepare('INSERT INTO words (rowid, word) VALUES (1, ?)');
+    this.read = this.db.prepare('SELECT term FROM word_terms ORDER BY offset');
+    this.clear = this.db.prepare('DELETE FROM words WHERE rowid = 1');
+  }
+
+  normalise(word: string): string[] {
+    const cached = this.cache.get(word);
+    if (cached) return cached;
+    const terms = this.db.transaction((): string[] => {
+      this.insert.run(word);
+      const found = [...new Set(this.read.all().map((row) => row.term))];
+      this.clear.run();
+      return found;
+    })();
+    // A bounded memo: queries repeat words, but a server must not grow without limit.
+    if (this.cache.size >= 10_000) this.cache.clear();
+    this.cache.set(word, terms);
+    return terms;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
 function toItem(row: ItemRow): Item {
   return {
     seq: row.seq,
@@ -490,6 +676,7 @@ function toItem(row: ItemRow): Item {
     title: row.title,
     tags: JSON.parse(row.tags) as string[],
     keywords: JSON.parse(row.keywords) as string[],
+    description: row.description,
     license: row.license,
     attribution: row.attribution,
     url: row.url,

@@ -22,6 +22,8 @@ export interface ItemMetadata {
   tags: string[];
   /** Extra words indexed by the keyword search (not shown as tags). */
   keywords?: string[];
+  /** Prose about the item: shown, and searched by the lexical signal (weighted below the title). */
+  description?: string;
   license?: string;
   attribution?: string;
   url?: string;
@@ -67,8 +69,16 @@ export interface ItemFilter {
   licenses?: string[];
   /** Every listed tag must be present. */
   tags?: string[];
-  /** Free text matched with FTS5 over title, tags and keywords; never interpreted as FTS syntax. */
+  /** Free text: every word must occur in the title, tags, keywords or description (stemmed, case- and accent-folded); never interpreted as query syntax. */
   keywords?: string;
+}
+
+export interface LexicalHit {
+  seq: number;
+  /** BM25 (higher is better, > 0): title, tags, keywords, description with column weights. */
+  score: number;
+  /** The query's terms (normalised as the index normalises them, e.g. stemmed) this item matched. */
+  terms: string[];
 }
 
 export interface CatalogChanges {
@@ -103,6 +113,12 @@ export interface Catalog {
   matchFilter(filter: ItemFilter): Promise<Set<number>>;
   /** The same, or null when more than `limit` items match (a bounded probe: "is this filter small?"). */
   matchFilter(filter: ItemFilter, options: { limit: number }): Promise<Set<number> | null>;
+  /** Items matching any word of a plain-text query, best first, at most `limit`; the text is never parsed as query syntax. */
+  lexicalSearch(text: string, options: { limit: number; allowed?: ReadonlySet<number>; filter?: ItemFilter }): Promise<LexicalHit[]>;
+  /** The BM25 of the given live seqs for the text, for exact rescoring of candidates found by other signals; seqs that match no term are absent. Scores are on the same scale as lexicalSearch's. */
+  lexicalScores(text: string, seqs: number[]): Promise<Map<number, LexicalHit>>;
+  /** Whether any live item carries words beyond its id (false: the text signal stays off and search behaves as before). */
+  hasText(): Promise<boolean>;
   /** Changes committed after `version`, for replaying into vector indices. */
   changesSince(version: number): Promise<CatalogChanges>;
   /** Every live item with vectors, in seq order, in pages (for rebuilds and migrations). */

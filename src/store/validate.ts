@@ -25,6 +25,9 @@ export function validateInput(item: ItemInput, index: number, dims: VectorDims):
   if (!Array.isArray(item.tags) || !words.every((word) => typeof word === 'string')) {
     throw createError('UNPROCESSABLE', `${where}: tags and keywords must be lists of strings`);
   }
+  if (item.description !== undefined && typeof item.description !== 'string') {
+    throw createError('UNPROCESSABLE', `${where}: description must be a string`);
+  }
   for (const side of ['width', 'height'] as const) {
     if (!Number.isInteger(item[side]) || item[side] < 0) {
       throw createError('UNPROCESSABLE', `${where}: ${side} must be a non-negative integer`);

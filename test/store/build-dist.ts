@@ -6,6 +6,7 @@ import { join } from 'node:path';
 const SOURCES = [
   'src/store/embedded.ts',
   'src/store/hnsw-index.ts',
+  'src/store/lexical.ts',
   'src/store/sqlite-catalog.ts',
   'src/store/types.ts',
   'src/errors.ts',

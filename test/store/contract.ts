@@ -42,6 +42,7 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
           externalId: 'ext-1',
           tags: ['cat', 'ink'],
           keywords: ['feline'],
+          description: 'A cat drawn in ink.',
           license: 'CC0',
           attribution: 'someone',
           url: 'https://example.org/a',
@@ -61,6 +62,7 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
           title: 'Item a',
           tags: ['cat', 'ink'],
           keywords: ['feline'],
+          description: 'A cat drawn in ink.',
           license: 'CC0',
           attribution: 'someone',
           url: 'https://example.org/a',
@@ -84,7 +86,7 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
 
       it('fills optional metadata with empty values and has no thumbnail unless given one', async () => {
         const [{ id }] = await catalog().addBatch([makeItem('plain', random)]);
-        expect(await catalog().get(id)).toMatchObject({ externalId: '', keywords: [], license: '', attribution: '', url: '', extra: {} });
+        expect(await catalog().get(id)).toMatchObject({ externalId: '', keywords: [], description: '', license: '', attribution: '', url: '', extra: {} });
         expect(await catalog().thumbnail(id)).toBeUndefined();
       });
 
@@ -392,6 +394,126 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
         expect(names(await catalog().matchFilter({ keywords: 'ink' }))).toEqual(['tree']);
         expect(names(await catalog().matchFilter({ tags: ['animal'] }))).toEqual(['dog']);
         expect(names(await catalog().matchFilter({ sources: ['demo'] }, { limit: 1 }))).toEqual(['dog']);
+      });
+    });
+
+    describe('catalog: lexical search', () => {
+      let seqs: Record<string, number>;
+
+      beforeEach(async () => {
+        const results = await catalog().addBatch([
+          makeItem('title', random, { title: 'Cat', tags: [], source: 'demo' }),
+          makeItem('tag', random, { title: 'Sketch', tags: ['cat'], source: 'folder' }),
+          makeItem('description', random, {
+            title: 'Garden scene',
+            tags: ['plant'],
+            description: 'A small cat hides behind the roses in the garden',
+            source: 'folder',
+          }),
+          makeItem('dog', random, { title: 'Dog running', tags: ['animal'], keywords: ['puppy'], source: 'demo' }),
+          makeItem('cafe', random, { title: 'Café au lait', tags: ['drink'], source: 'demo' }),
+        ]);
+        seqs = Object.fromEntries(['title', 'tag', 'description', 'dog', 'cafe'].map((n, i) => [n, results[i].seq]));
+      });
+
+      const nameOf = (seq: number) => Object.entries(seqs).find(([, s]) => s === seq)?.[0] ?? `#${seq}`;
+      const ranked = async (text: string, options: Parameters<Store['catalog']['lexicalSearch']>[1] = { limit: 10 }) =>
+        (await catalog().lexicalSearch(text, options)).map((hit) => nameOf(hit.seq));
+
+      it('finds stemmed, case- and accent-folded words, best field first, and nothing else', async () => {
+        const hits = await catalog().lexicalSearch('Cats', { limit: 10 });
+        const order = hits.map((hit) => nameOf(hit.seq));
+        expect([...order].sort()).toEqual(['description', 'tag', 'title']);
+        expect(order[0]).toBe('title'); // a word in the title outranks the same word only in a description
+        expect(order[2]).toBe('description');
+        for (let i = 1; i < hits.length; i++) expect(hits[i - 1].score).toBeGreaterThanOrEqual(hits[i].score);
+        expect(hits.every((hit) => hit.score > 0 && hit.terms.length === 1 && hit.terms[0] === 'cat')).toBe(true);
+        expect(await ranked('CAFÉ')).toEqual(['cafe']);
+        expect(await ranked('cafe')).toEqual(['cafe']);
+        expect(await ranked('puppies')).toEqual(['dog']);
+        expect(await ranked('zebra')).toEqual([]);
+      });
+
+      it('matches any word and ranks items matching more of them higher', async () => {
+        const order = await ranked('running dog cafe');
+        expect(order[0]).toBe('dog');
+        expect([...order].sort()).toEqual(['cafe', 'dog']);
+        const hits = await catalog().lexicalSearch('cat garden', { limit: 10 });
+        expect(hits.map((hit) => nameOf(hit.seq)).sort()).toEqual(['description', 'tag', 'title']);
+        const both = hits.find((hit) => nameOf(hit.seq) === 'description')!;
+        expect([...both.terms].sort()).toEqual(['cat', 'garden']);
+      });
+
+      it('respects the limit, a filter and an allowed set', async () => {
+        expect(await ranked('cat', { limit: 1 })).toEqual(['title']);
+        expect(await ranked('cat', { limit: 0 })).toEqual([]);
+        expect((await ranked('cat', { limit: 10, filter: { sources: ['folder'] } })).sort()).toEqual(['description', 'tag']);
+        expect(await ranked('cat', { limit: 10, filter: { tags: ['plant'] } })).toEqual(['description']);
+        expect(await ranked('cat', { limit: 10, filter: { keywords: 'garden' } })).toEqual(['description']);
+        expect(await ranked('cat', { limit: 10, allowed: new Set([seqs.tag, seqs.dog]) })).toEqual(['tag']);
+        expect(await ranked('cat', { limit: 10, allowed: new Set() })).toEqual([]);
+        expect(await ranked('cat', { limit: 10, allowed: new Set([seqs.tag]), filter: { sources: ['demo'] } })).toEqual([]);
+      });
+
+      it('rescores given seqs with exactly the scores the search gives them', async () => {
+        const hits = await catalog().lexicalSearch('cat drink', { limit: 10 });
+        const rescored = await catalog().lexicalScores('cat drink', [...hits.map((hit) => hit.seq), seqs.dog, 999_999]);
+        expect([...rescored.keys()].sort((a, b) => a - b)).toEqual(hits.map((hit) => hit.seq).sort((a, b) => a - b));
+        for (const hit of hits) {
+          const again = rescored.get(hit.seq)!;
+          expect(again.score).toBeCloseTo(hit.score, 9);
+          expect([...again.terms].sort()).toEqual([...hit.terms].sort());
+        }
+        expect((await catalog().lexicalScores('cat', [])).size).toBe(0);
+        expect((await catalog().lexicalScores('   ', [seqs.title])).size).toBe(0);
+      });
+
+      it('lets the keyword filter find description words too, still requiring every word', async () => {
+        const named = (set: Set<number>) => [...set].map(nameOf).sort();
+        expect(named(await catalog().matchFilter({ keywords: 'rose' }))).toEqual(['description']);
+        expect(named(await catalog().matchFilter({ keywords: 'roses garden plant' }))).toEqual(['description']);
+        expect(named(await catalog().matchFilter({ keywords: 'roses dog' }))).toEqual([]);
+      });
+
+      it('forgets deleted items', async () => {
+        await catalog().delete(idFromHash(hashOf('title')));
+        expect((await ranked('cat')).sort()).toEqual(['description', 'tag']);
+        expect((await catalog().lexicalScores('cat', [seqs.title, seqs.tag])).has(seqs.title)).toBe(false);
+      });
+
+      const hostile: Array<[string, string[]]> = [
+        ['"', []],
+        ['*', []],
+        ['ca*', []],
+        ['"cat', ['description', 'tag', 'title']],
+        ['dog OR zebra', ['dog']],
+        ['NOT dog', ['dog']],
+        ['title:cafe', ['cafe']],
+        ['cafe^10', ['cafe']],
+        ['(drink AND', ['cafe']],
+        ['{"match_all":{}}', []],
+        ["'; DROP TABLE items; --", []],
+        ['🐱\u0000', []],
+      ];
+      it.each(hostile)('treats %j as plain words', async (text, expected) => {
+        expect((await ranked(text)).sort()).toEqual(expected);
+      });
+    });
+
+    describe('catalog: hasText', () => {
+      it('is false while every live item carries nothing but its id, true once one has words', async () => {
+        expect(await catalog().hasText()).toBe(false);
+        await catalog().addBatch([
+          makeItem('img-1', random, { id: 'img-1', title: 'img-1', tags: [] }),
+          makeItem('img-2', random, { id: 'img-2', title: '', tags: [] }),
+        ]);
+        expect(await catalog().hasText()).toBe(false);
+        await catalog().addBatch([makeItem('words', random, { id: 'w', title: 'w', tags: [], description: 'a red kite' })]);
+        expect(await catalog().hasText()).toBe(true);
+        await catalog().delete('w');
+        expect(await catalog().hasText()).toBe(false);
+        await catalog().addBatch([makeItem('titled', random, { title: 'Harbour at dusk', tags: [] })]);
+        expect(await catalog().hasText()).toBe(true);
       });
     });
 

@@ -106,6 +106,18 @@ async function checkDataDir(dataDir: string, states: Map<string, IdState>, conte
     const db = new Database(catalogPath, { readonly: true });
     try {
       expect(db.pragma('integrity_check', { simple: true }), `${context}: SQLite integrity`).toBe('ok');
+      // The full-text rows are exactly the live items' words: written in the item's own transaction.
+      const ftsRows = db.prepare('SELECT rowid AS seq, title, tags, keywords, description FROM items_fts ORDER BY rowid').all();
+      const liveWords = db
+        .prepare(
+          `SELECT seq, title,
+             (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(items.tags)) AS tags,
+             (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(items.keywords)) AS keywords,
+             description
+           FROM items WHERE deleted = 0 ORDER BY seq`,
+        )
+        .all();
+      expect(ftsRows, `${context}: full-text rows = live items`).toEqual(liveWords);
     } finally {
       db.close();
     }
@@ -131,6 +143,9 @@ async function checkDataDir(dataDir: string, states: Map<string, IdState>, conte
         if (item.seq % 17 === 0) samples.push(item);
       }
     }
+    // Every live item carries one of the two tags, so the lexical signal finds exactly the live items.
+    const lexical = await catalog.lexicalSearch('even odd', { limit: liveSeqs.length + 10 });
+    expect(lexical.map((hit) => hit.seq).sort((a, b) => a - b), `${context}: lexical search finds the live items`).toEqual(liveSeqs);
     const catalogVersion = await catalog.version();
     for (const modality of ['semantic', 'style'] as const) {
       expect(indices[modality].liveSeqs(), `${context}: ${modality} index labels`).toEqual(liveSeqs);

@@ -25,7 +25,7 @@ describe('migrateCatalog', () => {
       makeItem(`m${i}`, random, {
         ...(i % 3 === 0 ? { license: 'CC0', attribution: `artist ${i}`, url: `https://example.org/${i}` } : {}),
         ...(i % 4 === 0 ? { thumbnail: Buffer.from(`thumb ${i}`), externalId: `ext-${i}` } : {}),
-        ...(i === 5 ? { id: 'explicit-id', keywords: ['umbrella'], extra: { set: 'noto' } } : {}),
+        ...(i === 5 ? { id: 'explicit-id', keywords: ['umbrella'], description: 'an umbrella in the rain', extra: { set: 'noto' } } : {}),
       }),
     );
     await source.catalog.addBatch(items);

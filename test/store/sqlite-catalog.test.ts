@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isParasolError } from '../../src/errors.js';
-import { SqliteCatalog, idFromHash, toFtsQuery } from '../../src/store/sqlite-catalog.js';
+import { SqliteCatalog, idFromHash, toFtsAnyQuery, toFtsQuery } from '../../src/store/sqlite-catalog.js';
 import type { ItemInput, ItemWithVectors } from '../../src/store/types.js';
 import { DIMS, hashOf, makeItem, seededRandom, tempDir } from './helpers.js';
 
@@ -333,6 +333,127 @@ describe('SqliteCatalog', () => {
     });
   });
 
+  describe('lexical search', () => {
+    let seqs: Record<string, number>;
+
+    beforeEach(async () => {
+      const results = await catalog.addBatch([
+        makeItem('cat', random, { title: 'A sleeping cat', tags: ['animal', 'ink'] }),
+        makeItem('dog', random, { title: 'Dog running', tags: ['animal'], keywords: ['puppy'], description: 'A happy dog chasing cats' }),
+        makeItem('cafe', random, { title: 'Café au lait', tags: ['drink'] }),
+        makeItem('near', random, { title: 'NEAR OR AND NOT col', tags: ['words'] }),
+      ]);
+      seqs = Object.fromEntries(['cat', 'dog', 'cafe', 'near'].map((n, i) => [n, results[i].seq]));
+    });
+
+    const nameOf = (seq: number) => Object.entries(seqs).find(([, s]) => s === seq)?.[0];
+    const found = async (text: string) => (await catalog.lexicalSearch(text, { limit: 10 })).map((hit) => nameOf(hit.seq)).sort();
+
+    const hostile: Array<[string, string[]]> = [
+      ['"', []],
+      ['"cat', ['cat', 'dog']],
+      ['*', []],
+      ['ca*', []],
+      ['NEAR(cat dog)', ['cat', 'dog', 'near']],
+      ['title:cafe', ['cafe']],
+      ['{title tags}: lait', ['cafe']],
+      ['cat NOT dog', ['cat', 'dog', 'near']],
+      ['- cat', ['cat', 'dog']],
+      ['^lait', ['cafe']],
+      ["'; DROP TABLE items_fts; --", []],
+      ['\u0000cafe""', ['cafe']],
+      ['🐱', []],
+    ];
+    it.each(hostile)('treats %j as plain words OR-ed together', async (text, expected) => {
+      expect(await found(text)).toEqual(expected);
+    });
+
+    it('builds FTS queries of quoted words joined by OR', () => {
+      expect(toFtsAnyQuery('a "b" OR c*')).toBe('"a" OR "b" OR "OR" OR "c"');
+      expect(toFtsAnyQuery('*"(')).toBeUndefined();
+    });
+
+    it('reports the matched terms as the index stores them (stemmed, folded)', async () => {
+      const hits = await catalog.lexicalSearch('Cats CAFÉ sleeping zebra', { limit: 10 });
+      const terms = new Map(hits.map((hit) => [nameOf(hit.seq), [...hit.terms].sort()]));
+      expect(terms.get('cat')).toEqual(['cat', 'sleep']);
+      expect(terms.get('dog')).toEqual(['cat']);
+      expect(terms.get('cafe')).toEqual(['cafe']);
+      expect(hits.every((hit) => hit.score > 0)).toBe(true);
+    });
+
+    it('rescores any seqs with exactly the scores of the search', async () => {
+      const hits = await catalog.lexicalSearch('cat animal', { limit: 10 });
+      const rescored = await catalog.lexicalScores('cat animal', [...hits.map((hit) => hit.seq), seqs.cafe, 9999]);
+      expect(rescored.size).toBe(hits.length);
+      for (const hit of hits) expect(rescored.get(hit.seq)).toEqual(hit);
+    });
+
+    it('follows an edit of a live item\'s words (the FTS row is replaced by a trigger)', async () => {
+      const db = new Database(join(dir, 'catalog.sqlite'));
+      db.prepare("UPDATE items SET title = 'Grey heron', description = 'wading bird' WHERE seq = ?").run(seqs.cat);
+      db.close();
+      expect(await found('heron bird')).toEqual(['cat']);
+      expect(await found('sleeping')).toEqual([]);
+    });
+  });
+
+  describe('migrating a version-1 catalog', () => {
+    it('adds descriptions and rebuilds the full-text index from the items, in one step, losing nothing', async () => {
+      await catalog.close();
+      const path = join(dir, 'old.sqlite');
+      writeFileSync(path, '');
+      const db = new Database(path);
+      db.exec(VERSION_1_DDL);
+      db.exec("INSERT INTO meta (key, value) VALUES ('version', '2'), ('dims', '{\"semantic\":16,\"style\":8}')");
+      const insert = db.prepare(
+        `INSERT INTO items (id, source, title, tags, keywords, width, height, content_hash, created_at, updated_at, added_version, semantic, style)
+         VALUES (?, 'old', ?, ?, ?, 1, 1, ?, 'then', 'then', 1, ?, ?)`,
+      );
+      const vector = (n: number) => Buffer.from(new Float32Array(n).fill(0.25).buffer);
+      insert.run('cats', 'Two cats', '["animal"]', '["feline"]', 'h1', vector(16), vector(8));
+      insert.run('gone', 'A lost cat', '[]', '[]', 'h2', vector(16), vector(8));
+      insert.run('tree', 'Tall tree', '["plant"]', '[]', 'h3', vector(16), vector(8));
+      db.prepare("UPDATE items SET deleted = 1, deleted_version = 2 WHERE id = 'gone'").run();
+      db.pragma('user_version = 1');
+      db.close();
+
+      catalog = new SqliteCatalog({ path, dims: DIMS });
+      const check = new Database(path, { readonly: true });
+      expect(check.pragma('user_version', { simple: true })).toBe(2);
+      const ftsRows = check.prepare('SELECT rowid, title, tags, keywords, description FROM items_fts ORDER BY rowid').all();
+      check.close();
+      expect(ftsRows).toEqual([
+        { rowid: 1, title: 'Two cats', tags: 'animal', keywords: 'feline', description: '' },
+        { rowid: 3, title: 'Tall tree', tags: 'plant', keywords: '', description: '' },
+      ]);
+      expect(await catalog.get('cats')).toMatchObject({ title: 'Two cats', tags: ['animal'], keywords: ['feline'], description: '' });
+      expect(await catalog.version()).toBe(2);
+      expect((await catalog.lexicalSearch('cat', { limit: 5 })).map((hit) => hit.seq)).toEqual([1]);
+      expect([...(await catalog.matchFilter({ keywords: 'feline animals' }))]).toEqual([1]);
+      const [added] = await catalog.addBatch([makeItem('new', random, { description: 'a cat by the window' })]);
+      expect((await catalog.lexicalSearch('window', { limit: 5 })).map((hit) => hit.seq)).toEqual([added.seq]);
+    });
+
+    it('leaves the catalog at version 1 when the migration fails', async () => {
+      await catalog.close();
+      const path = join(dir, 'half.sqlite');
+      const db = new Database(path);
+      db.exec(VERSION_1_DDL);
+      db.exec("INSERT INTO meta (key, value) VALUES ('version', '0')");
+      // A column the migration is about to add makes its ALTER TABLE fail midway through the step.
+      db.exec("ALTER TABLE items ADD COLUMN description TEXT NOT NULL DEFAULT ''");
+      db.pragma('user_version = 1');
+      db.close();
+      expect(() => new SqliteCatalog({ path, dims: DIMS })).toThrow(/duplicate column/);
+      const check = new Database(path, { readonly: true });
+      expect(check.pragma('user_version', { simple: true })).toBe(1);
+      expect(check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'items_fts_on_insert'").get()).toEqual({ n: 1 });
+      check.close();
+      catalog = new SqliteCatalog({ path: join(dir, 'catalog.sqlite'), dims: DIMS });
+    });
+  });
+
   describe('opening', () => {
     it('persists across reopen', async () => {
       const [{ id }] = await catalog.addBatch([makeItem('kept', random)]);
@@ -362,7 +483,7 @@ describe('SqliteCatalog', () => {
       db.close();
       expect(() => new SqliteCatalog({ path: join(dir, 'catalog.sqlite'), dims: DIMS })).toThrow(/schema version 99/);
       const fix = new Database(join(dir, 'catalog.sqlite'));
-      fix.pragma('user_version = 1');
+      fix.pragma('user_version = 2');
       fix.close();
       catalog = new SqliteCatalog({ path: join(dir, 'catalog.sqlite'), dims: DIMS });
     });
@@ -378,8 +499,54 @@ describe('SqliteCatalog', () => {
     it('uses WAL with full synchronous commits', () => {
       const db = new Database(join(dir, 'catalog.sqlite'), { readonly: true });
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.pragma('user_version', { simple: true })).toBe(1);
+      expect(db.pragma('user_version', { simple: true })).toBe(2);
       db.close();
     });
   });
 });
+
+/** The schema of a version-1 catalog, as Parasol created it before descriptions (for the migration tests). */
+const VERSION_1_DDL = `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE items (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT    NOT NULL,
+    external_id     TEXT    NOT NULL DEFAULT '',
+    source          TEXT    NOT NULL,
+    title           TEXT    NOT NULL,
+    tags            TEXT    NOT NULL DEFAULT '[]',
+    keywords        TEXT    NOT NULL DEFAULT '[]',
+    license         TEXT    NOT NULL DEFAULT '',
+    attribution     TEXT    NOT NULL DEFAULT '',
+    url             TEXT    NOT NULL DEFAULT '',
+    width           INTEGER NOT NULL,
+    height          INTEGER NOT NULL,
+    content_hash    TEXT    NOT NULL,
+    extra           TEXT    NOT NULL DEFAULT '{}',
+    created_at      TEXT    NOT NULL,
+    updated_at      TEXT    NOT NULL,
+    deleted         INTEGER NOT NULL DEFAULT 0,
+    added_version   INTEGER NOT NULL,
+    deleted_version INTEGER,
+    semantic        BLOB    NOT NULL,
+    style           BLOB    NOT NULL
+  );
+  CREATE UNIQUE INDEX items_live_id   ON items(id)           WHERE deleted = 0;
+  CREATE UNIQUE INDEX items_live_hash ON items(content_hash) WHERE deleted = 0;
+  CREATE INDEX items_added_version    ON items(added_version);
+  CREATE INDEX items_deleted_version  ON items(deleted_version) WHERE deleted_version IS NOT NULL;
+  CREATE INDEX items_source           ON items(source);
+  CREATE TABLE thumbnails (seq INTEGER PRIMARY KEY REFERENCES items(seq), bytes BLOB NOT NULL);
+  CREATE VIRTUAL TABLE items_fts USING fts5(title, tags, keywords, tokenize = 'porter unicode61 remove_diacritics 2');
+  CREATE TRIGGER items_fts_on_insert AFTER INSERT ON items WHEN new.deleted = 0 BEGIN
+    INSERT INTO items_fts (rowid, title, tags, keywords) VALUES (
+      new.seq, new.title,
+      (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.tags)),
+      (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.keywords))
+    );
+  END;
+  CREATE TRIGGER items_fts_on_delete AFTER UPDATE OF deleted ON items
+    WHEN new.deleted = 1 AND old.deleted = 0 BEGIN
+    DELETE FROM items_fts WHERE rowid = old.seq;
+  END;
+`;

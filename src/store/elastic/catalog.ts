@@ -24,12 +24,14 @@ import type {
   ItemFilter,
   ItemInput,
   ItemWithVectors,
+  LexicalHit,
   Modality,
 } from '../types.js';
 import { runBulk, type BulkFailure, type BulkOp, type BulkSettings } from './bulk.js';
 import { esCall, isConflict, isDocMissing, toParasolError } from './client.js';
 import { LIVE, liveFilterQuery } from './filters.js';
-import { ITEM_SOURCE_EXCLUDES, toItem, toItemWithVectors, vectorToJson, type IndexNames, type ItemDoc, type ThumbnailDoc } from './mapping.js';
+import { carriesText, queryWords } from '../lexical.js';
+import { ITEM_SOURCE_EXCLUDES, LEXICAL_FIELDS, TEXT_ANALYZER, toItem, toItemWithVectors, vectorToJson, type IndexNames, type ItemDoc, type ThumbnailDoc } from './mapping.js';
 import { claimKey, Registry, type Claim } from './registry.js';
 import { collectHits, MAX_PAGE, rechunk, scanHits } from './scan.js';
 import { assertDims, validateInput } from '../validate.js';
@@ -51,8 +53,11 @@ export interface ElasticCatalogOptions {
 const MAX_SOURCES = 10_000;
 /** Hits per request when a catalog-wide list is built (matchFilter, changesSince). */
 const LIST_PAGE = 5_000;
+/** Query words whose analysed terms are remembered: queries repeat words, a server must not grow without limit. */
+const TERM_CACHE = 10_000;
 
 type Source = estypes.SearchSourceConfig;
+type Query = estypes.QueryDslQueryContainer;
 const WITHOUT_VECTORS: Source = { excludes: ITEM_SOURCE_EXCLUDES };
 
 interface Holder {
@@ -87,6 +92,8 @@ export class ElasticCatalog implements Catalog {
   readonly writes = new Turns();
   /** Told the catalog version after each committed change (the vector indices report it). */
   onVersion: ((version: number) => void) | undefined;
+  /** Query words → their analysed terms (the analyzer never changes under a catalog). */
+  private readonly termCache = new Map<string, string[]>();
   private readonly client: Client;
   private readonly names: IndexNames;
   private readonly options: ElasticCatalogOptions;
@@ -180,6 +187,106 @@ export class ElasticCatalog implements Catalog {
     const hits = await collectHits(this.client, { index: this.names.alias, query, pageSize: LIST_PAGE, source: false, what: 'matching a filter' });
     if (options !== undefined && hits.length > options.limit) return null;
     return new Set(hits.map((hit) => seqOfHit(hit)));
+  }
+
+  async lexicalSearch(
+    text: string,
+    options: { limit: number; allowed?: ReadonlySet<number>; filter?: ItemFilter },
+  ): Promise<LexicalHit[]> {
+    const words = queryWords(text);
+    const limit = Math.min(Math.max(0, Math.floor(options.limit)), MAX_PAGE);
+    if (words.length === 0 || limit === 0) return [];
+    const filter = liveFilterQuery(options.filter, options.allowed === undefined ? {} : { allowed: options.allowed });
+    if (filter === null) return [];
+    return this.lexicalHits(words, filter, limit, 'searching words');
+  }
+
+  async lexicalScores(text: string, seqs: number[]): Promise<Map<number, LexicalHit>> {
+    const words = queryWords(text);
+    const wanted = [...new Set(seqs.filter((seq) => Number.isSafeInteger(seq) && seq > 0))];
+    const scores = new Map<number, LexicalHit>();
+    if (words.length === 0) return scores;
+    // The same scoring query as lexicalSearch with the seqs as a non-scoring filter: BM25's
+    // statistics are the index's, not the filtered set's, so the scores are identical.
+    for (let start = 0; start < wanted.length; start += MAX_PAGE) {
+      const ids = wanted.slice(start, start + MAX_PAGE).map(String);
+      const filter: Query = { bool: { filter: [LIVE, { ids: { values: ids } }] } };
+      for (const hit of await this.lexicalHits(words, filter, ids.length, 'scoring words')) scores.set(hit.seq, hit);
+    }
+    return scores;
+  }
+
+  async hasText(): Promise<boolean> {
+    // Items written under schema 1 have no hasText flag; they count as carrying text (the safe side:
+    // the text signal takes part and, for an item without words, simply finds nothing).
+    const query: Query = {
+      bool: {
+        filter: [LIVE],
+        should: [{ term: { hasText: true } }, { bool: { must_not: [{ exists: { field: 'hasText' } }] } }],
+        minimum_should_match: 1,
+      },
+    };
+    const response = await esCall('checking for words', () =>
+      this.client.search({ index: this.names.alias, query, size: 1, _source: false, track_total_hits: false, terminate_after: 1 }),
+    );
+    return response.hits.hits.length > 0;
+  }
+
+  /**
+   * One `multi_match` per query word (type most_fields, the fields boosted as SQLite weighs its
+   * columns), OR-ed in a bool `should` and named by the word's position, so each hit's
+   * `matched_queries` says which words it matched. The words' analysed terms come from `_analyze`,
+   * asked in parallel with the search and only for words not analysed before.
+   */
+  private async lexicalHits(words: string[], filter: Query, size: number, what: string): Promise<LexicalHit[]> {
+    const query: Query = {
+      bool: {
+        should: words.map((word, i) => ({ multi_match: { query: word, type: 'most_fields', fields: [...LEXICAL_FIELDS], _name: String(i) } })),
+        minimum_should_match: 1,
+        filter: [filter],
+      },
+    };
+    const [response, terms] = await Promise.all([
+      esCall(what, () =>
+        this.client.search({ index: this.names.alias, query, size, _source: false, track_total_hits: false }),
+      ),
+      this.analysedTerms(words),
+    ]);
+    const hits = response.hits.hits.map((hit) => {
+      const matched = new Set<string>();
+      const named = Array.isArray(hit.matched_queries) ? hit.matched_queries : Object.keys(hit.matched_queries ?? {});
+      for (const name of named) for (const term of terms[Number(name)] ?? []) matched.add(term);
+      return { seq: seqOfHit(hit), score: hit._score ?? 0, terms: [...matched] };
+    });
+    // Equal scores in seq order, as in SQLite, so a page boundary does not depend on shard order.
+    return hits.sort((a, b) => b.score - a.score || a.seq - b.seq);
+  }
+
+  /** Each word's terms as the index analyses them (stemmed, folded); one `_analyze` for all new words. */
+  private async analysedTerms(words: string[]): Promise<string[][]> {
+    const fresh = words.filter((word) => !this.termCache.has(word));
+    if (fresh.length > 0) {
+      // The words joined by spaces, and each token mapped back to its word by its start offset:
+      // the standard tokenizer never joins across a space.
+      const starts: number[] = [];
+      let joined = '';
+      for (const word of fresh) {
+        starts.push(joined.length);
+        joined += `${word} `;
+      }
+      const response = await esCall('analysing query words', () =>
+        this.client.indices.analyze({ index: this.names.alias, analyzer: TEXT_ANALYZER, text: joined }),
+      );
+      const found = fresh.map(() => new Set<string>());
+      for (const token of response.tokens ?? []) {
+        let at = starts.length - 1;
+        while (at > 0 && starts[at] > token.start_offset) at--;
+        found[at].add(token.token);
+      }
+      if (this.termCache.size + fresh.length > TERM_CACHE) this.termCache.clear();
+      fresh.forEach((word, i) => this.termCache.set(word, [...found[i]]));
+    }
+    return words.map((word) => this.termCache.get(word) ?? []);
   }
 
   async changesSince(version: number): Promise<CatalogChanges> {
@@ -502,6 +609,8 @@ function toDoc(item: ItemInput, id: string, seq: number, now: string, version: n
     title: item.title,
     tags: [...(item.tags ?? [])],
     keywords: [...(item.keywords ?? [])],
+    description: item.description ?? '',
+    hasText: carriesText({ id, title: item.title, tags: item.tags ?? [], keywords: item.keywords ?? [], description: item.description ?? '' }),
     license: item.license ?? '',
     attribution: item.attribution ?? '',
     url: item.url ?? '',

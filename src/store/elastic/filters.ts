@@ -4,22 +4,14 @@
  *
  * Semantics mirror SqliteCatalog.matchFilter: empty lists mean "no constraint"; every listed tag
  * must be present; keywords are words (never query syntax), every one required, each found in
- * the title, a tag or a keyword, stemmed and diacritic-folded by the `parasol_text` analyzer.
+ * the title, a tag, a keyword or the description, stemmed and diacritic-folded by the `parasol_text` analyzer.
  */
 import type { estypes } from '@elastic/elasticsearch';
 import type { ItemFilter } from '../types.js';
+import { queryWords } from '../lexical.js';
 import { KEYWORD_FIELDS } from './mapping.js';
 
 type Query = estypes.QueryDslQueryContainer;
-
-/** Keyword queries are bounded, as in the SQLite catalog, so a pasted essay cannot make one query slow. */
-const MAX_KEYWORD_TOKENS = 32;
-
-/** The words of user text: the same notion of a word as the SQLite catalog's (letters, numbers, marks). */
-export function keywordWords(text: string): string[] {
-  const words = text.normalize('NFKC').match(/[\p{L}\p{N}\p{M}]+/gu) ?? [];
-  return [...new Set(words)].slice(0, MAX_KEYWORD_TOKENS);
-}
 
 /**
  * The clauses (all required, non-scoring) that select the items a filter allows, or null when the
@@ -32,7 +24,7 @@ export function filterClauses(filter: ItemFilter | undefined): Query[] | null {
   if (filter.licenses?.length) clauses.push({ terms: { license: [...new Set(filter.licenses)] } });
   if (filter.tags?.length) for (const tag of new Set(filter.tags)) clauses.push({ term: { tags: tag } });
   if (filter.keywords !== undefined && filter.keywords.trim() !== '') {
-    const words = keywordWords(filter.keywords);
+    const words = queryWords(filter.keywords);
     if (words.length === 0) return null;
     // One clause per word: the word may sit in any of the fields, but every word must be somewhere.
     // A word the analyzer splits further (CJK) needs all its pieces, across fields (cross_fields + and).

@@ -14,6 +14,7 @@ import {
   itemsIndexBody,
   metaIndexBody,
   parasolMetaOf,
+  SCHEMA_2_ADDITIONS,
   SCHEMA_VERSION,
   thumbnailsIndexBody,
   type IndexNames,
@@ -55,6 +56,7 @@ export async function ensureLayout(
     if (!found) throw createError('NOT_READY', `the alias ${names.alias} did not appear after creating ${concrete}`);
   }
   checkItemsIndex(found.concrete, found.mapping, settings.dims);
+  await upgradeItemsIndex(client, found.concrete, found.mapping, logger);
   const generation = generationOf(names.alias, found.concrete);
   if (generation === undefined) {
     throw createError('CONFIG_INVALID', `the alias ${names.alias} points to ${found.concrete}, not to a ${names.alias}-v<N> index Parasol made`);
@@ -119,6 +121,29 @@ export function checkItemsIndex(concrete: string, mapping: estypes.MappingTypeMa
         `produces ${dims.semantic}-d and ${dims.style}-d; use the pack it was built with or another index name`,
     );
   }
+}
+
+/**
+ * Brings an older items index up to SCHEMA_VERSION in place. Schema 2 only added fields, which a
+ * live index accepts (a put-mapping); documents written before keep working (their description
+ * reads as empty). Idempotent, so two servers opening at once both succeed.
+ */
+export async function upgradeItemsIndex(
+  client: Client,
+  concrete: string,
+  mapping: estypes.MappingTypeMapping | undefined,
+  logger: Pick<Logger, 'info' | 'warn'>,
+): Promise<void> {
+  const meta = parasolMetaOf(mapping);
+  if (!meta || meta.schema >= SCHEMA_VERSION) return;
+  await esCall(`upgrading ${concrete} to schema ${SCHEMA_VERSION}`, () =>
+    client.indices.putMapping({
+      index: concrete,
+      properties: SCHEMA_2_ADDITIONS,
+      _meta: { ...(mapping?._meta ?? {}), parasol: { ...(mapping?._meta?.parasol as object), schema: SCHEMA_VERSION } },
+    }),
+  );
+  logger.info('upgraded the Elasticsearch items index', { index: concrete, from: meta.schema, to: SCHEMA_VERSION });
 }
 
 /** Creates an index unless it exists (another server may be creating it right now). */

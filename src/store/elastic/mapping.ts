@@ -11,10 +11,14 @@
  */
 import type { estypes } from '@elastic/elasticsearch';
 import type { VectorDims } from '../sqlite-catalog.js';
+import { LEXICAL_WEIGHTS } from '../lexical.js';
 import type { Item, ItemWithVectors, Modality } from '../types.js';
 
-/** Bump when the mapping changes incompatibly; an index with a newer schema is refused. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Bump when the mapping changes; an index with a newer schema is refused. 2 added `description`
+ * and `hasText`, which an open adds to a schema-1 index in place (see SCHEMA_2_ADDITIONS).
+ */
+export const SCHEMA_VERSION = 2;
 
 export const MODALITIES: readonly Modality[] = ['semantic', 'style'];
 
@@ -22,7 +26,22 @@ export const MODALITIES: readonly Modality[] = ['semantic', 'style'];
 export const TEXT_ANALYZER = 'parasol_text';
 
 /** The fields a keyword filter searches (every word must occur in one of them). */
-export const KEYWORD_FIELDS = ['title', 'tags.text', 'keywords'] as const;
+export const KEYWORD_FIELDS = ['title', 'tags.text', 'keywords', 'description'] as const;
+
+/** The fields the lexical signal scores, boosted as SQLite weighs its FTS5 columns (LEXICAL_WEIGHTS). */
+export const LEXICAL_FIELDS: readonly string[] = [
+  `title^${LEXICAL_WEIGHTS.title}`,
+  `tags.text^${LEXICAL_WEIGHTS.tags}`,
+  `keywords^${LEXICAL_WEIGHTS.keywords}`,
+  `description^${LEXICAL_WEIGHTS.description}`,
+];
+
+/** What schema 2 added to the items mapping: new fields only, so an existing index takes them in place. */
+export const SCHEMA_2_ADDITIONS: Record<string, estypes.MappingProperty> = {
+  description: { type: 'text', analyzer: TEXT_ANALYZER },
+  // Whether the item carries words beyond its id (carriesText), so hasText() is one cheap query.
+  hasText: { type: 'boolean' },
+};
 
 export interface IndexNames {
   alias: string;
@@ -69,6 +88,10 @@ export interface ItemDoc {
   title: string;
   tags: string[];
   keywords: string[];
+  /** Absent on items written under schema 1. */
+  description?: string;
+  /** Absent on items written under schema 1 (hasText() counts those as carrying text). */
+  hasText?: boolean;
   license: string;
   attribution: string;
   url: string;
@@ -132,6 +155,7 @@ export function itemsIndexBody(settings: ItemsIndexSettings): { settings: estype
         tags: { type: 'keyword', fields: { text: { type: 'text', analyzer: TEXT_ANALYZER } } },
         title: { type: 'text', analyzer: TEXT_ANALYZER, fields: { keyword: { type: 'keyword', ignore_above: 1024 } } },
         keywords: { type: 'text', analyzer: TEXT_ANALYZER },
+        ...SCHEMA_2_ADDITIONS,
         attribution: { type: 'keyword', index: false },
         url: { type: 'keyword', index: false },
         width: { type: 'integer' },
@@ -189,6 +213,7 @@ export function toItem(doc: ItemDoc): Item {
     title: doc.title,
     tags: doc.tags ?? [],
     keywords: doc.keywords ?? [],
+    description: doc.description ?? '',
     license: doc.license ?? '',
     attribution: doc.attribution ?? '',
     url: doc.url ?? '',

@@ -20,6 +20,7 @@ import { esCall, statusOf, toParasolError } from './client.js';
 import { aliasTarget, createIndex, keepsVectorsOutOfSource, serverVersionOf } from './layout.js';
 import { concreteName, generationOf, itemsIndexBody, type ItemDoc, type ItemsIndexSettings } from './mapping.js';
 import { scanHits } from './scan.js';
+import { carriesText } from '../lexical.js';
 
 const COPY_PAGE = 1_000;
 /** Writers' clocks may disagree by this much; re-copying a doc twice is harmless. */
@@ -96,7 +97,7 @@ async function copy(ctx: RebuildContext, from: string, to: string, query: estype
   for await (const hits of scanHits<ItemDoc>(ctx.client, { index: from, query, pageSize: COPY_PAGE, source: true, what: `copying ${from} to ${to}` })) {
     const failures = await runBulk(
       ctx.client,
-      hits.flatMap((hit) => (hit._source ? [{ op: 'index' as const, index: to, id: hit._id as string, doc: hit._source }] : [])),
+      hits.flatMap((hit) => (hit._source ? [{ op: 'index' as const, index: to, id: hit._id as string, doc: withCurrentFields(hit._source) }] : [])),
       ctx.bulk,
       false,
       `copying ${from} to ${to}`,
@@ -115,4 +116,11 @@ async function setWriteBlock(client: Client, index: string, on: boolean): Promis
   await esCall(`${on ? 'blocking' : 'unblocking'} writes to ${index}`, () =>
     client.indices.putSettings({ index, settings: { 'index.blocks.write': on ? true : null } as estypes.IndicesIndexSettings }),
   );
+}
+
+/** A doc written under an older schema, completed with what the current one adds (description, hasText). */
+function withCurrentFields(doc: ItemDoc): ItemDoc {
+  if (doc.description !== undefined && doc.hasText !== undefined) return doc;
+  const description = doc.description ?? '';
+  return { ...doc, description, hasText: doc.hasText ?? carriesText({ ...doc, tags: doc.tags ?? [], keywords: doc.keywords ?? [], description }) };
 }

@@ -7,6 +7,7 @@ import { Client } from '@elastic/elasticsearch';
 import MockModule from '@elastic/elasticsearch-mock';
 import { describe, expect, it } from 'vitest';
 import { openElasticStore } from '../../../src/store/elastic.js';
+import { itemsIndexBody, SCHEMA_2_ADDITIONS } from '../../../src/store/elastic/mapping.js';
 import { DIMS, makeItem, seededRandom } from '../helpers.js';
 import { cjsErrors, FakeElasticsearch } from './fake-elasticsearch.js';
 
@@ -33,7 +34,9 @@ describe('layout', () => {
     expect(body.settings.analysis.analyzer.parasol_text).toEqual({ type: 'custom', tokenizer: 'standard', filter: ['lowercase', 'asciifolding', 'porter_stem'] });
     const { properties, _meta, dynamic } = body.mappings;
     expect(dynamic).toBe('strict');
-    expect(_meta).toEqual({ parasol: { schema: 1, dims: DIMS } });
+    expect(_meta).toEqual({ parasol: { schema: 2, dims: DIMS } });
+    expect(properties.description).toEqual({ type: 'text', analyzer: 'parasol_text' });
+    expect(properties.hasText).toEqual({ type: 'boolean' });
     expect(properties.semantic).toEqual({
       type: 'dense_vector',
       dims: DIMS.semantic,
@@ -104,7 +107,91 @@ describe('layout', () => {
   });
 });
 
+describe('schema upgrade', () => {
+  it('adds description and hasText to a schema-1 index in place; its old items stay searchable and count as text', async () => {
+    const fake = new FakeElasticsearch();
+    const client = fake.client();
+    const current = itemsIndexBody({ dims: DIMS, shards: 1, replicas: 0, quantization: 'none', hnsw: { m: 16, efConstruction: 100 }, keepVectorsInSource: true });
+    const { description: _description, hasText: _hasText, ...oldProperties } = current.mappings.properties!;
+    await client.indices.create({
+      index: 'legacy-v1',
+      settings: current.settings,
+      mappings: { ...current.mappings, properties: oldProperties, _meta: { parasol: { schema: 1, dims: DIMS } } },
+      aliases: { legacy: {} },
+    });
+    const old = makeItem('old', random, { title: 'Old cat', tags: ['animal'] });
+    await client.index({
+      index: 'legacy',
+      id: '100',
+      refresh: 'wait_for',
+      document: {
+        seq: 100, id: 'old', externalId: '', contentHash: old.contentHash, source: 'test', title: 'Old cat', tags: ['animal'], keywords: [],
+        license: '', attribution: '', url: '', width: 1, height: 1, extra: {}, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
+        deleted: false, addedVersion: 1, semantic: Array.from(old.semantic), style: Array.from(old.style),
+      },
+    });
+    // A Parasol before descriptions could not have written one: strict mapping.
+    await expect(client.index({ index: 'legacy', id: '101', document: { description: 'x' } })).rejects.toThrow(/strict|not allowed/);
+
+    const store = await openElasticStore({ client, index: 'legacy', dims: DIMS });
+    const upgrade = lastRequest(fake, 'PUT', /^\/legacy-v1\/_mapping$/);
+    expect(upgrade.body).toEqual({ properties: SCHEMA_2_ADDITIONS, _meta: { parasol: { schema: 2, dims: DIMS } } });
+    expect(await store.catalog.hasText()).toBe(true); // the old item has no flag: it counts as text
+    const [added] = await store.catalog.addBatch([makeItem('new', random, { title: 'Harbour', tags: [], description: 'cats asleep on a boat' })]);
+    expect((await store.catalog.getManyBySeq([100, added.seq])).get(added.seq)?.description).toBe('cats asleep on a boat');
+    expect((await store.catalog.getManyBySeq([100])).get(100)?.description).toBe('');
+    const hits = await store.catalog.lexicalSearch('cats', { limit: 10 });
+    expect(hits.map((hit) => hit.seq).sort((a, b) => a - b)).toEqual([added.seq, 100]);
+
+    // A second open finds schema 2 and changes nothing.
+    const before = fake.requests.length;
+    await openElasticStore({ client, index: 'legacy', dims: DIMS });
+    expect(fake.requests.slice(before).some((r) => r.path.endsWith('/_mapping'))).toBe(false);
+
+    // A reindex completes the old docs with the fields schema 2 added.
+    await store.rebuild();
+    expect(fake.aliasTargets('legacy')).toEqual(['legacy-v2']);
+    const copied = await client.get<Record<string, unknown>>({ index: 'legacy', id: '100' });
+    expect(copied._source).toMatchObject({ title: 'Old cat', description: '', hasText: true });
+    expect((await store.catalog.lexicalSearch('cat', { limit: 10 })).map((hit) => hit.seq).sort((a, b) => a - b)).toEqual([added.seq, 100]);
+  });
+});
+
 describe('requests', () => {
+  it('searches words with one named most_fields multi_match per word, boosted as SQLite weighs its columns', async () => {
+    const fake = new FakeElasticsearch();
+    const store = await openElasticStore({ client: fake.client(), index: 'words', dims: DIMS });
+    const [cat, dog] = await store.catalog.addBatch([
+      makeItem('c', random, { title: 'Sleeping cats', source: 'a' }),
+      makeItem('d', random, { title: 'Dog', tags: [], keywords: ['puppy'], source: 'b' }),
+    ]);
+    const hits = await store.catalog.lexicalSearch('sleeping "cats" OR dog*', { limit: 5, filter: { sources: ['a'] }, allowed: new Set([cat.seq, dog.seq]) });
+    const { body, path } = lastRequest(fake, 'POST', /\/_search$/);
+    expect(path).toBe('/words/_search');
+    expect(body).toMatchObject({ size: 5, _source: false, track_total_hits: false });
+    const fields = ['title^3', 'tags.text^2', 'keywords^1.5', 'description^1'];
+    expect(body.query.bool.should).toEqual(
+      ['sleeping', 'cats', 'OR', 'dog'].map((query, i) => ({ multi_match: { query, type: 'most_fields', fields, _name: String(i) } })),
+    );
+    expect(body.query.bool.minimum_should_match).toBe(1);
+    expect(body.query.bool.filter).toEqual([
+      { bool: { filter: [{ term: { deleted: false } }, { terms: { source: ['a'] } }, { terms: { seq: [cat.seq, dog.seq] } }] } },
+    ]);
+    // Matched terms come from one _analyze of the words (offsets map tokens back to words) ...
+    const analyze = lastRequest(fake, 'POST', /\/_analyze$/);
+    expect(analyze.body).toEqual({ analyzer: 'parasol_text', text: 'sleeping cats OR dog ' });
+    expect(hits).toEqual([{ seq: cat.seq, score: expect.any(Number), terms: expect.arrayContaining(['sleep', 'cat']) }]);
+    // ... remembered per word, so a repeated query analyses nothing.
+    const analyses = fake.requests.filter((r) => r.path.endsWith('/_analyze')).length;
+    const scores = await store.catalog.lexicalScores('cats sleeping', [cat.seq, dog.seq, 77]);
+    expect(fake.requests.filter((r) => r.path.endsWith('/_analyze')).length).toBe(analyses);
+    const rescoring = lastRequest(fake, 'POST', /\/_search$/).body;
+    expect(rescoring.size).toBe(3);
+    expect(rescoring.query.bool.filter).toEqual([{ bool: { filter: [{ term: { deleted: false } }, { ids: { values: [String(cat.seq), String(dog.seq), '77'] } }] } }]);
+    expect([...scores.keys()]).toEqual([cat.seq]);
+  });
+
+
   it('searches one kNN per modality with the filter pushed down and turns _score back into a cosine', async () => {
     const fake = new FakeElasticsearch();
     const store = await openElasticStore({ client: fake.client(), index: 'knn', dims: DIMS, numCandidatesFactor: 3 });
@@ -122,7 +209,7 @@ describe('requests', () => {
     expect(body.knn.filter.bool.filter).toEqual([
       { term: { deleted: false } },
       { terms: { source: ['test'] } },
-      { multi_match: { query: 'item', fields: ['title', 'tags.text', 'keywords'], type: 'cross_fields', operator: 'and' } },
+      { multi_match: { query: 'item', fields: ['title', 'tags.text', 'keywords', 'description'], type: 'cross_fields', operator: 'and' } },
     ]);
     expect(body.knn.filter.bool.must_not).toEqual([{ ids: { values: [String(results[1].seq)] } }]);
     expect(hits).toEqual([{ seq: results[0].seq, score: expect.closeTo(1, 6) }]);

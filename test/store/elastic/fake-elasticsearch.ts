@@ -19,8 +19,8 @@
  *   dense_vector values are left out of returned `_source` unless the index sets
  *   exclude_source_vectors:false or the request names the field in its includes.
  * - Queries: match_all, match_none, bool (filter/must/must_not/should), term, terms, range
- *   (numbers, dates), exists, ids, match and multi_match (operator and/or; best_fields and
- *   cross_fields). kNN with a filter is exact brute force; `_score` = (1 + cosine) / 2.
+ *   (numbers, dates), exists, ids, match and multi_match (operator and/or; best_fields, most_fields
+ *   and cross_fields; field boosts `f^2`; `_name` → `matched_queries`). kNN with a filter is exact brute force; `_score` = (1 + cosine) / 2.
  *   Sort on fields, size (≤ 10 000), search_after, PIT open/close with the implicit
  *   _shard_doc tiebreaker, count, `filter` and `terms` aggregations, track_total_hits.
  *
@@ -29,7 +29,11 @@
  *   combining marks dropped), a word split on anything but letters and digits (each Han ideograph
  *   its own token, as the standard tokenizer does) and a crude Porter-like stemmer (plural -s/-es/-ies,
  *   -ed/-ing, final -y → -i). Good for English test words, not for linguistics.
- * - No relevance scoring: every non-kNN hit has _score 1, hits come in index order unless sorted.
+ * - Relevance only for match / multi_match in must/should: a textbook BM25 (k1 1.2, b 0.75) with
+ *   per-field statistics over the searched docs (Lucene's differ in detail: norms are quantised,
+ *   statistics are per shard), boosts multiplied in, most_fields summing fields and best_fields
+ *   taking the best (no tie_breaker). Other hits have _score 1; hits come best first, then in index order.
+ * - put mapping adds fields and replaces _meta; _analyze runs the one analyzer and reports offsets.
  * - One shard, primary term 1; no replicas, routing, versions other than seq_no, or scripts.
  * - Only the listed request parameters are read; others are ignored rather than refused.
  */
@@ -179,6 +183,8 @@ export class FakeElasticsearch {
     if (second === '_refresh') return this.refresh(first);
     if (second === '_pit' && m === 'POST') return this.openPit(first);
     if (second === '_settings' && m === 'PUT') return this.putSettings(first, req.body as Obj);
+    if (second === '_mapping' && m === 'PUT') return this.putMapping(first, req.body as Obj);
+    if (second === '_analyze' && (m === 'GET' || m === 'POST')) return this.analyzeApi(first, req.body as Obj);
     // The mock hands over a decoded path, so an id may itself contain "/".
     const id = parts.slice(2).join('/');
     const qs = req.querystring;
@@ -279,6 +285,37 @@ export class FakeElasticsearch {
     const targets = this.aliases.get(alias) ?? new Set<string>();
     targets.add(index);
     this.aliases.set(alias, targets);
+  }
+
+  /** Adds fields and replaces `_meta`; changing an existing field's type is refused, as ES does. */
+  private putMapping(name: string, body: Obj): Obj {
+    const properties = (body.properties as Record<string, Mapping> | undefined) ?? {};
+    for (const concrete of this.resolveNames(name, true)) {
+      const index = this.indices.get(concrete) as FakeIndex;
+      for (const [field, mapping] of Object.entries(properties)) {
+        const existing = index.mappings.properties[field];
+        if (existing && existing.type !== mapping.type) {
+          return fail(400, 'illegal_argument_exception', `mapper [${field}] cannot be changed from type [${existing.type}] to [${mapping.type}]`);
+        }
+      }
+      Object.assign(index.mappings.properties, clone(properties));
+      if (body._meta !== undefined) index.mappings._meta = clone(body._meta as Obj);
+    }
+    return { acknowledged: true };
+  }
+
+  /** The fake's one analyzer whatever analyzer is named, with each token's offsets in the text. */
+  private analyzeApi(name: string, body: Obj): Obj {
+    this.resolveNames(name, true);
+    const texts = Array.isArray(body.text) ? (body.text as string[]) : [String(body.text ?? '')];
+    if (texts.length !== 1) return fail(400, 'illegal_argument_exception', 'fake: _analyze takes one text');
+    const tokens: Obj[] = [];
+    for (const match of texts[0].matchAll(/\p{Script=Han}|[\p{L}\p{N}\p{M}]+/gu)) {
+      for (const token of analyze(match[0])) {
+        tokens.push({ token, start_offset: match.index, end_offset: match.index + match[0].length, type: '<ALPHANUM>', position: tokens.length });
+      }
+    }
+    return { tokens };
   }
 
   private putSettings(name: string, body: Obj): Obj {
@@ -521,13 +558,21 @@ export class FakeElasticsearch {
     }
     const usesPit = body.pit !== undefined;
     let ordinal = 0;
-    let hits: Array<{ index: FakeIndex; id: string; doc: StoredDoc; score: number; ordinal: number }> = [];
+    let hits: Array<{ index: FakeIndex; id: string; doc: StoredDoc; score: number; ordinal: number; named: string[] }> = [];
+    let scored = false;
     for (const { index, docs } of this.targets(name, body)) {
+      const scoring = new Scoring(index, docs);
       for (const [id, doc] of docs) {
         ordinal++;
-        if (this.matches(index, id, doc.source, body.query as Obj | undefined)) hits.push({ index, id, doc, score: 1, ordinal });
+        if (!this.matches(index, id, doc.source, body.query as Obj | undefined)) continue;
+        const named: string[] = [];
+        const score = body.query ? this.scoreOf(scoring, id, doc.source, body.query as Obj, named) : 0;
+        if (score > 0) scored = true;
+        hits.push({ index, id, doc, score: score > 0 ? score : 1, ordinal, named });
       }
     }
+    // Text relevance first; a stable sort keeps index order among equal scores (and for unscored queries).
+    if (scored) hits.sort((a, b) => b.score - a.score);
     if (body.knn) {
       if (body.query) return fail(400, 'illegal_argument_exception', 'fake: query together with knn is not supported');
       hits = this.knn(body.knn as Obj, hits);
@@ -566,6 +611,7 @@ export class FakeElasticsearch {
         max_score: page.length > 0 ? Math.max(...page.map((hit) => hit.score)) : null,
         hits: page.map((hit) => {
           const out: Obj = { _index: hit.index.name, _id: hit.id, _score: hit.score };
+          if (hit.named.length > 0) out.matched_queries = hit.named;
           const source = this.filterSource(hit.index, hit.doc.source, filter);
           if (source !== undefined) out._source = source;
           if (sort.length > 0 || usesPit) out.sort = sortValues(hit);
@@ -692,10 +738,43 @@ export class FakeElasticsearch {
     }
   }
 
+  /**
+   * The relevance of a matching doc: BM25 (k1 1.2, b 0.75, per-field statistics over the searchable
+   * docs) for match / multi_match in a scoring position (bool must / should), field boosts (`f^2`)
+   * applied; most_fields sums the fields, best_fields takes the best. Filters and other leaf queries
+   * add nothing. Named clauses (`_name`) that match are collected, as `matched_queries` reports.
+   */
+  private scoreOf(scoring: Scoring, id: string, source: Obj, query: Obj, named: string[]): number {
+    const [type, spec] = Object.entries(query)[0] as [string, Obj];
+    const name = typeof spec?._name === 'string' ? spec._name : undefined;
+    const list = (value: unknown): Obj[] => (value === undefined ? [] : Array.isArray(value) ? (value as Obj[]) : [value as Obj]);
+    let score = 0;
+    if (type === 'bool') {
+      for (const q of list(spec.must)) score += this.scoreOf(scoring, id, source, q, named);
+      for (const q of list(spec.should)) if (this.matches(scoring.index, id, source, q)) score += this.scoreOf(scoring, id, source, q, named);
+      for (const q of list(spec.filter)) this.scoreOf(scoring, id, source, q, named);
+    } else if (type === 'multi_match' || type === 'match') {
+      const [fields, text, how] = type === 'match'
+        ? (() => {
+            const [field, raw] = Object.entries(spec)[0];
+            return [[field], typeof raw === 'object' && raw !== null ? String((raw as Obj).query) : String(raw), 'best_fields'];
+          })()
+        : [spec.fields as string[], String(spec.query), String(spec.type ?? 'best_fields')];
+      const perField = fields.map((entry) => {
+        const [field, boost] = entry.split('^');
+        return (boost === undefined ? 1 : Number(boost)) * scoring.bm25(field, source, analyze(text));
+      });
+      score = how === 'most_fields' ? perField.reduce((a, b) => a + b, 0) : Math.max(0, ...perField);
+    }
+    if (name !== undefined && this.matches(scoring.index, id, source, query)) named.push(name);
+    return score;
+  }
+
   private textMatches(index: FakeIndex, source: Obj, fields: string[], text: string, operator: string, type: string): boolean {
     const queryTokens = analyze(text);
     if (queryTokens.length === 0) return false; // zero_terms_query: none
-    const fieldTokens = fields.map((field) => {
+    const fieldTokens = fields.map((entry) => {
+      const field = entry.split('^')[0];
       const mapping = mappingOf(index, field);
       const values = valuesOf(source, field, index).map(String);
       return new Set(mapping?.type === 'text' ? values.flatMap(analyze) : values);
@@ -722,6 +801,57 @@ export class FakeElasticsearch {
       if (!included || excludes.includes(key) || (isVector && excludeVectors && !includes?.includes(key))) delete copy[key];
     }
     return copy;
+  }
+}
+
+/** Per-field BM25 statistics over the docs one search runs on, computed once per field and search. */
+class Scoring {
+  private readonly stats = new Map<string, { docs: number; avgLength: number; df: Map<string, number> }>();
+
+  constructor(
+    readonly index: FakeIndex,
+    private readonly docs: Map<string, StoredDoc>,
+  ) {}
+
+  bm25(field: string, source: Obj, queryTokens: string[]): number {
+    if (mappingOf(this.index, field)?.type !== 'text') return 0;
+    const stats = this.statsOf(field);
+    const tokens = this.tokensOf(field, source);
+    if (tokens.length === 0 || stats.docs === 0) return 0;
+    const k1 = 1.2;
+    const b = 0.75;
+    let score = 0;
+    for (const term of new Set(queryTokens)) {
+      const tf = tokens.filter((token) => token === term).length;
+      if (tf === 0) continue;
+      const df = stats.df.get(term) ?? 0;
+      const idf = Math.log(1 + (stats.docs - df + 0.5) / (df + 0.5));
+      score += (idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * tokens.length) / stats.avgLength));
+    }
+    return score;
+  }
+
+  private tokensOf(field: string, source: Obj): string[] {
+    return valuesOf(source, field, this.index).map(String).flatMap(analyze);
+  }
+
+  private statsOf(field: string) {
+    let stats = this.stats.get(field);
+    if (!stats) {
+      const df = new Map<string, number>();
+      let docs = 0;
+      let length = 0;
+      for (const doc of this.docs.values()) {
+        const tokens = this.tokensOf(field, doc.source);
+        if (tokens.length === 0) continue;
+        docs++;
+        length += tokens.length;
+        for (const token of new Set(tokens)) df.set(token, (df.get(token) ?? 0) + 1);
+      }
+      stats = { docs, avgLength: docs > 0 ? length / docs : 1, df };
+      this.stats.set(field, stats);
+    }
+    return stats;
   }
 }
 
