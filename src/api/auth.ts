@@ -11,8 +11,7 @@
 import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { createError, ParasolError } from '../errors.js';
-import type { ApiKey, KeyStore, QuotaKind, Scope } from '../store/keys.js';
-import { utcDay } from '../store/keys.js';
+import { utcDay, type ApiKey, type KeyService, type QuotaKind, type Scope } from '../services/keys.js';
 
 interface RouteRule {
   method: string;
@@ -83,7 +82,7 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Whether requests must carry a valid key right now. */
-export function authRequired(config: Config, keys: KeyStore): boolean {
+export function authRequired(config: Config, keys: Pick<KeyService, 'hasAny'>): boolean {
   if (config.auth.required !== undefined) return config.auth.required;
   if (keys.hasAny()) return true;
   return !isLoopback(config.server.host) && !config.auth.allowOpen;
@@ -93,7 +92,7 @@ export function authRequired(config: Config, keys: KeyStore): boolean {
  * Refuses a start that would serve the API to the network without keys by accident: a
  * non-loopback address needs a key to exist (or `auth.required`), else an explicit `--open`.
  */
-export function assertSafeBind(config: Config, keys: KeyStore): void {
+export function assertSafeBind(config: Config, keys: Pick<KeyService, 'hasAny'>): void {
   const host = config.server.host;
   if (isLoopback(host) || config.auth.allowOpen) return;
   if (config.auth.required === false) {
@@ -160,7 +159,7 @@ function secondsToUtcMidnight(now: number): number {
 
 export interface AuthOptions {
   config: Config;
-  keys: KeyStore;
+  keys: KeyService;
   now?: () => number;
 }
 
