@@ -25,6 +25,7 @@ import {
   type JobView,
 } from '../../services/generation.js';
 import type { RequestAuth } from '../auth.js';
+import type { ApiJob } from '../public-types.js';
 import { filesOf, multipart } from '../uploads.js';
 import { jsonField, jsonObject, requireBodyType } from '../validate.js';
 
@@ -41,8 +42,8 @@ function jobIdParam(req: Request): string {
 }
 
 /** What GET /v1/jobs/:id answers: the job and where its images are. */
-export function presentJob(view: JobView): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...view, jobId: view.id };
+export function presentJob(view: JobView): ApiJob {
+  const out: ApiJob = { ...view, jobId: view.id };
   if (view.state === 'succeeded') {
     out.image = `/v1/jobs/${view.id}/image`;
     if (view.cells) out.cellImages = Array.from({ length: view.cells }, (_, i) => `/v1/jobs/${view.id}/cells/${i}`);

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Config } from '../../config.js';
 import { refineStepSchema, type FirstPageOptions, type SessionPage, type SessionService } from '../../services/sessions.js';
 import { presentPage } from '../present.js';
+import type { ApiSession, ApiSessionPage } from '../public-types.js';
 import { readSearchRequest, searchMultipart } from '../search-request.js';
 import { assertK, idParam, jsonObject, parseQuery, queryValue, requireBodyType } from '../validate.js';
 
@@ -28,7 +29,7 @@ function firstPage(query: { k?: unknown; explain?: string }, maxK: number): Firs
   return { k: query.k, explain: query.explain === 'true' };
 }
 
-function presentSessionPage({ session, page }: SessionPage) {
+function presentSessionPage({ session, page }: SessionPage): ApiSessionPage {
   return { session, ...presentPage(page) };
 }
 
@@ -43,7 +44,8 @@ export function sessionRoutes(deps: { config: Config; sessions: SessionService }
   });
 
   router.get('/v1/sessions/:id', async (req, res) => {
-    res.json({ session: await sessions.get(idParam(req, 'SESSION_NOT_FOUND')) });
+    const session: ApiSession = await sessions.get(idParam(req, 'SESSION_NOT_FOUND'));
+    res.json({ session });
   });
 
   router.post('/v1/sessions/:id/steps', async (req, res) => {
