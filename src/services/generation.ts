@@ -12,8 +12,8 @@ import type { ContentSource, GenerateRequest, GenerationResult, Generator, Style
 import { expectedTotal, type GenerationPayload, type GenerationQueue, type JobView, type QueueStats } from '../parasol/jobs.js';
 import type { Catalog } from '../store/types.js';
 import { slerp } from '../vectors.js';
-import { checkImage } from './images.js';
 import { invalidQuery } from '../search/query.js';
+import { checkImage } from './images.js';
 import {
   generateRequestSchema,
   paramLimits,
