@@ -38,7 +38,7 @@ const MAX_EXPECTED_QPS = 1500;
 const WARM_TEXTS = 50;
 
 export async function startHttp(context: ParasolContext): Promise<{ url: string; close(): Promise<void> }> {
-  const app = createApp({ context });
+  const app = createApp({ config: context.config, logger: context.logger, services: context.services });
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(listening)));
   });

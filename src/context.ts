@@ -1,6 +1,7 @@
 /**
- * Opens everything a Parasol process serves from: the model pack, the store and the search
- * services, wired by plain constructors. The CLI and the HTTP server both start here.
+ * The composition root: opens everything a Parasol process serves from (the model pack, the
+ * store, the engine, the queue) and builds the services over them, wired by plain constructors.
+ * The CLI and the HTTP server both start here; nothing else opens a store.
  */
 import path from 'node:path';
 import type { Redis } from 'ioredis';
@@ -19,6 +20,14 @@ import { InMemorySessionStore, type SessionStore } from './search/session-store.
 import { openEmbeddedStore } from './store/embedded.js';
 import { openKeyStore, type KeyStore } from './store/keys/index.js';
 import type { Store } from './store/types.js';
+import { AdminService } from './services/admin.js';
+import { GenerationService } from './services/generation.js';
+import type { ParasolServices } from './services/index.js';
+import { ItemService } from './services/items.js';
+import { KeyService } from './services/keys.js';
+import type { Backend, StoreOpener } from './services/migration.js';
+import { SearchService } from './services/search.js';
+import { SessionService } from './services/sessions.js';
 
 export interface ParasolContext {
   config: Config;
@@ -36,7 +45,52 @@ export interface ParasolContext {
   jobs: GenerationQueue;
   /** API keys: <dataDir>/keys.sqlite, or shared in Redis (`keys.store`). */
   keys: KeyStore;
+  /** What a user can do, over the parts above: the routes and the CLI commands call these. */
+  services: ParasolServices;
   close(): Promise<void>;
+}
+
+/** The parts the services are built over. */
+export type ServiceParts = Omit<ParasolContext, 'services' | 'close'>;
+
+/** The services over opened parts (openContext calls it; tests call it over parts they changed). */
+export function createServices(parts: ServiceParts): ParasolServices {
+  const { config, encoders, store, engine, jobs } = parts;
+  const items = new ItemService({ config, encoders, store });
+  return {
+    items,
+    search: new SearchService(engine),
+    sessions: new SessionService(parts.sessions),
+    generation: new GenerationService({
+      config,
+      manifest: encoders.manifest,
+      packName: encoders.packName,
+      catalog: store.catalog,
+      encoders,
+      jobs,
+      available: parts.generatorAvailable,
+      generator: () => parts.generator(),
+      itemImage: async (id) => (await items.thumbnail(id)) ?? undefined,
+    }),
+    keys: new KeyService(parts.keys),
+    admin: new AdminService({ store, encoders }),
+  };
+}
+
+/** The API keys alone, without the models or the store (`parasol keys`, the bind check before a server starts). */
+export async function openKeys(config: Config, logger?: Logger): Promise<KeyService> {
+  return new KeyService(await openKeyStore(config, logger));
+}
+
+/**
+ * Opens the configured store of either backend with the pack's dimensions read from its manifest,
+ * without loading any model (`parasol migrate` copies vectors, it never re-encodes them).
+ */
+export async function storeOpener(config: Config): Promise<StoreOpener> {
+  const { readPack } = await import('./encoders/pack.js');
+  const { manifest } = await readPack(config.packDir);
+  const dims = { semanticDim: manifest.semantic.dim, styleDim: manifest.style.dim };
+  return (backend: Backend) => openStore({ ...config, backend }, dims);
 }
 
 /** The model pack's encoders, configured from `config` (step 1 of openContext; the bench times it alone). */
@@ -211,17 +265,10 @@ export async function openContext(config: Config, logger: Logger = silentLogger,
     await encoders.dispose();
     throw error;
   }
+  const parts: ServiceParts = { config, logger, encoders, store, engine, sessions, generatorAvailable, generator, jobs, keys };
   return {
-    config,
-    logger,
-    encoders,
-    store,
-    engine,
-    sessions,
-    generatorAvailable,
-    generator,
-    jobs,
-    keys,
+    ...parts,
+    services: createServices(parts),
     async close() {
       if (closed) return;
       closed = true;

@@ -71,7 +71,7 @@ export async function startServerUnderTest(options: ServerOptions, logger: Logge
       const page = await context.store.catalog.scan(200)[Symbol.asyncIterator]().next();
       itemIds = page.done ? [] : page.value.map((item) => item.id);
     }
-    const app = createApp({ context, ready: () => true });
+    const app = createApp({ config: context.config, logger: context.logger, services: context.services, ready: () => true });
     server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(listening)));
     });

@@ -1,5 +1,5 @@
 /**
- * The HTTP API v1 as an express app over an opened context. No listening, no signals: server.ts
+ * The HTTP API v1 as an express app over the services. No listening, no signals: server.ts
  * does that, and tests drive this app directly.
  */
 import { randomUUID } from 'node:crypto';
@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import { createError } from '../errors.js';
 import { authMiddleware, matchRoute, type RequestAuth } from './auth.js';
 import { cors } from './cors.js';
-import type { AppDeps, RouteDeps } from './deps.js';
+import type { AppDeps } from './deps.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
 import { ApiMetrics, routeLabel } from './metrics.js';
 import { adminRoutes } from './routes/admin.js';
@@ -20,43 +20,38 @@ import { keyRoutes } from './routes/keys.js';
 import { searchRoutes } from './routes/search.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { JOB_IMAGE_READER, type JobImageReader } from './search-request.js';
-import { ThumbnailService } from './thumbnails.js';
 
 export type { AppDeps } from './deps.js';
 
 export function createApp(deps: AppDeps): Express {
-  const { config, logger, store } = deps.context;
-  const routeDeps: RouteDeps = {
-    ...deps,
-    thumbnails: new ThumbnailService({ catalog: store.catalog, size: config.ingest.thumbnailSize }),
-  };
+  const { config, logger, services } = deps;
 
   const app = express();
   app.disable('x-powered-by');
   // The default "extended" parser builds nested objects from `a[b]=1`; no route takes those.
   app.set('query parser', 'simple');
-  const metrics = new ApiMetrics(deps.context);
+  const metrics = new ApiMetrics(services);
   app.use(securityHeaders);
   app.use(requestId);
   app.use(metrics.middleware());
   app.use(requestLog(deps));
   app.use(cors(config.cors));
   // Before the body parsers: a request without a valid key is refused before its body is read.
-  app.use(authMiddleware({ config, keys: deps.context.keys, now: deps.now }));
+  app.use(authMiddleware({ config, keys: services.keys, now: deps.now }));
   app.use(express.json({ limit: config.limits.jsonBytes }));
   app.use(searchDeadline(config));
 
   // Every router is mounted at the root and names full paths, so the route table is one walk.
-  app.use(adminRoutes(routeDeps));
-  app.use(docsRoutes(routeDeps));
-  app.use(searchRoutes(routeDeps));
-  app.use(itemRoutes(routeDeps));
-  app.use(sessionRoutes(routeDeps));
-  app.use(generateRoutes(routeDeps));
-  app.use(keyRoutes(routeDeps));
+  app.use(adminRoutes({ admin: services.admin, ready: deps.ready, indexing: deps.indexing }));
+  app.use(docsRoutes({ webDir: deps.webDir }));
+  app.use(searchRoutes({ config, search: services.search }));
+  app.use(itemRoutes({ config, items: services.items, search: services.search }));
+  app.use(sessionRoutes({ config, sessions: services.sessions }));
+  app.use(generateRoutes({ config, generation: services.generation }));
+  app.use(keyRoutes({ keys: services.keys, now: deps.now }));
   app.use(metrics.routes());
   // POST /v1/search and /v1/sessions accept a finished job's image as the query (`jobId`).
-  app.locals[JOB_IMAGE_READER] = ((id) => deps.context.jobs.image(id)) satisfies JobImageReader;
+  app.locals[JOB_IMAGE_READER] = ((id) => services.generation.image(id)) satisfies JobImageReader;
   if (deps.webDir) app.use(webApp(deps.webDir));
 
   app.use(routeNotFound);
@@ -114,7 +109,7 @@ const requestId: RequestHandler = (req, res, next) => {
 };
 
 function requestLog(deps: AppDeps): RequestHandler {
-  const { logger } = deps.context;
+  const { logger } = deps;
   return (req, res, next) => {
     const started = performance.now();
     res.on('finish', () => {

@@ -14,8 +14,7 @@
 import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { createError, ParasolError } from '../errors.js';
-import type { ApiKey, KeyStore, QuotaKind, Scope } from '../store/keys/types.js';
-import { utcDay } from '../store/keys/types.js';
+import { utcDay, type ApiKey, type KeyService, type QuotaKind, type Scope } from '../services/keys.js';
 
 interface RouteRule {
   method: string;
@@ -86,7 +85,7 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Whether requests must carry a valid key right now. */
-export async function authRequired(config: Config, keys: KeyStore): Promise<boolean> {
+export async function authRequired(config: Config, keys: Pick<KeyService, 'hasAny'>): Promise<boolean> {
   if (config.auth.required !== undefined) return config.auth.required;
   if (await keys.hasAny()) return true;
   return !isLoopback(config.server.host) && !config.auth.allowOpen;
@@ -96,7 +95,7 @@ export async function authRequired(config: Config, keys: KeyStore): Promise<bool
  * Refuses a start that would serve the API to the network without keys by accident: a
  * non-loopback address needs a key to exist (or `auth.required`), else an explicit `--open`.
  */
-export async function assertSafeBind(config: Config, keys: KeyStore): Promise<void> {
+export async function assertSafeBind(config: Config, keys: Pick<KeyService, 'hasAny'>): Promise<void> {
   const host = config.server.host;
   if (isLoopback(host) || config.auth.allowOpen) return;
   if (config.auth.required === false) {
@@ -134,7 +133,7 @@ function secondsToUtcMidnight(now: number): number {
 
 export interface AuthOptions {
   config: Config;
-  keys: KeyStore;
+  keys: KeyService;
   now?: () => number;
 }
 

@@ -1,9 +1,12 @@
-/** What every route factory receives: the opened context plus what the app builds once for all routes. */
-import type { ParasolContext } from '../context.js';
-import type { ThumbnailService } from './thumbnails.js';
+/** What createApp receives: the services, plus what only the HTTP side needs. Each route factory takes the part it uses. */
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { ParasolServices } from '../services/index.js';
 
 export interface AppDeps {
-  context: ParasolContext;
+  config: Config;
+  logger: Logger;
+  services: ParasolServices;
   /** False while the process is still starting or already stopping; /readyz reports it. */
   ready?: () => boolean;
   /** The built web app to serve at `/` (absent: `/` points at the API description). */
@@ -18,8 +21,4 @@ export interface DemoIndexing {
   done: number;
   total: number;
   finished: boolean;
-}
-
-export interface RouteDeps extends AppDeps {
-  thumbnails: ThumbnailService;
 }

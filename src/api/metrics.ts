@@ -10,8 +10,8 @@ import type { Request, RequestHandler, Response } from 'express';
 import { Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { inferenceTimings } from '../encoders/timings.js';
-import type { ParasolContext } from '../context.js';
-import { FINISHED_STATES } from '../parasol/jobs.js';
+import type { AdminService } from '../services/admin.js';
+import { FINISHED_STATES, type GenerationService } from '../services/generation.js';
 import { matchRoute } from './auth.js';
 
 /** Finished-job lookups kept between scrapes at most (oldest dropped first). */
@@ -44,7 +44,7 @@ export class ApiMetrics {
   private readonly jobSeconds: Histogram<'kind'>;
   private readonly tracked = new Set<string>();
 
-  constructor(private readonly context: ParasolContext) {
+  constructor(private readonly services: { admin: AdminService; generation: GenerationService }) {
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'parasol_http_requests_total',
@@ -72,13 +72,13 @@ export class ApiMetrics {
       buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers,
     });
-    const { store, jobs, encoders } = context;
+    const { admin, generation } = services;
     new Gauge({
       name: 'parasol_catalog_items',
       help: 'Live items in the catalog.',
       registers,
       async collect() {
-        this.set((await store.catalog.stats()).items);
+        this.set(await admin.itemCount());
       },
     });
     new Gauge({
@@ -87,7 +87,7 @@ export class ApiMetrics {
       labelNames: ['index'],
       registers,
       async collect() {
-        const [semantic, style] = await Promise.all([store.indices.semantic.size(), store.indices.style.size()]);
+        const { semantic, style } = await admin.indexSizes();
         this.set({ index: 'semantic' }, semantic);
         this.set({ index: 'style' }, style);
       },
@@ -98,7 +98,7 @@ export class ApiMetrics {
       labelNames: ['state'],
       registers,
       async collect() {
-        const stats = await jobs.stats();
+        const stats = await generation.queueStats();
         this.set({ state: 'queued' }, stats.queued);
         this.set({ state: 'running' }, stats.running);
       },
@@ -109,7 +109,7 @@ export class ApiMetrics {
       labelNames: ['kind'],
       registers,
       async collect() {
-        const stats = await jobs.stats();
+        const stats = await generation.queueStats();
         this.set({ kind: 'workers' }, stats.workers);
         this.set({ kind: 'queue' }, stats.queueLength);
       },
@@ -138,7 +138,7 @@ export class ApiMetrics {
       labelNames: ['kind'],
       registers,
       collect() {
-        const stats = encoders.textCacheStats();
+        const stats = admin.textCacheStats();
         for (const kind of ['hits', 'misses', 'size', 'capacity'] as const) this.set({ kind }, stats[kind]);
       },
     });
@@ -171,7 +171,7 @@ export class ApiMetrics {
   /** Counts the tracked jobs that have finished since the last scrape. */
   private async collectJobs(): Promise<void> {
     for (const id of [...this.tracked]) {
-      const view = await this.context.jobs.get(id);
+      const view = await this.services.generation.findJob(id);
       if (!view) {
         this.tracked.delete(id); // expired or removed before a scrape saw it finish
         continue;

@@ -3,44 +3,10 @@
  * stay inside; every result carries a thumbnail URL the client can use as is.
  */
 import type { InterpolateResponse, SearchResponse, SearchResult } from '../search/engine.js';
-import type { ModalityScores, ScoreExplanation } from '../search/fusion.js';
-import type { Item } from '../store/types.js';
+import type { Item } from '../services/items.js';
+import type { ApiInterpolationPage, ApiItem, ApiPage, ApiResult } from './public-types.js';
 
-export interface ApiResult {
-  id: string;
-  title: string;
-  source: string;
-  license: string;
-  attribution: string;
-  tags: string[];
-  score: number;
-  scores: ModalityScores;
-  thumbnail: string;
-  explanation?: ScoreExplanation;
-}
-
-export interface ApiPage {
-  results: ApiResult[];
-  nextCursor: string | null;
-  total?: number;
-  timing: SearchResponse['timing'];
-}
-
-export interface ApiItem {
-  id: string;
-  title: string;
-  source: string;
-  license: string;
-  attribution: string;
-  url: string;
-  tags: string[];
-  width: number;
-  height: number;
-  extra: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-  thumbnail: string;
-}
+export type { ApiInterpolationPage, ApiItem, ApiPage, ApiResult } from './public-types.js';
 
 /** `:` is legal in a path segment, so demo ids (`noto:1f600`) stay readable in URLs. */
 export function thumbnailUrl(id: string): string {
@@ -70,7 +36,7 @@ export function presentPage(response: SearchResponse): ApiPage {
 }
 
 /** An interpolation page also reports which descriptors it searched with (not the vectors themselves). */
-export function presentInterpolation(response: InterpolateResponse): ApiPage & { descriptors: { content: boolean; style: boolean } } {
+export function presentInterpolation(response: InterpolateResponse): ApiInterpolationPage {
   return {
     ...presentPage(response),
     descriptors: { content: response.descriptors.content !== null, style: response.descriptors.style !== null },

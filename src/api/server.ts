@@ -9,10 +9,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { PACKAGE_ROOT, type Config } from '../config.js';
-import { openContext, type ParasolContext } from '../context.js';
+import { openContext, openKeys, type ParasolContext } from '../context.js';
 import { jsonLogger } from '../log.js';
-import { openKeyStore } from '../store/keys/index.js';
-import { buildDemoIndex } from '../../indexer/demo-index.js';
 import { createApp } from './app.js';
 import { assertSafeBind, authRequired, isLoopback } from './auth.js';
 import type { DemoIndexing } from './deps.js';
@@ -44,13 +42,14 @@ const DRAIN_MS = 10_000;
 export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
   const logger = jsonLogger();
   // Before anything is loaded: never serve the network without keys by accident.
-  const keys = await openKeyStore(config, logger);
+  const keys = await openKeys(config, logger);
   try {
     await assertSafeBind(config, keys);
   } finally {
     await keys.close();
   }
   const context = await openContext(config, logger);
+  const { services } = context;
   let stopRequested = false;
   let server: Server | undefined;
   let stopped: Promise<void> | undefined;
@@ -66,7 +65,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
       await background;
       if (server) await closeServer(server);
       try {
-        await context.store.save();
+        await services.admin.save();
       } finally {
         await context.close();
       }
@@ -91,14 +90,14 @@ export async function startServer(config: Config, options: StartOptions): Promis
 
   const startup = (async (): Promise<string> => {
     const marker = path.join(config.dataDir, DEMO_MARKER);
-    if (options.demo && ((await context.store.catalog.stats()).items === 0 || existsSync(marker))) {
+    if (options.demo && ((await services.admin.itemCount()) === 0 || existsSync(marker))) {
       const serveAfter = config.ingest.demoServeAfter;
       logger.info('building the demo index (first start on an empty data dir); serving once the first items are in', { serveAfter });
       await writeFile(marker, new Date().toISOString());
       let firstSliceIndexed!: () => void;
       const firstSlice = new Promise<void>((resolve) => (firstSliceIndexed = resolve));
       indexing = { done: 0, total: 0, finished: false };
-      background = buildDemoIndex(context, {
+      background = services.items.indexDemo({
         shouldStop: () => stopRequested,
         onBatch: (done, total) => {
           indexing = { done, total, finished: false };
@@ -109,7 +108,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
           indexing = { done: summary.seen, total: indexing?.total ?? summary.seen, finished: !summary.stopped };
           if (!summary.stopped) {
             await rm(marker, { force: true });
-            await context.store.save();
+            await services.admin.save();
           }
           logger.info(summary.stopped ? 'demo index interrupted (the next start resumes it)' : 'demo index built', {
             added: summary.added,
@@ -123,13 +122,13 @@ export async function startServer(config: Config, options: StartOptions): Promis
     }
     if (stopRequested) return '';
     const webDir = existsSync(path.join(WEB_DIST, 'index.html')) ? WEB_DIST : undefined;
-    const app = createApp({ context, ready: () => !stopRequested, webDir, indexing: () => indexing });
+    const app = createApp({ config, logger, services, ready: () => !stopRequested, webDir, indexing: () => indexing });
     server = await listen(app, config.server.host, config.server.port);
     applyTimeouts(server, config.server.requestTimeoutMs);
     const url = `http://${formatHost(config.server.host)}:${addressPort(server)}`;
     // Only for the log line: a shared key store that is down right now must not stop the start
     // (requests fail closed until it answers).
-    const required = await authRequired(config, context.keys).catch(() => undefined);
+    const required = await authRequired(config, services.keys).catch(() => undefined);
     const auth =
       required === undefined
         ? 'unknown: the key store cannot be reached (requests that need a key answer 503 until it can)'

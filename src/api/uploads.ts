@@ -7,7 +7,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import multer from 'multer';
 import type { Config } from '../config.js';
 import { createError, ParasolError } from '../errors.js';
-import { probeImage, SkipError } from '../../indexer/ingest.js';
+import { checkImage } from '../services/images.js';
 
 export type UploadedFile = Express.Multer.File;
 
@@ -57,26 +57,7 @@ export function filesOf(req: Request, field: string): UploadedFile[] {
   return files?.[field] ?? [];
 }
 
-/**
- * Why bytes are not an acceptable image, as the catalogued error to answer with. sharp refuses to
- * even read the header of an image past limitInputPixels, which probeImage reports as unreadable;
- * for an upload that is a bomb, not a format problem.
- */
-export function imageRejection(error: unknown, maxPixels: number): ParasolError {
-  if (error instanceof ParasolError) return error;
-  if (error instanceof SkipError) {
-    if (error.kind === 'too-large' || /pixel limit/i.test(error.message)) return createError('IMAGE_TOO_LARGE', `${maxPixels} pixels`);
-    return createError('UNSUPPORTED_IMAGE', error.message);
-  }
-  return createError('UNSUPPORTED_IMAGE', (error as Error).message ?? 'unreadable');
-}
-
 /** Checks that an upload is an image sharp can decode within the pixel limit; returns its bytes. */
 export async function sniffImage(file: UploadedFile, maxPixels: number): Promise<Buffer> {
-  try {
-    await probeImage(file.buffer, maxPixels);
-  } catch (error) {
-    throw imageRejection(error, maxPixels);
-  }
-  return file.buffer;
+  return checkImage(file.buffer, maxPixels);
 }

@@ -15,7 +15,7 @@ import type { ParasolContext } from '../../src/context.js';
 import { isParasolError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { SqliteKeyStore } from '../../src/store/keys/sqlite.js';
-import { expectError, openTestApi, PACK_DIR, registeredRoutes, type TestApi } from './helpers.js';
+import { appDeps, expectError, openTestApi, PACK_DIR, registeredRoutes, type TestApi } from './helpers.js';
 
 let api: TestApi;
 /** One minute before a UTC midnight, so that a quota's reset is a short step away. */
@@ -37,7 +37,7 @@ function contextWith(change: ConfigChange, extra: Partial<ParasolContext> = {}):
 }
 
 function appWith(change: ConfigChange = {}, extra: Partial<ParasolContext> = {}) {
-  return createApp({ context: contextWith(change, extra), now });
+  return createApp(appDeps(contextWith(change, extra), { now }));
 }
 
 const bearer = (secret: string) => ({ Authorization: `Bearer ${secret}` });

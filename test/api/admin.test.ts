@@ -7,7 +7,7 @@ import { createApp } from '../../src/api/app.js';
 import { OPENAPI_PATH } from '../../src/api/openapi.js';
 import type { ParasolContext } from '../../src/context.js';
 import type { Logger } from '../../src/log.js';
-import { DEMO_ITEMS, expectError, openTestApi, registeredRoutes, type TestApi } from './helpers.js';
+import { appDeps, DEMO_ITEMS, expectError, openTestApi, registeredRoutes, type TestApi } from './helpers.js';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -85,7 +85,7 @@ describe('the web app', () => {
     try {
       await writeFile(path.join(webDir, 'index.html'), '<!doctype html><title>Parasol</title>');
       await writeFile(path.join(webDir, 'app.js'), 'console.log(1)');
-      const app = createApp({ context: api.context, webDir });
+      const app = createApp(appDeps(api.context, { webDir }));
       const root = await request(app).get('/').set('Accept', 'text/html');
       expect(root.status).toBe(200);
       expect(root.text).toContain('<title>Parasol</title>');
@@ -129,7 +129,7 @@ describe('errors', () => {
         },
       },
     } as unknown as ParasolContext;
-    const res = await request(createApp({ context: broken })).get('/v1/search').query({ q: 'cat' });
+    const res = await request(createApp(appDeps(broken))).get('/v1/search').query({ q: 'cat' });
     await expectError(res, 500, 'INTERNAL');
     expect(JSON.stringify(res.body)).not.toContain('secret');
     expect(logged).toHaveLength(1);

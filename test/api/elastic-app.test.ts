@@ -16,7 +16,7 @@ import { readPack } from '../../src/encoders/pack.js';
 import { openElasticStore } from '../../src/store/elastic.js';
 import { buildDemoIndex } from '../../indexer/demo-index.js';
 import { dropStoreIndices, REAL_ES_URL, testClient, uniqueIndexName } from '../store/elastic/real-cluster.js';
-import { expectError, PACK_DIR, testImage } from './helpers.js';
+import { appDeps, expectError, PACK_DIR, testImage } from './helpers.js';
 
 const DEMO_ITEMS = 40;
 
@@ -37,7 +37,7 @@ describe(`the API on Elasticsearch (${REAL_ES_URL ? REAL_ES_URL : 'in-memory fak
     const summary = await buildDemoIndex(context, { limit: DEMO_ITEMS, progress: null });
     expect(summary.added).toBe(DEMO_ITEMS);
     ids = summary.addedIds;
-    app = createApp({ context });
+    app = createApp(appDeps(context));
   }, 120_000);
 
   afterAll(async () => {

@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config.js';
 import { openContext, type ParasolContext } from '../../src/context.js';
 import { InMemoryJobQueue, type GenerationPayload, type JobRunner } from '../../src/parasol/jobs.js';
 import { TINY_GENERATOR } from '../parasol/helpers.js';
-import { expectError } from './helpers.js';
+import { appDeps, expectError } from './helpers.js';
 
 const BODY = { content: { text: 'a cat' }, style: { text: 'ink' }, steps: 2, seed: 1 };
 
@@ -34,7 +34,7 @@ beforeAll(async () => {
   const run: JobRunner<GenerationPayload> = (_payload, ctx) =>
     new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
   queue = new InMemoryJobQueue({ run, workers: 1, queueLength: 50, ttlMs: 60_000, cacheBytes: 1 << 20 });
-  app = createApp({ context: { ...context, jobs: queue } });
+  app = createApp(appDeps({ ...context, jobs: queue }));
 });
 
 afterAll(async () => {

@@ -16,7 +16,7 @@ import { readProvenance } from '../../src/parasol/image.js';
 import { InMemoryJobQueue, generationRunner, type GenerationPayload, type JobRunner } from '../../src/parasol/jobs.js';
 import { buildDemoIndex } from '../../indexer/demo-index.js';
 import { TINY_GENERATOR } from '../parasol/helpers.js';
-import { expectError, pngBomb, testImage } from './helpers.js';
+import { appDeps, expectError, pngBomb, testImage } from './helpers.js';
 
 const TINY_PACK = path.join(TINY_GENERATOR, '..', 'tiny-pack');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -36,7 +36,7 @@ beforeAll(async () => {
   const summary = await buildDemoIndex(context, { limit: 6, progress: null });
   ids = summary.addedIds;
   expect(ids.length).toBeGreaterThanOrEqual(3);
-  app = createApp({ context });
+  app = createApp(appDeps(context));
 });
 
 afterAll(async () => {
@@ -219,7 +219,7 @@ describe('jobs', () => {
         return inner(payload, ctx);
       };
       queue = new InMemoryJobQueue({ run, workers: 1, queueLength: 1, ttlMs: 60_000, cacheBytes: 1 << 20 });
-      gated = createApp({ context: { ...context, jobs: queue } });
+      gated = createApp(appDeps({ ...context, jobs: queue }));
     });
     afterAll(async () => {
       release();
@@ -317,7 +317,7 @@ describe('generative search', () => {
 
 describe('without a generator', () => {
   it('routes answer 503 GENERATION_UNAVAILABLE and the context says why', async () => {
-    const noGenerator = createApp({ context: { ...context, generatorAvailable: false } });
+    const noGenerator = createApp(appDeps({ ...context, generatorAvailable: false }));
     await expectError(await request(noGenerator).post('/v1/generate').send({ content: { text: 'a' }, style: { text: 'b' } }), 503, 'GENERATION_UNAVAILABLE');
     await expectError(
       await request(noGenerator).post('/v1/generate/grid').send({ contents: [{ text: 'a' }, { text: 'b' }], styles: [{ text: 'c' }, { text: 'd' }] }),

@@ -12,10 +12,10 @@ import type { Express } from 'express';
 import sharp from 'sharp';
 import type { Response } from 'supertest';
 import { expect } from 'vitest';
-import { createApp } from '../../src/api/app.js';
+import { createApp, type AppDeps } from '../../src/api/app.js';
 import { OPENAPI_PATH } from '../../src/api/openapi.js';
 import { loadConfig } from '../../src/config.js';
-import { openContext, type ParasolContext } from '../../src/context.js';
+import { createServices, openContext, type ParasolContext, type ServiceParts } from '../../src/context.js';
 import { buildDemoIndex } from '../../indexer/demo-index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -43,7 +43,7 @@ export async function openTestApi(limits: Record<string, number> = {}): Promise<
     const summary = await buildDemoIndex(context, { limit: DEMO_ITEMS, progress: null });
     expect(summary.added).toBe(DEMO_ITEMS);
     const ready = { value: true };
-    const app = createApp({ context, ready: () => ready.value });
+    const app = createApp(appDeps(context, { ready: () => ready.value }));
     return {
       app,
       context,
@@ -59,6 +59,14 @@ export async function openTestApi(limits: Record<string, number> = {}): Promise<
     await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * The app's dependencies over a context: services built afresh over its parts, so that a test
+ * which swaps a part (the config, the engine, the queue) gets services over the swapped one.
+ */
+export function appDeps(context: ServiceParts, extra: Partial<AppDeps> = {}): AppDeps {
+  return { config: context.config, logger: context.logger, services: createServices(context), ...extra };
 }
 
 let openApiText: string | undefined;

@@ -28,7 +28,7 @@ const SOURCES = [
   'src/api/app.ts',
   'src/api/routes/items.ts',
   'src/api/routes/generate.ts',
-  'src/api/item-upload.ts',
+  'src/services/items.ts',
   'src/config.ts',
   'src/context.ts',
   'src/errors.ts',

@@ -9,7 +9,7 @@ import { createApp } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openContext, type ParasolContext } from '../../src/context.js';
 import { TINY_GENERATOR } from '../parasol/helpers.js';
-import { expectError } from './helpers.js';
+import { appDeps, expectError } from './helpers.js';
 
 let dataDir: string;
 let context: ParasolContext;
@@ -19,7 +19,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'parasol-metrics-jobs-'));
   const config = loadConfig({ dataDir, packDir: TINY_GENERATOR, device: 'cpu', threads: 1, generate: { maxSteps: 4, defaultSteps: 2 } }, {});
   context = await openContext(config);
-  app = createApp({ context });
+  app = createApp(appDeps(context));
 });
 
 afterAll(async () => {

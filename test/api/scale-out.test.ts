@@ -65,7 +65,7 @@ describe.skipIf(!REDIS)('scale-out: API servers and a sampler worker over Redis'
       const summary = await buildDemoIndex(context, { limit: 6, progress: null });
       ids = summary.addedIds;
     }
-    apps = contexts.map((context) => createApp({ context }));
+    apps = contexts.map((context) => createApp({ config: context.config, logger: context.logger, services: context.services }));
   }, 120_000);
 
   afterAll(async () => {

@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiResult as Result } from '../../src/api/public-types.js';
 import { expectError, openTestApi, pngBomb, testImage, type TestApi } from './helpers.js';
 
 let api: TestApi;
@@ -7,19 +8,6 @@ beforeAll(async () => {
   api = await openTestApi();
 });
 afterAll(() => api?.close());
-
-interface Result {
-  id: string;
-  title: string;
-  source: string;
-  license: string;
-  attribution: string;
-  tags: string[];
-  score: number;
-  scores: { content: number | null; style: number | null };
-  thumbnail: string;
-  explanation?: unknown;
-}
 
 const idsOf = (body: { results: Result[] }): string[] => body.results.map((r) => r.id);
 

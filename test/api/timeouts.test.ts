@@ -13,7 +13,7 @@ import { createApp } from '../../src/api/app.js';
 import { applyTimeouts } from '../../src/api/server.js';
 import { loadConfig } from '../../src/config.js';
 import { openContext, type ParasolContext } from '../../src/context.js';
-import { expectError, PACK_DIR } from './helpers.js';
+import { appDeps, expectError, PACK_DIR } from './helpers.js';
 
 const TIMEOUT_MS = 150;
 
@@ -56,7 +56,7 @@ describe('request timeouts', () => {
   });
 
   it('answers a search that is too slow with 503 TIMEOUT and Retry-After, and drops the late answer', async () => {
-    const app = createApp({ context: slowContext(TIMEOUT_MS * 3) });
+    const app = createApp(appDeps(slowContext(TIMEOUT_MS * 3)));
     const res = await request(app).get('/v1/search').query({ q: 'a cat' });
     await expectError(res, 503, 'TIMEOUT');
     expect(res.headers['retry-after']).toBe('1');
@@ -66,7 +66,7 @@ describe('request timeouts', () => {
   });
 
   it('answers searches in time as usual, and leaves other routes alone', async () => {
-    const app = createApp({ context: slowContext(0) });
+    const app = createApp(appDeps(slowContext(0)));
     const res = await request(app).get('/v1/search').query({ q: 'a cat' });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect((await request(app).get('/healthz')).status).toBe(200);

@@ -90,7 +90,7 @@ export async function startTestServer(options: { contents?: number } = {}): Prom
       maxPixels: config.limits.maxPixels,
       progress: null,
     });
-    const app = createApp({ context, ready: () => true, webDir: WEB_DIST });
+    const app = createApp({ config: context.config, logger: context.logger, services: context.services, ready: () => true, webDir: WEB_DIST });
     let mode: GenerateMode = 'real';
     const listening = createServer((req, res) => {
       if (!answerGenerateSwitch(mode, req, res)) app(req, res);

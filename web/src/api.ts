@@ -3,53 +3,30 @@
  * ApiError carrying the server's `{error:{code,message}}`; nothing else in the app calls fetch.
  */
 
-export interface Scores {
-  content: number | null;
-  style: number | null;
-}
+// The response shapes are the server's own (one definition for both bundles; type-only, erased).
+import type {
+  ApiFeedback,
+  ApiItem,
+  ApiJob,
+  ApiJobState,
+  ApiPage,
+  ApiRefineStep,
+  ApiResult,
+  ApiScores,
+  ApiSession,
+  ApiSessionPage,
+} from '../../src/api/public-types.js';
 
-export interface Result {
-  id: string;
-  title: string;
-  source: string;
-  license: string;
-  attribution: string;
-  tags: string[];
-  score: number;
-  scores: Scores;
-  thumbnail: string;
-}
-
-export interface Page {
-  results: Result[];
-  nextCursor: string | null;
-  total?: number;
-  timing?: Record<string, number>;
-}
-
-export interface Feedback {
-  content?: string[];
-  style?: string[];
-}
-
-export interface RefineStep {
-  like?: Feedback;
-  unlike?: Feedback;
-  weights?: { content?: number; style?: number };
-  set?: { contentItemId?: string; styleItemId?: string; q?: string; style?: string };
-}
-
-export interface Session {
-  id: string;
-  createdAt: string;
-  step: number;
-  trail: Array<{ step: number; change: RefineStep | null; at: string }>;
-  descriptors: { content: boolean; style: boolean };
-}
-
-export interface SessionPage extends Page {
-  session: Session;
-}
+export type Scores = ApiScores;
+export type Result = ApiResult;
+export type Page = ApiPage;
+export type Feedback = ApiFeedback;
+export type RefineStep = ApiRefineStep;
+export type Session = ApiSession;
+export type SessionPage = ApiSessionPage;
+export type Item = ApiItem;
+export type JobState = ApiJobState;
+export type Job = ApiJob;
 
 export interface SearchRequest {
   q?: string;
@@ -69,15 +46,6 @@ export interface InterpolateRequest {
   method?: 'lerp' | 'slerp';
 }
 
-export interface Item {
-  id: string;
-  title: string;
-  source: string;
-  license: string;
-  attribution: string;
-  url: string;
-}
-
 /**
  * Generation (openapi.yaml, tag "generate"): POST /v1/generate → 202 {jobId, state, params};
  * GET /v1/jobs/:id → {state, step, total, params, sources, result?, error?, timing};
@@ -92,21 +60,6 @@ export interface GenerateRequest {
   steps: number;
   seed: number;
   colorTransfer: boolean;
-}
-
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-
-export interface Job {
-  id?: string;
-  state: JobState | string;
-  step: number;
-  total: number;
-  params?: Record<string, unknown>;
-  sources?: Record<string, unknown>;
-  result?: Record<string, unknown>;
-  error?: { code: string; message: string } | string;
-  finishedAt?: string;
-  timing?: { queuedMs?: number; runMs?: number };
 }
 
 export class ApiError extends Error {

@@ -1,9 +1,9 @@
 /** The API description, and a pointer to it at `/` when no web app is built. */
 import { Router } from 'express';
-import type { RouteDeps } from '../deps.js';
+import type { AppDeps } from '../deps.js';
 import { openApiDocument } from '../openapi.js';
 
-export function docsRoutes(deps: RouteDeps): Router {
+export function docsRoutes(deps: Pick<AppDeps, 'webDir'>): Router {
   const router = Router();
 
   router.get('/v1/openapi.yaml', async (_req, res) => {

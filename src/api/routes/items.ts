@@ -1,12 +1,28 @@
 /** Items: metadata, thumbnails, "more like this", uploads and deletes. */
 import { Router } from 'express';
 import { z } from 'zod';
+import type { Config } from '../../config.js';
 import { createError } from '../../errors.js';
-import type { RouteDeps } from '../deps.js';
-import { addUploadedItems, uploadMetaListSchema } from '../item-upload.js';
+import type { ItemService, UploadMeta } from '../../services/items.js';
+import type { SearchService } from '../../services/search.js';
 import { presentItem, presentPage } from '../present.js';
 import { filesOf, multipart } from '../uploads.js';
-import { assertK, idParam, jsonField, jsonObject, parseQuery, queryValue, requireBodyType } from '../validate.js';
+import { assertK, idParam, idSchema, jsonField, jsonObject, parseQuery, queryValue, requireBodyType } from '../validate.js';
+
+const text = (max: number) => z.string().trim().max(max);
+
+const uploadMetaSchema = z.strictObject({
+  id: idSchema.optional(),
+  title: text(300).optional(),
+  tags: z.array(text(100).min(1)).max(50).optional(),
+  source: text(100).min(1).optional(),
+  license: text(200).optional(),
+  attribution: text(500).optional(),
+  // Shown as a link by clients: only web URLs, never javascript: or data:.
+  url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+}) satisfies z.ZodType<UploadMeta>;
+
+const uploadMetaListSchema = z.array(uploadMetaSchema.nullable()).max(1000);
 
 const similarQuerySchema = z.strictObject({
   mode: z.enum(['style', 'content', 'both']).default('both'),
@@ -15,21 +31,18 @@ const similarQuerySchema = z.strictObject({
   explain: z.enum(['true', 'false']).optional(),
 });
 
-export function itemRoutes(deps: RouteDeps): Router {
-  const { context, thumbnails } = deps;
-  const { config, store, engine } = context;
+export function itemRoutes(deps: { config: Config; items: ItemService; search: SearchService }): Router {
+  const { config, items, search } = deps;
   const router = Router();
 
   router.get('/v1/items/:id', async (req, res) => {
     const id = idParam(req, 'ITEM_NOT_FOUND');
-    const item = await store.catalog.get(id);
-    if (!item) throw createError('ITEM_NOT_FOUND', id);
-    res.json(presentItem(item));
+    res.json(presentItem(await items.get(id)));
   });
 
   router.get('/v1/items/:id/thumbnail', async (req, res) => {
     const id = idParam(req, 'ITEM_NOT_FOUND');
-    const bytes = await thumbnails.get(id);
+    const bytes = await items.thumbnail(id);
     if (bytes === null) throw createError('ITEM_NOT_FOUND', id);
     if (bytes === undefined) throw createError('NOT_FOUND', `Item "${id}" has no thumbnail`);
     res.type('image/webp').set('Cache-Control', 'public, max-age=3600').send(bytes);
@@ -39,7 +52,7 @@ export function itemRoutes(deps: RouteDeps): Router {
     const id = idParam(req, 'ITEM_NOT_FOUND');
     const query = parseQuery(req, similarQuerySchema);
     assertK(query.k, config.search.maxK);
-    const response = await engine.moreLike(id, query.mode, { k: query.k, cursor: query.cursor, explain: query.explain === 'true' });
+    const response = await search.moreLike(id, query.mode, { k: query.k, cursor: query.cursor, explain: query.explain === 'true' });
     res.json(presentPage(response));
   });
 
@@ -51,7 +64,7 @@ export function itemRoutes(deps: RouteDeps): Router {
     const files = filesOf(req, 'images');
     if (files.length === 0) throw createError('BAD_REQUEST', 'Upload at least one file in the "images" field');
     const metas = uploadMetaListSchema.parse(jsonField(form.items, 'items') ?? []);
-    const outcomes = await addUploadedItems(context, files.map((file) => file.buffer), metas);
+    const outcomes = await items.add(files.map((file) => file.buffer), metas);
     const added = outcomes.filter((outcome) => outcome.status === 'added').length;
     // 201 only when something was created; a batch of duplicates and rejects created nothing.
     res.status(added > 0 ? 201 : 200).json({
@@ -64,8 +77,7 @@ export function itemRoutes(deps: RouteDeps): Router {
 
   router.delete('/v1/items/:id', async (req, res) => {
     const id = idParam(req, 'ITEM_NOT_FOUND');
-    if (!(await store.catalog.delete(id))) throw createError('ITEM_NOT_FOUND', id);
-    await store.sync();
+    await items.delete(id);
     res.status(204).end();
   });
 

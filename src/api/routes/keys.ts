@@ -2,8 +2,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { createError } from '../../errors.js';
-import { SCOPES, utcDay, type ApiKey, type KeyStore, type Usage } from '../../store/keys/types.js';
-import type { RouteDeps } from '../deps.js';
+import { SCOPES, type KeyService } from '../../services/keys.js';
+import type { AppDeps } from '../deps.js';
 import { jsonObject, parseQuery, queryValue, requireBodyType } from '../validate.js';
 
 const limit = z.number().int().min(0).max(1_000_000_000);
@@ -24,13 +24,8 @@ const listQuery = z
 
 const KEY_ID = /^[0-9a-f]{16}$/;
 
-/** A key as the API and the CLI show it: never its secret; today's usage attached. */
-export async function presentKey(keys: KeyStore, key: ApiKey, now: number): Promise<ApiKey & { usageToday: Usage }> {
-  return { ...key, usageToday: await keys.usage(key.id, utcDay(now)) };
-}
-
-export function keyRoutes(deps: RouteDeps): Router {
-  const { keys } = deps.context;
+export function keyRoutes(deps: Pick<AppDeps, 'now'> & { keys: KeyService }): Router {
+  const { keys } = deps;
   const now = deps.now ?? Date.now;
   const router = Router();
 
@@ -38,21 +33,21 @@ export function keyRoutes(deps: RouteDeps): Router {
     requireBodyType(req, ['json']);
     const body = newKeySchema.parse(jsonObject(req.body));
     const { key, secret } = await keys.create(body, now());
-    res.status(201).set('Cache-Control', 'no-store').json({ key: await presentKey(keys, key, now()), secret });
+    res.status(201).set('Cache-Control', 'no-store').json({ key: await keys.present(key, now()), secret });
   });
 
   router.get('/v1/admin/keys', async (req, res) => {
     const query = parseQuery(req, listQuery);
     const t = now();
     const listed = await keys.list(query.limit ?? 1000);
-    res.set('Cache-Control', 'no-store').json({ keys: await Promise.all(listed.map((key) => presentKey(keys, key, t))) });
+    res.set('Cache-Control', 'no-store').json({ keys: await Promise.all(listed.map((key) => keys.present(key, t))) });
   });
 
   router.delete('/v1/admin/keys/:id', async (req, res) => {
     const id = String(req.params.id);
     const key = KEY_ID.test(id) ? await keys.revoke(id, now()) : undefined;
     if (!key) throw createError('NOT_FOUND', `No API key with id "${id.slice(0, 64)}"`);
-    res.json({ key: await presentKey(keys, key, now()) });
+    res.json({ key: await keys.present(key, now()) });
   });
 
   return router;

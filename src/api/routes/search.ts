@@ -2,7 +2,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { interpolateRequestSchema, type SearchRequestInput } from '../../search/query.js';
-import type { RouteDeps } from '../deps.js';
+import type { Config } from '../../config.js';
+import type { SearchService } from '../../services/search.js';
 import { presentInterpolation, presentPage } from '../present.js';
 import { readSearchRequest, searchMultipart } from '../search-request.js';
 import { assertK, jsonObject, parseQuery, queryList, queryValue, requireBodyType } from '../validate.js';
@@ -53,26 +54,26 @@ export function searchRequestFromQuery(query: SearchQuery): SearchRequestInput {
   return request;
 }
 
-export function searchRoutes(deps: RouteDeps): Router {
-  const { engine, config } = deps.context;
+export function searchRoutes(deps: { config: Config; search: SearchService }): Router {
+  const { search, config } = deps;
   const router = Router();
 
   router.get('/v1/search', async (req, res) => {
     const request = searchRequestFromQuery(parseQuery(req, searchQuerySchema));
     assertK(request.k, config.search.maxK);
-    res.json(presentPage(await engine.search(request)));
+    res.json(presentPage(await search.search(request)));
   });
 
   router.post('/v1/search', searchMultipart(config), async (req, res) => {
     const request = await readSearchRequest(req, config);
-    res.json(presentPage(await engine.search(request)));
+    res.json(presentPage(await search.search(request)));
   });
 
   router.post('/v1/interpolate', async (req, res) => {
     requireBodyType(req, ['json']);
     const request = interpolateRequestSchema.parse(jsonObject(req.body));
     assertK(request.k, config.search.maxK);
-    res.json(presentInterpolation(await engine.interpolate(request)));
+    res.json(presentInterpolation(await search.interpolate(request)));
   });
 
   return router;

@@ -5,10 +5,10 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { createError } from '../../errors.js';
-import { refineStepSchema, summarizeSession, type RefineSession } from '../../search/refine.js';
-import type { RouteDeps } from '../deps.js';
-import { presentPage, type ApiPage } from '../present.js';
+import type { Config } from '../../config.js';
+import { refineStepSchema, type FirstPageOptions, type SessionPage, type SessionService } from '../../services/sessions.js';
+import { presentPage } from '../present.js';
+import type { ApiSession, ApiSessionPage } from '../public-types.js';
 import { readSearchRequest, searchMultipart } from '../search-request.js';
 import { assertK, idParam, jsonObject, parseQuery, queryValue, requireBodyType } from '../validate.js';
 
@@ -23,25 +23,29 @@ const firstPageQuerySchema = pageQuerySchema.pick({ k: true, explain: true });
 
 const backSchema = z.strictObject({ step: z.number().int().min(0) });
 
-export function sessionRoutes(deps: RouteDeps): Router {
-  const { sessions, config } = deps.context;
-  const router = Router();
+/** The first-page options of a state-changing call, checked against the deployment's k bound. */
+function firstPage(query: { k?: unknown; explain?: string }, maxK: number): FirstPageOptions {
+  assertK(query.k, maxK);
+  return { k: query.k, explain: query.explain === 'true' };
+}
 
-  const withFirstPage = async (session: RefineSession, query: { k?: unknown; explain?: string }) => {
-    assertK(query.k, config.search.maxK);
-    const page: ApiPage = presentPage(await sessions.search(session.id, { k: query.k, explain: query.explain === 'true' }));
-    return { session: summarizeSession(session), ...page };
-  };
+function presentSessionPage({ session, page }: SessionPage): ApiSessionPage {
+  return { session, ...presentPage(page) };
+}
+
+export function sessionRoutes(deps: { config: Config; sessions: SessionService }): Router {
+  const { sessions, config } = deps;
+  const maxK = config.search.maxK;
+  const router = Router();
 
   router.post('/v1/sessions', searchMultipart(config), async (req, res) => {
     const request = await readSearchRequest(req, config);
-    const session = await sessions.create(request);
-    res.status(201).json(await withFirstPage(session, { k: request.k }));
+    res.status(201).json(presentSessionPage(await sessions.create(request, firstPage({ k: request.k }, maxK))));
   });
 
   router.get('/v1/sessions/:id', async (req, res) => {
-    const session = await sessions.get(idParam(req, 'SESSION_NOT_FOUND'));
-    res.json({ session: summarizeSession(session) });
+    const session: ApiSession = await sessions.get(idParam(req, 'SESSION_NOT_FOUND'));
+    res.json({ session });
   });
 
   router.post('/v1/sessions/:id/steps', async (req, res) => {
@@ -49,13 +53,13 @@ export function sessionRoutes(deps: RouteDeps): Router {
     requireBodyType(req, ['json']);
     const step = refineStepSchema.parse(jsonObject(req.body));
     const query = parseQuery(req, firstPageQuerySchema);
-    res.json(await withFirstPage(await sessions.step(id, step), query));
+    res.json(presentSessionPage(await sessions.step(id, step, firstPage(query, maxK))));
   });
 
   router.delete('/v1/sessions/:id/steps/last', async (req, res) => {
     const id = idParam(req, 'SESSION_NOT_FOUND');
     const query = parseQuery(req, firstPageQuerySchema);
-    res.json(await withFirstPage(await sessions.undo(id), query));
+    res.json(presentSessionPage(await sessions.undo(id, firstPage(query, maxK))));
   });
 
   router.post('/v1/sessions/:id/back', async (req, res) => {
@@ -63,19 +67,19 @@ export function sessionRoutes(deps: RouteDeps): Router {
     requireBodyType(req, ['json']);
     const { step } = backSchema.parse(jsonObject(req.body));
     const query = parseQuery(req, firstPageQuerySchema);
-    res.json(await withFirstPage(await sessions.back(id, step), query));
+    res.json(presentSessionPage(await sessions.back(id, step, firstPage(query, maxK))));
   });
 
   router.get('/v1/sessions/:id/results', async (req, res) => {
     const id = idParam(req, 'SESSION_NOT_FOUND');
     const query = parseQuery(req, pageQuerySchema);
-    assertK(query.k, config.search.maxK);
-    res.json(presentPage(await sessions.search(id, { k: query.k, cursor: query.cursor, explain: query.explain === 'true' })));
+    assertK(query.k, maxK);
+    res.json(presentPage(await sessions.results(id, { k: query.k, cursor: query.cursor, explain: query.explain === 'true' })));
   });
 
   router.delete('/v1/sessions/:id', async (req, res) => {
     const id = idParam(req, 'SESSION_NOT_FOUND');
-    if (!(await sessions.delete(id))) throw createError('SESSION_NOT_FOUND', id);
+    await sessions.delete(id);
     res.status(204).end();
   });
 

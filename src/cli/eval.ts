@@ -1,0 +1,39 @@
+/** `parasol eval retrieval | generation`: the held-out metrics, as a report or JSON. */
+import { integer, parse, UsageError } from './args.js';
+import { configFor, type CliCommand } from './command.js';
+
+async function generation(args: string[]): Promise<void> {
+  const { values } = parse(args, { pack: { type: 'string' }, pairs: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' } });
+  const pairs = integer(values.pairs, 'pairs') ?? 16;
+  if (pairs < 1 || pairs > 256) throw new UsageError(`--pairs must be between 1 and 256, got ${pairs}`);
+  const steps = integer(values.steps, 'steps');
+  if (steps !== undefined && steps < 1) throw new UsageError(`--steps must be at least 1, got ${steps}`);
+  const { evaluateGeneration, formatGenerationReport } = await import('../eval/generation.js');
+  const config = configFor(values.data, values.pack ? { packDir: values.pack } : {});
+  const report = await evaluateGeneration(config, { pairs, steps, out: values.out, progress: !values.json });
+  process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatGenerationReport(report));
+}
+
+async function retrieval(args: string[]): Promise<void> {
+  const { values } = parse(args, { pack: { type: 'string' }, sample: { type: 'string' } });
+  const sample = values.sample === undefined ? 1 : Number(values.sample);
+  if (!(sample > 0 && sample <= 1)) throw new UsageError(`--sample must be in (0, 1], got "${values.sample}"`);
+  const { evaluateRetrieval, formatRetrievalReport } = await import('../eval/retrieval.js');
+  const config = configFor(values.data, values.pack ? { packDir: values.pack } : {});
+  const report = await evaluateRetrieval(config, { progress: !values.json, sample });
+  process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatRetrievalReport(report));
+}
+
+export const evalCommand: CliCommand = {
+  name: 'eval',
+  usage:
+    '  eval retrieval [--json] [--sample F] [--pack DIR]       held-out retrieval metrics through the engine\n' +
+    '  eval generation [--json] [--pairs N] [--steps N] [--out DIR] [--pack DIR]\n' +
+    '                                                          generation sweeps (λ, g_s, g_y) and ablations; plot + examples',
+  async run(args) {
+    const [sub, ...rest] = args;
+    if (sub === 'generation') return generation(rest);
+    if (sub !== 'retrieval') throw new UsageError('usage: parasol eval retrieval|generation [--json]');
+    return retrieval(rest);
+  },
+};
