@@ -1,16 +1,34 @@
 /** `parasol eval retrieval | generation`: the held-out metrics, as a report or JSON. */
 import { integer, parse, UsageError } from './args.js';
-import { configFor, type CliCommand } from './command.js';
+import { configFor, withContext, type CliCommand } from './command.js';
 
 async function generation(args: string[]): Promise<void> {
-  const { values } = parse(args, { pack: { type: 'string' }, pairs: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' } });
+  const { values } = parse(args, {
+    pack: { type: 'string' },
+    pairs: { type: 'string' },
+    steps: { type: 'string' },
+    out: { type: 'string' },
+    recognise: { type: 'string' },
+  });
   const pairs = integer(values.pairs, 'pairs') ?? 16;
   if (pairs < 1 || pairs > 256) throw new UsageError(`--pairs must be between 1 and 256, got ${pairs}`);
   const steps = integer(values.steps, 'steps');
   if (steps !== undefined && steps < 1) throw new UsageError(`--steps must be at least 1, got ${steps}`);
+  const recognise = integer(values.recognise, 'recognise') ?? 100;
+  if (recognise < 0 || recognise > 1000) throw new UsageError(`--recognise must be between 0 and 1000, got ${recognise}`);
   const { evaluateGeneration, formatGenerationReport } = await import('../eval/generation.js');
   const config = configFor(values.data, values.pack ? { packDir: values.pack } : {});
-  const report = await evaluateGeneration(config, { pairs, steps, out: values.out, progress: !values.json });
+  const options = { pairs, steps, out: values.out, progress: !values.json };
+  // Recognisability is judged through the data dir's index (the demo index, built by `parasol index --demo`).
+  const report =
+    recognise === 0
+      ? await evaluateGeneration(config, options)
+      : await withContext(config, async (context) => {
+          if ((await context.store.catalog.stats()).items === 0) {
+            throw new UsageError(`the index in ${config.dataDir} is empty: build the demo index first (parasol index --demo), or pass --recognise 0`);
+          }
+          return evaluateGeneration(config, { ...options, index: context.store, recognitionPairs: recognise });
+        });
   process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatGenerationReport(report));
 }
 
@@ -28,8 +46,9 @@ export const evalCommand: CliCommand = {
   name: 'eval',
   usage:
     '  eval retrieval [--json] [--sample F] [--pack DIR]       held-out retrieval metrics through the engine\n' +
-    '  eval generation [--json] [--pairs N] [--steps N] [--out DIR] [--pack DIR]\n' +
-    '                                                          generation sweeps (λ, g_s, g_y) and ablations; plot + examples',
+    '  eval generation [--json] [--pairs N] [--steps N] [--out DIR] [--pack DIR] [--recognise N]\n' +
+    '                                                          generation sweeps (λ, g_s, g_y) and ablations; plot + examples;\n' +
+    '                                                          recognisability of N held-out pairs through the demo index (0: skip)',
   async run(args) {
     const [sub, ...rest] = args;
     if (sub === 'generation') return generation(rest);

@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 /** Runs the CLI with an empty PARASOL_* environment; returns the exit code, stdout and stderr. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -37,6 +37,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   for (const key of Object.keys(saved)) delete process.env[key];
   process.env.PARASOL_DEVICE = 'cpu';
   process.env.PARASOL_THREADS = '1';
+  Object.assign(process.env, env);
   try {
     const code = await main(args);
     return { code, stdout, stderr };
@@ -45,6 +46,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
     err.mockRestore();
     delete process.env.PARASOL_DEVICE;
     delete process.env.PARASOL_THREADS;
+    for (const key of Object.keys(env)) delete process.env[key];
     Object.assign(process.env, saved);
   }
 }
@@ -110,6 +112,7 @@ describe('parasol eval generation', () => {
     const out = path.join(dir, 'eval');
     const { code, stdout, stderr } = await cli([
       'eval', 'generation', '--json', '--pairs', '2', '--steps', '4', '--pack', TINY_GENERATOR, '--data', path.join(dir, 'data3'), '--out', out,
+      '--recognise', '0',
     ]);
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout);
@@ -131,5 +134,26 @@ describe('parasol eval generation', () => {
     expect(report.ablations.full.colour).toBeLessThan(report.ablations.noColour.colour);
     for (const file of ['generation-sweeps.png', 'generation-examples.png', 'generation.json']) expect(existsSync(path.join(out, file))).toBe(true);
     expect((await sharp(path.join(out, 'generation-sweeps.png')).metadata()).width).toBeGreaterThan(500);
+  });
+
+  it('judges recognisability through the data dir\'s index, and says in one line when it is empty', async () => {
+    const data = path.join(dir, 'data4');
+    const empty = await cli(['eval', 'generation', '--pairs', '1', '--steps', '2', '--pack', TINY_GENERATOR, '--data', data, '--recognise', '3']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr.trim().split('\n')).toHaveLength(1);
+    expect(empty.stderr).toMatch(/index .* is empty: build the demo index first/);
+
+    const images = path.join(TINY_GENERATOR, '..', 'tiny-pack', 'images');
+    expect((await cli(['index', images, '--data', data], { PARASOL_PACK: TINY_GENERATOR })).code).toBe(0);
+    const { code, stdout, stderr } = await cli([
+      'eval', 'generation', '--json', '--pairs', '1', '--steps', '2', '--pack', TINY_GENERATOR, '--data', data, '--out', path.join(dir, 'eval4'),
+      '--recognise', '3',
+    ]);
+    expect(code, stderr).toBe(0);
+    const { recognisability } = JSON.parse(stdout);
+    const figures = { images: 3, content: expect.any(Number), styleSet: expect.any(Number), styleShare: expect.any(Number) };
+    expect(recognisability).toEqual({ pairs: 3, k: 10, majority: 6, image: figures, text: figures, ceiling: figures, chance: { content: expect.any(Number), styleShare: expect.any(Number) } });
+    // These items carry no codepoints: nothing can be recognised as the held-out content.
+    expect(recognisability.image.content).toBe(0);
   });
 });
