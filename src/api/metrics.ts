@@ -11,7 +11,7 @@ import { Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { inferenceTimings } from '../encoders/timings.js';
 import type { ParasolContext } from '../context.js';
-import { FINISHED_STATES } from '../parasol/jobs.js';
+import { FINISHED_STATES } from '../jobs/queue.js';
 import { matchRoute } from './auth.js';
 
 /** Finished-job lookups kept between scrapes at most (oldest dropped first). */

@@ -1,5 +1,5 @@
 /**
- * The Redis-backed generation queue (src/parasol/redis-jobs.ts) with workers (worker.ts) in this
+ * The Redis-backed generation queue (src/jobs/redis-queue.ts) with workers (worker.ts) in this
  * process, against a redis-server of our own. Same contract as InMemoryJobQueue (jobs.test.ts).
  */
 import { randomUUID } from 'node:crypto';
@@ -13,7 +13,8 @@ import { loadGenerator, type GeneratorModels } from '../../src/encoders/generato
 import { loadEncoders, type LoadedEncoders } from '../../src/encoders/index.js';
 import { isParasolError, ParasolError } from '../../src/errors.js';
 import { Generator } from '../../src/parasol/generate.js';
-import { isJobId, type GenerationPayload, type JobRunner, type JobView } from '../../src/parasol/jobs.js';
+import type { GenerationPayload } from '../../src/jobs/generation.js';
+import { isJobId, type JobRunner, type JobView } from '../../src/jobs/queue.js';
 import {
   averageOf,
   createRedisGenerationQueue,
@@ -21,13 +22,13 @@ import {
   redisQueueNames,
   type RedisGenerationQueue,
   type RedisGenerationQueueOptions,
-} from '../../src/parasol/redis-jobs.js';
-import { startGenerationWorker, type GenerationWorker, type GenerationWorkerOptions } from '../../src/parasol/worker.js';
+} from '../../src/jobs/redis-queue.js';
+import { startGenerationWorker, type GenerationWorker, type GenerationWorkerOptions } from '../../src/jobs/worker.js';
 import { redisServerBinary, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { testImage, TINY_GENERATOR } from './helpers.js';
-import { controllableRunner, fakeSubmission, until } from './fixtures/redis-fakes.js';
+import { testImage, TINY_GENERATOR } from '../parasol/helpers.js';
+import { controllableRunner, fakeSubmission, until } from './fixtures/fake-runner.js';
 
-const REDIS = redisServerBinary('test/parasol/redis-jobs.test.ts');
+const REDIS = redisServerBinary('test/jobs/redis-queue.test.ts');
 
 describe.skipIf(!REDIS)('RedisGenerationQueue with workers', () => {
   let server: RedisServer;

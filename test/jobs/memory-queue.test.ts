@@ -6,16 +6,10 @@ import { loadGenerator, type GeneratorModels } from '../../src/encoders/generato
 import { loadEncoders, type LoadedEncoders } from '../../src/encoders/index.js';
 import { isParasolError, ParasolError } from '../../src/errors.js';
 import { Generator } from '../../src/parasol/generate.js';
-import {
-  generationRunner,
-  InMemoryJobQueue,
-  isJobId,
-  type GenerationPayload,
-  type JobRunner,
-  type JobState,
-  type JobView,
-} from '../../src/parasol/jobs.js';
-import { testImage, TINY_GENERATOR } from './helpers.js';
+import { generationRunner, type GenerationPayload } from '../../src/jobs/generation.js';
+import { InMemoryJobQueue } from '../../src/jobs/memory-queue.js';
+import { isJobId, type JobRunner, type JobState, type JobView } from '../../src/jobs/queue.js';
+import { testImage, TINY_GENERATOR } from '../parasol/helpers.js';
 
 /** A fake sampler: `steps` steps, each waiting for the test to let it through (or a short timer). */
 interface FakeJob {
