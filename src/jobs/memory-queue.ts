@@ -170,7 +170,8 @@ export class InMemoryJobQueue<P> implements JobQueue<P> {
     if (this.closed) return;
     this.closed = true;
     for (const id of [...this.waiting]) await this.cancel(id);
-    const settling = [...this.running].map((id) => this.records.get(id)?.settled);
+    // Every run still settling, including a succeeded one whose files are still being written.
+    const settling = [...this.records.values()].map((record) => record.settled);
     for (const id of [...this.running]) await this.cancel(id);
     await Promise.all(settling);
     await this.ready;
