@@ -16,7 +16,7 @@ import type { ParasolContext } from './context.js';
 import { createError, isParasolError } from './errors.js';
 import { jsonLogger, silentLogger } from './log.js';
 import { invalidQuery } from './search/query.js';
-import { exportCorpus } from '../indexer/corpus/export.js';
+import { exportCorpus } from '../corpus/export.js';
 import { ingest } from '../indexer/ingest.js';
 import type { IngestSummary } from '../indexer/ingest.js';
 import { demoIndexSource } from '../indexer/demo-index.js';
