@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `parasol serve | index | search | reindex | stats | eval | corpus export`.
+ * `parasol serve | index | search | reindex | stats | eval | corpus export | corpus fetch`.
  * `--json` prints machine-readable output on stdout; errors go to stderr as one line with a
  * non-zero exit (2 for usage errors).
  */
@@ -16,15 +16,14 @@ import type { ParasolContext } from './context.js';
 import { createError, isParasolError } from './errors.js';
 import { jsonLogger, silentLogger } from './log.js';
 import { invalidQuery } from './search/query.js';
-import { exportCorpus } from '../corpus/export.js';
+import { corpusCommand } from './cli/corpus.js';
+import { UsageError } from './cli/usage.js';
 import { ingest } from '../indexer/ingest.js';
 import type { IngestSummary } from '../indexer/ingest.js';
-import { demoIndexSource } from '../indexer/demo-index.js';
+import { demoSourceNamed } from '../indexer/demo-index.js';
 import { folderSource } from '../indexer/sources/folder.js';
 import { manifestSource } from '../indexer/sources/manifest.js';
 import type { IngestSource } from '../indexer/sources/types.js';
-
-class UsageError extends Error {}
 
 const USAGE = `Usage: parasol <command> [options]
 
@@ -37,7 +36,8 @@ Commands:
                                                           create an API key; its secret is printed once
   keys list [--json]                                      keys, limits and today's usage (never secrets)
   keys revoke <id> [--json]                               revoke a key (effective at once, also in a running server)
-  index <folder|manifest.jsonl|manifest.csv> | --demo [--data DIR] [--source NAME] [--json]
+  index <folder|manifest.jsonl|manifest.csv> | --demo [emoji|artwork] [--data DIR] [--source NAME] [--json]
+                                                          --demo artwork: the Open Clip Art drawings (corpus fetch first)
   search [--q TEXT] [--style TEXT] [--item ID] [--k N] [--json]
   reindex [--data DIR]                                    rebuild the vector indices from the catalog
   stats [--data DIR] [--json]
@@ -49,6 +49,8 @@ Commands:
   eval generation [--json] [--pairs N] [--steps N] [--out DIR] [--pack DIR]
                                                           generation sweeps (λ, g_s, g_y) and ablations; plot + examples
   corpus export --out DIR [--size 64] [--sets a,b]        render the demo corpus with items.jsonl
+  corpus fetch openclipart [--data DIR]                   unpack Debian's openclipart-svg (apt-get download, no root)
+                                                          into <data>/corpora/openclipart for index --demo artwork
   migrate --to elastic|sqlite [--batch 256] [--json]      copy the catalog (ids, vectors, thumbnails) from the other
                                                           backend into this one; resumable (ES_URL names the cluster)
   worker [--concurrency N] [--pack DIR]                   a sampler worker: runs generation jobs from the Redis queue
@@ -177,11 +179,14 @@ async function withContext<T>(config: Config, fn: (context: ParasolContext) => P
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   async index(args) {
     const { values, positionals } = parse(args, { demo: { type: 'boolean', default: false }, source: { type: 'string' } });
-    if (!values.demo && positionals.length !== 1) throw new UsageError('index takes one folder or manifest, or --demo');
+    if (!values.demo && positionals.length !== 1) throw new UsageError('index takes one folder or manifest, or --demo [emoji|artwork]');
+    if (values.demo && positionals.length > 1) throw new UsageError('index --demo takes at most one corpus: emoji or artwork');
+    const demo = values.demo ? (positionals[0] ?? 'emoji') : undefined;
+    if (demo !== undefined && demo !== 'emoji' && demo !== 'artwork') throw new UsageError(`unknown demo corpus "${demo}" (emoji or artwork)`);
     const config = configFor(values.data);
-    const source = values.demo ? undefined : await sourceFor(positionals[0], values.source);
-    const summary = await withContext(config, (context) =>
-      runIngest(context, source ?? demoIndexSource(context.encoders)),
+    const source = demo ? undefined : await sourceFor(positionals[0], values.source);
+    const summary = await withContext(config, async (context) =>
+      runIngest(context, source ?? (await demoSourceNamed(demo ?? 'emoji', context))),
     );
     printSummary(summary);
     if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, addedIds: undefined })}\n`);
@@ -245,20 +250,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     process.stdout.write(`${JSON.stringify(stats, null, values.json ? 0 : 2)}\n`);
   },
 
-  async corpus(args) {
-    const [sub, ...rest] = args;
-    if (sub !== 'export') throw new UsageError('usage: parasol corpus export --out DIR [--size 64] [--sets a,b]');
-    const { values } = parse(rest, { out: { type: 'string' }, size: { type: 'string' }, sets: { type: 'string' } });
-    if (!values.out) throw new UsageError('corpus export needs --out DIR');
-    const size = integer(values.size, 'size') ?? 64;
-    if (size < 8 || size > 1024) throw new UsageError('--size must be between 8 and 1024');
-    const summary = await exportCorpus({ out: values.out, size, sets: values.sets?.split(',') });
-    process.stderr.write(
-      `exported ${summary.items} items (${summary.rendered} rendered, ${summary.reused} already there, ` +
-        `${(summary.mappingRate * 100).toFixed(1)}% mapped to Unicode) in ${summary.seconds.toFixed(1)} s\n`,
-    );
-    if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  },
+  corpus: corpusCommand,
 
   async migrate(args) {
     const { values, positionals } = parse(args, { to: { type: 'string' }, batch: { type: 'string' } });
