@@ -4,9 +4,9 @@
  * side. The rendering is stored as the item's thumbnail: unlike the emoji sets, the SVGs live in
  * the data dir, not in an npm package the server can re-render from.
  */
-import sharp from 'sharp';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { OPENCLIPART_KIND, OPENCLIPART_SOURCE, type ArtworkCorpus } from '../../corpus/openclipart.js';
 import type { IngestSource, SourceItem } from './types.js';
 
