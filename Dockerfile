@@ -24,6 +24,7 @@ COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY src ./src
 COPY indexer ./indexer
+COPY corpus ./corpus
 COPY bench ./bench
 COPY web ./web
 COPY models/mini ./models/mini

@@ -5,8 +5,8 @@
 import type { LoadedEncoders } from '../src/encoders/index.js';
 import { loadGenerator, type GeneratorModels } from '../src/encoders/generator.js';
 import { Generator, type GenerateRequest } from '../src/parasol/generate.js';
-import { buildCorpus, iconOf } from '../indexer/corpus/corpus.js';
-import { renderIcon } from '../indexer/corpus/render.js';
+import { buildCorpus, iconOf } from '../corpus/corpus.js';
+import { renderIcon } from '../corpus/render.js';
 import { round } from './stats.js';
 
 export interface SamplerRun {

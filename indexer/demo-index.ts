@@ -1,11 +1,14 @@
 /**
  * Building the demo index (the emoji corpus) into an opened context: `parasol index --demo` and
- * `parasol serve` on an empty data dir both start here.
+ * `parasol serve` on an empty data dir both start here; `parasol index --demo artwork` indexes the
+ * Open Clip Art drawings instead.
  */
 import type { ParasolContext } from '../src/context.js';
 import type { LoadedEncoders } from '../src/encoders/index.js';
 import type { ProgressSink } from '../src/progress.js';
 import { ingest, type IngestSummary } from './ingest.js';
+import { openClipArtDir, readOpenClipArt } from '../corpus/openclipart.js';
+import { artworkSource } from './sources/artwork.js';
 import { demoSource } from './sources/demo.js';
 import type { IngestSource } from './sources/types.js';
 
@@ -42,4 +45,23 @@ export async function buildDemoIndex(
     progress: options.progress,
     onBatch: options.onBatch,
   });
+}
+
+/** The demo corpora `parasol index --demo <name>` knows. */
+export type DemoCorpusName = 'emoji' | 'artwork';
+
+/**
+ * The emoji corpus (from npm, always there), or the artwork corpus (Open Clip Art, fetched into
+ * the data dir by `parasol corpus fetch openclipart`; NOT_FOUND until then). Artwork is rendered
+ * at the thumbnail size, since its rendering is also its stored thumbnail.
+ */
+export async function demoSourceNamed(
+  name: DemoCorpusName,
+  context: Pick<ParasolContext, 'config' | 'encoders'>,
+  options: { limit?: number } = {},
+): Promise<IngestSource> {
+  if (name === 'emoji') return demoIndexSource(context.encoders, options);
+  const corpus = await readOpenClipArt(openClipArtDir(context.config.dataDir));
+  const renderSize = Math.max(demoRenderSize(context.encoders), context.config.ingest.thumbnailSize);
+  return artworkSource(corpus, { renderSize, limit: options.limit });
 }

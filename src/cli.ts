@@ -9,7 +9,7 @@ import path from 'node:path';
 import { UsageError } from './cli/args.js';
 import type { CliCommand } from './cli/command.js';
 import { evalCommand } from './cli/eval.js';
-import { corpusExportCommand } from './cli/export-corpus.js';
+import { corpusCommand } from './cli/corpus.js';
 import { generateCommand } from './cli/generate.js';
 import { indexCommand } from './cli/index-command.js';
 import { keysCommand } from './cli/keys.js';
@@ -31,7 +31,7 @@ const COMMANDS: readonly CliCommand[] = [
   statsCommand,
   generateCommand,
   evalCommand,
-  corpusExportCommand,
+  corpusCommand,
   migrateCommand,
   workerCommand,
 ];

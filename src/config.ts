@@ -120,7 +120,7 @@ export const configSchema = z.object({
       maxAgeSeconds: z.coerce.number().int().min(0).max(86_400).default(600),
     })
     .prefault({}),
-  /** Image generation (the PARASOL sampler behind the job queue, src/parasol/jobs.ts). */
+  /** Image generation (the PARASOL sampler behind the job queue, src/jobs/). */
   generate: z
     .object({
       /** Jobs sampled at once (each runs the UNet; more than one only helps with spare cores or GPUs). */

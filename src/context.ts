@@ -13,7 +13,7 @@ import { createError, isParasolError } from './errors.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import { Generator } from './parasol/generate.js';
-import { createGenerationQueue, type GenerationQueue } from './parasol/jobs.js';
+import { createGenerationQueue, type GenerationQueue } from './jobs/generation.js';
 import { SearchEngine } from './search/engine.js';
 import { RefineSessions } from './search/refine.js';
 import { InMemorySessionStore, type SessionStore } from './search/session-store.js';
@@ -239,7 +239,7 @@ export async function openContext(config: Config, logger: Logger = silentLogger,
   try {
     jobs =
       config.queue.backend === 'redis'
-        ? (await import('./parasol/redis-jobs.js')).createRedisGenerationQueue({
+        ? (await import('./jobs/redis-queue.js')).createRedisGenerationQueue({
             redisUrl: config.redis.url,
             prefix: config.redis.prefix,
             dir: generatedDir(config),

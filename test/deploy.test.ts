@@ -98,6 +98,14 @@ describe('Dockerfile', () => {
     expect(dockerfile.indexOf('ENV ONNXRUNTIME_NODE_INSTALL')).toBeLessThan(dockerfile.indexOf('RUN npm ci'));
   });
 
+  it('copies every folder the build compiles (tsconfig.json include)', () => {
+    const tsconfig = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'tsconfig.json'), 'utf8')) as { include: string[] };
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1].split(/\s+/));
+    const folders = [...new Set(tsconfig.include.map((pattern) => pattern.split('/')[0]))];
+    expect(folders).toContain('corpus');
+    for (const folder of folders) expect(copied, folder).toContain(folder);
+  });
+
   it('health-checks a route the server has', () => {
     const openapi = readFileSync(path.join(PACKAGE_ROOT, 'src/api/openapi.yaml'), 'utf8');
     expect(dockerfile).toContain('/readyz');

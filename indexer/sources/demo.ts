@@ -1,11 +1,11 @@
 /**
  * The demo corpus as an ingestion source: every icon of the twelve emoji sets, rendered from
  * its SVG at the encoders' input size. Thumbnails are not stored: the SVG is the original and
- * is re-rendered at any size on demand (see indexer/corpus/thumbnails.ts).
+ * is re-rendered at any size on demand (see corpus/thumbnails.ts).
  */
-import { buildCorpus, iconOf } from '../corpus/corpus.js';
-import type { CorpusItem } from '../corpus/corpus.js';
-import { renderIcon } from '../corpus/render.js';
+import { buildCorpus, iconOf } from '../../corpus/corpus.js';
+import type { CorpusItem } from '../../corpus/corpus.js';
+import { renderIcon } from '../../corpus/render.js';
 import type { IngestSource, SourceItem } from './types.js';
 
 export const DEMO_SOURCE_KIND = 'emoji-demo';

@@ -22,15 +22,21 @@ async function sourceFor(target: string, sourceName: string | undefined): Promis
 
 export const indexCommand: CliCommand = {
   name: 'index',
-  usage: '  index <folder|manifest.jsonl|manifest.csv> | --demo [--data DIR] [--source NAME] [--json]',
+  usage:
+    '  index <folder|manifest.jsonl|manifest.csv> | --demo [emoji|artwork] [--data DIR] [--source NAME] [--json]\n' +
+    '                                                          --demo artwork: the Open Clip Art drawings (corpus fetch first)',
   async run(args) {
     const { values, positionals } = parse(args, { demo: { type: 'boolean', default: false }, source: { type: 'string' } });
-    if (!values.demo && positionals.length !== 1) throw new UsageError('index takes one folder or manifest, or --demo');
+    if (!values.demo && positionals.length !== 1) throw new UsageError('index takes one folder or manifest, or --demo [emoji|artwork]');
+    if (values.demo && positionals.length > 1) throw new UsageError('index --demo takes at most one corpus: emoji or artwork');
+    const demo = values.demo ? (positionals[0] ?? 'emoji') : undefined;
+    if (demo !== undefined && demo !== 'emoji' && demo !== 'artwork') throw new UsageError(`unknown demo corpus "${demo}" (emoji or artwork)`);
     const config = configFor(values.data);
-    const source = values.demo ? undefined : await sourceFor(positionals[0], values.source);
-    const summary = await withContext(config, ({ services: { items } }) =>
-      stoppableBatches((shouldStop) => items.ingest(source ?? items.demoSource(), { shouldStop })),
-    );
+    const source = demo ? undefined : await sourceFor(positionals[0], values.source);
+    const summary = await withContext(config, async ({ services: { items } }) => {
+      const chosen = source ?? (await items.demoSource(demo ?? 'emoji'));
+      return stoppableBatches((shouldStop) => items.ingest(chosen, { shouldStop }));
+    });
     printIngestSummary(summary);
     if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, addedIds: undefined })}\n`);
   },

@@ -19,7 +19,7 @@ export const workerCommand: CliCommand = {
       ...(values.pack ? { packDir: values.pack } : {}),
       ...(concurrency !== undefined ? { queue: { workerConcurrency: concurrency } } : {}),
     });
-    const { checkHeartbeat, runWorker } = await import('../worker-process.js');
+    const { checkHeartbeat, runWorker } = await import('../jobs/worker-process.js');
     if (values.check) {
       const problem = await checkHeartbeat(config);
       if (problem) throw createError('NOT_READY', problem);

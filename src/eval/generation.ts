@@ -28,10 +28,10 @@ import type { ImageDescriptors } from '../encoders/types.js';
 import type { ColourStats } from '../parasol/colour.js';
 import { DEFAULT_GENERATOR_DEFAULTS, Generator, type GenerateRequest } from '../parasol/generate.js';
 import { imageColourStats } from '../parasol/image.js';
-import { buildCorpus, iconOf, type Corpus, type CorpusItem } from '../../indexer/corpus/corpus.js';
-import { renderIcon } from '../../indexer/corpus/render.js';
-import { HELD_OUT_SETS } from '../../indexer/corpus/sets.js';
-import { fnv1a } from '../../indexer/corpus/split.js';
+import { buildCorpus, iconOf, type Corpus, type CorpusItem } from '../../corpus/corpus.js';
+import { renderIcon } from '../../corpus/render.js';
+import { HELD_OUT_SETS } from '../../corpus/sets.js';
+import { fnv1a } from '../../corpus/split.js';
 import { mean } from './metrics.js';
 import {
   chanceLevels,

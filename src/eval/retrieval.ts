@@ -18,12 +18,13 @@ import { isEmbeddedStore } from '../store/embedded.js';
 import { HnswIndex } from '../store/hnsw-index.js';
 import { normalize } from '../vectors.js';
 import { createError } from '../errors.js';
-import { buildCorpus, iconOf } from '../../indexer/corpus/corpus.js';
-import type { CorpusItem } from '../../indexer/corpus/corpus.js';
-import { renderIcon } from '../../indexer/corpus/render.js';
-import { HELD_OUT_SETS } from '../../indexer/corpus/sets.js';
-import { fnv1a } from '../../indexer/corpus/split.js';
+import { buildCorpus, iconOf } from '../../corpus/corpus.js';
+import type { CorpusItem } from '../../corpus/corpus.js';
+import { renderIcon } from '../../corpus/render.js';
+import { HELD_OUT_SETS } from '../../corpus/sets.js';
+import { fnv1a } from '../../corpus/split.js';
 import { ingest } from '../../indexer/ingest.js';
+import { memorySource } from '../../indexer/sources/memory.js';
 import type { IngestSource, SourceItem } from '../../indexer/sources/types.js';
 import { averagePrecisionAt, colourHistogram, hitAt, mean, precisionAt, rawPixels, recallAt } from './metrics.js';
 
@@ -59,22 +60,16 @@ interface Rendered {
   png: Buffer;
 }
 
-function memorySource(rendered: Rendered[]): IngestSource {
-  return {
-    label: 'held-out corpus',
-    total: rendered.length,
-    rejected: [],
-    async *items(): AsyncIterable<SourceItem> {
-      for (const { item, png } of rendered) {
-        yield {
-          key: item.id,
-          meta: { id: item.id, title: item.name, source: item.set, extra: { codepoint: item.codepoint } },
-          bytes: async () => png,
-          storeThumbnail: false,
-        };
-      }
-    },
-  };
+function heldOutSource(rendered: Rendered[]): IngestSource {
+  return memorySource(
+    'held-out corpus',
+    rendered.map(({ item, png }): SourceItem => ({
+      key: item.id,
+      meta: { id: item.id, title: item.name, source: item.set, extra: { codepoint: item.codepoint } },
+      bytes: async () => png,
+      storeThumbnail: false,
+    })),
+  );
 }
 
 /** Ranks the database for one query and marks each of the top K as relevant or not. */
@@ -184,7 +179,7 @@ export async function evaluateRetrieval(config: Config, options: RetrievalOption
     });
     rendered.sort((a, b) => a.item.id.localeCompare(b.item.id));
 
-    await ingest(memorySource(rendered), encoders, store, {
+    await ingest(heldOutSource(rendered), encoders, store, {
       batchSize: config.ingest.batchSize,
       thumbnailSize: config.ingest.thumbnailSize,
       maxPixels: config.limits.maxPixels,

@@ -7,7 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { RefineSession } from './refine.js';
+import type { RefineSession } from './session.js';
 import type { SessionStore } from './session-store.js';
 
 export interface RedisSessionStoreOptions {

@@ -5,7 +5,6 @@
  * just truncations of the trail.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { createError } from '../errors.js';
 import type { ItemWithVectors } from '../store/types.js';
 import { meanDirection } from '../vectors.js';
@@ -14,61 +13,18 @@ import { itemVector } from './descriptors.js';
 import type { DescriptorSearchOptions, SearchEngine, SearchResponse } from './engine.js';
 import { SEARCH_MODALITIES, type FusionMethod } from './fusion.js';
 import {
-  feedbackSchema,
   invalidQuery,
-  MAX_QUERY_TEXT,
   parseSearchRequest,
-  weightsSchema,
   type Feedback,
   type SearchFilters,
   type SearchRequestInput,
   type SearchWeights,
 } from './query.js';
 import { rocchio } from './rocchio.js';
+import { refineStepSchema, type RefineSession, type RefineSnapshot, type RefineStep, type RefineStepInput } from './session.js';
 import { InMemorySessionStore, type SessionStore } from './session-store.js';
 
-export const refineStepSchema = z
-  .strictObject({
-    like: feedbackSchema.optional(),
-    unlike: feedbackSchema.optional(),
-    weights: weightsSchema.optional(),
-    /** Replace a descriptor's base outright (Rocchio from like/unlike then applies on top). */
-    set: z
-      .strictObject({
-        contentItemId: z.string().trim().min(1).max(200).optional(),
-        styleItemId: z.string().trim().min(1).max(200).optional(),
-        q: z.string().trim().min(1).max(MAX_QUERY_TEXT).optional(),
-        style: z.string().trim().min(1).max(MAX_QUERY_TEXT).optional(),
-      })
-      .optional(),
-  })
-  .refine((step) => step.like || step.unlike || step.weights || (step.set && Object.values(step.set).some(Boolean)), {
-    message: 'a step must change something: like, unlike, weights or set',
-  });
-
-export type RefineStepInput = z.input<typeof refineStepSchema>;
-export type RefineStep = z.output<typeof refineStepSchema>;
-
-export interface RefineSnapshot {
-  /** 0 for the initial query, then 1, 2, … (kept even when old snapshots are dropped). */
-  step: number;
-  /** What produced this snapshot; null for the initial query. */
-  change: RefineStep | null;
-  descriptors: QueryDescriptors;
-  weights: SearchWeights;
-  /** Items the session has named so far (query, liked, unliked): never shown again. */
-  excludeSeqs: number[];
-  at: string;
-}
-
-export interface RefineSession {
-  id: string;
-  createdAt: string;
-  fusion: FusionMethod;
-  filters?: SearchFilters;
-  /** Oldest first; the last snapshot is the current state. Never empty. */
-  trail: RefineSnapshot[];
-}
+export { refineStepSchema, type RefineSession, type RefineSnapshot, type RefineStep, type RefineStepInput } from './session.js';
 
 /** A JSON-friendly view of a session (no vectors), for the API. */
 export interface RefineSessionSummary {

@@ -3,7 +3,7 @@
  * (e.g. Redis with key TTLs) can replace the in-memory one when several API processes serve the
  * same users; expiry and eviction are the store's business.
  */
-import type { RefineSession } from './refine.js';
+import type { RefineSession } from './session.js';
 
 export interface SessionStore {
   /** The session, or undefined if unknown or expired. Reading counts as use (refreshes TTL and recency). */

@@ -9,7 +9,7 @@ import { parseParasolSpec } from '../encoders/generator-pack.js';
 import type { PackManifest } from '../encoders/pack.js';
 import { createError } from '../errors.js';
 import { DEFAULT_GENERATOR_DEFAULTS, type ContentSource, type GenerateRequest, type StyleSource } from '../parasol/generate.js';
-import { JOB_ID_PATTERN } from '../parasol/jobs.js';
+import { JOB_ID_PATTERN } from '../jobs/queue.js';
 import { MAX_SEED } from '../parasol/rng.js';
 
 const itemId = z.string().trim().min(1).max(200);

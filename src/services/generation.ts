@@ -9,7 +9,8 @@ import type { Encoders, ImageInput } from '../encoders/types.js';
 import type { PackManifest } from '../encoders/pack.js';
 import type { Config } from '../config.js';
 import type { ContentSource, GenerateRequest, GenerationResult, Generator, StyleInput, StyleSource, WeightedStyle } from '../parasol/generate.js';
-import { expectedTotal, type GenerationPayload, type GenerationQueue, type JobView, type QueueStats } from '../parasol/jobs.js';
+import { expectedTotal, type GenerationPayload, type GenerationQueue } from '../jobs/generation.js';
+import type { JobView, QueueStats } from '../jobs/queue.js';
 import type { Catalog } from '../store/types.js';
 import { slerp } from '../vectors.js';
 import { invalidQuery } from '../search/query.js';
@@ -27,7 +28,7 @@ import {
   type StyleSourceRef,
 } from './generation-params.js';
 
-export { FINISHED_STATES, isJobId, type JobView, type QueueStats } from '../parasol/jobs.js';
+export { FINISHED_STATES, isJobId, type JobView, type QueueStats } from '../jobs/queue.js';
 export * from './generation-params.js';
 
 export interface GenerationSourcesDeps {

@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import type { LoadedEncoders } from '../encoders/index.js';
 import { createError } from '../errors.js';
 import type { Item, Store } from '../store/types.js';
-import { buildDemoIndex, demoIndexSource, type DemoIndexOptions } from '../../indexer/demo-index.js';
+import { buildDemoIndex, demoSourceNamed, type DemoCorpusName, type DemoIndexOptions } from '../../indexer/demo-index.js';
 import { ingest, type IngestOptions, type IngestSummary, type IngestTarget } from '../../indexer/ingest.js';
 import type { IngestSource, SourceItem, SourceItemMeta } from '../../indexer/sources/types.js';
 import { checkImage } from './images.js';
@@ -99,9 +99,9 @@ export class ItemService {
     return ingest(source, this.deps.encoders, this.deps.store, { ...this.ingestLimits(), ...options });
   }
 
-  /** The demo corpus as an ingestion source, rendered at the encoders' input size. */
-  demoSource(): IngestSource {
-    return demoIndexSource(this.deps.encoders);
+  /** A demo corpus as an ingestion source: the emoji sets, or the Open Clip Art drawings once fetched (NOT_FOUND before). */
+  demoSource(name: DemoCorpusName = 'emoji'): Promise<IngestSource> {
+    return demoSourceNamed(name, this.deps);
   }
 
   /** Builds (or resumes) the demo index. */

@@ -4,7 +4,7 @@
  */
 import { LruCache } from '../encoders/lru.js';
 import type { Catalog } from '../store/types.js';
-import { renderDemoThumbnail } from '../../indexer/corpus/thumbnails.js';
+import { renderDemoThumbnail } from '../../corpus/thumbnails.js';
 import { DEMO_SOURCE_KIND } from '../../indexer/sources/demo.js';
 
 export interface ThumbnailServiceOptions {

@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openContext, type ParasolContext } from '../../src/context.js';
-import { InMemoryJobQueue, type GenerationPayload, type JobRunner } from '../../src/parasol/jobs.js';
+import type { GenerationPayload } from '../../src/jobs/generation.js';
+import { InMemoryJobQueue } from '../../src/jobs/memory-queue.js';
+import type { JobRunner } from '../../src/jobs/queue.js';
 import { TINY_GENERATOR } from '../parasol/helpers.js';
 import { appDeps, expectError } from './helpers.js';
 

@@ -42,7 +42,7 @@ describe.skipIf(!REDIS)('scale-out: API servers and a sampler worker over Redis'
     loadConfig({ dataDir, packDir: TINY_GENERATOR, device: 'cpu', threads: 1, generate: { maxSteps: 8, defaultSteps: 4 } }, env);
 
   beforeAll(async () => {
-    ensureStoreBuilt(ROOT, ['src/cli.ts', 'src/worker-process.ts', 'src/parasol/worker.ts', 'src/parasol/redis-jobs.ts', 'src/context.ts']);
+    ensureStoreBuilt(ROOT, ['src/cli.ts', 'src/jobs/worker-process.ts', 'src/jobs/worker.ts', 'src/jobs/redis-queue.ts', 'src/context.ts']);
     redis = await startRedisServer(REDIS!);
     dir = await mkdtemp(path.join(tmpdir(), 'parasol-scale-'));
     env = {

@@ -18,6 +18,7 @@ import { openContext, type ParasolContext } from '../../src/context.js';
 import { demoRenderSize } from '../../indexer/demo-index.js';
 import { ingest } from '../../indexer/ingest.js';
 import { demoSource } from '../../indexer/sources/demo.js';
+import { memorySource } from '../../indexer/sources/memory.js';
 import type { IngestSource, SourceItem } from '../../indexer/sources/types.js';
 import { answerGenerateSwitch, type GenerateMode } from './generate-stub.js';
 
@@ -58,14 +59,7 @@ async function balancedDemo(renderSize: number, contents: number): Promise<Inges
   }
   const sets = new Set([...byCodepoint.values()].flat().map((item) => item.meta.source)).size;
   const chosen = [...byCodepoint.values()].filter((items) => items.length >= Math.max(2, sets - 2)).slice(0, contents).flat();
-  return {
-    label: 'e2e demo',
-    total: chosen.length,
-    rejected: [],
-    async *items() {
-      yield* chosen;
-    },
-  };
+  return memorySource('e2e demo', chosen);
 }
 
 export async function startTestServer(options: { contents?: number } = {}): Promise<TestServer> {

@@ -12,6 +12,7 @@ import type { IngestOptions } from '../../indexer/ingest.js';
 import { demoSource } from '../../indexer/sources/demo.js';
 import { folderSource } from '../../indexer/sources/folder.js';
 import { manifestSource } from '../../indexer/sources/manifest.js';
+import { memorySource } from '../../indexer/sources/memory.js';
 import { parseCsv } from '../../indexer/sources/csv.js';
 
 const TINY_PACK = path.resolve('test/fixtures/tiny-pack');
@@ -196,6 +197,32 @@ describe('ingest the demo corpus', () => {
     expect(item?.attribution).toMatch(/OpenMoji/);
     expect(item?.extra).toMatchObject({ kind: 'emoji-demo', set: 'openmoji' });
     expect(await store.catalog.thumbnail(item!.id)).toBeUndefined();
+    await store.close();
+  });
+});
+
+describe('ingest from memory', () => {
+  it('stores items already at hand, and skips one whose bytes cannot be read with its reason', async () => {
+    const store = await openStore();
+    const red = await colour(255, 0, 0).png().toBuffer();
+    const blue = await colour(0, 0, 255).png().toBuffer();
+    const source = memorySource('in memory', [
+      { key: 'red', meta: { id: 'red', title: 'Red', source: 'memory' }, bytes: async () => red, storeThumbnail: true },
+      { key: 'gone', meta: { title: 'Gone' }, bytes: () => Promise.reject(new Error('the upload vanished')), storeThumbnail: true },
+      { key: 'blue', meta: { id: 'blue', title: 'Blue', source: 'memory' }, bytes: async () => blue, storeThumbnail: false },
+    ]);
+    expect(source).toMatchObject({ label: 'in memory', total: 3, rejected: [] });
+    const summary = await ingest(source, encoders, store, options);
+    expect(summary.added).toBe(2);
+    expect(summary.skipped).toBe(1);
+    expect(summary.skippedRows).toEqual([expect.objectContaining({ key: 'gone', reason: expect.stringContaining('the upload vanished') })]);
+    expect(await store.catalog.get('red')).toMatchObject({ title: 'Red', source: 'memory' });
+    expect(await store.catalog.thumbnail('red')).toBeDefined();
+    expect(await store.catalog.thumbnail('blue')).toBeUndefined();
+    // A source can be read again: the same items, once more.
+    const keys: string[] = [];
+    for await (const item of source.items()) keys.push(item.key);
+    expect(keys).toEqual(['red', 'gone', 'blue']);
     await store.close();
   });
 });

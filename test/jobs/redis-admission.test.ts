@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ParasolError } from '../../src/errors.js';
-import type { JobView } from '../../src/parasol/jobs.js';
-import { createRedisGenerationQueue, type RedisGenerationQueue, type RedisGenerationQueueOptions } from '../../src/parasol/redis-jobs.js';
-import { startGenerationWorker, type GenerationWorker } from '../../src/parasol/worker.js';
+import type { JobView } from '../../src/jobs/queue.js';
+import { createRedisGenerationQueue, type RedisGenerationQueue, type RedisGenerationQueueOptions } from '../../src/jobs/redis-queue.js';
+import { startGenerationWorker, type GenerationWorker } from '../../src/jobs/worker.js';
 import { redisServerBinary, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { controllableRunner, fakeSubmission, until } from './fixtures/redis-fakes.js';
+import { controllableRunner, fakeSubmission, until } from './fixtures/fake-runner.js';
 
 const REDIS = redisServerBinary('test/parasol/redis-admission.test.ts');
 

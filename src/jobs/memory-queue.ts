@@ -1,5 +1,5 @@
 /**
- * Generation jobs (DESIGN.md §6, §7): a bounded in-process queue in front of the PARASOL sampler.
+ * The in-process job queue (DESIGN.md §6, §7): a bounded queue in front of the PARASOL sampler.
  *
  *   submit → queued → running (progress step/total) → succeeded | failed | cancelled
  *
@@ -13,108 +13,16 @@
  *   restarted process still serves them until they expire.
  * - Ids are random UUIDs; every method refuses anything else before it can name a file.
  *
- * `JobQueue` is the contract the routes use. redis-jobs.ts implements it over BullMQ for many GPU
- * workers (worker.ts), with payloads serialised by payload-codec.ts and results in a shared folder.
+ * `JobQueue` (queue.ts) is the contract the routes use. redis-queue.ts implements it over BullMQ for
+ * many GPU workers (worker.ts), with payloads serialised by payload-codec.ts and results in a shared
+ * folder.
  */
 import { randomUUID } from 'node:crypto';
-import sharp from 'sharp';
 import { createError, isParasolError, ParasolError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { GenerateRequest, GenerationParams, GenerationResult, Generator } from './generate.js';
-import { insertTextChunks, provenanceText } from './image.js';
-import { SAMPLER_NAME } from './generate.js';
-import { imageCellsOf, isJobId, ResultFiles } from './result-files.js';
-
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export const FINISHED_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
-
-// Ids name files, so their rule lives with the file layout; re-exported here for the routes.
-export { isJobId, JOB_ID_PATTERN } from './result-files.js';
-
-/** What a job produced: one PNG, and for a grid one PNG per cell (row-major). */
-export interface JobOutput {
-  png: Buffer;
-  cells?: Buffer[];
-  /** Written into the record: what the images were made with. */
-  result: Record<string, unknown>;
-}
-
-/** What the outside sees of a job (GET /v1/jobs/:id). */
-export interface JobView {
-  id: string;
-  kind: string;
-  state: JobState;
-  /** Units of work done and in all (UNet steps: inversion, then sampling). */
-  step: number;
-  total: number;
-  /** The request's parameters, defaults filled in (from the submitter). */
-  params: Record<string, unknown>;
-  /** Where the content and style came from (ids and texts, never image bytes). */
-  sources: Record<string, unknown>;
-  /** Set when the job succeeded: the full parameters the images were made with. */
-  result?: Record<string, unknown>;
-  /** Number of grid cells, for a grid job that succeeded. */
-  cells?: number;
-  error?: { code: string; message: string };
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  /** Milliseconds waiting for a worker, and running (so far, while running). */
-  timing: { queuedMs: number; runMs: number };
-}
-
-export interface JobSubmission<P> {
-  kind: string;
-  payload: P;
-  params: Record<string, unknown>;
-  sources: Record<string, unknown>;
-  /** The expected total of progress units (the runner's reports replace it). */
-  total: number;
-  /** Whose allowance the job counts against (an API key id, or one bucket for requests without one). */
-  owner?: string;
-}
-
-export interface QueueStats {
-  workers: number;
-  running: number;
-  queued: number;
-  queueLength: number;
-  /** Mean seconds of recent successful jobs, or null before the first. */
-  averageSeconds: number | null;
-}
-
-/** The queue as the routes see it: async throughout so that a networked queue fits. */
-export interface JobQueue<P> {
-  /**
-   * True when submit() itself enforces a per-owner allowance of queued + running jobs (the Redis
-   * queue, atomically across API servers); otherwise the caller does (per process).
-   */
-  readonly enforcesOwnerLimit?: boolean;
-  /** Enqueues a job; QUEUE_FULL (with a Retry-After header) when the queue is full. */
-  submit(job: JobSubmission<P>): Promise<JobView>;
-  /** The job, or undefined when unknown, expired or not a job id. */
-  get(id: string): Promise<JobView | undefined>;
-  /**
-   * The finished job's image (cell undefined) or one grid cell. JOB_NOT_FOUND for an unknown job or
-   * cell, JOB_NOT_FINISHED while it has not succeeded.
-   */
-  image(id: string, cell?: number): Promise<Buffer>;
-  /** Cancels a queued or running job; the job as it now stands, or undefined when unknown. */
-  cancel(id: string): Promise<JobView | undefined>;
-  /** Forgets a finished job and deletes its files; false when unknown or not finished. */
-  remove(id: string): Promise<boolean>;
-  stats(): Promise<QueueStats>;
-  /** Cancels everything and waits for the running jobs to stop. */
-  close(): Promise<void>;
-}
-
-export interface RunContext {
-  signal: AbortSignal;
-  onProgress(step: number, total: number): void;
-}
-
-export type JobRunner<P> = (payload: P, context: RunContext) => Promise<JobOutput>;
+import { FINISHED_STATES, isJobId, type JobQueue, type JobRunner, type JobState, type JobSubmission, type JobView, type QueueStats } from './queue.js';
+import { imageCellsOf, ResultFiles } from './result-files.js';
 
 export interface InMemoryJobQueueOptions<P> {
   run: JobRunner<P>;
@@ -262,7 +170,8 @@ export class InMemoryJobQueue<P> implements JobQueue<P> {
     if (this.closed) return;
     this.closed = true;
     for (const id of [...this.waiting]) await this.cancel(id);
-    const settling = [...this.running].map((id) => this.records.get(id)?.settled);
+    // Every run still settling, including a succeeded one whose files are still being written.
+    const settling = [...this.records.values()].map((record) => record.settled);
     for (const id of [...this.running]) await this.cancel(id);
     await Promise.all(settling);
     await this.ready;
@@ -440,104 +349,4 @@ export class InMemoryJobQueue<P> implements JobQueue<P> {
   private async deleteFiles(id: string): Promise<void> {
     await this.files?.delete(id);
   }
-}
-
-// ---- the generation service: what a generation job is and how it runs ----
-
-/** One image, or an N×M grid of cells sampled in batches (row-major requests). */
-export type GenerationPayload =
-  | { kind: 'generate'; request: GenerateRequest }
-  | { kind: 'grid'; rows: number; cols: number; requests: GenerateRequest[] };
-
-export type GenerationQueue = JobQueue<GenerationPayload>;
-
-/** Grid cells sampled together (one batched UNet call of 3 × this many rows per step). */
-export const GRID_BATCH = 5;
-/** Pixels between grid cells. */
-const GRID_GAP = 2;
-
-/** The expected progress total of a payload, as the runner will count it. */
-export function expectedTotal(payload: GenerationPayload, steps: number): number {
-  if (payload.kind === 'generate') return steps * (payload.request.content.image !== undefined ? 2 : 1);
-  const batches = Math.ceil(payload.requests.length / GRID_BATCH);
-  const inverted = payload.requests.some((r) => r.content.image !== undefined);
-  return batches * steps * (inverted ? 2 : 1);
-}
-
-export function generationRunner(generator: () => Promise<Generator>): JobRunner<GenerationPayload> {
-  return async (payload, { signal, onProgress }) => {
-    const g = await generator();
-    if (payload.kind === 'generate') {
-      const { png, params } = await g.generate(payload.request, { signal, onProgress });
-      return { png, result: { ...params } };
-    }
-    const results: GenerationResult[] = [];
-    const batches = Math.ceil(payload.requests.length / GRID_BATCH);
-    for (let b = 0; b < batches; b++) {
-      const chunk = payload.requests.slice(b * GRID_BATCH, (b + 1) * GRID_BATCH);
-      results.push(
-        ...(await g.generateBatch(chunk, {
-          signal,
-          onProgress: (step, total) => onProgress(b * total + step, batches * total),
-        })),
-      );
-    }
-    const png = await gridPng(results, payload.rows, payload.cols, payload.requests);
-    return {
-      png,
-      cells: results.map((r) => r.png),
-      result: { rows: payload.rows, cols: payload.cols, cells: results.map((r) => r.params) },
-    };
-  };
-}
-
-/** The cells side by side (row-major) on white, with the grid's provenance. */
-async function gridPng(results: GenerationResult[], rows: number, cols: number, requests: GenerateRequest[]): Promise<Buffer> {
-  const first: GenerationParams = results[0].params;
-  const size = first.width;
-  const width = cols * size + (cols - 1) * GRID_GAP;
-  const height = rows * size + (rows - 1) * GRID_GAP;
-  const png = await sharp({ create: { width, height, channels: 3, background: '#ffffff' } })
-    .composite(
-      results.map((r, i) => ({
-        input: r.png,
-        left: (i % cols) * (size + GRID_GAP),
-        top: Math.floor(i / cols) * (size + GRID_GAP),
-      })),
-    )
-    .png({ compressionLevel: 9 })
-    .toBuffer();
-  const contentIds = [...new Set(requests.map((r) => r.content.id).filter((id): id is string => id !== undefined))];
-  const styleIds = [
-    ...new Set(
-      requests.flatMap((r) => ('mix' in r.style ? r.style.mix.map((m) => m.id) : [r.style.id])).filter((id): id is string => id !== undefined),
-    ),
-  ];
-  return insertTextChunks(
-    png,
-    provenanceText({
-      software: 'Parasol',
-      generator: SAMPLER_NAME,
-      pack: first.pack,
-      parameters: { grid: { rows, cols }, cells: results.map((r) => r.params) },
-      sources: { content: contentIds.join(',') || null, style: styleIds },
-    }),
-  );
-}
-
-export interface GenerationQueueOptions {
-  generator: () => Promise<Generator>;
-  /** <dataDir>/generated */
-  dir?: string;
-  workers: number;
-  queueLength: number;
-  ttlMs: number;
-  cacheBytes: number;
-  logger?: Logger;
-  now?: () => number;
-}
-
-export function createGenerationQueue(options: GenerationQueueOptions): GenerationQueue {
-  const { generator, ...rest } = options;
-  return new InMemoryJobQueue<GenerationPayload>({ ...rest, run: generationRunner(generator) });
 }

@@ -18,15 +18,7 @@ import { z } from 'zod';
 import { createError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { JobView } from './jobs.js';
-
-/** Lower-case RFC 4122 version-4 UUIDs, as randomUUID() makes them. */
-export const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-/** Job ids name files, so every entry point refuses anything else (see JOB_ID_PATTERN). */
-export function isJobId(id: unknown): id is string {
-  return typeof id === 'string' && JOB_ID_PATTERN.test(id);
-}
+import { isJobId, JOB_ID_PATTERN, type JobView } from './queue.js';
 
 /**
  * A JobView as read back from a file or from Redis (written by another process): checked, never

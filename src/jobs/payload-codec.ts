@@ -1,5 +1,5 @@
 /**
- * GenerationPayload ⇄ JSON-safe data, for queues that cross a process boundary (redis-jobs.ts →
+ * GenerationPayload ⇄ JSON-safe data, for queues that cross a process boundary (redis-queue.ts →
  * worker.ts). A payload holds Float32Array vectors and image bytes; JSON holds neither, so:
  *
  *   Float32Array → base64 of its IEEE-754 little-endian bytes (exact, whatever the host's byte order)
@@ -14,8 +14,8 @@
  * `v` versions the format: a worker refuses a payload from a newer API server instead of guessing.
  */
 import { z } from 'zod';
-import type { ContentSource, GenerateRequest, StyleInput, StyleSource, WeightedStyle } from './generate.js';
-import type { GenerationPayload } from './jobs.js';
+import type { ContentSource, GenerateRequest, StyleInput, StyleSource, WeightedStyle } from '../parasol/generate.js';
+import type { GenerationPayload } from './generation.js';
 
 export const PAYLOAD_FORMAT_VERSION = 1;
 

@@ -1,6 +1,8 @@
 /**
- * The Redis-backed generation queue (src/parasol/redis-jobs.ts) with workers (worker.ts) in this
- * process, against a redis-server of our own. Same contract as InMemoryJobQueue (jobs.test.ts).
+ * The Redis-backed generation queue (src/jobs/redis-queue.ts) with workers (worker.ts) in this
+ * process, against a redis-server of our own: what only this queue does (several workers, marks,
+ * retries, the shared folder, Redis going away). What every queue does is the contract suite's
+ * (contract.ts, run on this queue by contract-redis.test.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -13,7 +15,8 @@ import { loadGenerator, type GeneratorModels } from '../../src/encoders/generato
 import { loadEncoders, type LoadedEncoders } from '../../src/encoders/index.js';
 import { isParasolError, ParasolError } from '../../src/errors.js';
 import { Generator } from '../../src/parasol/generate.js';
-import { isJobId, type GenerationPayload, type JobRunner, type JobView } from '../../src/parasol/jobs.js';
+import type { GenerationPayload } from '../../src/jobs/generation.js';
+import { isJobId, type JobRunner, type JobView } from '../../src/jobs/queue.js';
 import {
   averageOf,
   createRedisGenerationQueue,
@@ -21,13 +24,13 @@ import {
   redisQueueNames,
   type RedisGenerationQueue,
   type RedisGenerationQueueOptions,
-} from '../../src/parasol/redis-jobs.js';
-import { startGenerationWorker, type GenerationWorker, type GenerationWorkerOptions } from '../../src/parasol/worker.js';
+} from '../../src/jobs/redis-queue.js';
+import { startGenerationWorker, type GenerationWorker, type GenerationWorkerOptions } from '../../src/jobs/worker.js';
 import { redisServerBinary, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { testImage, TINY_GENERATOR } from './helpers.js';
-import { controllableRunner, fakeSubmission, until } from './fixtures/redis-fakes.js';
+import { testImage, TINY_GENERATOR } from '../parasol/helpers.js';
+import { controllableRunner, fakeSubmission, until } from './fixtures/fake-runner.js';
 
-const REDIS = redisServerBinary('test/parasol/redis-jobs.test.ts');
+const REDIS = redisServerBinary('test/jobs/redis-queue.test.ts');
 
 describe.skipIf(!REDIS)('RedisGenerationQueue with workers', () => {
   let server: RedisServer;
@@ -65,33 +68,17 @@ describe.skipIf(!REDIS)('RedisGenerationQueue with workers', () => {
     queueName = `q-${randomUUID().slice(0, 8)}`;
   });
 
-  it('runs a job through queued → running → succeeded with progress, and writes the image to the shared folder', async () => {
+  it('keeps a job queued until a worker takes it, then runs it from the shared folder', async () => {
     const runner = controllableRunner();
-    const queue = makeQueue();
-    const a = await queue.submit(fakeSubmission('a', 3));
-    const b = await queue.submit(fakeSubmission('b', 2));
-    expect(isJobId(a.id) && isJobId(b.id)).toBe(true);
-    expect(a.id).not.toBe(b.id);
-    expect(a).toMatchObject({ state: 'queued', step: 0, total: 3, kind: 'generate', params: { steps: 3 }, sources: { content: { text: 'a' } } });
-    await makeWorker(runner.run);
-    await until(() => queue.get(a.id), (v) => v?.state === 'running');
-    runner.step();
-    const during = await until(() => queue.get(a.id), (v) => v?.step === 1);
-    expect(during).toMatchObject({ state: 'running', step: 1, total: 3, params: { steps: 3 }, sources: { content: { text: 'a' } } });
-    expect(during?.startedAt).toBeDefined();
-    expect(await stateOf(queue, b.id)).toBe('queued');
-    await expect(queue.image(a.id)).rejects.toMatchObject({ code: 'JOB_NOT_FINISHED', status: 409 });
     runner.release();
-    const done = await until(() => queue.get(b.id), (v) => v?.state === 'succeeded');
-    const first = (await queue.get(a.id)) as JobView;
-    expect(first).toMatchObject({ state: 'succeeded', step: 3, total: 3, result: { name: 'a' }, kind: 'generate', params: { steps: 3 } });
-    expect(first.finishedAt).toBeDefined();
-    expect(first.timing.runMs).toBeGreaterThanOrEqual(0);
-    expect(done?.timing.queuedMs).toBeGreaterThanOrEqual(0);
-    expect((await queue.image(a.id)).toString()).toBe('png:a');
-    expect(runner.started).toEqual(['a', 'b']); // one worker slot: one at a time, in order
-    const files = (await readdir(dir)).filter((name) => name.startsWith(a.id)).sort();
-    expect(files).toEqual([`${a.id}.json`, `${a.id}.png`]);
+    const queue = makeQueue();
+    const a = await queue.submit(fakeSubmission('a', 2));
+    expect(a).toMatchObject({ state: 'queued', step: 0, total: 2 });
+    expect(await queue.stats()).toMatchObject({ workers: 0, running: 0, queued: 1 });
+    expect(await stateOf(queue, a.id)).toBe('queued');
+    await makeWorker(runner.run);
+    expect(await until(() => queue.get(a.id), (v) => v?.state === 'succeeded')).toMatchObject({ step: 2, total: 2, result: { name: 'a' } });
+    expect((await readdir(dir)).filter((name) => name.startsWith(a.id)).sort()).toEqual([`${a.id}.json`, `${a.id}.png`]);
     expect((await queue.stats()).averageSeconds).not.toBeNull();
   });
 
@@ -124,43 +111,6 @@ describe.skipIf(!REDIS)('RedisGenerationQueue with workers', () => {
     await until(() => queue.stats(), (s) => s.running === 2);
     await expect(queue.submit(fakeSubmission('c', 1))).rejects.toMatchObject({ code: 'QUEUE_FULL' });
     runner.release();
-  });
-
-  it('refuses a job past the queue length with QUEUE_FULL and a Retry-After', async () => {
-    const runner = controllableRunner();
-    const queue = makeQueue({ queueLength: 1 });
-    await makeWorker(runner.run);
-    const a = await queue.submit(fakeSubmission('a', 1));
-    await until(() => queue.get(a.id), (v) => v?.state === 'running');
-    await queue.submit(fakeSubmission('b', 1));
-    const error = await queue.submit(fakeSubmission('c', 1)).catch((e: unknown) => e);
-    expect(isParasolError(error)).toBe(true);
-    expect(error).toMatchObject({ code: 'QUEUE_FULL', status: 429 });
-    const retry = Number((error as ParasolError).headers['Retry-After']);
-    expect(Number.isInteger(retry) && retry >= 1).toBe(true);
-    expect((error as ParasolError).message).toContain(String(retry));
-    expect(await queue.stats()).toMatchObject({ running: 1, queued: 1, queueLength: 1, workers: 1 });
-    runner.release();
-  });
-
-  it('removes a queued job at once when it is cancelled; no worker ever sees it', async () => {
-    const runner = controllableRunner();
-    const queue = makeQueue();
-    await makeWorker(runner.run);
-    const a = await queue.submit(fakeSubmission('a', 1));
-    await until(() => queue.get(a.id), (v) => v?.state === 'running');
-    const b = await queue.submit(fakeSubmission('b', 1));
-    const cancelled = await queue.cancel(b.id);
-    expect(cancelled).toMatchObject({ id: b.id, state: 'cancelled', params: { steps: 1 } });
-    expect(cancelled?.finishedAt).toBeDefined();
-    expect((await queue.stats()).queued).toBe(0);
-    runner.release();
-    await until(() => queue.get(a.id), (v) => v?.state === 'succeeded');
-    expect(runner.started).toEqual(['a']);
-    expect(await stateOf(queue, b.id)).toBe('cancelled');
-    await expect(queue.image(b.id)).rejects.toMatchObject({ code: 'JOB_NOT_FINISHED' });
-    expect(await queue.remove(b.id)).toBe(true);
-    expect(await queue.get(b.id)).toBeUndefined();
   });
 
   it('stops a running job within one step of the cancel, frees its worker, and never retries it', async () => {
@@ -285,39 +235,6 @@ describe.skipIf(!REDIS)('RedisGenerationQueue with workers', () => {
     await expect(serverA.image(a.id)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
     expect((await readdir(dir)).some((name) => name.startsWith(a.id))).toBe(false);
     expect((await serverA.get(c.id))?.state).toBe('succeeded');
-  });
-
-  it('forgets finished jobs after the TTL, in Redis and in the folder', async () => {
-    let offset = 0;
-    const runner = controllableRunner();
-    runner.release();
-    const queue = makeQueue({ ttlMs: 10_000, now: () => Date.now() + offset });
-    await makeWorker(runner.run);
-    const a = await queue.submit(fakeSubmission('a', 1));
-    const b = await queue.submit(fakeSubmission('b', 1));
-    await until(() => queue.get(a.id), (v) => v?.state === 'succeeded');
-    await until(() => queue.get(b.id), (v) => v?.state === 'succeeded');
-    expect(await queue.cancel(b.id)).toMatchObject({ state: 'succeeded' }); // too late to cancel
-    offset = 9_000;
-    expect(await stateOf(queue, a.id)).toBe('succeeded');
-    offset = 11_000;
-    expect(await queue.get(a.id)).toBeUndefined();
-    await expect(queue.image(a.id)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND', status: 404 });
-    await until(() => readdir(dir), (names) => !names.some((name) => name.startsWith(a.id)));
-    offset = 0; // and it does not come back
-    expect(await queue.get(a.id)).toBeUndefined();
-  });
-
-  it('accepts only UUID job ids: anything else names nothing, and never a key or a file', async () => {
-    const queue = makeQueue();
-    for (const bad of ['../../etc/passwd', '..', '', 'a'.repeat(36), '00000000-0000-0000-0000-000000000000', `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}.json`, '*']) {
-      expect(isJobId(bad)).toBe(false);
-      expect(await queue.get(bad)).toBeUndefined();
-      expect(await queue.cancel(bad)).toBeUndefined();
-      expect(await queue.remove(bad)).toBe(false);
-      await expect(queue.image(bad)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
-    }
-    expect(await queue.get('0b0e6a8e-3b1f-4c57-9a55-0f6c1a2b3c4d')).toBeUndefined();
   });
 
   it('close() answers NOT_READY afterwards, and leaves the shared jobs running for everyone else', async () => {

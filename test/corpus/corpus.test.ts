@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildCorpus } from '../../indexer/corpus/corpus.js';
-import { exportCorpus } from '../../indexer/corpus/export.js';
-import { nameVariants, slugify } from '../../indexer/corpus/mapping.js';
-import { HELD_OUT_SETS, STYLE_SET_IDS } from '../../indexer/corpus/sets.js';
-import { isUnseenContent, splitOf } from '../../indexer/corpus/split.js';
-import { codepointOfChar, normalizeCodepoint } from '../../indexer/corpus/unicode.js';
+import { buildCorpus } from '../../corpus/corpus.js';
+import { exportCorpus } from '../../corpus/export.js';
+import { nameVariants, slugify } from '../../corpus/mapping.js';
+import { HELD_OUT_SETS, STYLE_SET_IDS } from '../../corpus/sets.js';
+import { isUnseenContent, splitOf } from '../../corpus/split.js';
+import { codepointOfChar, normalizeCodepoint } from '../../corpus/unicode.js';
 
 const corpus = buildCorpus();
 const find = (set: string, iconName: string) => corpus.items.find((i) => i.set === set && i.iconName === iconName);

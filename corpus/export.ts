@@ -4,8 +4,8 @@
  */
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Progress, forEachConcurrent } from '../../src/progress.js';
-import type { ProgressSink } from '../../src/progress.js';
+import { Progress, forEachConcurrent } from '../src/progress.js';
+import type { ProgressSink } from '../src/progress.js';
 import { buildCorpus, iconOf } from './corpus.js';
 import type { Corpus, CorpusItem } from './corpus.js';
 import { renderIcon } from './render.js';

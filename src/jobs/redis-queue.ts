@@ -1,7 +1,7 @@
 /**
  * The generation job queue over Redis (BullMQ), for many API servers and many sampler workers
  * (worker.ts, one `parasol worker` per GPU) — DESIGN.md §6. It implements the same JobQueue
- * contract as the in-process InMemoryJobQueue: the same JobView shapes and error codes.
+ * contract (queue.ts) as the in-process InMemoryJobQueue: the same JobView shapes and error codes.
  *
  *   const jobs = createRedisGenerationQueue({
  *     redisUrl: 'redis://127.0.0.1:6379',   // the same Redis, prefix and queueName as the workers
@@ -57,9 +57,10 @@ import { z } from 'zod';
 import { createError, isParasolError, ParasolError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { FINISHED_STATES, type GenerationPayload, type JobQueue, type JobSubmission, type JobView, type QueueStats } from './jobs.js';
+import type { GenerationPayload } from './generation.js';
+import { FINISHED_STATES, isJobId, type JobQueue, type JobSubmission, type JobView, type QueueStats } from './queue.js';
 import { encodePayload } from './payload-codec.js';
-import { imageCellsOf, isJobId, parseJobView, ResultFiles } from './result-files.js';
+import { imageCellsOf, parseJobView, ResultFiles } from './result-files.js';
 
 // ---- what the queue and the workers agree on ----
 

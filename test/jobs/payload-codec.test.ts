@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GenerateRequest } from '../../src/parasol/generate.js';
-import type { GenerationPayload } from '../../src/parasol/jobs.js';
-import { decodePayload, encodePayload, PayloadDecodeError, type EncodedPayload } from '../../src/parasol/payload-codec.js';
+import type { GenerationPayload } from '../../src/jobs/generation.js';
+import { decodePayload, encodePayload, PayloadDecodeError, type EncodedPayload } from '../../src/jobs/payload-codec.js';
 
 /** Through JSON, as Redis carries it. */
 const roundTrip = (payload: GenerationPayload) => decodePayload(JSON.parse(JSON.stringify(encodePayload(payload))));

@@ -10,10 +10,10 @@
 import { mkdir, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import type { Config } from './config.js';
-import { generatedDir, loadGeneratorFor, openEncoders } from './context.js';
-import type { Logger } from './log.js';
-import { startGenerationWorker } from './parasol/worker.js';
+import type { Config } from '../config.js';
+import { generatedDir, loadGeneratorFor, openEncoders } from '../context.js';
+import type { Logger } from '../log.js';
+import { startGenerationWorker } from './worker.js';
 
 /** How often the heartbeat is renewed; --check accepts three missed beats. */
 export const HEARTBEAT_MS = 10_000;

@@ -10,22 +10,25 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { JobView } from '../../src/parasol/jobs.js';
-import { createRedisGenerationQueue, type RedisGenerationQueue } from '../../src/parasol/redis-jobs.js';
-import { startGenerationWorker, type GenerationWorker } from '../../src/parasol/worker.js';
+import type { JobView } from '../../src/jobs/queue.js';
+import { createRedisGenerationQueue, type RedisGenerationQueue } from '../../src/jobs/redis-queue.js';
+import { startGenerationWorker, type GenerationWorker } from '../../src/jobs/worker.js';
 import { ensureStoreBuilt } from '../store/build-dist.js';
 import { redisServerBinary, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { controllableRunner, fakeSubmission, until } from './fixtures/redis-fakes.js';
+import { controllableRunner, fakeSubmission, until } from './fixtures/fake-runner.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const CHILD = path.join(HERE, 'fixtures/generation-worker.mjs');
 const COMPILED = [
-  'src/parasol/worker.ts',
-  'src/parasol/redis-jobs.ts',
-  'src/parasol/jobs.ts',
-  'src/parasol/payload-codec.ts',
-  'src/parasol/result-files.ts',
+  'src/jobs/worker.ts',
+  'src/jobs/redis-queue.ts',
+  'src/jobs/queue.ts',
+  'src/jobs/memory-queue.ts',
+  'src/jobs/generation.ts',
+  'src/jobs/payload-codec.ts',
+  'src/jobs/result-files.ts',
+  'src/parasol/grid.ts',
   'src/errors.ts',
   'src/log.ts',
 ];
@@ -35,7 +38,7 @@ const STALLED_MS = 300;
 /** How long a dead worker's job may take to be retried or failed, at most. */
 const RECOVERY_BOUND_MS = 15_000;
 
-const REDIS = redisServerBinary('test/parasol/worker-kill.test.ts');
+const REDIS = redisServerBinary('test/jobs/worker-kill.test.ts');
 
 interface ChildWorker {
   child: ChildProcess;

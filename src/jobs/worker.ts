@@ -1,5 +1,5 @@
 /**
- * A sampler worker: takes generation jobs from the Redis queue (redis-jobs.ts) and runs them —
+ * A sampler worker: takes generation jobs from the Redis queue (redis-queue.ts) and runs them —
  * `parasol worker`, one per GPU (DESIGN.md §6).
  *
  *   const worker = await startGenerationWorker({
@@ -37,8 +37,8 @@ import { Redis } from 'ioredis';
 import { createError, isParasolError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { Generator } from './generate.js';
-import { generationRunner, type GenerationPayload, type JobRunner, type JobView } from './jobs.js';
+import type { Generator } from '../parasol/generate.js';
+import { generationRunner, type GenerationPayload } from './generation.js';
 import { decodePayload, PayloadDecodeError } from './payload-codec.js';
 import {
   CANCELLED_REASON,
@@ -48,8 +48,9 @@ import {
   envelopeSchema,
   redisQueueNames,
   type RedisQueueNames,
-} from './redis-jobs.js';
-import { isJobId, ResultFiles } from './result-files.js';
+} from './redis-queue.js';
+import { isJobId, type JobRunner, type JobView } from './queue.js';
+import { ResultFiles } from './result-files.js';
 
 const DURATIONS_KEPT = 20;
 
