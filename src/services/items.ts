@@ -9,9 +9,10 @@ import type { Config } from '../config.js';
 import type { LoadedEncoders } from '../encoders/index.js';
 import { createError } from '../errors.js';
 import type { Item, Store } from '../store/types.js';
+import { memorySource } from '../../indexer/sources/memory.js';
 import { buildDemoIndex, demoSourceNamed, type DemoCorpusName, type DemoIndexOptions } from '../../indexer/demo-index.js';
 import { ingest, type IngestOptions, type IngestSummary, type IngestTarget } from '../../indexer/ingest.js';
-import type { IngestSource, SourceItem, SourceItemMeta } from '../../indexer/sources/types.js';
+import type { IngestSource, SourceItemMeta } from '../../indexer/sources/types.js';
 import { checkImage } from './images.js';
 import { ThumbnailService } from './thumbnails.js';
 
@@ -137,7 +138,7 @@ export class ItemService {
     }
 
     if (pending.length > 0) {
-      const summary = await ingest(memorySource(pending), this.deps.encoders, this.uploadTarget(), { ...this.ingestLimits(), progress: null });
+      const summary = await ingest(uploadSource(pending), this.deps.encoders, this.uploadTarget(), { ...this.ingestLimits(), progress: null });
       const skipped = new Map(summary.skippedRows.map((row) => [row.key, row.reason]));
       const added = new Set(summary.addedIds);
       for (const file of pending) {
@@ -175,16 +176,13 @@ export class ItemService {
   }
 }
 
-function memorySource(files: Pending[]): IngestSource {
-  return {
-    label: 'upload',
-    total: files.length,
-    rejected: [],
-    async *items(): AsyncIterable<SourceItem> {
-      for (const file of files) {
-        const meta: SourceItemMeta = { ...file.meta, source: file.meta.source ?? UPLOAD_SOURCE };
-        yield { key: file.key, meta, bytes: async () => file.bytes, storeThumbnail: true };
-      }
-    },
-  };
+/** Uploaded files as an ingestion source: stored with their thumbnails, in the upload source unless named. */
+function uploadSource(files: Pending[]): IngestSource {
+  return memorySource(
+    'upload',
+    files.map((file) => {
+      const meta: SourceItemMeta = { ...file.meta, source: file.meta.source ?? UPLOAD_SOURCE };
+      return { key: file.key, meta, bytes: async () => file.bytes, storeThumbnail: true };
+    }),
+  );
 }
