@@ -13,12 +13,15 @@ import Database from 'better-sqlite3';
 import { createError } from '../errors.js';
 import { fromBlob, toBlob } from '../vectors.js';
 import { carriesText, LEXICAL_WEIGHTS, queryWords } from './lexical.js';
-import { assertDims, validateInput, type VectorDims } from './validate.js';
+import { assertDims, scopeSeqs, validateFacets, validateInput, type VectorDims } from './validate.js';
 import type {
   AddResult,
   Catalog,
   CatalogChanges,
   CatalogStats,
+  FacetCounts,
+  FacetField,
+  FacetScope,
   Item,
   ItemFilter,
   ItemInput,
@@ -342,6 +345,37 @@ export class SqliteCatalog implements Catalog {
       .all(...params);
     if (limited && rows.length > options.limit) return null;
     return new Set(rows.map((row) => row.seq));
+  }
+
+  async facets(scope: FacetScope, fields: readonly FacetField[], options: { limit: number }): Promise<FacetCounts> {
+    const wanted = validateFacets(fields, options.limit);
+    const counts: FacetCounts = Object.fromEntries(wanted.map((field) => [field, []]));
+    let where: { clauses: string[]; params: Array<string | number> } | null;
+    if ('seqs' in scope) {
+      const seqs = scopeSeqs(scope.seqs);
+      // json_each turns any number of seqs into one bound parameter; `IN (subquery)` builds a
+      // transient index over it, so 10k seqs cost one pass over the JSON and one lookup per seq.
+      where = seqs.length === 0 ? null : { clauses: ['deleted = 0', 'items.seq IN (SELECT value FROM json_each(?))'], params: [JSON.stringify(seqs)] };
+    } else {
+      where = filterSql(scope.filter);
+    }
+    if (where === null) return counts;
+    const { clauses, params } = where;
+    const run = this.db.transaction((): void => {
+      for (const field of wanted) {
+        // Column names come from the closed FacetField union, never from user input.
+        const sql =
+          field === 'tags'
+            ? `SELECT tag.value AS value, count(DISTINCT items.seq) AS n FROM items, json_each(items.tags) tag
+               WHERE ${clauses.join(' AND ')} AND tag.value <> '' GROUP BY tag.value ORDER BY n DESC, tag.value LIMIT ?`
+            : `SELECT ${field} AS value, count(*) AS n FROM items
+               WHERE ${clauses.join(' AND ')} AND ${field} <> '' GROUP BY ${field} ORDER BY n DESC, ${field} LIMIT ?`;
+        const rows = this.prepare<Array<string | number>, { value: string; n: number }>(sql).all(...params, options.limit);
+        counts[field] = rows.map((row) => ({ value: row.value, count: row.n }));
+      }
+    });
+    run();
+    return counts;
   }
 
   async lexicalSearch(

@@ -90,6 +90,29 @@ export interface CatalogChanges {
   version: number;
 }
 
+/**
+ * Fields a facet counts: exact stored values. (Orientation is not one yet: Elasticsearch would need
+ * an indexed orientation field, a mapping change with a reindex.)
+ */
+export const FACET_FIELDS = ['source', 'license', 'tags'] as const;
+export type FacetField = (typeof FACET_FIELDS)[number];
+/** The most values one facet may list. */
+export const MAX_FACET_VALUES = 100;
+
+export interface FacetValue {
+  value: string;
+  /** Live items in the scope carrying the value (an item with the tag twice counts once). */
+  count: number;
+}
+
+/**
+ * The set a facet counts: given live seqs (e.g. a search's candidates; unknown and deleted seqs are
+ * ignored) or the live items matching a filter.
+ */
+export type FacetScope = { seqs: readonly number[] } | { filter: ItemFilter };
+
+export type FacetCounts = Partial<Record<FacetField, FacetValue[]>>;
+
 export interface CatalogStats {
   items: number;
   deleted: number;
@@ -119,6 +142,12 @@ export interface Catalog {
   lexicalScores(text: string, seqs: number[]): Promise<Map<number, LexicalHit>>;
   /** Whether any live item carries words beyond its id (false: the text signal stays off and search behaves as before). */
   hasText(): Promise<boolean>;
+  /**
+   * Per-value counts of each field over the scope, most frequent first, ties by value (code-unit
+   * order), at most `limit` (1..MAX_FACET_VALUES) values per field; empty values (no licence) are
+   * not listed. Every asked field is present in the answer, maybe with an empty list.
+   */
+  facets(scope: FacetScope, fields: readonly FacetField[], options: { limit: number }): Promise<FacetCounts>;
   /** Changes committed after `version`, for replaying into vector indices. */
   changesSince(version: number): Promise<CatalogChanges>;
   /** Every live item with vectors, in seq order, in pages (for rebuilds and migrations). */

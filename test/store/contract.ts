@@ -397,6 +397,74 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
       });
     });
 
+    describe('catalog: facets', () => {
+      const sources = ['demo', 'folder', 'web'];
+      const licenses = ['CC0', 'CC-BY', ''];
+      const tagPool = ['cat', 'dog', 'ink', 'oil', 'red', 'blue'];
+      let inputs: ItemInput[];
+      let seqs: number[];
+
+      beforeEach(async () => {
+        const pick = seededRandom(5);
+        inputs = Array.from({ length: 40 }, (_, i) =>
+          makeItem(`facet-${i}`, random, {
+            source: sources[Math.floor(pick() * sources.length)],
+            license: licenses[Math.floor(pick() * licenses.length)],
+            // Sometimes a tag twice: an item counts once per value.
+            tags: Array.from({ length: Math.floor(pick() * 4) }, () => tagPool[Math.floor(pick() * tagPool.length)]),
+          }),
+        );
+        seqs = (await catalog().addBatch(inputs)).map((result) => result.seq);
+        await catalog().delete(idFromHash(inputs[0].contentHash));
+        await catalog().delete(idFromHash(inputs[1].contentHash));
+      });
+
+      /** The facet by a direct count over the given inputs: count desc, then value. */
+      const directCount = (chosen: ItemInput[], field: 'source' | 'license' | 'tags', limit: number) => {
+        const counts = new Map<string, number>();
+        for (const input of chosen) {
+          const values = field === 'tags' ? [...new Set(input.tags)] : [field === 'source' ? input.source : (input.license ?? '')];
+          for (const value of values) if (value !== '') counts.set(value, (counts.get(value) ?? 0) + 1);
+        }
+        return [...counts]
+          .map(([value, count]) => ({ value, count }))
+          .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1))
+          .slice(0, limit);
+      };
+
+      it('counts each value over given seqs, live items only, bounded and tie-broken by value', async () => {
+        const scope = seqs.filter((_, i) => i % 3 !== 2);
+        const live = inputs.filter((_, i) => i % 3 !== 2 && i > 1);
+        const all = await catalog().facets({ seqs: [...scope, 99_999, -1] }, ['source', 'license', 'tags'], { limit: 100 });
+        expect(all.source).toEqual(directCount(live, 'source', 100));
+        expect(all.license).toEqual(directCount(live, 'license', 100));
+        expect(all.tags).toEqual(directCount(live, 'tags', 100));
+        expect(all.tags!.length).toBeGreaterThan(2);
+        const top2 = await catalog().facets({ seqs: scope }, ['tags'], { limit: 2 });
+        expect(top2).toEqual({ tags: directCount(live, 'tags', 2) });
+      });
+
+      it('counts over a filter the same as over the seqs the filter matches', async () => {
+        const filter = { tags: ['ink'] };
+        const matched = await catalog().matchFilter(filter);
+        const live = inputs.filter((input, i) => i > 1 && input.tags.includes('ink'));
+        expect(matched.size).toBe(live.length);
+        const byFilter = await catalog().facets({ filter }, ['source', 'tags'], { limit: 10 });
+        expect(byFilter).toEqual(await catalog().facets({ seqs: [...matched] }, ['source', 'tags'], { limit: 10 }));
+        expect(byFilter.source).toEqual(directCount(live, 'source', 10));
+        expect(byFilter.tags?.[0]).toEqual({ value: 'ink', count: live.length });
+        expect(await catalog().facets({ filter: {} }, ['source'], { limit: 100 })).toEqual({ source: directCount(inputs.slice(2), 'source', 100) });
+      });
+
+      it('answers empty lists for an empty scope and refuses bad limits and fields', async () => {
+        expect(await catalog().facets({ seqs: [] }, ['source', 'tags'], { limit: 5 })).toEqual({ source: [], tags: [] });
+        expect(await catalog().facets({ filter: { keywords: '!!' } }, ['license'], { limit: 5 })).toEqual({ license: [] });
+        await expect(catalog().facets({ seqs }, ['source'], { limit: 0 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(catalog().facets({ seqs }, ['source'], { limit: 101 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(catalog().facets({ seqs }, ['colour' as 'source'], { limit: 5 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      });
+    });
+
     describe('catalog: lexical search', () => {
       let seqs: Record<string, number>;
 

@@ -20,6 +20,9 @@ import type {
   Catalog,
   CatalogChanges,
   CatalogStats,
+  FacetCounts,
+  FacetField,
+  FacetScope,
   Item,
   ItemFilter,
   ItemInput,
@@ -34,7 +37,7 @@ import { carriesText, queryWords } from '../lexical.js';
 import { ITEM_SOURCE_EXCLUDES, LEXICAL_FIELDS, TEXT_ANALYZER, toItem, toItemWithVectors, vectorToJson, type IndexNames, type ItemDoc, type ThumbnailDoc } from './mapping.js';
 import { claimKey, Registry, type Claim } from './registry.js';
 import { collectHits, MAX_PAGE, rechunk, scanHits } from './scan.js';
-import { assertDims, validateInput } from '../validate.js';
+import { assertDims, scopeSeqs, validateFacets, validateInput } from '../validate.js';
 
 export type RefreshPolicy = 'wait_for' | 'false';
 
@@ -51,6 +54,13 @@ export interface ElasticCatalogOptions {
 
 /** Distinct source values counted by stats(); a larger catalog reports the rest under no name. */
 const MAX_SOURCES = 10_000;
+/** Terms per `terms` query (index.max_terms_count's default); longer seq lists are OR-ed chunks. */
+const MAX_TERMS = 65_536;
+/**
+ * Buckets each shard reports per facet: a terms aggregation over several shards is exact only while
+ * every shard sends its share of the top values, so each sends far more than the top N.
+ */
+const FACET_SHARD_SIZE = 1_000;
 /** Hits per request when a catalog-wide list is built (matchFilter, changesSince). */
 const LIST_PAGE = 5_000;
 /** Query words whose analysed terms are remembered: queries repeat words, a server must not grow without limit. */
@@ -187,6 +197,39 @@ export class ElasticCatalog implements Catalog {
     const hits = await collectHits(this.client, { index: this.names.alias, query, pageSize: LIST_PAGE, source: false, what: 'matching a filter' });
     if (options !== undefined && hits.length > options.limit) return null;
     return new Set(hits.map((hit) => seqOfHit(hit)));
+  }
+
+  async facets(scope: FacetScope, fields: readonly FacetField[], options: { limit: number }): Promise<FacetCounts> {
+    const wanted = validateFacets(fields, options.limit);
+    const counts: FacetCounts = Object.fromEntries(wanted.map((field) => [field, []]));
+    let query: Query | null;
+    if ('seqs' in scope) {
+      const seqs = scopeSeqs(scope.seqs);
+      const chunks: Query[] = [];
+      for (let start = 0; start < seqs.length; start += MAX_TERMS) chunks.push({ terms: { seq: seqs.slice(start, start + MAX_TERMS) } });
+      query = chunks.length === 0 ? null : { bool: { filter: [LIVE, chunks.length === 1 ? chunks[0] : { bool: { should: chunks, minimum_should_match: 1 } }] } };
+    } else {
+      query = liveFilterQuery(scope.filter);
+    }
+    if (query === null || wanted.length === 0) return counts;
+    // One more bucket than asked: the empty value (no licence) is counted by ES but not listed.
+    const aggs = Object.fromEntries(
+      wanted.map((field) => [
+        field,
+        { terms: { field, size: options.limit + 1, shard_size: Math.max(FACET_SHARD_SIZE, options.limit + 1), order: [{ _count: 'desc' as const }, { _key: 'asc' as const }] } },
+      ]),
+    );
+    const response = await esCall('counting facets', () =>
+      this.client.search({ index: this.names.alias, query, size: 0, track_total_hits: false, aggs }),
+    );
+    const found = response.aggregations as Record<string, { buckets: Array<{ key: string | number; doc_count: number }> }> | undefined;
+    for (const field of wanted) {
+      counts[field] = (found?.[field]?.buckets ?? [])
+        .map((bucket) => ({ value: String(bucket.key), count: bucket.doc_count }))
+        .filter((entry) => entry.value !== '')
+        .slice(0, options.limit);
+    }
+    return counts;
   }
 
   async lexicalSearch(
