@@ -10,6 +10,7 @@ import type { Encoders, ImageDescriptors } from '../src/encoders/types.js';
 import type { Catalog, ItemInput } from '../src/store/types.js';
 import { Progress } from '../src/progress.js';
 import type { ProgressSink } from '../src/progress.js';
+import { isBlankImage } from './blank.js';
 import type { IngestSource, SkippedRow, SourceItem } from './sources/types.js';
 
 export interface IngestTarget {
@@ -38,7 +39,7 @@ export interface IngestSummary {
   added: number;
   duplicates: number;
   skipped: number;
-  /** Skip counts by reason class (unreadable, corrupt, empty, too-large, unsupported, invalid-row). */
+  /** Skip counts by reason class (unreadable, corrupt, empty, too-large, unsupported, blank, invalid-row). */
   skippedBy: Record<string, number>;
   /** The first skipped rows with their reasons (bounded). */
   skippedRows: SkippedRow[];
@@ -147,6 +148,7 @@ export async function ingest(
       const bytes = await item.bytes();
       const hash = createHash('sha256').update(bytes).digest('hex');
       const { width, height } = await probeImage(bytes, options.maxPixels);
+      if (await isBlankImage(bytes, { maxPixels: options.maxPixels })) throw new SkipError('blank', 'blank image');
       return { item, bytes, hash, width, height };
     } catch (error) {
       const { kind, reason } = classify(error);

@@ -34,22 +34,31 @@ async function openStore(): Promise<EmbeddedStore> {
   });
 }
 
-function colour(r: number, g: number, b: number, size = 48) {
-  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } });
+/** A coloured square with a black dot in it (a flat square would be refused as blank). */
+async function colourBytes(r: number, g: number, b: number, size = 48): Promise<Buffer> {
+  const dot = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#000000' } }).png().toBuffer();
+  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } })
+    .composite([{ input: dot, top: Math.floor(size / 3), left: Math.floor(size / 4) }])
+    .png()
+    .toBuffer();
+}
+
+async function colour(r: number, g: number, b: number, size = 48) {
+  return sharp(await colourBytes(r, g, b, size));
 }
 
 /** A folder with good images in several formats and every kind of bad file. */
 async function makeFolder(): Promise<string> {
   const dir = await tempDir('parasol-ingest-src-');
   await mkdir(path.join(dir, 'nested', 'deeper'), { recursive: true });
-  await colour(255, 0, 0).png().toFile(path.join(dir, 'red.png'));
-  await colour(0, 255, 0).jpeg().toFile(path.join(dir, 'nested', 'green.jpg'));
-  await colour(0, 0, 255).webp().toFile(path.join(dir, 'nested', 'deeper', 'blue.webp'));
+  await (await colour(255, 0, 0)).png().toFile(path.join(dir, 'red.png'));
+  await (await colour(0, 255, 0)).jpeg().toFile(path.join(dir, 'nested', 'green.jpg'));
+  await (await colour(0, 0, 255)).webp().toFile(path.join(dir, 'nested', 'deeper', 'blue.webp'));
   await writeFile(path.join(dir, 'circle.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><circle cx="20" cy="20" r="15" fill="orange"/></svg>');
-  await colour(255, 0, 0).png().toFile(path.join(dir, 'red-copy.png'));
+  await (await colour(255, 0, 0)).png().toFile(path.join(dir, 'red-copy.png'));
   await writeFile(path.join(dir, 'empty.png'), Buffer.alloc(0));
   await writeFile(path.join(dir, 'text.png'), 'this is not an image at all');
-  const jpeg = await colour(10, 20, 30, 64).jpeg().toBuffer();
+  const jpeg = await (await colour(10, 20, 30, 64)).jpeg().toBuffer();
   await writeFile(path.join(dir, 'truncated.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 3)));
   await sharp({ create: { width: 1200, height: 1200, channels: 3, background: '#888' } }).png().toFile(path.join(dir, 'huge.png'));
   await writeFile(path.join(dir, 'notes.txt'), 'ignored by extension');
@@ -115,6 +124,21 @@ describe('ingest from a folder', () => {
     expect(rest.stopped).toBe(false);
     expect((await store.catalog.stats()).items).toBe(4);
     expect(first.added + rest.added).toBe(4);
+    await store.close();
+  });
+  it('skips blank images (transparent, flat) with the reason "blank image", and keeps one with a dot', async () => {
+    const dir = await tempDir('parasol-ingest-blank-');
+    const transparent = sharp({ create: { width: 32, height: 32, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } });
+    await transparent.png().toFile(path.join(dir, 'transparent.png'));
+    await sharp({ create: { width: 32, height: 32, channels: 3, background: '#ff0000' } }).png().toFile(path.join(dir, 'flat-red.png'));
+    await (await colour(255, 0, 0)).png().toFile(path.join(dir, 'red-with-dot.png'));
+    const store = await openStore();
+    const summary = await ingest(await folderSource(dir), encoders, store, options);
+    expect(summary).toMatchObject({ seen: 3, added: 1, skipped: 2, skippedBy: { blank: 2 } });
+    expect(Object.fromEntries(summary.skippedRows.map((r) => [r.key, r.reason]))).toEqual({
+      'transparent.png': 'blank image',
+      'flat-red.png': 'blank image',
+    });
     await store.close();
   });
 });
