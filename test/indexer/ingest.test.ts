@@ -188,6 +188,43 @@ describe('ingest from manifests', () => {
     await store.close();
   });
 
+  it('keeps a second id for the same bytes as an alias and lists each duplicate with the stored id', async () => {
+    const dir = await makeFolder();
+    const manifest = path.join(dir, 'skus.jsonl');
+    await writeFile(
+      manifest,
+      [
+        JSON.stringify({ path: 'red.png', id: 'sku-1', title: 'Red', tags: ['red'] }),
+        JSON.stringify({ path: 'red-copy.png', id: 'sku-2', title: 'Red again', tags: ['crimson'], license: 'CC0-1.0' }),
+        JSON.stringify({ path: 'red.png', id: 'sku-1' }),
+      ].join('\n'),
+    );
+    const store = await openStore();
+    const summary = await ingest(await manifestSource(manifest), encoders, store, options);
+    expect(summary).toMatchObject({ added: 1, duplicates: 2 });
+    expect(summary.duplicateRows.map(({ id, existingId }) => ({ id, existingId }))).toEqual([
+      { id: 'sku-1', existingId: 'sku-1' },
+      { id: 'sku-2', existingId: 'sku-1' },
+    ]);
+    expect(await store.catalog.get('sku-2')).toMatchObject({ aliasOf: 'sku-1', title: 'Red again', tags: ['crimson'], license: 'CC0-1.0' });
+    expect((await store.catalog.stats()).items).toBe(1);
+
+    // A later run: a third id for the stored image, and a plain re-run of the folder.
+    const later = path.join(dir, 'more.jsonl');
+    await writeFile(later, [JSON.stringify({ path: 'red.png', id: 'sku-3', title: 'Third' }), JSON.stringify({ path: 'red.png', id: 'sku-2' })].join('\n'));
+    const again = await ingest(await manifestSource(later), encoders, store, options);
+    expect(again).toMatchObject({ added: 0, duplicates: 2 });
+    expect(again.duplicateRows.map(({ id, existingId }) => ({ id, existingId }))).toEqual([
+      { id: 'sku-2', existingId: 'sku-1' },
+      { id: 'sku-3', existingId: 'sku-1' },
+    ]);
+    expect((await store.catalog.get('sku-1'))?.aliases).toEqual(['sku-2', 'sku-3']);
+    const folder = await ingest(await folderSource(dir), encoders, store, options);
+    expect(folder.duplicateRows.find((row) => row.key === 'red.png')).toEqual({ key: 'red.png', id: 'sku-1', existingId: 'sku-1' });
+    expect((await store.catalog.get('sku-1'))?.aliases).toEqual(['sku-2', 'sku-3']);
+    await store.close();
+  });
+
   it('reads CSV with quoted fields and | separated tags', async () => {
     const dir = await makeFolder();
     const manifest = path.join(dir, 'items.csv');
