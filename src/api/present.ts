@@ -16,6 +16,8 @@ export interface ApiResult {
   score: number;
   scores: ModalityScores;
   thumbnail: string;
+  /** The image's other ids (aliases), when it has any. */
+  aliases?: string[];
   explanation?: ScoreExplanation;
 }
 
@@ -40,6 +42,10 @@ export interface ApiItem {
   createdAt: string;
   updatedAt: string;
   thumbnail: string;
+  /** Read under an alias: the id of the stored item whose image this id shares. */
+  aliasOf?: string;
+  /** On the stored item: its other ids (aliases), oldest first. */
+  aliases?: string[];
 }
 
 /** `:` is legal in a path segment, so demo ids (`noto:1f600`) stay readable in URLs. */
@@ -47,7 +53,8 @@ export function thumbnailUrl(id: string): string {
   return `/v1/items/${encodeURIComponent(id).replace(/%3A/gi, ':')}/thumbnail`;
 }
 
-export function presentResult(result: SearchResult): ApiResult {
+/** A result lists the image's aliases once the engine hands them over (the catalog's items carry them). */
+export function presentResult(result: SearchResult & { aliases?: string[] }): ApiResult {
   const out: ApiResult = {
     id: result.id,
     title: result.title,
@@ -59,6 +66,7 @@ export function presentResult(result: SearchResult): ApiResult {
     scores: result.scores,
     thumbnail: thumbnailUrl(result.id),
   };
+  if (result.aliases && result.aliases.length > 0) out.aliases = result.aliases;
   if (result.explanation) out.explanation = result.explanation;
   return out;
 }
@@ -92,5 +100,7 @@ export function presentItem(item: Item): ApiItem {
     createdAt: item.createdAt,
     updatedAt: item.updatedAt,
     thumbnail: thumbnailUrl(item.id),
+    ...(item.aliasOf !== undefined ? { aliasOf: item.aliasOf } : {}),
+    ...(item.aliases && item.aliases.length > 0 ? { aliases: item.aliases } : {}),
   };
 }
