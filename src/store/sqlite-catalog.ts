@@ -541,7 +541,8 @@ export class SqliteCatalog implements Catalog {
       const rows = page.all(after, batchSize);
       if (rows.length === 0) return;
       after = rows[rows.length - 1].seq;
-      yield rows.map(toItemWithVectors);
+      const aliases = this.aliasIdsBySeq(rows.map((row) => row.seq));
+      yield rows.map((row) => withAliasIds(toItemWithVectors(row), aliases.get(row.seq)));
       if (rows.length < batchSize) return;
     }
   }

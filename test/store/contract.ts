@@ -261,6 +261,9 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
         expect(await catalog().thumbnail('sku-2')).toEqual(Buffer.from('thumb'));
         expect((await catalog().getManyBySeq([first.seq])).get(first.seq)).toMatchObject({ id: 'sku-1', aliases: ['sku-2'] });
         expect(await catalog().findByHash(input.contentHash)).toMatchObject({ id: 'sku-1', aliases: ['sku-2'] });
+        const scanned: ItemWithVectors[] = [];
+        for await (const page of catalog().scan(10)) scanned.push(...page);
+        expect(scanned.map((item) => [item.id, item.aliases])).toEqual([['sku-1', ['sku-2']]]);
         // The stored item's metadata is what filters and facets see: one image, counted once.
         expect([...(await catalog().matchFilter({ tags: ['kitten'] }))]).toEqual([]);
         expect(await catalog().facets({ filter: {} }, ['tags'], { limit: 10 })).toEqual({ tags: [{ value: 'cat', count: 1 }] });
