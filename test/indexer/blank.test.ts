@@ -4,11 +4,14 @@ import { isBlankImage } from '../../indexer/blank.js';
 
 const limits = { maxPixels: 10_000_000 };
 
-function square(background: sharp.Color, channels: 3 | 4 = 4, size = 64): sharp.Sharp {
+type Colour = string | { r: number; g: number; b: number; alpha?: number };
+type Image = ReturnType<typeof sharp>;
+
+function square(background: Colour, channels: 3 | 4 = 4, size = 64): Image {
   return sharp({ create: { width: size, height: size, channels, background } });
 }
 
-async function withDot(base: sharp.Sharp, at: { top: number; left: number }, size = 1): Promise<Buffer> {
+async function withDot(base: Image, at: { top: number; left: number }, size = 1): Promise<Buffer> {
   const dot = await square('#000000', 4, size).png().toBuffer();
   return base.composite([{ input: dot, ...at }]).png().toBuffer();
 }
