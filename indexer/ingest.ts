@@ -7,9 +7,11 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import type { Encoders, ImageDescriptors } from '../src/encoders/types.js';
-import type { Catalog, ItemInput } from '../src/store/types.js';
+import { idFromHash } from '../src/store/sqlite-catalog.js';
+import type { Catalog, Item, ItemInput } from '../src/store/types.js';
 import { Progress } from '../src/progress.js';
 import type { ProgressSink } from '../src/progress.js';
+import { isBlankImage } from './blank.js';
 import type { IngestSource, SkippedRow, SourceItem } from './sources/types.js';
 
 export interface IngestTarget {
@@ -38,11 +40,13 @@ export interface IngestSummary {
   added: number;
   duplicates: number;
   skipped: number;
-  /** Skip counts by reason class (unreadable, corrupt, empty, too-large, unsupported, invalid-row). */
+  /** Skip counts by reason class (unreadable, corrupt, empty, too-large, unsupported, blank, invalid-row). */
   skippedBy: Record<string, number>;
   /** The first skipped rows with their reasons (bounded). */
   skippedRows: SkippedRow[];
   addedIds: string[];
+  /** The first duplicates (bounded; `duplicates` counts them all): each input's id and the stored item's id holding its image. */
+  duplicateRows: DuplicateRow[];
   seconds: number;
   itemsPerSecond: number;
   /** Share of wall time spent inside the encoders. */
@@ -50,7 +54,15 @@ export interface IngestSummary {
   stopped: boolean;
 }
 
+export interface DuplicateRow {
+  key: string;
+  /** The id the input answers under: its own explicit id (kept as an alias), else the stored item's. */
+  id: string;
+  existingId: string;
+}
+
 const MAX_REPORTED_SKIPS = 200;
+const MAX_REPORTED_DUPLICATES = 1_000;
 const MAX_REPORTED_IDS = 10_000;
 
 interface Prepared {
@@ -126,6 +138,7 @@ export async function ingest(
     skippedBy: {},
     skippedRows: [],
     addedIds: [],
+    duplicateRows: [],
     seconds: 0,
     itemsPerSecond: 0,
     encoderShare: 0,
@@ -135,6 +148,10 @@ export async function ingest(
     summary.skipped++;
     summary.skippedBy[kind] = (summary.skippedBy[kind] ?? 0) + 1;
     if (summary.skippedRows.length < MAX_REPORTED_SKIPS) summary.skippedRows.push({ key, reason });
+  };
+  const duplicate = (row: DuplicateRow): void => {
+    summary.duplicates++;
+    if (summary.duplicateRows.length < MAX_REPORTED_DUPLICATES) summary.duplicateRows.push(row);
   };
   for (const row of source.rejected) skip(row.key, 'invalid-row', row.reason);
 
@@ -147,6 +164,7 @@ export async function ingest(
       const bytes = await item.bytes();
       const hash = createHash('sha256').update(bytes).digest('hex');
       const { width, height } = await probeImage(bytes, options.maxPixels);
+      if (await isBlankImage(bytes, { maxPixels: options.maxPixels })) throw new SkipError('blank', 'blank image');
       return { item, bytes, hash, width, height };
     } catch (error) {
       const { kind, reason } = classify(error);
@@ -183,26 +201,40 @@ export async function ingest(
   /** Dedupes against the catalog (which earlier batches have just changed), encodes, commits. */
   const commit = async (pending: SourceItem[], prepared: Prepared[]): Promise<void> => {
     const fresh: Prepared[] = [];
-    const hashes = new Set<string>();
+    const hashes = new Map<string, Prepared>();
     const ids = new Set<string>();
+    const aliases: Array<{ p: Prepared; stored?: Item; first?: Prepared }> = [];
     for (const p of prepared) {
-      if (hashes.has(p.hash) || (await target.catalog.findByHash(p.hash))) {
-        summary.duplicates++;
-        continue;
-      }
       const wantedId = p.item.meta.id;
-      if (wantedId !== undefined && (ids.has(wantedId) || (await target.catalog.get(wantedId)))) {
-        // The id is taken by other content: skip this one rather than fail its whole batch.
-        skip(p.item.key, 'id-conflict', `id "${wantedId}" already belongs to a different image`);
+      const first = hashes.get(p.hash);
+      const stored = first ? undefined : await target.catalog.findByHash(p.hash);
+      if (first || stored) {
+        // Same bytes again: a plain repeat, or a new explicit id kept as an alias of the stored image.
+        const existingId = stored ? stored.id : (first?.item.meta.id ?? idFromHash(p.hash));
+        if (wantedId === undefined || wantedId === existingId || stored?.aliases?.includes(wantedId)) {
+          duplicate({ key: p.item.key, id: wantedId ?? existingId, existingId });
+          continue;
+        }
+      }
+      if (wantedId !== undefined) {
+        const owner = ids.has(wantedId) ? undefined : await target.catalog.get(wantedId);
+        if (ids.has(wantedId) || (owner && owner.contentHash !== p.hash)) {
+          // The id is taken by other content: skip this one rather than fail its whole batch.
+          skip(p.item.key, 'id-conflict', `id "${wantedId}" already belongs to a different image`);
+          continue;
+        }
+        ids.add(wantedId);
+      }
+      if (first || stored) {
+        aliases.push({ p, stored, first });
         continue;
       }
-      hashes.add(p.hash);
-      if (wantedId !== undefined) ids.add(wantedId);
+      hashes.set(p.hash, p);
       fresh.push(p);
     }
-    if (fresh.length > 0) {
+    if (fresh.length > 0 || aliases.length > 0) {
       const [descriptors, thumbnails] = await Promise.all([
-        describe(fresh),
+        fresh.length > 0 ? describe(fresh) : Promise.resolve([]),
         Promise.all(
           fresh.map((p) =>
             p.item.storeThumbnail
@@ -212,11 +244,9 @@ export async function ingest(
         ),
       ]);
       const inputs: ItemInput[] = [];
-      fresh.forEach((p, i) => {
-        const d = descriptors[i];
-        if (!d) return;
+      const toInput = (p: Prepared, d: ImageDescriptors, thumbnail: Buffer | undefined): ItemInput => {
         const meta = p.item.meta;
-        inputs.push({
+        return {
           id: meta.id,
           externalId: meta.externalId,
           source: meta.source ?? 'upload',
@@ -232,17 +262,36 @@ export async function ingest(
           contentHash: p.hash,
           semantic: d.semantic,
           style: d.style,
-          thumbnail: thumbnails[i],
-        });
+          thumbnail,
+        };
+      };
+      const keys: string[] = [];
+      fresh.forEach((p, i) => {
+        const d = descriptors[i];
+        if (!d) return;
+        inputs.push(toInput(p, d, thumbnails[i]));
+        keys.push(p.item.key);
       });
+      // An alias needs no encoding: the catalog keeps the stored image's vectors (these only satisfy
+      // the input's shape, and keep the item whole should the stored one be deleted meanwhile).
+      for (const { p, stored, first } of aliases) {
+        const d = first ? descriptors[fresh.indexOf(first)] : stored && (await target.catalog.getWithVectors(stored.id));
+        if (!d) {
+          // The same bytes failed to encode under the first id (that skip is reported) or vanished meanwhile.
+          skip(p.item.key, 'corrupt', 'the image could not be encoded');
+          continue;
+        }
+        inputs.push(toInput(p, d, undefined));
+        keys.push(p.item.key);
+      }
       if (inputs.length > 0) {
         const results = await target.catalog.addBatch(inputs);
-        for (const r of results) {
+        results.forEach((r, i) => {
           if (r.status === 'added') {
             summary.added++;
             if (summary.addedIds.length < MAX_REPORTED_IDS) summary.addedIds.push(r.id);
-          } else summary.duplicates++;
-        }
+          } else duplicate({ key: keys[i], id: r.id, existingId: r.existingId ?? r.id });
+        });
         await target.sync();
         if (++batchesSinceSave >= saveEvery) {
           await target.save();

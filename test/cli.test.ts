@@ -41,7 +41,11 @@ beforeAll(async () => {
   const colours = ['#d33', '#3d3', '#33d', '#dd3', '#3dd', '#d3d'];
   await Promise.all(
     colours.map((background, i) =>
-      sharp({ create: { width: 40, height: 40, channels: 3, background } }).png().toFile(path.join(imagesDir, `swatch-${i}.png`)),
+      // A dark corner so that no swatch is one flat colour (ingest refuses those as blank).
+      sharp({ create: { width: 40, height: 40, channels: 3, background } })
+        .composite([{ input: { create: { width: 6, height: 6, channels: 3, background: '#000000' } }, top: 2, left: 2 }])
+        .png()
+        .toFile(path.join(imagesDir, `swatch-${i}.png`)),
     ),
   );
 });

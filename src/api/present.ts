@@ -13,7 +13,8 @@ export function thumbnailUrl(id: string): string {
   return `/v1/items/${encodeURIComponent(id).replace(/%3A/gi, ':')}/thumbnail`;
 }
 
-export function presentResult(result: SearchResult): ApiResult {
+/** A result lists the image's aliases once the engine hands them over (the catalog's items carry them). */
+export function presentResult(result: SearchResult & { aliases?: string[] }): ApiResult {
   const out: ApiResult = {
     id: result.id,
     title: result.title,
@@ -25,6 +26,7 @@ export function presentResult(result: SearchResult): ApiResult {
     scores: result.scores,
     thumbnail: thumbnailUrl(result.id),
   };
+  if (result.aliases && result.aliases.length > 0) out.aliases = result.aliases;
   if (result.explanation) out.explanation = result.explanation;
   return out;
 }
@@ -58,5 +60,7 @@ export function presentItem(item: Item): ApiItem {
     createdAt: item.createdAt,
     updatedAt: item.updatedAt,
     thumbnail: thumbnailUrl(item.id),
+    ...(item.aliasOf !== undefined ? { aliasOf: item.aliasOf } : {}),
+    ...(item.aliases && item.aliases.length > 0 ? { aliases: item.aliases } : {}),
   };
 }

@@ -39,6 +39,8 @@ export interface ApiResult {
   score: number;
   scores: ApiScores;
   thumbnail: string;
+  /** The image's other ids (aliases), when it has any. */
+  aliases?: string[];
   explanation?: ApiScoreExplanation;
 }
 
@@ -76,6 +78,10 @@ export interface ApiItem {
   createdAt: string;
   updatedAt: string;
   thumbnail: string;
+  /** Read under an alias: the id of the stored item whose image this id shares. */
+  aliasOf?: string;
+  /** On the stored item: its other ids (aliases), oldest first. */
+  aliases?: string[];
 }
 
 export interface ApiFeedback {

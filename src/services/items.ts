@@ -38,6 +38,8 @@ export interface UploadOutcome {
   index: number;
   id?: string;
   status: UploadStatus;
+  /** For a duplicate: the stored item holding the image (the file's own id, if new, is kept as its alias). */
+  existingId?: string;
   reason?: string;
 }
 
@@ -130,7 +132,7 @@ export class ItemService {
       if (taken) {
         outcomes[index] =
           taken.contentHash === hash
-            ? { index, id: taken.id, status: 'duplicate' }
+            ? { index, id: taken.id, status: 'duplicate', existingId: taken.aliasOf ?? taken.id }
             : { index, id: taken.id, status: 'skipped', reason: 'an item with this id already exists with different content' };
         continue;
       }
@@ -141,10 +143,16 @@ export class ItemService {
       const summary = await ingest(uploadSource(pending), this.deps.encoders, this.uploadTarget(), { ...this.ingestLimits(), progress: null });
       const skipped = new Map(summary.skippedRows.map((row) => [row.key, row.reason]));
       const added = new Set(summary.addedIds);
+      const duplicates = new Map(summary.duplicateRows.map((row) => [row.key, row]));
       for (const file of pending) {
         const reason = skipped.get(file.key);
         if (reason !== undefined) {
           outcomes[file.index] = { index: file.index, status: 'skipped', reason };
+          continue;
+        }
+        const duplicate = duplicates.get(file.key);
+        if (duplicate) {
+          outcomes[file.index] = { index: file.index, id: duplicate.id, status: 'duplicate', existingId: duplicate.existingId };
           continue;
         }
         const stored = await catalog.findByHash(file.hash);

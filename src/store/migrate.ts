@@ -24,6 +24,8 @@ export interface MigrateSummary {
   added: number;
   /** Already in the target (same content): a resumed run's earlier work, or content stored twice. */
   duplicates: number;
+  /** Other ids of the copied images (aliases, with their own metadata), copied in the same batches. */
+  aliases: number;
   seconds: number;
   itemsPerSecond: number;
   stopped: boolean;
@@ -37,14 +39,24 @@ export async function migrateCatalog(from: Catalog, to: Store, options: MigrateO
   const started = Date.now();
   const total = (await from.stats()).items;
   const progress = new Progress('migrate', total, options.progress);
-  const summary: MigrateSummary = { seen: 0, added: 0, duplicates: 0, seconds: 0, itemsPerSecond: 0, stopped: false };
+  const summary: MigrateSummary = { seen: 0, added: 0, duplicates: 0, aliases: 0, seconds: 0, itemsPerSecond: 0, stopped: false };
   for await (const page of from.scan(batchSize)) {
-    const inputs = await Promise.all(page.map(async (item) => toInput(item, await from.thumbnail(item.id))));
+    const perItem = await Promise.all(
+      page.map(async (item) => {
+        const own = toInput(item, await from.thumbnail(item.id));
+        // Each alias right after its item, in the same batch: the target makes it an alias again.
+        const aliases = await Promise.all((item.aliases ?? []).map((id) => from.get(id)));
+        return [own, ...aliases.flatMap((alias) => (alias ? [toInput({ ...alias, semantic: item.semantic, style: item.style }, undefined)] : []))];
+      }),
+    );
+    const inputs = perItem.flat();
+    const isAlias = perItem.flatMap((group) => group.map((_, i) => i > 0));
     const results = await to.catalog.addBatch(inputs);
-    for (const result of results) {
-      if (result.status === 'added') summary.added++;
+    results.forEach((result, i) => {
+      if (isAlias[i]) summary.aliases++;
+      else if (result.status === 'added') summary.added++;
       else summary.duplicates++;
-    }
+    });
     summary.seen += page.length;
     progress.tick(page.length);
     if (options.shouldStop?.()) {

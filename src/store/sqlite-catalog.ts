@@ -13,12 +13,15 @@ import Database from 'better-sqlite3';
 import { createError } from '../errors.js';
 import { fromBlob, toBlob } from '../vectors.js';
 import { carriesText, LEXICAL_WEIGHTS, queryWords } from './lexical.js';
-import { assertDims, validateInput, type VectorDims } from './validate.js';
+import { assertDims, scopeSeqs, validateFacets, validateInput, type VectorDims } from './validate.js';
 import type {
   AddResult,
   Catalog,
   CatalogChanges,
   CatalogStats,
+  FacetCounts,
+  FacetField,
+  FacetScope,
   Item,
   ItemFilter,
   ItemInput,
@@ -37,7 +40,7 @@ export interface SqliteCatalogOptions {
 }
 
 /** Bump when the schema changes and add a step to MIGRATIONS. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /** MIGRATIONS[n] takes a database from user_version n to n + 1. */
 const MIGRATIONS: readonly string[] = [
@@ -142,7 +145,49 @@ const MIGRATIONS: readonly string[] = [
     );
   END;
   `,
+  // 2 → 3: other ids of a stored image (aliases), each with its own metadata. An alias shares the
+  // item's seq, vectors and thumbnail; it is not searched on its own, so it never touches the FTS
+  // index or the version. Deleted aliases are removed outright: no index replays them.
+  `
+  CREATE TABLE aliases (
+    id          TEXT    PRIMARY KEY,
+    seq         INTEGER NOT NULL REFERENCES items(seq),
+    external_id TEXT    NOT NULL DEFAULT '',
+    source      TEXT    NOT NULL,
+    title       TEXT    NOT NULL,
+    tags        TEXT    NOT NULL DEFAULT '[]',
+    keywords    TEXT    NOT NULL DEFAULT '[]',
+    description TEXT    NOT NULL DEFAULT '',
+    license     TEXT    NOT NULL DEFAULT '',
+    attribution TEXT    NOT NULL DEFAULT '',
+    url         TEXT    NOT NULL DEFAULT '',
+    extra       TEXT    NOT NULL DEFAULT '{}',
+    created_at  TEXT    NOT NULL,
+    updated_at  TEXT    NOT NULL
+  );
+  CREATE INDEX aliases_seq ON aliases(seq);
+  `,
 ];
+
+/** An alias's own metadata columns, in the order items has them. */
+const ALIAS_COLUMNS = `id, seq, external_id, source, title, tags, keywords, description, license, attribution, url, extra, created_at, updated_at`;
+
+interface AliasRow {
+  id: string;
+  seq: number;
+  external_id: string;
+  source: string;
+  title: string;
+  tags: string;
+  keywords: string;
+  description: string;
+  license: string;
+  attribution: string;
+  url: string;
+  extra: string;
+  created_at: string;
+  updated_at: string;
+}
 
 /** bm25() weights in column order (title, tags, keywords, description): see LEXICAL_WEIGHTS. */
 const BM25 = `bm25(items_fts, ${LEXICAL_WEIGHTS.title}, ${LEXICAL_WEIGHTS.tags}, ${LEXICAL_WEIGHTS.keywords}, ${LEXICAL_WEIGHTS.description})`;
@@ -243,11 +288,11 @@ export class SqliteCatalog implements Catalog {
       for (const input of batch) {
         const sameContent = addedInBatch.get(input.contentHash) ?? this.liveRefByHash(input.contentHash);
         if (sameContent) {
-          results.push({ id: sameContent.id, seq: sameContent.seq, status: 'duplicate' });
+          results.push(this.addDuplicate(input, sameContent, now));
           continue;
         }
         const id = input.id ?? idFromHash(input.contentHash);
-        if (this.liveRefById(id)) {
+        if (this.seqOfId(id) !== undefined) {
           throw createError('CONFLICT', `An item with id "${id}" already exists with different content`);
         }
         const seq = this.insertItem(input, id, now, nextVersion);
@@ -264,26 +309,43 @@ export class SqliteCatalog implements Catalog {
   }
 
   async get(id: string): Promise<Item | undefined> {
-    const row = this
-      .prepare<[string], ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE id = ? AND deleted = 0`)
-      .get(id);
-    return row && toItem(row);
+    return this.db.transaction((): Item | undefined => {
+      const row = this
+        .prepare<[string], ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE id = ? AND deleted = 0`)
+        .get(id);
+      if (row) return this.withAliases(toItem(row));
+      const alias = this.aliasById(id);
+      if (!alias) return undefined;
+      const item = this.prepare<[number], ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE seq = ? AND deleted = 0`).get(alias.seq);
+      return item && aliasView(toItem(item), alias);
+    })();
   }
 
   async getWithVectors(id: string): Promise<ItemWithVectors | undefined> {
-    const row = this
-      .prepare<[string], ItemRowWithVectors>(`SELECT ${ITEM_COLUMNS_WITH_VECTORS} FROM items WHERE id = ? AND deleted = 0`)
-      .get(id);
-    return row && toItemWithVectors(row);
+    return this.db.transaction((): ItemWithVectors | undefined => {
+      const row = this
+        .prepare<[string], ItemRowWithVectors>(`SELECT ${ITEM_COLUMNS_WITH_VECTORS} FROM items WHERE id = ? AND deleted = 0`)
+        .get(id);
+      if (row) return this.withAliases(toItemWithVectors(row));
+      const alias = this.aliasById(id);
+      if (!alias) return undefined;
+      const item = this
+        .prepare<[number], ItemRowWithVectors>(`SELECT ${ITEM_COLUMNS_WITH_VECTORS} FROM items WHERE seq = ? AND deleted = 0`)
+        .get(alias.seq);
+      return item && { ...aliasView(toItem(item), alias), semantic: fromBlob(item.semantic), style: fromBlob(item.style) };
+    })();
   }
 
   async getManyBySeq(seqs: number[]): Promise<Map<number, Item>> {
-    const rows = this
-      .prepare<[string], ItemRow>(
-        `SELECT ${ITEM_COLUMNS} FROM items WHERE deleted = 0 AND seq IN (SELECT value FROM json_each(?))`,
-      )
-      .all(JSON.stringify(seqs));
-    return new Map(rows.map((row) => [row.seq, toItem(row)]));
+    return this.db.transaction((): Map<number, Item> => {
+      const rows = this
+        .prepare<[string], ItemRow>(
+          `SELECT ${ITEM_COLUMNS} FROM items WHERE deleted = 0 AND seq IN (SELECT value FROM json_each(?))`,
+        )
+        .all(JSON.stringify(seqs));
+      const aliases = this.aliasIdsBySeq(rows.map((row) => row.seq));
+      return new Map(rows.map((row) => [row.seq, withAliasIds(toItem(row), aliases.get(row.seq))]));
+    })();
   }
 
   async getVectorsBySeq(seqs: number[], modality: Modality): Promise<Map<number, Float32Array>> {
@@ -298,25 +360,42 @@ export class SqliteCatalog implements Catalog {
   }
 
   async findByHash(contentHash: string): Promise<Item | undefined> {
-    const row = this
-      .prepare<[string], ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE content_hash = ? AND deleted = 0`)
-      .get(contentHash);
-    return row && toItem(row);
+    return this.db.transaction((): Item | undefined => {
+      const row = this
+        .prepare<[string], ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE content_hash = ? AND deleted = 0`)
+        .get(contentHash);
+      return row && this.withAliases(toItem(row));
+    })();
   }
 
   async thumbnail(id: string): Promise<Buffer | undefined> {
-    const row = this
-      .prepare<[string], { bytes: Buffer }>(
-        `SELECT t.bytes FROM thumbnails t JOIN items i ON i.seq = t.seq WHERE i.id = ? AND i.deleted = 0`,
-      )
-      .get(id);
-    return row?.bytes;
+    const seq = this.seqOfId(id);
+    if (seq === undefined) return undefined;
+    return this.prepare<[number], { bytes: Buffer }>('SELECT bytes FROM thumbnails WHERE seq = ?').get(seq)?.bytes;
   }
 
   async delete(id: string): Promise<boolean> {
     const run = this.db.transaction((target: string): boolean => {
       const ref = this.liveRefById(target);
-      if (!ref) return false;
+      if (!ref) {
+        // An alias goes alone: the image and its other ids stay.
+        return this.prepare('DELETE FROM aliases WHERE id = ?').run(target).changes > 0;
+      }
+      const heir = this
+        .prepare<[number], AliasRow>(`SELECT ${ALIAS_COLUMNS} FROM aliases WHERE seq = ? ORDER BY rowid LIMIT 1`)
+        .get(ref.seq);
+      if (heir) {
+        // The oldest alias takes the image over: same seq, vectors and thumbnail, so no index changes.
+        this
+          .prepare(
+            `UPDATE items SET id = @id, external_id = @external_id, source = @source, title = @title, tags = @tags,
+               keywords = @keywords, description = @description, license = @license, attribution = @attribution,
+               url = @url, extra = @extra, updated_at = @now WHERE seq = @seq`,
+          )
+          .run({ ...heir, now: new Date().toISOString() });
+        this.prepare('DELETE FROM aliases WHERE id = ?').run(heir.id);
+        return true;
+      }
       const version = this.currentVersion() + 1;
       this
         .prepare('UPDATE items SET deleted = 1, deleted_version = ?, updated_at = ? WHERE seq = ?')
@@ -342,6 +421,37 @@ export class SqliteCatalog implements Catalog {
       .all(...params);
     if (limited && rows.length > options.limit) return null;
     return new Set(rows.map((row) => row.seq));
+  }
+
+  async facets(scope: FacetScope, fields: readonly FacetField[], options: { limit: number }): Promise<FacetCounts> {
+    const wanted = validateFacets(fields, options.limit);
+    const counts: FacetCounts = Object.fromEntries(wanted.map((field) => [field, []]));
+    let where: { clauses: string[]; params: Array<string | number> } | null;
+    if ('seqs' in scope) {
+      const seqs = scopeSeqs(scope.seqs);
+      // json_each turns any number of seqs into one bound parameter; `IN (subquery)` builds a
+      // transient index over it, so 10k seqs cost one pass over the JSON and one lookup per seq.
+      where = seqs.length === 0 ? null : { clauses: ['deleted = 0', 'items.seq IN (SELECT value FROM json_each(?))'], params: [JSON.stringify(seqs)] };
+    } else {
+      where = filterSql(scope.filter);
+    }
+    if (where === null) return counts;
+    const { clauses, params } = where;
+    const run = this.db.transaction((): void => {
+      for (const field of wanted) {
+        // Column names come from the closed FacetField union, never from user input.
+        const sql =
+          field === 'tags'
+            ? `SELECT tag.value AS value, count(DISTINCT items.seq) AS n FROM items, json_each(items.tags) tag
+               WHERE ${clauses.join(' AND ')} AND tag.value <> '' GROUP BY tag.value ORDER BY n DESC, tag.value LIMIT ?`
+            : `SELECT ${field} AS value, count(*) AS n FROM items
+               WHERE ${clauses.join(' AND ')} AND ${field} <> '' GROUP BY ${field} ORDER BY n DESC, ${field} LIMIT ?`;
+        const rows = this.prepare<Array<string | number>, { value: string; n: number }>(sql).all(...params, options.limit);
+        counts[field] = rows.map((row) => ({ value: row.value, count: row.n }));
+      }
+    });
+    run();
+    return counts;
   }
 
   async lexicalSearch(
@@ -431,7 +541,8 @@ export class SqliteCatalog implements Catalog {
       const rows = page.all(after, batchSize);
       if (rows.length === 0) return;
       after = rows[rows.length - 1].seq;
-      yield rows.map(toItemWithVectors);
+      const aliases = this.aliasIdsBySeq(rows.map((row) => row.seq));
+      yield rows.map((row) => withAliasIds(toItemWithVectors(row), aliases.get(row.seq)));
       if (rows.length < batchSize) return;
     }
   }
@@ -573,6 +684,69 @@ export class SqliteCatalog implements Catalog {
       .get(contentHash);
   }
 
+  /**
+   * A duplicate input: a plain repeat (no explicit id, or the image's own) is only reported; a new
+   * explicit id becomes an alias of the stored image with the input's metadata.
+   */
+  private addDuplicate(input: ItemInput, stored: { id: string; seq: number }, now: string): AddResult {
+    const wanted = input.id;
+    if (wanted === undefined || wanted === stored.id) return { id: stored.id, seq: stored.seq, status: 'duplicate', existingId: stored.id };
+    const owner = this.seqOfId(wanted);
+    if (owner !== undefined && owner !== stored.seq) {
+      throw createError('CONFLICT', `An item with id "${wanted}" already exists with different content`);
+    }
+    if (owner === undefined) {
+      this
+        .prepare(
+          `INSERT INTO aliases (${ALIAS_COLUMNS}) VALUES (@id, @seq, @externalId, @source, @title, @tags, @keywords,
+             @description, @license, @attribution, @url, @extra, @now, @now)`,
+        )
+        .run({
+          id: wanted,
+          seq: stored.seq,
+          externalId: input.externalId ?? '',
+          source: input.source,
+          title: input.title,
+          tags: JSON.stringify(input.tags ?? []),
+          keywords: JSON.stringify(input.keywords ?? []),
+          description: input.description ?? '',
+          license: input.license ?? '',
+          attribution: input.attribution ?? '',
+          url: input.url ?? '',
+          extra: JSON.stringify(input.extra ?? {}),
+          now,
+        });
+    }
+    return { id: wanted, seq: stored.seq, status: 'duplicate', existingId: stored.id };
+  }
+
+  /** The live seq an id answers for: a stored item's own id or one of its aliases. */
+  private seqOfId(id: string): number | undefined {
+    const own = this.liveRefById(id);
+    if (own) return own.seq;
+    return this.aliasById(id)?.seq;
+  }
+
+  private aliasById(id: string): AliasRow | undefined {
+    return this.prepare<[string], AliasRow>(`SELECT ${ALIAS_COLUMNS} FROM aliases WHERE id = ?`).get(id);
+  }
+
+  private aliasIdsBySeq(seqs: number[]): Map<number, string[]> {
+    const found = new Map<number, string[]>();
+    if (seqs.length === 0) return found;
+    const rows = this
+      .prepare<[string], { id: string; seq: number }>(
+        'SELECT id, seq FROM aliases WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY rowid',
+      )
+      .all(JSON.stringify(seqs));
+    for (const row of rows) found.set(row.seq, [...(found.get(row.seq) ?? []), row.id]);
+    return found;
+  }
+
+  private withAliases<T extends Item>(item: T): T {
+    return withAliasIds(item, this.aliasIdsBySeq([item.seq]).get(item.seq));
+  }
+
   private liveRefById(id: string): { id: string; seq: number } | undefined {
     return this
       .prepare<[string], { id: string; seq: number }>('SELECT id, seq FROM items WHERE id = ? AND deleted = 0')
@@ -686,6 +860,31 @@ function toItem(row: ItemRow): Item {
     extra: JSON.parse(row.extra) as Record<string, unknown>,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+function withAliasIds<T extends Item>(item: T, aliases: string[] | undefined): T {
+  return aliases && aliases.length > 0 ? { ...item, aliases } : item;
+}
+
+/** An alias read by its id: its own metadata over the stored item's image. */
+function aliasView(item: Item, alias: AliasRow): Item {
+  return {
+    ...item,
+    id: alias.id,
+    externalId: alias.external_id,
+    source: alias.source,
+    title: alias.title,
+    tags: JSON.parse(alias.tags) as string[],
+    keywords: JSON.parse(alias.keywords) as string[],
+    description: alias.description,
+    license: alias.license,
+    attribution: alias.attribution,
+    url: alias.url,
+    extra: JSON.parse(alias.extra) as Record<string, unknown>,
+    createdAt: alias.created_at,
+    updatedAt: alias.updated_at,
+    aliasOf: item.id,
   };
 }
 

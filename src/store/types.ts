@@ -49,6 +49,13 @@ export interface Item extends Required<Omit<ItemMetadata, 'extra' | 'keywords'>>
   extra: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
+  /**
+   * Read under an alias id: the id of the stored item whose image (seq, vectors, thumbnail, size)
+   * this id shares. The metadata is the alias's own. Absent on the stored item itself.
+   */
+  aliasOf?: string;
+  /** On the stored item: the other ids of the same image, oldest first. Absent when there are none. */
+  aliases?: string[];
 }
 
 export interface ItemWithVectors extends Item {
@@ -59,9 +66,12 @@ export interface ItemWithVectors extends Item {
 export type AddStatus = 'added' | 'duplicate';
 
 export interface AddResult {
+  /** The id the input is stored under: its own (an alias's too), or the stored item's for a plain repeat. */
   id: string;
   seq: number;
   status: AddStatus;
+  /** For a duplicate: the id of the stored item holding the image. */
+  existingId?: string;
 }
 
 export interface ItemFilter {
@@ -90,6 +100,29 @@ export interface CatalogChanges {
   version: number;
 }
 
+/**
+ * Fields a facet counts: exact stored values. (Orientation is not one yet: Elasticsearch would need
+ * an indexed orientation field, a mapping change with a reindex.)
+ */
+export const FACET_FIELDS = ['source', 'license', 'tags'] as const;
+export type FacetField = (typeof FACET_FIELDS)[number];
+/** The most values one facet may list. */
+export const MAX_FACET_VALUES = 100;
+
+export interface FacetValue {
+  value: string;
+  /** Live items in the scope carrying the value (an item with the tag twice counts once). */
+  count: number;
+}
+
+/**
+ * The set a facet counts: given live seqs (e.g. a search's candidates; unknown and deleted seqs are
+ * ignored) or the live items matching a filter.
+ */
+export type FacetScope = { seqs: readonly number[] } | { filter: ItemFilter };
+
+export type FacetCounts = Partial<Record<FacetField, FacetValue[]>>;
+
 export interface CatalogStats {
   items: number;
   deleted: number;
@@ -98,7 +131,12 @@ export interface CatalogStats {
 }
 
 export interface Catalog {
-  /** One transaction for the whole batch: all of it is committed or none. Duplicates (same contentHash) are reported, not added. */
+  /**
+   * One transaction for the whole batch: all of it is committed or none. An input whose content is
+   * stored (or earlier in the batch) is a duplicate: not added again; when it carries an explicit
+   * id that is not yet the image's, that id becomes an ALIAS of the stored item, keeping its own
+   * metadata (its vectors and thumbnail are ignored). An id taken by other content is a CONFLICT.
+   */
   addBatch(items: ItemInput[]): Promise<AddResult[]>;
   get(id: string): Promise<Item | undefined>;
   getWithVectors(id: string): Promise<ItemWithVectors | undefined>;
@@ -107,7 +145,11 @@ export interface Catalog {
   getVectorsBySeq(seqs: number[], modality: Modality): Promise<Map<number, Float32Array>>;
   findByHash(contentHash: string): Promise<Item | undefined>;
   thumbnail(id: string): Promise<Buffer | undefined>;
-  /** Soft delete; returns false if the id is unknown or already deleted. */
+  /**
+   * Deletes one id. An alias goes alone. The stored item's id, while aliases remain, hands the image
+   * to its oldest alias (promoted: its id and metadata become the item's; seq, vectors and thumbnail
+   * stay); the image is soft-deleted with its last id. Returns false if the id is unknown.
+   */
   delete(id: string): Promise<boolean>;
   /** The set of live seqs matching a filter (used to filter an index that filters by label). */
   matchFilter(filter: ItemFilter): Promise<Set<number>>;
@@ -119,6 +161,12 @@ export interface Catalog {
   lexicalScores(text: string, seqs: number[]): Promise<Map<number, LexicalHit>>;
   /** Whether any live item carries words beyond its id (false: the text signal stays off and search behaves as before). */
   hasText(): Promise<boolean>;
+  /**
+   * Per-value counts of each field over the scope, most frequent first, ties by value (code-unit
+   * order), at most `limit` (1..MAX_FACET_VALUES) values per field; empty values (no licence) are
+   * not listed. Every asked field is present in the answer, maybe with an empty list.
+   */
+  facets(scope: FacetScope, fields: readonly FacetField[], options: { limit: number }): Promise<FacetCounts>;
   /** Changes committed after `version`, for replaying into vector indices. */
   changesSince(version: number): Promise<CatalogChanges>;
   /** Every live item with vectors, in seq order, in pages (for rebuilds and migrations). */

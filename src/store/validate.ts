@@ -3,7 +3,7 @@
  * that both backends refuse the same batches with the same words.
  */
 import { createError } from '../errors.js';
-import type { ItemInput, Modality } from './types.js';
+import { FACET_FIELDS, MAX_FACET_VALUES, type FacetField, type ItemInput, type Modality } from './types.js';
 
 export interface VectorDims {
   semantic: number;
@@ -69,4 +69,22 @@ export function assertIndexPoints(modality: Modality, dim: number, points: Reado
     }
     assertIndexVector(modality, dim, point.vector);
   }
+}
+
+/** The facet request both backends accept: known fields (each once) and a limit in 1..MAX_FACET_VALUES. */
+export function validateFacets(fields: readonly FacetField[], limit: number): FacetField[] {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_FACET_VALUES) {
+    throw createError('BAD_REQUEST', `a facet limit must be an integer from 1 to ${MAX_FACET_VALUES}, got ${limit}`);
+  }
+  for (const field of fields) {
+    if (!(FACET_FIELDS as readonly string[]).includes(field)) {
+      throw createError('BAD_REQUEST', `unknown facet "${String(field)}"; expected one of ${FACET_FIELDS.join(', ')}`);
+    }
+  }
+  return [...new Set(fields)];
+}
+
+/** Seqs a facet scope may name: safe positive integers, each once. */
+export function scopeSeqs(seqs: readonly number[]): number[] {
+  return [...new Set(seqs.filter((seq) => Number.isSafeInteger(seq) && seq > 0))];
 }

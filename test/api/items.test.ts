@@ -118,9 +118,53 @@ describe('POST /v1/items', () => {
     const again = await request(api.app).post('/v1/items').attach('images', red, 'red.png').attach('images', red, 'red-copy.png');
     expect(again.status).toBe(200);
     expect(again.body.results).toEqual([
-      { index: 0, id: 'shop:red-1', status: 'duplicate' },
-      { index: 1, id: 'shop:red-1', status: 'duplicate' },
+      { index: 0, id: 'shop:red-1', status: 'duplicate', existingId: 'shop:red-1' },
+      { index: 1, id: 'shop:red-1', status: 'duplicate', existingId: 'shop:red-1' },
     ]);
+    expect(again.body.duplicateIds).toEqual([
+      { id: 'shop:red-1', existingId: 'shop:red-1' },
+      { id: 'shop:red-1', existingId: 'shop:red-1' },
+    ]);
+  });
+
+  it('keeps a second id for the same image as an alias that answers, lists it, and deletes it alone', async () => {
+    const image = await testImage('#aa5500');
+    const first = await request(api.app)
+      .post('/v1/items')
+      .field('items', JSON.stringify([{ id: 'shop:brown-1', title: 'Brown', tags: ['brown'] }]))
+      .attach('images', image, 'brown.png');
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const second = await request(api.app)
+      .post('/v1/items')
+      .field('items', JSON.stringify([{ id: 'shop:brown-2', title: 'Brown, other shop', tags: ['umber'], license: 'CC0-1.0' }]))
+      .attach('images', image, 'brown-again.png');
+    expect(second.status).toBe(200);
+    expect(second.body).toMatchObject({
+      added: 0,
+      duplicates: 1,
+      results: [{ index: 0, id: 'shop:brown-2', status: 'duplicate', existingId: 'shop:brown-1' }],
+      duplicateIds: [{ id: 'shop:brown-2', existingId: 'shop:brown-1' }],
+    });
+    const alias = await request(api.app).get('/v1/items/shop:brown-2');
+    expect(alias.status).toBe(200);
+    expect(alias.body).toMatchObject({ id: 'shop:brown-2', aliasOf: 'shop:brown-1', title: 'Brown, other shop', tags: ['umber'], license: 'CC0-1.0' });
+    expect((await request(api.app).get('/v1/items/shop:brown-2/thumbnail')).status).toBe(200);
+    expect((await request(api.app).get('/v1/items/shop:brown-1')).body.aliases).toEqual(['shop:brown-2']);
+    // One result per image: the stored item, not its alias.
+    const found = await request(api.app).get('/v1/search').query({ itemId: 'shop:brown-2', k: 100 });
+    const ids = found.body.results.map((r: { id: string }) => r.id);
+    expect(ids).not.toContain('shop:brown-2');
+
+    expect((await request(api.app).delete('/v1/items/shop:brown-2')).status).toBe(204);
+    expect((await request(api.app).get('/v1/items/shop:brown-2')).status).toBe(404);
+    expect((await request(api.app).get('/v1/items/shop:brown-1')).body.aliases).toBeUndefined();
+  });
+
+  it('skips a blank image with the reason "blank image"', async () => {
+    const transparent = await sharp({ create: { width: 32, height: 32, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const res = await request(api.app).post('/v1/items').attach('images', transparent, 'nothing.png');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ added: 0, skipped: 1, results: [{ index: 0, status: 'skipped', reason: 'blank image' }] });
   });
 
   it('skips files that are not images, bombs and taken ids, and still adds the rest', async () => {

@@ -68,7 +68,12 @@ let colourSeq = 0;
 async function distinctPng(): Promise<Buffer> {
   const n = colourSeq++;
   const background = { r: n % 256, g: Math.floor(n / 256) % 256, b: (n * 37) % 256 };
-  return sharp({ create: { width: 24, height: 24, channels: 3, background } }).png().toBuffer();
+  // A corner in the inverse colour so that the image is not one flat colour (ingest refuses those as blank).
+  const corner = { r: 255 - background.r, g: 255 - background.g, b: 255 - background.b };
+  return sharp({ create: { width: 24, height: 24, channels: 3, background } })
+    .composite([{ input: { create: { width: 3, height: 3, channels: 3, background: corner } }, top: 0, left: 0 }])
+    .png()
+    .toBuffer();
 }
 
 /** Posts until the server goes away; returns the ids its 201s acknowledged. */

@@ -35,22 +35,31 @@ async function openStore(): Promise<EmbeddedStore> {
   });
 }
 
-function colour(r: number, g: number, b: number, size = 48) {
-  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } });
+/** A coloured square with a black dot in it (a flat square would be refused as blank). */
+async function colourBytes(r: number, g: number, b: number, size = 48): Promise<Buffer> {
+  const dot = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#000000' } }).png().toBuffer();
+  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } })
+    .composite([{ input: dot, top: Math.floor(size / 3), left: Math.floor(size / 4) }])
+    .png()
+    .toBuffer();
+}
+
+async function colour(r: number, g: number, b: number, size = 48) {
+  return sharp(await colourBytes(r, g, b, size));
 }
 
 /** A folder with good images in several formats and every kind of bad file. */
 async function makeFolder(): Promise<string> {
   const dir = await tempDir('parasol-ingest-src-');
   await mkdir(path.join(dir, 'nested', 'deeper'), { recursive: true });
-  await colour(255, 0, 0).png().toFile(path.join(dir, 'red.png'));
-  await colour(0, 255, 0).jpeg().toFile(path.join(dir, 'nested', 'green.jpg'));
-  await colour(0, 0, 255).webp().toFile(path.join(dir, 'nested', 'deeper', 'blue.webp'));
+  await (await colour(255, 0, 0)).png().toFile(path.join(dir, 'red.png'));
+  await (await colour(0, 255, 0)).jpeg().toFile(path.join(dir, 'nested', 'green.jpg'));
+  await (await colour(0, 0, 255)).webp().toFile(path.join(dir, 'nested', 'deeper', 'blue.webp'));
   await writeFile(path.join(dir, 'circle.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><circle cx="20" cy="20" r="15" fill="orange"/></svg>');
-  await colour(255, 0, 0).png().toFile(path.join(dir, 'red-copy.png'));
+  await (await colour(255, 0, 0)).png().toFile(path.join(dir, 'red-copy.png'));
   await writeFile(path.join(dir, 'empty.png'), Buffer.alloc(0));
   await writeFile(path.join(dir, 'text.png'), 'this is not an image at all');
-  const jpeg = await colour(10, 20, 30, 64).jpeg().toBuffer();
+  const jpeg = await (await colour(10, 20, 30, 64)).jpeg().toBuffer();
   await writeFile(path.join(dir, 'truncated.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 3)));
   await sharp({ create: { width: 1200, height: 1200, channels: 3, background: '#888' } }).png().toFile(path.join(dir, 'huge.png'));
   await writeFile(path.join(dir, 'notes.txt'), 'ignored by extension');
@@ -118,6 +127,21 @@ describe('ingest from a folder', () => {
     expect(first.added + rest.added).toBe(4);
     await store.close();
   });
+  it('skips blank images (transparent, flat) with the reason "blank image", and keeps one with a dot', async () => {
+    const dir = await tempDir('parasol-ingest-blank-');
+    const transparent = sharp({ create: { width: 32, height: 32, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } });
+    await transparent.png().toFile(path.join(dir, 'transparent.png'));
+    await sharp({ create: { width: 32, height: 32, channels: 3, background: '#ff0000' } }).png().toFile(path.join(dir, 'flat-red.png'));
+    await (await colour(255, 0, 0)).png().toFile(path.join(dir, 'red-with-dot.png'));
+    const store = await openStore();
+    const summary = await ingest(await folderSource(dir), encoders, store, options);
+    expect(summary).toMatchObject({ seen: 3, added: 1, skipped: 2, skippedBy: { blank: 2 } });
+    expect(Object.fromEntries(summary.skippedRows.map((r) => [r.key, r.reason]))).toEqual({
+      'transparent.png': 'blank image',
+      'flat-red.png': 'blank image',
+    });
+    await store.close();
+  });
 });
 
 describe('ingest from manifests', () => {
@@ -165,6 +189,43 @@ describe('ingest from manifests', () => {
     await store.close();
   });
 
+  it('keeps a second id for the same bytes as an alias and lists each duplicate with the stored id', async () => {
+    const dir = await makeFolder();
+    const manifest = path.join(dir, 'skus.jsonl');
+    await writeFile(
+      manifest,
+      [
+        JSON.stringify({ path: 'red.png', id: 'sku-1', title: 'Red', tags: ['red'] }),
+        JSON.stringify({ path: 'red-copy.png', id: 'sku-2', title: 'Red again', tags: ['crimson'], license: 'CC0-1.0' }),
+        JSON.stringify({ path: 'red.png', id: 'sku-1' }),
+      ].join('\n'),
+    );
+    const store = await openStore();
+    const summary = await ingest(await manifestSource(manifest), encoders, store, options);
+    expect(summary).toMatchObject({ added: 1, duplicates: 2 });
+    expect(summary.duplicateRows.map(({ id, existingId }) => ({ id, existingId }))).toEqual([
+      { id: 'sku-1', existingId: 'sku-1' },
+      { id: 'sku-2', existingId: 'sku-1' },
+    ]);
+    expect(await store.catalog.get('sku-2')).toMatchObject({ aliasOf: 'sku-1', title: 'Red again', tags: ['crimson'], license: 'CC0-1.0' });
+    expect((await store.catalog.stats()).items).toBe(1);
+
+    // A later run: a third id for the stored image, and a plain re-run of the folder.
+    const later = path.join(dir, 'more.jsonl');
+    await writeFile(later, [JSON.stringify({ path: 'red.png', id: 'sku-3', title: 'Third' }), JSON.stringify({ path: 'red.png', id: 'sku-2' })].join('\n'));
+    const again = await ingest(await manifestSource(later), encoders, store, options);
+    expect(again).toMatchObject({ added: 0, duplicates: 2 });
+    expect(again.duplicateRows.map(({ id, existingId }) => ({ id, existingId }))).toEqual([
+      { id: 'sku-2', existingId: 'sku-1' },
+      { id: 'sku-3', existingId: 'sku-1' },
+    ]);
+    expect((await store.catalog.get('sku-1'))?.aliases).toEqual(['sku-2', 'sku-3']);
+    const folder = await ingest(await folderSource(dir), encoders, store, options);
+    expect(folder.duplicateRows.find((row) => row.key === 'red.png')).toEqual({ key: 'red.png', id: 'sku-1', existingId: 'sku-1' });
+    expect((await store.catalog.get('sku-1'))?.aliases).toEqual(['sku-2', 'sku-3']);
+    await store.close();
+  });
+
   it('reads CSV with quoted fields and | separated tags', async () => {
     const dir = await makeFolder();
     const manifest = path.join(dir, 'items.csv');
@@ -204,8 +265,8 @@ describe('ingest the demo corpus', () => {
 describe('ingest from memory', () => {
   it('stores items already at hand, and skips one whose bytes cannot be read with its reason', async () => {
     const store = await openStore();
-    const red = await colour(255, 0, 0).png().toBuffer();
-    const blue = await colour(0, 0, 255).png().toBuffer();
+    const red = await colourBytes(255, 0, 0);
+    const blue = await colourBytes(0, 0, 255);
     const source = memorySource('in memory', [
       { key: 'red', meta: { id: 'red', title: 'Red', source: 'memory' }, bytes: async () => red, storeThumbnail: true },
       { key: 'gone', meta: { title: 'Gone' }, bytes: () => Promise.reject(new Error('the upload vanished')), storeThumbnail: true },

@@ -136,8 +136,8 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
         const input = makeItem('dup', random);
         const [first] = await catalog().addBatch([input]);
         const version = await catalog().version();
-        const [second] = await catalog().addBatch([{ ...input, title: 'other title', id: 'other-id' }]);
-        expect(second).toEqual({ id: first.id, seq: first.seq, status: 'duplicate' });
+        const [second] = await catalog().addBatch([{ ...input, title: 'other title' }]);
+        expect(second).toEqual({ id: first.id, seq: first.seq, status: 'duplicate', existingId: first.id });
         expect(await catalog().version()).toBe(version);
         expect((await catalog().stats()).items).toBe(1);
         expect((await catalog().get(first.id))?.title).toBe('Item dup');
@@ -147,7 +147,7 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
         const input = makeItem('twice', random);
         const results = await catalog().addBatch([input, makeItem('other', random), { ...input }]);
         expect(results.map((r) => r.status)).toEqual(['added', 'added', 'duplicate']);
-        expect(results[2]).toEqual({ id: results[0].id, seq: results[0].seq, status: 'duplicate' });
+        expect(results[2]).toEqual({ id: results[0].id, seq: results[0].seq, status: 'duplicate', existingId: results[0].id });
         expect((await catalog().stats()).items).toBe(2);
         expect(await catalog().version()).toBe(1);
       });
@@ -156,7 +156,7 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
         const [stored] = await catalog().addBatch([makeItem('old', random)]);
         const results = await catalog().addBatch([makeItem('new', random), makeItem('old', random)]);
         expect(results[0].status).toBe('added');
-        expect(results[1]).toEqual({ ...stored, status: 'duplicate' });
+        expect(results[1]).toEqual({ ...stored, status: 'duplicate', existingId: stored.id });
         expect(await catalog().version()).toBe(2);
       });
 
@@ -214,6 +214,118 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
         expect(await catalog().thumbnail(first.id)).toEqual(Buffer.from('new'));
         expect(await catalog().stats()).toMatchObject({ items: 1, deleted: 1 });
         expect([...(await catalog().getManyBySeq([first.seq, second.seq])).keys()]).toEqual([second.seq]);
+      });
+    });
+
+    describe('catalog: aliases (a second id for the same image)', () => {
+      const aliasOf = (input: ItemInput, id: string, overrides: Partial<ItemInput> = {}): ItemInput =>
+        makeItem('ignored', random, {
+          ...overrides,
+          id,
+          contentHash: input.contentHash,
+          source: overrides.source ?? 'shop-b',
+          title: overrides.title ?? `Title of ${id}`,
+          tags: overrides.tags ?? ['alias-tag'],
+          license: overrides.license ?? 'CC-BY',
+          attribution: overrides.attribution ?? `by ${id}`,
+        });
+
+      it('keeps a second explicit id as an alias with its own metadata, sharing the image', async () => {
+        const input = makeItem('pic', random, { id: 'sku-1', tags: ['cat'], license: 'CC0', thumbnail: Buffer.from('thumb') });
+        const [first] = await catalog().addBatch([input]);
+        const version = await catalog().version();
+        const [second] = await catalog().addBatch([aliasOf(input, 'sku-2', { tags: ['kitten'] })]);
+        expect(second).toEqual({ id: 'sku-2', seq: first.seq, status: 'duplicate', existingId: 'sku-1' });
+        expect(await catalog().version()).toBe(version);
+        expect((await catalog().stats()).items).toBe(1);
+
+        const alias = await catalog().get('sku-2');
+        expect(alias).toMatchObject({
+          id: 'sku-2',
+          seq: first.seq,
+          aliasOf: 'sku-1',
+          source: 'shop-b',
+          title: 'Title of sku-2',
+          tags: ['kitten'],
+          license: 'CC-BY',
+          attribution: 'by sku-2',
+          contentHash: input.contentHash,
+          width: 64,
+          height: 64,
+        });
+        expect(alias?.aliases).toBeUndefined();
+        const primary = await catalog().get('sku-1');
+        expect(primary).toMatchObject({ id: 'sku-1', tags: ['cat'], aliases: ['sku-2'] });
+        expect(primary?.aliasOf).toBeUndefined();
+        expect((await catalog().getWithVectors('sku-2'))?.semantic).toEqual(input.semantic);
+        expect(await catalog().thumbnail('sku-2')).toEqual(Buffer.from('thumb'));
+        expect((await catalog().getManyBySeq([first.seq])).get(first.seq)).toMatchObject({ id: 'sku-1', aliases: ['sku-2'] });
+        expect(await catalog().findByHash(input.contentHash)).toMatchObject({ id: 'sku-1', aliases: ['sku-2'] });
+        const scanned: ItemWithVectors[] = [];
+        for await (const page of catalog().scan(10)) scanned.push(...page);
+        expect(scanned.map((item) => [item.id, item.aliases])).toEqual([['sku-1', ['sku-2']]]);
+        // The stored item's metadata is what filters and facets see: one image, counted once.
+        expect([...(await catalog().matchFilter({ tags: ['kitten'] }))]).toEqual([]);
+        expect(await catalog().facets({ filter: {} }, ['tags'], { limit: 10 })).toEqual({ tags: [{ value: 'cat', count: 1 }] });
+        // Adding the alias again is a plain duplicate of it.
+        expect(await catalog().addBatch([aliasOf(input, 'sku-2', { title: 'changed' })])).toEqual([second]);
+        expect((await catalog().get('sku-2'))?.title).toBe('Title of sku-2');
+      });
+
+      it('makes aliases within one batch, in input order, and refuses an id of other content', async () => {
+        const input = makeItem('batch', random, { id: 'b-1' });
+        const results = await catalog().addBatch([input, aliasOf(input, 'b-2'), aliasOf(input, 'b-3'), { ...input }]);
+        expect(results.map((r) => [r.id, r.status, r.existingId])).toEqual([
+          ['b-1', 'added', undefined],
+          ['b-2', 'duplicate', 'b-1'],
+          ['b-3', 'duplicate', 'b-1'],
+          ['b-1', 'duplicate', 'b-1'],
+        ]);
+        expect((await catalog().get('b-1'))?.aliases).toEqual(['b-2', 'b-3']);
+        const other = makeItem('other', random, { id: 'o-1' });
+        await catalog().addBatch([other]);
+        const version = await catalog().version();
+        // An alias id may not name another image, and an image may not take an alias's id.
+        await expect(catalog().addBatch([aliasOf(input, 'o-1')])).rejects.toMatchObject({ code: 'CONFLICT' });
+        await expect(catalog().addBatch([makeItem('fresh', random), makeItem('new', random, { id: 'b-2' })])).rejects.toMatchObject({ code: 'CONFLICT' });
+        await expect(catalog().addBatch([aliasOf(input, 'b-4'), aliasOf(other, 'b-3')])).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect(await catalog().get('b-4')).toBeUndefined();
+        expect(await catalog().findByHash(hashOf('fresh'))).toBeUndefined();
+        expect(await catalog().version()).toBe(version);
+      });
+
+      it('deletes one id at a time: an alias alone, the stored id hands the image to its oldest alias', async () => {
+        const input = makeItem('shared', random, { id: 'p-1', title: 'Primary', thumbnail: Buffer.from('t') });
+        const [first] = await catalog().addBatch([input, aliasOf(input, 'p-2', { title: 'Second' }), aliasOf(input, 'p-3', { title: 'Third' })]);
+        const version = await catalog().version();
+
+        expect(await catalog().delete('p-3')).toBe(true);
+        expect(await catalog().get('p-3')).toBeUndefined();
+        expect(await catalog().delete('p-3')).toBe(false);
+        expect((await catalog().get('p-1'))?.aliases).toEqual(['p-2']);
+
+        expect(await catalog().delete('p-1')).toBe(true);
+        expect(await catalog().get('p-1')).toBeUndefined();
+        const promoted = await catalog().get('p-2');
+        expect(promoted).toMatchObject({ id: 'p-2', seq: first.seq, title: 'Second', source: 'shop-b' });
+        expect(promoted?.aliasOf).toBeUndefined();
+        expect(promoted?.aliases).toBeUndefined();
+        expect(await catalog().thumbnail('p-2')).toEqual(Buffer.from('t'));
+        expect([...(await catalog().matchFilter({ keywords: 'second' }))]).toEqual([first.seq]);
+        expect([...(await catalog().matchFilter({ keywords: 'primary' }))]).toEqual([]);
+        expect((await catalog().findByHash(input.contentHash))?.id).toBe('p-2');
+        // The image never left: its vectors need no change.
+        expect(await catalog().version()).toBe(version);
+        await store.sync();
+        expect(await store.indices.semantic.size()).toBe(1);
+
+        expect(await catalog().delete('p-2')).toBe(true);
+        expect(await catalog().findByHash(input.contentHash)).toBeUndefined();
+        expect(await catalog().stats()).toMatchObject({ items: 0, deleted: 1 });
+        expect(await catalog().version()).toBe(version + 1);
+        // Every id is free again.
+        const [again] = await catalog().addBatch([{ ...input, id: 'p-3' }]);
+        expect(again.status).toBe('added');
       });
     });
 
@@ -394,6 +506,74 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
         expect(names(await catalog().matchFilter({ keywords: 'ink' }))).toEqual(['tree']);
         expect(names(await catalog().matchFilter({ tags: ['animal'] }))).toEqual(['dog']);
         expect(names(await catalog().matchFilter({ sources: ['demo'] }, { limit: 1 }))).toEqual(['dog']);
+      });
+    });
+
+    describe('catalog: facets', () => {
+      const sources = ['demo', 'folder', 'web'];
+      const licenses = ['CC0', 'CC-BY', ''];
+      const tagPool = ['cat', 'dog', 'ink', 'oil', 'red', 'blue'];
+      let inputs: ItemInput[];
+      let seqs: number[];
+
+      beforeEach(async () => {
+        const pick = seededRandom(5);
+        inputs = Array.from({ length: 40 }, (_, i) =>
+          makeItem(`facet-${i}`, random, {
+            source: sources[Math.floor(pick() * sources.length)],
+            license: licenses[Math.floor(pick() * licenses.length)],
+            // Sometimes a tag twice: an item counts once per value.
+            tags: Array.from({ length: Math.floor(pick() * 4) }, () => tagPool[Math.floor(pick() * tagPool.length)]),
+          }),
+        );
+        seqs = (await catalog().addBatch(inputs)).map((result) => result.seq);
+        await catalog().delete(idFromHash(inputs[0].contentHash));
+        await catalog().delete(idFromHash(inputs[1].contentHash));
+      });
+
+      /** The facet by a direct count over the given inputs: count desc, then value. */
+      const directCount = (chosen: ItemInput[], field: 'source' | 'license' | 'tags', limit: number) => {
+        const counts = new Map<string, number>();
+        for (const input of chosen) {
+          const values = field === 'tags' ? [...new Set(input.tags)] : [field === 'source' ? input.source : (input.license ?? '')];
+          for (const value of values) if (value !== '') counts.set(value, (counts.get(value) ?? 0) + 1);
+        }
+        return [...counts]
+          .map(([value, count]) => ({ value, count }))
+          .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1))
+          .slice(0, limit);
+      };
+
+      it('counts each value over given seqs, live items only, bounded and tie-broken by value', async () => {
+        const scope = seqs.filter((_, i) => i % 3 !== 2);
+        const live = inputs.filter((_, i) => i % 3 !== 2 && i > 1);
+        const all = await catalog().facets({ seqs: [...scope, 99_999, -1] }, ['source', 'license', 'tags'], { limit: 100 });
+        expect(all.source).toEqual(directCount(live, 'source', 100));
+        expect(all.license).toEqual(directCount(live, 'license', 100));
+        expect(all.tags).toEqual(directCount(live, 'tags', 100));
+        expect(all.tags!.length).toBeGreaterThan(2);
+        const top2 = await catalog().facets({ seqs: scope }, ['tags'], { limit: 2 });
+        expect(top2).toEqual({ tags: directCount(live, 'tags', 2) });
+      });
+
+      it('counts over a filter the same as over the seqs the filter matches', async () => {
+        const filter = { tags: ['ink'] };
+        const matched = await catalog().matchFilter(filter);
+        const live = inputs.filter((input, i) => i > 1 && input.tags.includes('ink'));
+        expect(matched.size).toBe(live.length);
+        const byFilter = await catalog().facets({ filter }, ['source', 'tags'], { limit: 10 });
+        expect(byFilter).toEqual(await catalog().facets({ seqs: [...matched] }, ['source', 'tags'], { limit: 10 }));
+        expect(byFilter.source).toEqual(directCount(live, 'source', 10));
+        expect(byFilter.tags?.[0]).toEqual({ value: 'ink', count: live.length });
+        expect(await catalog().facets({ filter: {} }, ['source'], { limit: 100 })).toEqual({ source: directCount(inputs.slice(2), 'source', 100) });
+      });
+
+      it('answers empty lists for an empty scope and refuses bad limits and fields', async () => {
+        expect(await catalog().facets({ seqs: [] }, ['source', 'tags'], { limit: 5 })).toEqual({ source: [], tags: [] });
+        expect(await catalog().facets({ filter: { keywords: '!!' } }, ['license'], { limit: 5 })).toEqual({ license: [] });
+        await expect(catalog().facets({ seqs }, ['source'], { limit: 0 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(catalog().facets({ seqs }, ['source'], { limit: 101 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(catalog().facets({ seqs }, ['colour' as 'source'], { limit: 5 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
       });
     });
 

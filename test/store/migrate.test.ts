@@ -29,6 +29,8 @@ describe('migrateCatalog', () => {
       }),
     );
     await source.catalog.addBatch(items);
+    // A second id for item 5's image, with its own metadata.
+    await source.catalog.addBatch([{ ...items[5], id: 'explicit-alias', title: 'Alias title', tags: ['alias'], description: 'other words' }]);
     await source.catalog.delete((await source.catalog.findByHash(items[7].contentHash))!.id);
     await source.sync();
     lines.length = 0;
@@ -74,8 +76,11 @@ describe('migrateCatalog', () => {
     const index = uniqueIndexName('parasol-migrate');
     const elastic = await openElasticStore({ client, index, dims: DIMS });
     try {
-      expect(await migrateCatalog(source.catalog, elastic, { batchSize: 7, progress: null })).toMatchObject({ seen: 22, added: 22 });
-      expect(await migrateCatalog(elastic.catalog, target, { batchSize: 7, progress: null })).toMatchObject({ seen: 22, added: 22 });
+      expect(await migrateCatalog(source.catalog, elastic, { batchSize: 7, progress: null })).toMatchObject({ seen: 22, added: 22, aliases: 1 });
+      expect(await migrateCatalog(elastic.catalog, target, { batchSize: 7, progress: null })).toMatchObject({ seen: 22, added: 22, aliases: 1 });
+      const { createdAt: _d, updatedAt: _e, ...alias } = (await source.catalog.get('explicit-alias'))!;
+      expect(alias).toMatchObject({ aliasOf: 'explicit-id', title: 'Alias title', tags: ['alias'], description: 'other words' });
+      expect(await target.catalog.get('explicit-alias')).toMatchObject({ ...alias, seq: (await target.catalog.get('explicit-id'))!.seq });
       for await (const page of source.catalog.scan(100)) {
         for (const item of page) {
           const { seq: _a, createdAt: _b, updatedAt: _c, ...expected } = item;

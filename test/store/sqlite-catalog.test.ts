@@ -111,7 +111,7 @@ describe('SqliteCatalog', () => {
       const [first] = await catalog.addBatch([input]);
       const version = await catalog.version();
       const [second] = await catalog.addBatch([{ ...input, title: 'other title' }]);
-      expect(second).toEqual({ id: first.id, seq: first.seq, status: 'duplicate' });
+      expect(second).toEqual({ id: first.id, seq: first.seq, status: 'duplicate', existingId: first.id });
       expect(await catalog.version()).toBe(version);
       expect((await catalog.stats()).items).toBe(1);
     });
@@ -420,7 +420,7 @@ describe('SqliteCatalog', () => {
 
       catalog = new SqliteCatalog({ path, dims: DIMS });
       const check = new Database(path, { readonly: true });
-      expect(check.pragma('user_version', { simple: true })).toBe(2);
+      expect(check.pragma('user_version', { simple: true })).toBe(3);
       const ftsRows = check.prepare('SELECT rowid, title, tags, keywords, description FROM items_fts ORDER BY rowid').all();
       check.close();
       expect(ftsRows).toEqual([
@@ -433,6 +433,9 @@ describe('SqliteCatalog', () => {
       expect([...(await catalog.matchFilter({ keywords: 'feline animals' }))]).toEqual([1]);
       const [added] = await catalog.addBatch([makeItem('new', random, { description: 'a cat by the window' })]);
       expect((await catalog.lexicalSearch('window', { limit: 5 })).map((hit) => hit.seq)).toEqual([added.seq]);
+      // Schema 3: the alias table came in the same open.
+      await catalog.addBatch([makeItem('new', random, { id: 'new-alias' })]);
+      expect(await catalog.get('new-alias')).toMatchObject({ aliasOf: added.id, seq: added.seq });
     });
 
     it('leaves the catalog at version 1 when the migration fails', async () => {
@@ -483,7 +486,7 @@ describe('SqliteCatalog', () => {
       db.close();
       expect(() => new SqliteCatalog({ path: join(dir, 'catalog.sqlite'), dims: DIMS })).toThrow(/schema version 99/);
       const fix = new Database(join(dir, 'catalog.sqlite'));
-      fix.pragma('user_version = 2');
+      fix.pragma('user_version = 3');
       fix.close();
       catalog = new SqliteCatalog({ path: join(dir, 'catalog.sqlite'), dims: DIMS });
     });
@@ -499,7 +502,7 @@ describe('SqliteCatalog', () => {
     it('uses WAL with full synchronous commits', () => {
       const db = new Database(join(dir, 'catalog.sqlite'), { readonly: true });
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.pragma('user_version', { simple: true })).toBe(2);
+      expect(db.pragma('user_version', { simple: true })).toBe(3);
       db.close();
     });
   });

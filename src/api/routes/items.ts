@@ -71,6 +71,10 @@ export function itemRoutes(deps: { config: Config; items: ItemService; search: S
       results: outcomes,
       added,
       duplicates: outcomes.filter((outcome) => outcome.status === 'duplicate').length,
+      // Each duplicate file as {id, existingId}: its id (kept as an alias when new) and the stored image's id.
+      duplicateIds: outcomes.flatMap((outcome) =>
+        outcome.status === 'duplicate' && outcome.id !== undefined ? [{ id: outcome.id, existingId: outcome.existingId ?? outcome.id }] : [],
+      ),
       skipped: outcomes.filter((outcome) => outcome.status === 'skipped').length,
     });
   });

@@ -20,6 +20,9 @@ import type {
   Catalog,
   CatalogChanges,
   CatalogStats,
+  FacetCounts,
+  FacetField,
+  FacetScope,
   Item,
   ItemFilter,
   ItemInput,
@@ -31,10 +34,10 @@ import { runBulk, type BulkFailure, type BulkOp, type BulkSettings } from './bul
 import { esCall, isConflict, isDocMissing, toParasolError } from './client.js';
 import { LIVE, liveFilterQuery } from './filters.js';
 import { carriesText, queryWords } from '../lexical.js';
-import { ITEM_SOURCE_EXCLUDES, LEXICAL_FIELDS, TEXT_ANALYZER, toItem, toItemWithVectors, vectorToJson, type IndexNames, type ItemDoc, type ThumbnailDoc } from './mapping.js';
+import { aliasView, ITEM_SOURCE_EXCLUDES, LEXICAL_FIELDS, TEXT_ANALYZER, toItem, toItemWithVectors, vectorToJson, type AliasDoc, type IndexNames, type ItemDoc, type ThumbnailDoc } from './mapping.js';
 import { claimKey, Registry, type Claim } from './registry.js';
 import { collectHits, MAX_PAGE, rechunk, scanHits } from './scan.js';
-import { assertDims, validateInput } from '../validate.js';
+import { assertDims, scopeSeqs, validateFacets, validateInput } from '../validate.js';
 
 export type RefreshPolicy = 'wait_for' | 'false';
 
@@ -51,6 +54,13 @@ export interface ElasticCatalogOptions {
 
 /** Distinct source values counted by stats(); a larger catalog reports the rest under no name. */
 const MAX_SOURCES = 10_000;
+/** Terms per `terms` query (index.max_terms_count's default); longer seq lists are OR-ed chunks. */
+const MAX_TERMS = 65_536;
+/**
+ * Buckets each shard reports per facet: a terms aggregation over several shards is exact only while
+ * every shard sends its share of the top values, so each sends far more than the top N.
+ */
+const FACET_SHARD_SIZE = 1_000;
 /** Hits per request when a catalog-wide list is built (matchFilter, changesSince). */
 const LIST_PAGE = 5_000;
 /** Query words whose analysed terms are remembered: queries repeat words, a server must not grow without limit. */
@@ -72,6 +82,19 @@ interface Planned {
   item: ItemInput;
   id: string;
   seq: number;
+  /** Aliases written with the new item's doc (later inputs of the same content with their own ids). */
+  aliases: AliasDoc[];
+}
+
+/** Aliases added to an item already stored. */
+interface AliasUpdate {
+  seq: number;
+  aliases: AliasDoc[];
+}
+
+/** Whether an id answers for this doc: its own id or one of its aliases. */
+function answersFor(doc: ItemDoc, id: string): boolean {
+  return doc.id === id || (doc.aliases ?? []).some((alias) => alias.id === id);
 }
 
 /** Runs tasks one after another (this process's writes; rebuild's final switch-over). */
@@ -123,13 +146,15 @@ export class ElasticCatalog implements Catalog {
   }
 
   async get(id: string): Promise<Item | undefined> {
-    const holder = await this.liveByClaim(claimKey('id', id), (doc) => doc.id === id, WITHOUT_VECTORS);
-    return holder && toItem(holder.doc);
+    const holder = await this.liveByClaim(claimKey('id', id), (doc) => answersFor(doc, id), WITHOUT_VECTORS);
+    return holder && viewFor(holder.doc, id);
   }
 
   async getWithVectors(id: string): Promise<ItemWithVectors | undefined> {
-    const holder = await this.liveByClaim(claimKey('id', id), (doc) => doc.id === id, true);
-    return holder && toItemWithVectors(holder.doc);
+    const holder = await this.liveByClaim(claimKey('id', id), (doc) => answersFor(doc, id), true);
+    if (!holder) return undefined;
+    const { semantic, style } = toItemWithVectors(holder.doc);
+    return { ...viewFor(holder.doc, id), semantic, style };
   }
 
   async getManyBySeq(seqs: number[]): Promise<Map<number, Item>> {
@@ -151,8 +176,10 @@ export class ElasticCatalog implements Catalog {
   async thumbnail(id: string): Promise<Buffer | undefined> {
     const item = await this.get(id);
     if (!item) return undefined;
+    // Thumbnails are kept under the stored item's id; an alias shares it.
+    const owner = item.aliasOf ?? item.id;
     try {
-      const response = await this.client.get<ThumbnailDoc>({ index: this.names.thumbnails, id });
+      const response = await this.client.get<ThumbnailDoc>({ index: this.names.thumbnails, id: owner });
       // The id may have been re-ingested since; only the live item's own thumbnail is served.
       if (!response._source || response._source.seq !== item.seq) return undefined;
       return Buffer.from(response._source.bytes, 'base64');
@@ -187,6 +214,39 @@ export class ElasticCatalog implements Catalog {
     const hits = await collectHits(this.client, { index: this.names.alias, query, pageSize: LIST_PAGE, source: false, what: 'matching a filter' });
     if (options !== undefined && hits.length > options.limit) return null;
     return new Set(hits.map((hit) => seqOfHit(hit)));
+  }
+
+  async facets(scope: FacetScope, fields: readonly FacetField[], options: { limit: number }): Promise<FacetCounts> {
+    const wanted = validateFacets(fields, options.limit);
+    const counts: FacetCounts = Object.fromEntries(wanted.map((field) => [field, []]));
+    let query: Query | null;
+    if ('seqs' in scope) {
+      const seqs = scopeSeqs(scope.seqs);
+      const chunks: Query[] = [];
+      for (let start = 0; start < seqs.length; start += MAX_TERMS) chunks.push({ terms: { seq: seqs.slice(start, start + MAX_TERMS) } });
+      query = chunks.length === 0 ? null : { bool: { filter: [LIVE, chunks.length === 1 ? chunks[0] : { bool: { should: chunks, minimum_should_match: 1 } }] } };
+    } else {
+      query = liveFilterQuery(scope.filter);
+    }
+    if (query === null || wanted.length === 0) return counts;
+    // One more bucket than asked: the empty value (no licence) is counted by ES but not listed.
+    const aggs = Object.fromEntries(
+      wanted.map((field) => [
+        field,
+        { terms: { field, size: options.limit + 1, shard_size: Math.max(FACET_SHARD_SIZE, options.limit + 1), order: [{ _count: 'desc' as const }, { _key: 'asc' as const }] } },
+      ]),
+    );
+    const response = await esCall('counting facets', () =>
+      this.client.search({ index: this.names.alias, query, size: 0, track_total_hits: false, aggs }),
+    );
+    const found = response.aggregations as Record<string, { buckets: Array<{ key: string | number; doc_count: number }> }> | undefined;
+    for (const field of wanted) {
+      counts[field] = (found?.[field]?.buckets ?? [])
+        .map((bucket) => ({ value: String(bucket.key), count: bucket.doc_count }))
+        .filter((entry) => entry.value !== '')
+        .slice(0, options.limit);
+    }
+    return counts;
   }
 
   async lexicalSearch(
@@ -371,56 +431,96 @@ export class ElasticCatalog implements Catalog {
     const unique = [...first.values()];
     const idOf = (item: ItemInput): string => item.id ?? idFromHash(item.contentHash);
 
-    const claims = await this.registry.claims(unique.flatMap((item) => [claimKey('hash', item.contentHash), claimKey('id', idOf(item))]));
+    const keys = new Set(unique.flatMap((item) => [claimKey('hash', item.contentHash), claimKey('id', idOf(item))]));
+    for (const item of items) if (item.id !== undefined) keys.add(claimKey('id', item.id));
+    const claims = await this.registry.claims([...keys]);
     const holders = await this.mgetHolders([...new Set([...claims.values()].map((claim) => claim.seq))]);
     const now = Date.now();
+    const at = new Date(now).toISOString();
 
-    const resultByHash = new Map<string, AddResult>();
+    const stored = new Map<string, ItemDoc>();
     const plan: Array<Omit<Planned, 'seq'>> = [];
     const takeOver: Claim[] = [];
     const idsInBatch = new Set<string>();
     for (const item of unique) {
       const byHash = this.claimState(claims.get(claimKey('hash', item.contentHash)), holders, (doc) => doc.contentHash === item.contentHash, now);
       if (byHash.kind === 'live') {
-        resultByHash.set(item.contentHash, { id: byHash.holder.id, seq: byHash.holder.seq, status: 'duplicate' });
+        stored.set(item.contentHash, byHash.holder);
         continue;
       }
       if (byHash.kind === 'pending') {
         throw createError('CONFLICT', `Content ${item.contentHash.slice(0, 16)} is being added by another writer; retry shortly`);
       }
       const id = idOf(item);
-      const byId = this.claimState(claims.get(claimKey('id', id)), holders, (doc) => doc.id === id, now);
+      const byId = this.claimState(claims.get(claimKey('id', id)), holders, (doc) => answersFor(doc, id), now);
       if (idsInBatch.has(id) || byId.kind === 'live' || byId.kind === 'pending') {
         throw createError('CONFLICT', `An item with id "${id}" already exists with different content`);
       }
       if (byHash.kind === 'stale') takeOver.push(byHash.claim);
       if (byId.kind === 'stale') takeOver.push(byId.claim);
       idsInBatch.add(id);
-      plan.push({ item, id });
+      plan.push({ item, id, aliases: [] });
     }
-    if (plan.length === 0) return items.map((item) => ({ ...(resultByHash.get(item.contentHash) as AddResult) }));
 
-    const { before, after } = await this.registry.bumpCounter((counter) => ({
-      ...counter,
-      nextSeq: counter.nextSeq + plan.length,
-      version: counter.version + 1,
-    }));
-    const planned: Planned[] = plan.map((entry, i) => ({ ...entry, seq: before.nextSeq + i }));
-    await this.writeBatch(planned, takeOver, after.version);
+    // Every later input of a content: a plain repeat, or a new explicit id that becomes an alias.
+    const planByHash = new Map(plan.map((entry) => [entry.item.contentHash, entry]));
+    const updates = new Map<string, AliasDoc[]>();
+    const duplicates = new Map<ItemInput, { id: string; primary: string; hash: string }>();
+    for (const item of items) {
+      const planned = planByHash.get(item.contentHash);
+      if (planned?.item === item) continue;
+      const holder = stored.get(item.contentHash);
+      const primary = planned ? planned.id : (holder as ItemDoc).id;
+      const known = planned ? planned.aliases : [...(holder?.aliases ?? []), ...(updates.get(item.contentHash) ?? [])];
+      const wanted = item.id;
+      if (wanted === undefined || wanted === primary || known.some((alias) => alias.id === wanted)) {
+        duplicates.set(item, { id: wanted ?? primary, primary, hash: item.contentHash });
+        continue;
+      }
+      const byId = this.claimState(claims.get(claimKey('id', wanted)), holders, (doc) => answersFor(doc, wanted), now);
+      if (idsInBatch.has(wanted) || byId.kind === 'live' || byId.kind === 'pending') {
+        throw createError('CONFLICT', `An item with id "${wanted}" already exists with different content`);
+      }
+      if (byId.kind === 'stale') takeOver.push(byId.claim);
+      idsInBatch.add(wanted);
+      const alias = toAliasDoc(item, wanted, at);
+      if (planned) planned.aliases.push(alias);
+      else updates.set(item.contentHash, [...(updates.get(item.contentHash) ?? []), alias]);
+      duplicates.set(item, { id: wanted, primary, hash: item.contentHash });
+    }
 
-    for (const entry of planned) resultByHash.set(entry.item.contentHash, { id: entry.id, seq: entry.seq, status: 'added' });
-    this.onVersion?.(after.version);
-    return items.map((item) => {
-      const result = resultByHash.get(item.contentHash) as AddResult;
-      // Only the first occurrence was added; the same content again in the batch is its duplicate.
-      return result.status === 'added' && first.get(item.contentHash) !== item ? { ...result, status: 'duplicate' } : { ...result };
+    let planned: Planned[] = [];
+    let version: number | undefined;
+    if (plan.length > 0) {
+      const { before, after } = await this.registry.bumpCounter((counter) => ({
+        ...counter,
+        nextSeq: counter.nextSeq + plan.length,
+        version: counter.version + 1,
+      }));
+      planned = plan.map((entry, i) => ({ ...entry, seq: before.nextSeq + i }));
+      version = after.version;
+    }
+    const aliasUpdates: AliasUpdate[] = [...updates].map(([hash, aliases]) => ({ seq: (stored.get(hash) as ItemDoc).seq, aliases }));
+    if (planned.length > 0 || aliasUpdates.length > 0) await this.writeBatch(planned, aliasUpdates, takeOver, version ?? 0, at);
+
+    const seqByHash = new Map<string, number>([
+      ...[...stored].map(([hash, doc]) => [hash, doc.seq] as [string, number]),
+      ...planned.map((entry) => [entry.item.contentHash, entry.seq] as [string, number]),
+    ]);
+    if (version !== undefined) this.onVersion?.(version);
+    return items.map((item): AddResult => {
+      const duplicate = duplicates.get(item);
+      const seq = seqByHash.get(item.contentHash) as number;
+      if (duplicate) return { id: duplicate.id, seq, status: 'duplicate', existingId: duplicate.primary };
+      return { id: idOf(item), seq, status: 'added' };
     });
   }
 
   /** Claims, items and thumbnails of a batch; on any failure removes what it wrote and throws. */
-  private async writeBatch(planned: Planned[], takeOver: Claim[], version: number): Promise<void> {
+  private async writeBatch(planned: Planned[], aliasUpdates: AliasUpdate[], takeOver: Claim[], version: number, at: string): Promise<void> {
     const { alias, meta, thumbnails } = this.names;
     let claimedAll = false;
+    const updated: Array<{ seq: number; before: AliasDoc[] }> = [];
     try {
       if (takeOver.length > 0) {
         const released = await runBulk(
@@ -433,19 +533,22 @@ export class ElasticCatalog implements Catalog {
         const lost = released.find((failure) => failure.status !== 404);
         if (lost) throw createError('CONFLICT', 'The registry changed while the batch was being added; retry');
       }
-      const at = new Date().toISOString();
-      const claimOps: BulkOp[] = planned.flatMap((entry) => [
+      const claimOps: BulkOp[] = planned.flatMap((entry): BulkOp[] => [
         { op: 'create', index: meta, id: claimKey('hash', entry.item.contentHash), doc: { kind: 'hash', seq: entry.seq, at } },
         { op: 'create', index: meta, id: claimKey('id', entry.id), doc: { kind: 'id', seq: entry.seq, at } },
+        ...entry.aliases.map((a): BulkOp => ({ op: 'create', index: meta, id: claimKey('id', a.id), doc: { kind: 'id', seq: entry.seq, at } })),
       ]);
+      for (const update of aliasUpdates) {
+        for (const a of update.aliases) claimOps.push({ op: 'create', index: meta, id: claimKey('id', a.id), doc: { kind: 'id', seq: update.seq, at } });
+      }
       const refused = await runBulk(this.client, claimOps, this.options.bulk, false, 'claiming content hashes and ids');
       if (refused.length > 0) throw claimError(refused[0]);
       claimedAll = true;
 
       const now = new Date().toISOString();
       const writes: BulkOp[] = [];
-      for (const { item, id, seq } of planned) {
-        writes.push({ op: 'create', index: alias, id: String(seq), doc: toDoc(item, id, seq, now, version) });
+      for (const { item, id, seq, aliases } of planned) {
+        writes.push({ op: 'create', index: alias, id: String(seq), doc: toDoc(item, id, seq, now, version, aliases) });
         if (item.thumbnail) {
           const thumbnail: ThumbnailDoc = { seq, bytes: item.thumbnail.toString('base64') };
           writes.push({ op: 'index', index: thumbnails, id, doc: thumbnail });
@@ -453,7 +556,24 @@ export class ElasticCatalog implements Catalog {
       }
       const failed = await runBulk(this.client, writes, this.options.bulk, this.refresh, 'writing items');
       if (failed.length > 0) throw itemError(failed[0]);
+      for (const update of aliasUpdates) {
+        const holder = await this.getHolder(update.seq, WITHOUT_VECTORS);
+        if (!holder || holder.doc.deleted) throw createError('CONFLICT', `item ${update.seq} was deleted while aliases were being added; retry`);
+        const before = holder.doc.aliases ?? [];
+        await this.client.update({
+          index: alias,
+          id: String(update.seq),
+          doc: { aliases: [...before, ...update.aliases] },
+          if_seq_no: holder.seqNo,
+          if_primary_term: holder.primaryTerm,
+          refresh: this.refresh,
+        });
+        updated.push({ seq: update.seq, before });
+      }
     } catch (error) {
+      await this.undoAliases(aliasUpdates, updated, at).catch((cleanup: unknown) => {
+        this.options.logger.warn('could not fully undo the aliases of a failed batch', { error: (cleanup as Error).message });
+      });
       await this.compensate(planned, claimedAll).catch((cleanup: unknown) => {
         this.options.logger.warn('could not fully undo a failed batch', {
           seqs: planned.map((entry) => entry.seq),
@@ -464,6 +584,21 @@ export class ElasticCatalog implements Catalog {
     }
   }
 
+  /** Puts back the alias lists a failed batch extended and removes the alias claims it made (those stamped with its time). */
+  private async undoAliases(aliasUpdates: AliasUpdate[], updated: Array<{ seq: number; before: AliasDoc[] }>, at: string): Promise<void> {
+    for (const { seq, before } of updated) {
+      await this.client.update({ index: this.names.alias, id: String(seq), doc: { aliases: before }, refresh: this.refresh });
+    }
+    const keys = aliasUpdates.flatMap((update) => update.aliases.map((a) => claimKey('id', a.id)));
+    const ops: BulkOp[] = [];
+    for (const claim of (await this.registry.claims(keys)).values()) {
+      if (claim.at === at && aliasUpdates.some((update) => update.seq === claim.seq)) {
+        ops.push({ op: 'delete', index: this.names.meta, id: claim.key, ifSeqNo: claim.seqNo, ifPrimaryTerm: claim.primaryTerm });
+      }
+    }
+    if (ops.length > 0) await runBulk(this.client, ops, this.options.bulk, false, 'undoing alias claims');
+  }
+
   /** Removes whatever a failed batch may have written: its items, thumbnails and claims (only its own). */
   private async compensate(planned: Planned[], claimedAll: boolean): Promise<void> {
     const { alias, meta, thumbnails } = this.names;
@@ -471,7 +606,11 @@ export class ElasticCatalog implements Catalog {
     const ops: BulkOp[] = planned.map((entry) => ({ op: 'delete', index: alias, id: String(entry.seq) }));
     // Thumbnails are written only once every id is claimed by this batch, so no other item owns them.
     if (claimedAll) for (const entry of planned) if (entry.item.thumbnail) ops.push({ op: 'delete', index: thumbnails, id: entry.id });
-    const keys = planned.flatMap((entry) => [claimKey('hash', entry.item.contentHash), claimKey('id', entry.id)]);
+    const keys = planned.flatMap((entry) => [
+      claimKey('hash', entry.item.contentHash),
+      claimKey('id', entry.id),
+      ...entry.aliases.map((a) => claimKey('id', a.id)),
+    ]);
     for (const claim of (await this.registry.claims(keys)).values()) {
       if (seqs.has(claim.seq)) ops.push({ op: 'delete', index: meta, id: claim.key, ifSeqNo: claim.seqNo, ifPrimaryTerm: claim.primaryTerm });
     }
@@ -485,7 +624,9 @@ export class ElasticCatalog implements Catalog {
     const idClaim = (await this.registry.claims([idKey])).get(idKey);
     if (!idClaim) return false;
     const holder = await this.getHolder(idClaim.seq, WITHOUT_VECTORS);
-    if (!holder || holder.doc.deleted || holder.doc.id !== id) return false;
+    if (!holder || holder.doc.deleted || !answersFor(holder.doc, id)) return false;
+    const aliases = holder.doc.aliases ?? [];
+    if (aliases.length > 0) return this.dropId(id, idClaim, holder);
 
     const { after } = await this.registry.bumpCounter((counter) => ({ ...counter, version: counter.version + 1 }));
     try {
@@ -523,6 +664,74 @@ export class ElasticCatalog implements Catalog {
     return true;
   }
 
+  /**
+   * Deletes one id of an image that keeps another: an alias leaves the list; the stored item's own
+   * id hands the doc to its oldest alias (id and metadata; seq, vectors and claims of the content
+   * stay), and its thumbnail moves to the new id. No vector changes, so no version bump.
+   */
+  private async dropId(id: string, idClaim: Claim, holder: Holder): Promise<boolean> {
+    const aliases = holder.doc.aliases ?? [];
+    const now = new Date().toISOString();
+    const promoted = holder.doc.id === id ? aliases[0] : undefined;
+    const doc: Partial<ItemDoc> = promoted
+      ? {
+          ...aliasFields(promoted),
+          hasText: carriesText({ id: promoted.id, title: promoted.title, tags: promoted.tags, keywords: promoted.keywords, description: promoted.description }),
+          aliases: aliases.slice(1),
+          updatedAt: now,
+        }
+      : { aliases: aliases.filter((alias) => alias.id !== id) };
+    try {
+      await this.client.update({
+        index: this.names.alias,
+        id: String(holder.doc.seq),
+        doc,
+        if_seq_no: holder.seqNo,
+        if_primary_term: holder.primaryTerm,
+        refresh: this.refresh,
+      });
+    } catch (error) {
+      if (isConflict(error)) return false;
+      throw toParasolError(error, `deleting "${id}"`);
+    }
+    if (promoted) await this.moveThumbnail(id, promoted.id, holder.doc.seq);
+    const failed = await runBulk(
+      this.client,
+      [{ op: 'delete', index: this.names.meta, id: claimKey('id', id), ifSeqNo: idClaim.seqNo, ifPrimaryTerm: idClaim.primaryTerm }],
+      this.options.bulk,
+      false,
+      `releasing the claim of "${id}"`,
+    );
+    for (const failure of failed.filter((f) => f.status !== 404 && f.status !== 409)) {
+      this.options.logger.warn('could not release a registry claim', { id: failure.op.id, error: `${failure.type}: ${failure.reason}` });
+    }
+    return true;
+  }
+
+  private async moveThumbnail(from: string, to: string, seq: number): Promise<void> {
+    let bytes: string | undefined;
+    try {
+      const response = await this.client.get<ThumbnailDoc>({ index: this.names.thumbnails, id: from });
+      if (response._source?.seq === seq) bytes = response._source.bytes;
+    } catch (error) {
+      if (!isDocMissing(error)) throw toParasolError(error, `reading the thumbnail of "${from}"`);
+    }
+    if (bytes === undefined) return;
+    const thumbnail: ThumbnailDoc = { seq, bytes };
+    const failed = await runBulk(
+      this.client,
+      [
+        { op: 'index', index: this.names.thumbnails, id: to, doc: thumbnail },
+        { op: 'delete', index: this.names.thumbnails, id: from },
+      ],
+      this.options.bulk,
+      false,
+      `moving the thumbnail of "${from}" to "${to}"`,
+    );
+    const real = failed.filter((f) => f.status !== 404);
+    if (real.length > 0) throw itemError(real[0]);
+  }
+
   // ---- reads ----
 
   /** The live item a claim points to, if the claim exists and the item (still) matches it. */
@@ -546,7 +755,7 @@ export class ElasticCatalog implements Catalog {
 
   /** Items by seq (found ones only, deleted included), without vectors. */
   private async mgetHolders(seqs: number[]): Promise<Map<number, ItemDoc>> {
-    return this.mget(seqs, { includes: ['seq', 'id', 'contentHash', 'deleted'] }, false);
+    return this.mget(seqs, { includes: ['seq', 'id', 'contentHash', 'deleted', 'aliases'] }, false);
   }
 
   private async mgetLive(seqs: number[], source: Source): Promise<Map<number, ItemDoc>> {
@@ -599,7 +808,38 @@ function sourceParams(source: Source): { _source?: boolean; _source_includes?: s
   return {};
 }
 
-function toDoc(item: ItemInput, id: string, seq: number, now: string, version: number): ItemDoc {
+/** The item as read under `id`: the stored item itself, or one of its aliases. */
+function viewFor(doc: ItemDoc, id: string): Item {
+  if (doc.id === id) return toItem(doc);
+  const alias = (doc.aliases ?? []).find((candidate) => candidate.id === id) as AliasDoc;
+  return aliasView(doc, alias);
+}
+
+function toAliasDoc(item: ItemInput, id: string, at: string): AliasDoc {
+  return {
+    id,
+    externalId: item.externalId ?? '',
+    source: item.source,
+    title: item.title,
+    tags: [...(item.tags ?? [])],
+    keywords: [...(item.keywords ?? [])],
+    description: item.description ?? '',
+    license: item.license ?? '',
+    attribution: item.attribution ?? '',
+    url: item.url ?? '',
+    extra: JSON.parse(JSON.stringify(item.extra ?? {})) as Record<string, unknown>,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+/** The item fields an alias brings when it is promoted. */
+function aliasFields(alias: AliasDoc): Partial<ItemDoc> {
+  const { createdAt: _created, updatedAt: _updated, ...fields } = alias;
+  return fields;
+}
+
+function toDoc(item: ItemInput, id: string, seq: number, now: string, version: number, aliases: AliasDoc[] = []): ItemDoc {
   return {
     seq,
     id,
@@ -622,6 +862,7 @@ function toDoc(item: ItemInput, id: string, seq: number, now: string, version: n
     updatedAt: now,
     deleted: false,
     addedVersion: version,
+    ...(aliases.length > 0 ? { aliases } : {}),
     semantic: vectorToJson(item.semantic),
     style: vectorToJson(item.style),
   };

@@ -14,7 +14,7 @@ import {
   itemsIndexBody,
   metaIndexBody,
   parasolMetaOf,
-  SCHEMA_2_ADDITIONS,
+  SCHEMA_ADDITIONS,
   SCHEMA_VERSION,
   thumbnailsIndexBody,
   type IndexNames,
@@ -124,7 +124,7 @@ export function checkItemsIndex(concrete: string, mapping: estypes.MappingTypeMa
 }
 
 /**
- * Brings an older items index up to SCHEMA_VERSION in place. Schema 2 only added fields, which a
+ * Brings an older items index up to SCHEMA_VERSION in place. Schemas 2 and 3 only added fields, which a
  * live index accepts (a put-mapping); documents written before keep working (their description
  * reads as empty). Idempotent, so two servers opening at once both succeed.
  */
@@ -139,7 +139,7 @@ export async function upgradeItemsIndex(
   await esCall(`upgrading ${concrete} to schema ${SCHEMA_VERSION}`, () =>
     client.indices.putMapping({
       index: concrete,
-      properties: SCHEMA_2_ADDITIONS,
+      properties: SCHEMA_ADDITIONS,
       _meta: { ...(mapping?._meta ?? {}), parasol: { ...(mapping?._meta?.parasol as object), schema: SCHEMA_VERSION } },
     }),
   );

@@ -16,9 +16,9 @@ import type { Item, ItemWithVectors, Modality } from '../types.js';
 
 /**
  * Bump when the mapping changes; an index with a newer schema is refused. 2 added `description`
- * and `hasText`, which an open adds to a schema-1 index in place (see SCHEMA_2_ADDITIONS).
+ * and `hasText`, 3 added `aliases`; an open adds both to an older index in place (see SCHEMA_ADDITIONS).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const MODALITIES: readonly Modality[] = ['semantic', 'style'];
 
@@ -42,6 +42,34 @@ export const SCHEMA_2_ADDITIONS: Record<string, estypes.MappingProperty> = {
   // Whether the item carries words beyond its id (carriesText), so hasText() is one cheap query.
   hasText: { type: 'boolean' },
 };
+
+/**
+ * What schema 3 added: the other ids of the same image with their own metadata. Stored, never
+ * indexed (an alias is reached through its registry claim, and search sees the stored item's words).
+ */
+export const SCHEMA_3_ADDITIONS: Record<string, estypes.MappingProperty> = {
+  aliases: { type: 'object', enabled: false },
+};
+
+/** Every field added since schema 1: put on an older index in place (idempotent). */
+export const SCHEMA_ADDITIONS: Record<string, estypes.MappingProperty> = { ...SCHEMA_2_ADDITIONS, ...SCHEMA_3_ADDITIONS };
+
+/** An alias as stored in its item's doc: the id and that id's own metadata. */
+export interface AliasDoc {
+  id: string;
+  externalId: string;
+  source: string;
+  title: string;
+  tags: string[];
+  keywords: string[];
+  description: string;
+  license: string;
+  attribution: string;
+  url: string;
+  extra: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
 
 export interface IndexNames {
   alias: string;
@@ -103,6 +131,8 @@ export interface ItemDoc {
   deleted: boolean;
   addedVersion: number;
   deletedVersion?: number;
+  /** Absent on items written before schema 3 and on items without aliases; oldest first. */
+  aliases?: AliasDoc[];
   semantic: number[];
   style: number[];
 }
@@ -155,7 +185,7 @@ export function itemsIndexBody(settings: ItemsIndexSettings): { settings: estype
         tags: { type: 'keyword', fields: { text: { type: 'text', analyzer: TEXT_ANALYZER } } },
         title: { type: 'text', analyzer: TEXT_ANALYZER, fields: { keyword: { type: 'keyword', ignore_above: 1024 } } },
         keywords: { type: 'text', analyzer: TEXT_ANALYZER },
-        ...SCHEMA_2_ADDITIONS,
+        ...SCHEMA_ADDITIONS,
         attribution: { type: 'keyword', index: false },
         url: { type: 'keyword', index: false },
         width: { type: 'integer' },
@@ -223,6 +253,29 @@ export function toItem(doc: ItemDoc): Item {
     extra: doc.extra ?? {},
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
+    ...(doc.aliases && doc.aliases.length > 0 ? { aliases: doc.aliases.map((alias) => alias.id) } : {}),
+  };
+}
+
+/** An alias read by its id: its own metadata over its item's image. */
+export function aliasView(doc: ItemDoc, alias: AliasDoc): Item {
+  const { aliases: _others, ...item } = toItem(doc);
+  return {
+    ...item,
+    id: alias.id,
+    externalId: alias.externalId,
+    source: alias.source,
+    title: alias.title,
+    tags: alias.tags,
+    keywords: alias.keywords,
+    description: alias.description,
+    license: alias.license,
+    attribution: alias.attribution,
+    url: alias.url,
+    extra: alias.extra,
+    createdAt: alias.createdAt,
+    updatedAt: alias.updatedAt,
+    aliasOf: doc.id,
   };
 }
 

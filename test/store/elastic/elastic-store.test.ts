@@ -7,7 +7,7 @@ import { Client } from '@elastic/elasticsearch';
 import MockModule from '@elastic/elasticsearch-mock';
 import { describe, expect, it } from 'vitest';
 import { openElasticStore } from '../../../src/store/elastic.js';
-import { itemsIndexBody, SCHEMA_2_ADDITIONS } from '../../../src/store/elastic/mapping.js';
+import { itemsIndexBody, SCHEMA_ADDITIONS } from '../../../src/store/elastic/mapping.js';
 import { DIMS, makeItem, seededRandom } from '../helpers.js';
 import { cjsErrors, FakeElasticsearch } from './fake-elasticsearch.js';
 
@@ -34,8 +34,9 @@ describe('layout', () => {
     expect(body.settings.analysis.analyzer.parasol_text).toEqual({ type: 'custom', tokenizer: 'standard', filter: ['lowercase', 'asciifolding', 'porter_stem'] });
     const { properties, _meta, dynamic } = body.mappings;
     expect(dynamic).toBe('strict');
-    expect(_meta).toEqual({ parasol: { schema: 2, dims: DIMS } });
+    expect(_meta).toEqual({ parasol: { schema: 3, dims: DIMS } });
     expect(properties.description).toEqual({ type: 'text', analyzer: 'parasol_text' });
+    expect(properties.aliases).toEqual({ type: 'object', enabled: false });
     expect(properties.hasText).toEqual({ type: 'boolean' });
     expect(properties.semantic).toEqual({
       type: 'dense_vector',
@@ -135,7 +136,7 @@ describe('schema upgrade', () => {
 
     const store = await openElasticStore({ client, index: 'legacy', dims: DIMS });
     const upgrade = lastRequest(fake, 'PUT', /^\/legacy-v1\/_mapping$/);
-    expect(upgrade.body).toEqual({ properties: SCHEMA_2_ADDITIONS, _meta: { parasol: { schema: 2, dims: DIMS } } });
+    expect(upgrade.body).toEqual({ properties: SCHEMA_ADDITIONS, _meta: { parasol: { schema: 3, dims: DIMS } } });
     expect(await store.catalog.hasText()).toBe(true); // the old item has no flag: it counts as text
     const [added] = await store.catalog.addBatch([makeItem('new', random, { title: 'Harbour', tags: [], description: 'cats asleep on a boat' })]);
     expect((await store.catalog.getManyBySeq([100, added.seq])).get(added.seq)?.description).toBe('cats asleep on a boat');

@@ -23,6 +23,8 @@
  *   and cross_fields; field boosts `f^2`; `_name` → `matched_queries`). kNN with a filter is exact brute force; `_score` = (1 + cosine) / 2.
  *   Sort on fields, size (≤ 10 000), search_after, PIT open/close with the implicit
  *   _shard_doc tiebreaker, count, `filter` and `terms` aggregations, track_total_hits.
+ *   A terms aggregation is exact (one shard: shard_size is read and ignored), orders buckets by count
+ *   then key (code units) and refuses any other `order`; no include/exclude, min_doc_count or missing.
  *
  * Deviations (deliberate, to stay small):
  * - Text analysis is one fixed analyzer whatever the mapping names: lowercase, ASCII folding (NFD,
@@ -654,7 +656,12 @@ export class FakeElasticsearch {
         const inside = hits.filter((hit) => this.matches(hit.index, hit.id, hit.doc.source, spec.filter as Obj));
         out[name] = { doc_count: inside.length, ...(sub ? this.aggregate(sub, inside) : {}) };
       } else if (spec.terms) {
-        const { field, size = 10 } = spec.terms as { field: string; size?: number };
+        const { field, size = 10, order } = spec.terms as { field: string; size?: number; order?: unknown };
+        // Only the default order (count desc, then key asc), spelled out or not, is emulated.
+        const defaultOrder = JSON.stringify([{ _count: 'desc' }, { _key: 'asc' }]);
+        if (order !== undefined && JSON.stringify(order) !== defaultOrder && JSON.stringify(order) !== JSON.stringify({ _count: 'desc' })) {
+          return fail(400, 'illegal_argument_exception', `fake: unsupported terms order ${JSON.stringify(order)}`);
+        }
         const counts = new Map<string, { key: Json; hits: typeof hits }>();
         for (const hit of hits) {
           for (const value of new Set(valuesOf(hit.doc.source, field, hit.index))) {
@@ -664,7 +671,9 @@ export class FakeElasticsearch {
             counts.set(key, entry);
           }
         }
-        const buckets = [...counts.values()].sort((a, b) => b.hits.length - a.hits.length || String(a.key).localeCompare(String(b.key)));
+        // Keys in code-unit order (ES compares keyword terms as UTF-8 bytes: the same order outside surrogates).
+        const byKey = (a: { key: Json }, b: { key: Json }): number => (String(a.key) < String(b.key) ? -1 : String(a.key) > String(b.key) ? 1 : 0);
+        const buckets = [...counts.values()].sort((a, b) => b.hits.length - a.hits.length || byKey(a, b));
         const shown = buckets.slice(0, size);
         out[name] = {
           doc_count_error_upper_bound: 0,
