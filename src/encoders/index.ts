@@ -5,7 +5,6 @@
  * only produce unit vectors of the declared dimensions. Inputs are embedded in batches of
  * `batchSize`; text queries, which repeat, are served from an LRU cache.
  */
-import { modelName, timed } from './timings.js';
 import * as ort from 'onnxruntime-node';
 import { createError } from '../errors.js';
 import { normalize } from '../vectors.js';
@@ -14,18 +13,16 @@ import { LruCache, type CacheStats } from './lru.js';
 import {
   TOWERS,
   openPackSessions,
-  outputProblem,
-  packInvalid,
   readPack,
   type PackManifest,
-  type PackSessions,
   type TowerName,
 } from './pack.js';
-import { createSessionFactory, type Device, type Logger, type Provider } from './runtime.js';
+import type { Logger } from '../log.js';
+import { openWithFactory, type Device, type PackModel, type Provider } from './runtime.js';
 import { loadTokenizer, textFeeds, type TextTokenizer } from './text.js';
 import type { Encoders, ImageDescriptors, ImageEmbedder, ImageInput, TextEmbedder } from './types.js';
 
-export type { Device, Logger, Provider } from './runtime.js';
+export type { Device, Provider } from './runtime.js';
 export type { PackManifest, Preprocess } from './pack.js';
 export type { CacheStats } from './lru.js';
 
@@ -69,24 +66,23 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
 
   const pack = await readPack(options.packDir);
   const { manifest } = pack;
-  const runtime = createSessionFactory({ device: options.device, threads: options.threads, logger: options.logger });
-  let sessions: PackSessions;
-  let tokenizers: Record<TowerName, TextTokenizer>;
-  try {
-    sessions = await openPackSessions(pack, runtime, { textThreads: options.textThreads ?? DEFAULT_TEXT_THREADS });
-    const byFile = new Map<string, Promise<TextTokenizer>>();
-    const tokenizerFor = (file: string) => {
-      if (!byFile.has(file)) byFile.set(file, loadTokenizer(pack.dir, file, manifest.name));
-      return byFile.get(file) as Promise<TextTokenizer>;
-    };
-    tokenizers = {
-      semantic: await tokenizerFor(manifest.semantic.text.tokenizer),
-      style: await tokenizerFor(manifest.style.text.tokenizer),
-    };
-  } catch (error) {
-    await runtime.dispose();
-    throw error;
-  }
+  const { factory: runtime, opened } = await openWithFactory(
+    { device: options.device, threads: options.threads, logger: options.logger },
+    async (factory) => {
+      const sessions = await openPackSessions(pack, factory, { textThreads: options.textThreads ?? DEFAULT_TEXT_THREADS });
+      const byFile = new Map<string, Promise<TextTokenizer>>();
+      const tokenizerFor = (file: string) => {
+        if (!byFile.has(file)) byFile.set(file, loadTokenizer(pack.dir, file, manifest.name));
+        return byFile.get(file) as Promise<TextTokenizer>;
+      };
+      const tokenizers: Record<TowerName, TextTokenizer> = {
+        semantic: await tokenizerFor(manifest.semantic.text.tokenizer),
+        style: await tokenizerFor(manifest.style.text.tokenizer),
+      };
+      return { sessions, tokenizers };
+    },
+  );
+  const { sessions, tokenizers } = opened;
   const provider = runtime.provider as Provider;
   const textCache = new LruCache<string, Float32Array>(cacheSize);
   let disposed = false;
@@ -95,20 +91,15 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     if (disposed) throw createError('NOT_READY', 'the encoders have been disposed');
   }
 
-  /** Runs one model on a batch and returns its rows, renormalised, after checking the shape. */
+  /** Runs one model on a batch and returns its rows, renormalised. */
   async function run(
     tower: TowerName,
-    session: ort.InferenceSession,
-    file: string,
-    output: string,
+    model: PackModel,
     feeds: Record<string, ort.Tensor>,
     batch: number,
   ): Promise<Float32Array[]> {
     const dim = manifest[tower].dim;
-    const result = (await timed(modelName(file), () => session.run(feeds, [output])))[output];
-    const problem = outputProblem(result, batch, dim);
-    if (problem) throw packInvalid(manifest.name, `${file}: ${problem}`);
-    const data = result.data as Float32Array;
+    const data = await model.run(feeds, [batch, dim]);
     return Array.from({ length: batch }, (_, row) => normalize(data.subarray(row * dim, (row + 1) * dim)));
   }
 
@@ -118,7 +109,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     const stacked = new Float32Array(inputs.length * 3 * size * size);
     inputs.forEach((input, i) => stacked.set(input, i * input.length));
     const feeds = { [spec.input]: new ort.Tensor('float32', stacked, [inputs.length, 3, size, size]) };
-    return run(tower, sessions[tower].image, spec.file, spec.output, feeds, inputs.length);
+    return run(tower, sessions[tower].image, feeds, inputs.length);
   }
 
   function imageEmbedder(tower: TowerName): ImageEmbedder {
@@ -156,7 +147,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
         });
         for (const chunk of chunks([...missing.keys()], batchSize)) {
           const feeds = textFeeds(chunk.map((text) => tokenizer.tokenize(text, spec.maxTokens)), spec);
-          const vectors = await run(tower, sessions[tower].text, spec.file, spec.output, feeds, chunk.length);
+          const vectors = await run(tower, sessions[tower].text, feeds, chunk.length);
           chunk.forEach((text, j) => {
             textCache.set(cacheKey(text), vectors[j]);
             // Callers own what they get: a copy each, never the cached array.
