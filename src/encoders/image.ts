@@ -8,6 +8,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { createError } from '../errors.js';
 import type { Preprocess } from './pack.js';
+import type { PixelBudget } from './pixel-budget.js';
 import type { ImageInput } from './types.js';
 
 export const DEFAULT_LIMIT_INPUT_PIXELS = 40_000_000;
@@ -15,6 +16,11 @@ export const DEFAULT_LIMIT_INPUT_PIXELS = 40_000_000;
 export interface DecodeOptions {
   /** Images with more pixels than this are refused with IMAGE_TOO_LARGE. */
   limitInputPixels?: number;
+}
+
+export interface PrepareOptions extends DecodeOptions {
+  /** Shared by concurrent preparations, so the pixels decoded at once stay bounded. */
+  budget?: PixelBudget;
 }
 
 /** Decoded pixels: 8-bit sRGB with alpha, row-major. */
@@ -44,7 +50,7 @@ async function decodeChecked(input: ImageInput, limit: number): Promise<DecodedI
  * pixels as decoding first: only for opaque PNGs (with alpha, one pipeline resizes before it
  * flattens; JPEG, WebP and others shrink on load while they decode).
  */
-async function checkSize(input: ImageInput, options: DecodeOptions): Promise<{ limit: number; onePass: boolean }> {
+async function checkSize(input: ImageInput, options: DecodeOptions): Promise<{ limit: number; pixels: number; onePass: boolean }> {
   const limit = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
   if (input.length === 0) throw createError('UNSUPPORTED_IMAGE', 'the file is empty');
   let width: number;
@@ -59,7 +65,7 @@ async function checkSize(input: ImageInput, options: DecodeOptions): Promise<{ l
     throw createError('UNSUPPORTED_IMAGE', sharpReason(error));
   }
   if (width * height > limit) throw tooLarge(limit);
-  return { limit, onePass };
+  return { limit, pixels: width * height, onePass };
 }
 
 /** Runs `finish` on a pipeline reading `input` upright, with sharp's failures turned into Parasol's errors. */
@@ -154,9 +160,19 @@ export function preprocessKey(preprocess: Preprocess): string {
 export async function prepareImage(
   input: ImageInput,
   preprocesses: readonly Preprocess[],
-  options: DecodeOptions = {},
+  options: PrepareOptions = {},
 ): Promise<Float32Array[]> {
-  const { limit, onePass } = await checkSize(input, options);
+  const { limit, pixels, onePass } = await checkSize(input, options);
+  const work = () => prepareChecked(input, limit, onePass, preprocesses);
+  return options.budget ? options.budget.use(pixels, work) : work();
+}
+
+async function prepareChecked(
+  input: ImageInput,
+  limit: number,
+  onePass: boolean,
+  preprocesses: readonly Preprocess[],
+): Promise<Float32Array[]> {
   const preprocess = preprocesses[0];
   if (onePass && preprocess !== undefined && preprocess.resize !== 'shortest' && new Set(preprocesses.map(preprocessKey)).size === 1) {
     const prepared = await readPixels(input, limit, (pipeline) =>

@@ -20,7 +20,16 @@ import {
 import type { Logger } from '../log.js';
 import { openWithFactory, type Device, type PackModel, type Provider } from './runtime.js';
 import { loadTokenizer, textFeeds, type TextTokenizer } from './text.js';
-import type { Encoders, ImageDescriptors, ImageEmbedder, ImageInput, TextEmbedder } from './types.js';
+import { createPixelBudget } from './pixel-budget.js';
+import type {
+  Encoders,
+  ImageDescriptors,
+  ImageEmbedder,
+  ImageInput,
+  PreparedImage,
+  StagedImageDescriber,
+  TextEmbedder,
+} from './types.js';
 
 export type { Device, Provider } from './runtime.js';
 export type { PackManifest, Preprocess } from './pack.js';
@@ -30,7 +39,10 @@ export const DEFAULT_BATCH_SIZE = 64;
 export const DEFAULT_TEXT_CACHE_SIZE = 1024;
 /** Text towers answer single queries: one thread is faster than a pool (see openPackSessions). */
 export const DEFAULT_TEXT_THREADS = 1;
-/** Images decoded at once: each may hold up to limitInputPixels × 4 bytes while it is resized. */
+/**
+ * Pixels decoded at once, in images at the pixel limit: each holds up to limitInputPixels × 4
+ * bytes while it is resized. Small images share the budget, so a batch of icons decodes at once.
+ */
 const DECODE_CONCURRENCY = 4;
 
 export interface LoadEncodersOptions {
@@ -51,7 +63,7 @@ export interface LoadEncodersOptions {
   limitInputPixels?: number;
 }
 
-export interface LoadedEncoders extends Encoders {
+export interface LoadedEncoders extends Encoders, StagedImageDescriber {
   /** The validated pack.json, including the `parasol` block for the generator. */
   readonly manifest: PackManifest;
   /** The pack's absolute folder. */
@@ -85,6 +97,8 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
   const { sessions, tokenizers } = opened;
   const provider = runtime.provider as Provider;
   const textCache = new LruCache<string, Float32Array>(cacheSize);
+  const budget = createPixelBudget(DECODE_CONCURRENCY * limitInputPixels);
+  const prepareOptions = { limitInputPixels, budget };
   let disposed = false;
 
   function ensureOpen(): void {
@@ -120,9 +134,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
         ensureOpen();
         const out: Float32Array[] = [];
         for (const chunk of chunks(images, batchSize)) {
-          const inputs = await mapLimit(chunk, DECODE_CONCURRENCY, async (image) =>
-            (await prepareImage(image, [preprocess], { limitInputPixels }))[0],
-          );
+          const inputs = await Promise.all(chunk.map(async (image) => (await prepareImage(image, [preprocess], prepareOptions))[0]));
           out.push(...(await embedPrepared(tower, inputs)));
         }
         return out;
@@ -159,18 +171,32 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     };
   }
 
-  async function describeImages(images: ImageInput[]): Promise<ImageDescriptors[]> {
+  const imagePreprocesses = TOWERS.map((tower) => manifest[tower].image.preprocess);
+
+  async function prepareForTowers(image: ImageInput): Promise<PreparedImage> {
     ensureOpen();
-    const preprocesses = TOWERS.map((tower) => manifest[tower].image.preprocess);
+    const [semantic, style] = await prepareImage(image, imagePreprocesses, prepareOptions);
+    return { semantic, style };
+  }
+
+  async function describePrepared(images: PreparedImage[]): Promise<ImageDescriptors[]> {
+    ensureOpen();
     const out: ImageDescriptors[] = [];
     for (const chunk of chunks(images, batchSize)) {
-      const prepared = await mapLimit(chunk, DECODE_CONCURRENCY, (image) =>
-        prepareImage(image, preprocesses, { limitInputPixels }),
-      );
-      const [semantic, style] = await Promise.all(
-        TOWERS.map((tower, t) => embedPrepared(tower, prepared.map((inputs) => inputs[t]))),
-      );
+      // One tower after the other: onnxruntime-node runs a session on the calling thread, so
+      // starting both at once would not overlap them, and each already uses the configured threads.
+      const semantic = await embedPrepared('semantic', chunk.map((image) => image.semantic));
+      const style = await embedPrepared('style', chunk.map((image) => image.style));
       chunk.forEach((_, i) => out.push({ semantic: semantic[i], style: style[i] }));
+    }
+    return out;
+  }
+
+  async function describeImages(images: ImageInput[]): Promise<ImageDescriptors[]> {
+    ensureOpen();
+    const out: ImageDescriptors[] = [];
+    for (const chunk of chunks(images, batchSize)) {
+      out.push(...(await describePrepared(await Promise.all(chunk.map(prepareForTowers)))));
     }
     return out;
   }
@@ -187,6 +213,8 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     styleImage: imageEmbedder('style'),
     styleText: textEmbedder('style'),
     describeImages,
+    prepareImage: prepareForTowers,
+    describePrepared,
     textCacheStats: () => textCache.stats(),
     async dispose() {
       disposed = true;
@@ -200,20 +228,6 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-/** Like Promise.all(items.map(fn)) with at most `limit` calls in flight; results keep their order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 function positiveInteger(name: string, value: number): number {
