@@ -123,12 +123,13 @@ export type PackSessions = Record<TowerName, TowerSessions>;
  *
  * `textThreads`: intra-op threads for the text towers. They run one short query at a time, where
  * a thread pool's hand-offs cost more than they save (measured: 0.75 ms a query on one thread,
- * 2.4 ms with onnxruntime's default, on this 2-core machine under load).
+ * 2.4 ms with onnxruntime's default, on this 2-core machine under load). `imageThreads`: the
+ * same for the image towers (see DEFAULT_IMAGE_THREADS in index.ts).
  */
 export async function openPackSessions(
   pack: LoadedPack,
   sessions: SessionFactory,
-  options: { textThreads?: number } = {},
+  options: { textThreads?: number; imageThreads?: number } = {},
 ): Promise<PackSessions> {
   const opened = {} as PackSessions;
   const { name } = pack.manifest;
@@ -141,6 +142,7 @@ export async function openPackSessions(
       file: spec.image.file,
       inputs: [spec.image.input],
       output: spec.image.output,
+      threads: options.imageThreads,
     });
     const size = spec.image.preprocess.size;
     await image.probe(

@@ -11,6 +11,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { createError, isParasolError, type ParasolError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import type { ModelWorker } from './model-worker.js';
 import { modelName, timed } from './timings.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda';
@@ -201,7 +202,7 @@ export function packInvalid(pack: string, problem: string): ParasolError {
 }
 
 /** Why a tensor is not float32 of the given shape, or undefined when it is. */
-export function shapeProblem(tensor: ort.Tensor, shape: readonly number[]): string | undefined {
+export function shapeProblem(tensor: { type: string; dims: readonly number[] }, shape: readonly number[]): string | undefined {
   if (tensor.type !== 'float32') return `output is ${tensor.type}, not float32`;
   const got = tensor.dims;
   if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
@@ -227,6 +228,8 @@ export interface PackModelSpec {
 /** A pack's model, opened with its declared input and output names checked. */
 export interface PackModel {
   readonly file: string;
+  /** The model file's absolute path. */
+  readonly path: string;
   /**
    * Runs the model once on `feeds` and fails with MODEL_PACK_INVALID unless it returns float32
    * of `shape`; `declares` says which part of pack.json fixes that shape.
@@ -234,13 +237,19 @@ export interface PackModel {
   probe(feeds: Record<string, ort.Tensor>, shape: readonly number[], declares: string): Promise<void>;
   /** The declared output of one run, timed under the model's name (timings.ts) and checked to be float32 of `shape`. */
   run(feeds: Record<string, ort.Tensor>, shape: readonly number[]): Promise<Float32Array>;
+  /**
+   * The same run on a model worker's copy of the model (opened there with `worker.open(path)`):
+   * the calling thread stays free meanwhile. The feeds' arrays move to the worker.
+   */
+  runOn(worker: ModelWorker, feeds: Record<string, { data: Float32Array; dims: readonly number[] }>, shape: readonly number[]): Promise<Float32Array>;
 }
 
 export async function openPackModel(factory: SessionFactory, spec: PackModelSpec): Promise<PackModel> {
   const { pack, file, output } = spec;
+  const modelPath = path.join(spec.dir, file);
   let session: ort.InferenceSession;
   try {
-    session = await factory.session(path.join(spec.dir, file), { threads: spec.threads });
+    session = await factory.session(modelPath, { threads: spec.threads });
   } catch (error) {
     if (isParasolError(error)) throw error;
     throw packInvalid(pack, `${file}: onnxruntime cannot load it (${reasonOf(error)})`);
@@ -254,8 +263,14 @@ export async function openPackModel(factory: SessionFactory, spec: PackModelSpec
     throw packInvalid(pack, `${file}: has no output "${output}" (its outputs: ${session.outputNames.join(', ')})`);
   }
   const name = modelName(file);
+  const checked = (result: { type: string; dims: readonly number[]; data: unknown }, shape: readonly number[]): Float32Array => {
+    const problem = shapeProblem(result, shape);
+    if (problem) throw packInvalid(pack, `${file}: ${problem}`);
+    return result.data as Float32Array;
+  };
   return {
     file,
+    path: modelPath,
     async probe(feeds, shape, declares) {
       let result: ort.Tensor;
       try {
@@ -267,10 +282,10 @@ export async function openPackModel(factory: SessionFactory, spec: PackModelSpec
       if (problem) throw packInvalid(pack, `${file}: ${problem}, but pack.json declares ${declares}`);
     },
     async run(feeds, shape) {
-      const result = (await timed(name, () => session.run(feeds, [output])))[output];
-      const problem = shapeProblem(result, shape);
-      if (problem) throw packInvalid(pack, `${file}: ${problem}`);
-      return result.data as Float32Array;
+      return checked((await timed(name, () => session.run(feeds, [output])))[output], shape);
+    },
+    async runOn(worker, feeds, shape) {
+      return checked(await timed(name, () => worker.run(modelPath, feeds, output)), shape);
     },
   };
 }
