@@ -4,9 +4,10 @@
  * re-run skips what is stored without decoding or encoding it again. A bad file is skipped with
  * its reason and never stops the run.
  *
- * Both cores work: onnxruntime-node runs the models on the JS thread, while the next batches are
- * read, rendered, probed and decoded on sharp's threads (every step of those batches is queued
- * before the models start). At most PREPARED_AHEAD batches wait prepared, so memory stays bounded.
+ * Both cores work: the encoders run a batch's models on their worker thread while the next
+ * batches are read, rendered, probed and decoded on sharp's threads and the JS thread commits.
+ * At most PREPARED_AHEAD batches wait prepared, and the encoders bound the pixels decoded at once,
+ * so memory stays bounded.
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';

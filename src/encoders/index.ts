@@ -41,10 +41,10 @@ export const DEFAULT_TEXT_CACHE_SIZE = 1024;
 /** Text towers answer single queries: one thread is faster than a pool (see openPackSessions). */
 export const DEFAULT_TEXT_THREADS = 1;
 /**
- * Image towers run on the JS thread (onnxruntime-node's run is synchronous) while ingestion
- * decodes the next images on sharp's threads: one thread each leaves the other core to sharp,
- * where a pool would fight it (measured on the demo corpus, 2 loaded cores: 106-120 img/s on one
- * thread against 73-83 with onnxruntime's default).
+ * Ingestion decodes the next images on sharp's threads while the image towers encode these: one
+ * intra-op thread leaves the other core to sharp, where a pool would fight it and spin (measured
+ * on the demo corpus, 2 loaded cores: 106-120 img/s on one thread against 73-83 with
+ * onnxruntime's default).
  */
 export const DEFAULT_IMAGE_THREADS = 1;
 /**
