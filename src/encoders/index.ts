@@ -116,10 +116,14 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
    * the GPU does the work and there is nothing to gain.
    */
   let imageWorker: Promise<ModelWorker> | undefined;
+  let startedWorker: ModelWorker | undefined;
   function workerForImages(): Promise<ModelWorker> | undefined {
     if (provider !== 'cpu') return undefined;
+    // A worker that died (out of memory, a native crash) is replaced, not left to fail every batch.
+    if (startedWorker && !startedWorker.alive) imageWorker = undefined;
     if (!imageWorker) {
       const worker = startModelWorker(provider);
+      startedWorker = worker;
       imageWorker = Promise.all(TOWERS.map((tower) => worker.open(sessions[tower].image.path, imageThreads))).then(
         () => worker,
         async (error: unknown) => {

@@ -44,6 +44,8 @@ export interface WorkerTensor {
 }
 
 export interface ModelWorker {
+  /** False once the worker has exited or failed: every request is then refused. */
+  readonly alive: boolean;
   /** Opens `file` in the worker with `threads` intra-op threads (0: onnxruntime's default). */
   open(file: string, threads: number): Promise<void>;
   /** Runs an opened model; the feeds' arrays are moved to the worker (callers must not reuse them). */
@@ -94,6 +96,9 @@ export function startModelWorker(provider: Provider): ModelWorker {
   }
 
   return {
+    get alive() {
+      return failure === undefined;
+    },
     async open(file, threads) {
       await request({
         kind: 'open',
