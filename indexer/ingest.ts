@@ -58,9 +58,9 @@ export interface IngestSummary {
 const MAX_REPORTED_SKIPS = 200;
 const MAX_REPORTED_IDS = 10_000;
 /**
- * Batches read and decoded ahead of the one being encoded. Two keep sharp's threads busy for the
- * whole of a model run (measured on the demo corpus: one ahead leaves a core idle at each batch
- * boundary; more than two gains nothing).
+ * Batches read and decoded ahead of the one being encoded: while the models encode one, the next
+ * is decoded and the one after is read (or rendered), so sharp's threads never wait for the JS
+ * thread at a batch boundary. Each waiting item holds its file's bytes and its model inputs.
  */
 const PREPARED_AHEAD = 2;
 
