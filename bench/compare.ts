@@ -22,7 +22,7 @@ export function metricsOf(report: BenchReport): Metric[] {
   };
   if (report.ingest) {
     add('ingest img/s', report.ingest.imagesPerSecond, true);
-    add('ingest encoder share', report.ingest.encoderShare, false);
+    add('ingest wall ÷ encoder', report.ingest.wallPerEncoder, false);
   }
   for (const scale of report.scale) {
     const at = `@${scale.items}`;

@@ -121,7 +121,8 @@ export function formatSummary(report: BenchReport): string {
   if (report.ingest) {
     const i = report.ingest;
     lines.push('', `Ingest (demo corpus, first ${i.limit}): ${i.imagesPerSecond} img/s over ${i.seen} items in ${i.seconds} s; ` +
-      `encoders ${(i.encoderShare * 100).toFixed(0)}% of the time (${i.encoderImagesPerSecond} img/s of encoder time)`);
+      `models ${(i.encoderShare * 100).toFixed(0)}% of the time, wall ÷ encoder ${i.wallPerEncoder} ` +
+      `(${i.encoderImagesPerSecond} img/s of encoder time; load average ${i.loadAverage.before} → ${i.loadAverage.after})`);
   }
   if (report.sampler) {
     const g = report.sampler;

@@ -216,7 +216,7 @@ async function main(): Promise<void> {
     if (plan.ingestLimit > 0) {
       log(`ingest: first ${plan.ingestLimit} demo items with the ${encoders.packName} pack`);
       report.ingest = await section('ingest', () => benchIngest(config, encoders, join(tmp, 'ingest'), plan.ingestLimit));
-      if (report.ingest) log(`ingest: ${report.ingest.imagesPerSecond} img/s, encoder share ${report.ingest.encoderShare}`);
+      if (report.ingest) log(`ingest: ${report.ingest.imagesPerSecond} img/s, wall ÷ encoder ${report.ingest.wallPerEncoder}`);
       await rm(join(tmp, 'ingest'), { recursive: true, force: true });
     }
 
@@ -417,6 +417,14 @@ function targets(report: BenchReport): TargetCheck[] {
     unit: 'img/s',
     met: ingest ? ingest.imagesPerSecond >= 250 : null,
     note: report.pack.name === 'mini' ? undefined : 'the target is for the mini pack',
+  });
+  checks.push({
+    name: 'ingest wall time / encoder time',
+    target: '≤ 1.2',
+    measured: ingest?.wallPerEncoder ?? null,
+    unit: '',
+    met: ingest ? ingest.wallPerEncoder <= 1.2 : null,
+    note: ingest ? `load average ${ingest.loadAverage.before} → ${ingest.loadAverage.after}` : undefined,
   });
   const one25 = report.sampler?.runs.find((r) => r.steps === 25 && r.batch === 1);
   checks.push({

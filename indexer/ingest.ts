@@ -1,12 +1,17 @@
 /**
- * Ingestion: source → read → hash (dedupe) → probe → thumbnail → batch encode → one catalog
- * transaction per batch → vector indices. Idempotent (content hash) and resumable: a re-run
- * skips what is stored without encoding it again. A bad file is skipped with its reason and
- * never stops the run.
+ * Ingestion: source → read → hash (dedupe) → probe → decode/resize → thumbnail → batch encode →
+ * one catalog transaction per batch → vector indices. Idempotent (content hash) and resumable: a
+ * re-run skips what is stored without decoding or encoding it again. A bad file is skipped with
+ * its reason and never stops the run.
+ *
+ * Both cores work: the encoders run a batch's models on their worker thread while the next
+ * batches are read, rendered, probed and decoded on sharp's threads and the JS thread commits.
+ * At most PREPARED_AHEAD batches wait prepared, and the encoders bound the pixels decoded at once,
+ * so memory stays bounded.
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import type { Encoders, ImageDescriptors } from '../src/encoders/types.js';
+import type { ImageDescriptors, PreparedImage, StagedImageDescriber } from '../src/encoders/types.js';
 import { idFromHash } from '../src/store/sqlite-catalog.js';
 import type { Catalog, Item, ItemInput } from '../src/store/types.js';
 import { Progress } from '../src/progress.js';
@@ -49,7 +54,7 @@ export interface IngestSummary {
   duplicateRows: DuplicateRow[];
   seconds: number;
   itemsPerSecond: number;
-  /** Share of wall time spent inside the encoders. */
+  /** Share of wall time spent inside the encoders' models (both image towers). */
   encoderShare: number;
   stopped: boolean;
 }
@@ -64,6 +69,14 @@ export interface DuplicateRow {
 const MAX_REPORTED_SKIPS = 200;
 const MAX_REPORTED_DUPLICATES = 1_000;
 const MAX_REPORTED_IDS = 10_000;
+/**
+ * Batches read and decoded ahead of the one being encoded: while the models encode one, the next
+ * is decoded and the one after is read (or rendered), so sharp's threads never wait for the JS
+ * thread at a batch boundary. Each waiting item holds its file's bytes and its model inputs.
+ */
+const PREPARED_AHEAD = 2;
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 interface Prepared {
   item: SourceItem;
@@ -71,6 +84,15 @@ interface Prepared {
   hash: string;
   width: number;
   height: number;
+  /** The model inputs, decoded ahead; absent when the content is already stored. */
+  pixels: Promise<Settled<PreparedImage>> | undefined;
+}
+
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
 }
 
 export class SkipError extends Error {
@@ -124,7 +146,7 @@ function classify(error: unknown): { kind: string; reason: string } {
 
 export async function ingest(
   source: IngestSource,
-  encoders: Encoders,
+  encoders: StagedImageDescriber,
   target: IngestTarget,
   options: IngestOptions,
 ): Promise<IngestSummary> {
@@ -164,8 +186,10 @@ export async function ingest(
       const bytes = await item.bytes();
       const hash = createHash('sha256').update(bytes).digest('hex');
       const { width, height } = await probeImage(bytes, options.maxPixels);
-      if (await isBlankImage(bytes, { maxPixels: options.maxPixels })) throw new SkipError('blank', 'blank image');
-      return { item, bytes, hash, width, height };
+      // Stored content is counted as a duplicate at commit: no need to decode it (nor to check it is blank).
+      const stored = (await target.catalog.findByHash(hash)) !== undefined;
+      if (!stored && (await isBlankImage(bytes, { maxPixels: options.maxPixels }))) throw new SkipError('blank', 'blank image');
+      return { item, bytes, hash, width, height, pixels: stored ? undefined : settle(encoders.prepareImage(bytes)) };
     } catch (error) {
       const { kind, reason } = classify(error);
       skip(item.key, kind, reason);
@@ -173,26 +197,40 @@ export async function ingest(
     }
   };
 
+  /** The batch's descriptors (undefined where an image is skipped); only the models count as encoder time. */
   const describe = async (batch: Prepared[]): Promise<Array<ImageDescriptors | undefined>> => {
+    const pixels = await Promise.all(
+      batch.map(async (p) => {
+        const settled = await (p.pixels ?? settle(encoders.prepareImage(p.bytes)));
+        if (settled.ok) return settled.value;
+        const { kind, reason } = classify(settled.error);
+        skip(p.item.key, kind, reason);
+        return undefined;
+      }),
+    );
+    const ready = batch.flatMap((p, i) => {
+      const image = pixels[i];
+      return image ? [{ p, image, at: i }] : [];
+    });
+    const out = new Array<ImageDescriptors | undefined>(batch.length);
     const t = performance.now();
     try {
-      return await encoders.describeImages(batch.map((p) => p.bytes));
+      const descriptors = await encoders.describePrepared(ready.map((r) => r.image));
+      ready.forEach((r, j) => (out[r.at] = descriptors[j]));
     } catch {
       // One bad image must not sink its batch: retry one by one to find it.
-      return Promise.all(
-        batch.map(async (p) => {
-          try {
-            return (await encoders.describeImages([p.bytes]))[0];
-          } catch (error) {
-            const { kind, reason } = classify(error);
-            skip(p.item.key, kind, reason);
-            return undefined;
-          }
-        }),
-      );
+      for (const r of ready) {
+        try {
+          out[r.at] = (await encoders.describePrepared([r.image]))[0];
+        } catch (error) {
+          const { kind, reason } = classify(error);
+          skip(r.p.item.key, kind, reason);
+        }
+      }
     } finally {
       encoderMs += performance.now() - t;
     }
+    return out;
   };
 
   const prepareBatch = async (pending: SourceItem[]): Promise<Prepared[]> =>
@@ -303,32 +341,31 @@ export async function ingest(
     options.onBatch?.(progress.count, source.total);
   };
 
-  // Two-stage pipeline: the next batch is read, hashed and probed (sharp's thread pool) while
-  // the current one is encoded (onnxruntime's threads) and committed.
+  // Batches are prepared (read, hashed, probed, decoded) as they are read, up to PREPARED_AHEAD
+  // ahead of the oldest, which is then encoded and committed: the catalog still sees one
+  // transaction per batch, in source order.
   let pending: SourceItem[] = [];
-  let inFlight: { items: SourceItem[]; prepared: Promise<Prepared[]> } | undefined;
-  const drain = async (): Promise<void> => {
-    if (!inFlight) return;
-    const { items, prepared } = inFlight;
-    inFlight = undefined;
-    await commit(items, await prepared);
+  const ahead: Array<{ items: SourceItem[]; prepared: Promise<Prepared[]> }> = [];
+  const commitOldest = async (): Promise<void> => {
+    const batch = ahead.shift();
+    if (batch) await commit(batch.items, await batch.prepared);
   };
   for await (const item of source.items()) {
     summary.seen++;
     pending.push(item);
     if (pending.length >= options.batchSize) {
-      const next = { items: pending, prepared: prepareBatch(pending) };
+      ahead.push({ items: pending, prepared: prepareBatch(pending) });
       pending = [];
-      await drain();
-      inFlight = next;
+      if (ahead.length > PREPARED_AHEAD) await commitOldest();
       if (options.shouldStop?.()) {
         summary.stopped = true;
         break;
       }
     }
   }
-  await drain();
-  if (pending.length > 0 && !summary.stopped) await commit(pending, await prepareBatch(pending));
+  if (pending.length > 0 && !summary.stopped) ahead.push({ items: pending, prepared: prepareBatch(pending) });
+  // A stop still commits what was read: those items are counted as seen.
+  while (ahead.length > 0) await commitOldest();
   await target.save();
 
   const wallMs = performance.now() - started;

@@ -102,7 +102,7 @@ export function openEncoders(config: Config, logger: Logger = silentLogger): Pro
     cacheSize: config.search.cacheSize,
     batchSize: config.ingest.batchSize,
     limitInputPixels: config.limits.maxPixels,
-    logger: { info: (m, o) => logger.info(m, o as Record<string, unknown>), warn: (m, o) => logger.warn(m, o as Record<string, unknown>) },
+    logger,
   });
 }
 

@@ -7,14 +7,14 @@
  * probe per model for the output shape), so a running GeneratorModels only returns tensors of
  * the declared shapes. onnxruntime stays inside src/encoders/: callers see Float32Arrays.
  */
-import { modelName, timed } from './timings.js';
 import path from 'node:path';
 import { access } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { createError, isParasolError } from '../errors.js';
+import { createError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { parasolFiles, parseParasolSpec, type ParasolSpec } from './generator-pack.js';
 import { packInvalid, readPack, type PackManifest } from './pack.js';
-import { createSessionFactory, reasonOf, type Device, type Logger, type Provider } from './runtime.js';
+import { openPackModel, openWithFactory, type Device, type PackModel, type Provider, type SessionFactory } from './runtime.js';
 
 export type { ParasolSpec, ScheduleSpec } from './generator-pack.js';
 
@@ -83,10 +83,10 @@ export interface GeneratorModels {
 }
 
 interface Sessions {
-  unet: ort.InferenceSession;
-  encoder: ort.InferenceSession;
-  decoder: ort.InferenceSession;
-  projector: ort.InferenceSession;
+  unet: PackModel;
+  encoder: PackModel;
+  decoder: PackModel;
+  projector: PackModel;
 }
 
 export async function loadGenerator(options: LoadGeneratorOptions): Promise<GeneratorModels> {
@@ -111,14 +111,10 @@ export async function loadGenerator(options: LoadGeneratorOptions): Promise<Gene
     style: manifest.style.dim,
     timesteps: spec.timesteps,
   });
-  const runtime = createSessionFactory({ device: options.device, threads: options.threads, logger: options.logger });
-  let sessions: Sessions;
-  try {
-    sessions = await openSessions(manifest, pack.dir, spec, dims, runtime);
-  } catch (error) {
-    await runtime.dispose();
-    throw error;
-  }
+  const { factory: runtime, opened: sessions } = await openWithFactory(
+    { device: options.device, threads: options.threads, logger: options.logger },
+    (factory) => openSessions(manifest, pack.dir, spec, dims, factory),
+  );
   const provider = runtime.provider as Provider;
   const latentShape = (n: number) => [n, c, h, w];
   const pixelShape = (n: number) => [n, 3, size, size];
@@ -126,19 +122,6 @@ export async function loadGenerator(options: LoadGeneratorOptions): Promise<Gene
 
   function ensureOpen(): void {
     if (disposed) throw createError('NOT_READY', 'the generator has been disposed');
-  }
-
-  async function run(
-    session: ort.InferenceSession,
-    file: string,
-    feeds: Record<string, ort.Tensor>,
-    output: string,
-    shape: number[],
-  ): Promise<Float32Array> {
-    const result = (await timed(modelName(file), () => session.run(feeds, [output])))[output];
-    const problem = shapeProblem(result, shape);
-    if (problem) throw packInvalid(manifest.name, `${file}: ${problem}`);
-    return result.data as Float32Array;
   }
 
   return {
@@ -153,8 +136,8 @@ export async function loadGenerator(options: LoadGeneratorOptions): Promise<Gene
     async encode(pixels, n) {
       ensureOpen();
       expectLength('pixels', pixels, n * dims.pixelSize);
-      const { file, input, output } = spec.vae.encoder;
-      const latent = await run(sessions.encoder, file, { [input]: tensor(pixels, pixelShape(n)) }, output, latentShape(n));
+      const { input } = spec.vae.encoder;
+      const latent = await sessions.encoder.run({ [input]: tensor(pixels, pixelShape(n)) }, latentShape(n));
       if (spec.vae.scale !== 1) for (let i = 0; i < latent.length; i++) latent[i] *= spec.vae.scale;
       return latent;
     },
@@ -162,13 +145,13 @@ export async function loadGenerator(options: LoadGeneratorOptions): Promise<Gene
     async decode(latents, n) {
       ensureOpen();
       expectLength('latents', latents, n * dims.latentSize);
-      const { file, input, output } = spec.vae.decoder;
+      const { input } = spec.vae.decoder;
       let fed = latents;
       if (spec.vae.scale !== 1) {
         fed = new Float32Array(latents.length);
         for (let i = 0; i < latents.length; i++) fed[i] = latents[i] / spec.vae.scale;
       }
-      return run(sessions.decoder, file, { [input]: tensor(fed, latentShape(n)) }, output, pixelShape(n));
+      return sessions.decoder.run({ [input]: tensor(fed, latentShape(n)) }, pixelShape(n));
     },
 
     async project(styles) {
@@ -180,8 +163,8 @@ export async function loadGenerator(options: LoadGeneratorOptions): Promise<Gene
         expectLength('style vector', style, dims.style);
         stacked.set(style, i * dims.style);
       });
-      const { file, input, output } = spec.projector;
-      const out = await run(sessions.projector, file, { [input]: tensor(stacked, [n, dims.style]) }, output, [n, dims.semantic]);
+      const { input } = spec.projector;
+      const out = await sessions.projector.run({ [input]: tensor(stacked, [n, dims.style]) }, [n, dims.semantic]);
       return Array.from({ length: n }, (_, i) => out.slice(i * dims.semantic, (i + 1) * dims.semantic));
     },
 
@@ -195,7 +178,7 @@ export async function loadGenerator(options: LoadGeneratorOptions): Promise<Gene
       expectLength('style', input.style, b * dims.semantic);
       expectLength('contentMask', input.contentMask, b);
       expectLength('styleMask', input.styleMask, b);
-      return run(sessions.unet, spec.unet.file, unetFeeds(spec, dims, input), spec.unet.output, latentShape(b));
+      return sessions.unet.run(unetFeeds(spec, dims, input), latentShape(b));
     },
 
     async dispose() {
@@ -227,43 +210,10 @@ async function openSessions(
   dir: string,
   spec: ParasolSpec,
   dims: GeneratorDims,
-  runtime: ReturnType<typeof createSessionFactory>,
+  factory: SessionFactory,
 ): Promise<Sessions> {
-  const open = async (file: string, inputs: string[], output: string) => {
-    let session: ort.InferenceSession;
-    try {
-      session = await runtime.session(path.join(dir, file));
-    } catch (error) {
-      if (isParasolError(error)) throw error;
-      throw packInvalid(manifest.name, `${file}: onnxruntime cannot load it (${reasonOf(error)})`);
-    }
-    for (const input of inputs) {
-      if (!session.inputNames.includes(input)) {
-        throw packInvalid(manifest.name, `${file}: has no input "${input}" (its inputs: ${session.inputNames.join(', ')})`);
-      }
-    }
-    if (!session.outputNames.includes(output)) {
-      throw packInvalid(manifest.name, `${file}: has no output "${output}" (its outputs: ${session.outputNames.join(', ')})`);
-    }
-    return session;
-  };
-  const probe = async (
-    session: ort.InferenceSession,
-    file: string,
-    feeds: Record<string, ort.Tensor>,
-    output: string,
-    shape: number[],
-    what: string,
-  ) => {
-    let result: ort.Tensor;
-    try {
-      result = (await session.run(feeds, [output]))[output];
-    } catch (error) {
-      throw packInvalid(manifest.name, `${file}: a one-item probe failed (${reasonOf(error)}); pack.json declares ${what}`);
-    }
-    const problem = shapeProblem(result, shape);
-    if (problem) throw packInvalid(manifest.name, `${file}: ${problem}, but pack.json declares ${what}`);
-  };
+  const open = (file: string, inputs: string[], output: string) =>
+    openPackModel(factory, { pack: manifest.name, dir, file, inputs, output });
 
   const latent = [1, ...dims.latent];
   const pixels = [1, 3, dims.imageSize, dims.imageSize];
@@ -271,11 +221,8 @@ async function openSessions(
   const zeros = (shape: number[]) => tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
 
   const u = spec.unet;
-  const unetInputs = Object.values(u.inputs);
-  const unet = await open(u.file, unetInputs, u.output);
-  await probe(
-    unet,
-    u.file,
+  const unet = await open(u.file, Object.values(u.inputs), u.output);
+  await unet.probe(
     unetFeeds(spec, dims, {
       latent: new Float32Array(dims.latentSize),
       timestep: new Float32Array(1),
@@ -285,26 +232,22 @@ async function openSessions(
       styleMask: new Float32Array(1),
       batch: 1,
     }),
-    u.output,
     latent,
     `${latentWhat} (and content/style of semantic.dim = ${dims.semantic})`,
   );
 
   const e = spec.vae.encoder;
   const encoder = await open(e.file, [e.input], e.output);
-  await probe(encoder, e.file, { [e.input]: zeros(pixels) }, e.output, latent, `${latentWhat} from ${dims.imageSize}px images`);
+  await encoder.probe({ [e.input]: zeros(pixels) }, latent, `${latentWhat} from ${dims.imageSize}px images`);
 
   const d = spec.vae.decoder;
   const decoder = await open(d.file, [d.input], d.output);
-  await probe(decoder, d.file, { [d.input]: zeros(latent) }, d.output, pixels, `parasol.vae.imageSize = ${dims.imageSize}`);
+  await decoder.probe({ [d.input]: zeros(latent) }, pixels, `parasol.vae.imageSize = ${dims.imageSize}`);
 
   const p = spec.projector;
   const projector = await open(p.file, [p.input], p.output);
-  await probe(
-    projector,
-    p.file,
+  await projector.probe(
     { [p.input]: zeros([1, dims.style]) },
-    p.output,
     [1, dims.semantic],
     `style.dim = ${dims.style} -> semantic.dim = ${dims.semantic}`,
   );
@@ -318,14 +261,4 @@ function tensor(data: Float32Array, shape: number[]): ort.Tensor {
 function expectLength(name: string, data: Float32Array, expected: number): void {
   if (!(data instanceof Float32Array)) throw new TypeError(`${name} must be a Float32Array`);
   if (data.length !== expected) throw new RangeError(`${name} has ${data.length} values, expected ${expected}`);
-}
-
-/** Why a tensor is not float32 of the given shape, or undefined when it is. */
-function shapeProblem(result: ort.Tensor, shape: number[]): string | undefined {
-  if (result.type !== 'float32') return `output is ${result.type}, not float32`;
-  const got = result.dims;
-  if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
-    return `output has shape [${got.join(', ')}], expected [${shape.join(', ')}]`;
-  }
-  return undefined;
 }

@@ -5,7 +5,6 @@
  * only produce unit vectors of the declared dimensions. Inputs are embedded in batches of
  * `batchSize`; text queries, which repeat, are served from an LRU cache.
  */
-import { modelName, timed } from './timings.js';
 import * as ort from 'onnxruntime-node';
 import { createError } from '../errors.js';
 import { normalize } from '../vectors.js';
@@ -14,18 +13,26 @@ import { LruCache, type CacheStats } from './lru.js';
 import {
   TOWERS,
   openPackSessions,
-  outputProblem,
-  packInvalid,
   readPack,
   type PackManifest,
-  type PackSessions,
   type TowerName,
 } from './pack.js';
-import { createSessionFactory, type Device, type Logger, type Provider } from './runtime.js';
+import type { Logger } from '../log.js';
+import { openWithFactory, type Device, type PackModel, type Provider } from './runtime.js';
 import { loadTokenizer, textFeeds, type TextTokenizer } from './text.js';
-import type { Encoders, ImageDescriptors, ImageEmbedder, ImageInput, TextEmbedder } from './types.js';
+import { startModelWorker, type ModelWorker } from './model-worker.js';
+import { createPixelBudget } from './pixel-budget.js';
+import type {
+  Encoders,
+  ImageDescriptors,
+  ImageEmbedder,
+  ImageInput,
+  PreparedImage,
+  StagedImageDescriber,
+  TextEmbedder,
+} from './types.js';
 
-export type { Device, Logger, Provider } from './runtime.js';
+export type { Device, Provider } from './runtime.js';
 export type { PackManifest, Preprocess } from './pack.js';
 export type { CacheStats } from './lru.js';
 
@@ -33,7 +40,17 @@ export const DEFAULT_BATCH_SIZE = 64;
 export const DEFAULT_TEXT_CACHE_SIZE = 1024;
 /** Text towers answer single queries: one thread is faster than a pool (see openPackSessions). */
 export const DEFAULT_TEXT_THREADS = 1;
-/** Images decoded at once: each may hold up to limitInputPixels × 4 bytes while it is resized. */
+/**
+ * Ingestion decodes the next images on sharp's threads while the image towers encode these: one
+ * intra-op thread leaves the other core to sharp, where a pool would fight it and spin (measured
+ * on the demo corpus, 2 loaded cores: 106-120 img/s on one thread against 73-83 with
+ * onnxruntime's default).
+ */
+export const DEFAULT_IMAGE_THREADS = 1;
+/**
+ * Pixels decoded at once, in images at the pixel limit: each holds up to limitInputPixels × 4
+ * bytes while it is resized. Small images share the budget, so a batch of icons decodes at once.
+ */
 const DECODE_CONCURRENCY = 4;
 
 export interface LoadEncodersOptions {
@@ -45,6 +62,8 @@ export interface LoadEncodersOptions {
   threads?: number;
   /** Threads for the text towers (default 1; 0 means onnxruntime's default). */
   textThreads?: number;
+  /** Threads for the image towers (default `threads` when given, else 1; 0 means onnxruntime's default). */
+  imageThreads?: number;
   logger?: Logger;
   /** Text query embeddings kept in the LRU cache; 0 disables it. */
   cacheSize?: number;
@@ -54,7 +73,7 @@ export interface LoadEncodersOptions {
   limitInputPixels?: number;
 }
 
-export interface LoadedEncoders extends Encoders {
+export interface LoadedEncoders extends Encoders, StagedImageDescriber {
   /** The validated pack.json, including the `parasol` block for the generator. */
   readonly manifest: PackManifest;
   /** The pack's absolute folder. */
@@ -69,56 +88,86 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
 
   const pack = await readPack(options.packDir);
   const { manifest } = pack;
-  const runtime = createSessionFactory({ device: options.device, threads: options.threads, logger: options.logger });
-  let sessions: PackSessions;
-  let tokenizers: Record<TowerName, TextTokenizer>;
-  try {
-    sessions = await openPackSessions(pack, runtime, { textThreads: options.textThreads ?? DEFAULT_TEXT_THREADS });
-    const byFile = new Map<string, Promise<TextTokenizer>>();
-    const tokenizerFor = (file: string) => {
-      if (!byFile.has(file)) byFile.set(file, loadTokenizer(pack.dir, file, manifest.name));
-      return byFile.get(file) as Promise<TextTokenizer>;
-    };
-    tokenizers = {
-      semantic: await tokenizerFor(manifest.semantic.text.tokenizer),
-      style: await tokenizerFor(manifest.style.text.tokenizer),
-    };
-  } catch (error) {
-    await runtime.dispose();
-    throw error;
-  }
+  const { factory: runtime, opened } = await openWithFactory(
+    { device: options.device, threads: options.threads, logger: options.logger },
+    async (factory) => {
+      const sessions = await openPackSessions(pack, factory, {
+        textThreads: options.textThreads ?? DEFAULT_TEXT_THREADS,
+        imageThreads: options.imageThreads ?? options.threads ?? DEFAULT_IMAGE_THREADS,
+      });
+      const byFile = new Map<string, Promise<TextTokenizer>>();
+      const tokenizerFor = (file: string) => {
+        if (!byFile.has(file)) byFile.set(file, loadTokenizer(pack.dir, file, manifest.name));
+        return byFile.get(file) as Promise<TextTokenizer>;
+      };
+      const tokenizers: Record<TowerName, TextTokenizer> = {
+        semantic: await tokenizerFor(manifest.semantic.text.tokenizer),
+        style: await tokenizerFor(manifest.style.text.tokenizer),
+      };
+      return { sessions, tokenizers };
+    },
+  );
+  const { sessions, tokenizers } = opened;
   const provider = runtime.provider as Provider;
+  const imageThreads = options.imageThreads ?? options.threads ?? DEFAULT_IMAGE_THREADS;
+  /**
+   * Batches of images (describePrepared, describeImages) run on a worker thread with its own copy
+   * of the image towers, started on first use; single queries stay on the sessions here. On CUDA
+   * the GPU does the work and there is nothing to gain.
+   */
+  let imageWorker: Promise<ModelWorker> | undefined;
+  let startedWorker: ModelWorker | undefined;
+  function workerForImages(): Promise<ModelWorker> | undefined {
+    if (provider !== 'cpu') return undefined;
+    // A worker that died (out of memory, a native crash) is replaced, not left to fail every batch.
+    if (startedWorker && !startedWorker.alive) imageWorker = undefined;
+    if (!imageWorker) {
+      const worker = startModelWorker(provider);
+      startedWorker = worker;
+      imageWorker = Promise.all(TOWERS.map((tower) => worker.open(sessions[tower].image.path, imageThreads))).then(
+        () => worker,
+        async (error: unknown) => {
+          await worker.terminate();
+          throw error;
+        },
+      );
+    }
+    return imageWorker;
+  }
   const textCache = new LruCache<string, Float32Array>(cacheSize);
+  const budget = createPixelBudget(DECODE_CONCURRENCY * limitInputPixels);
+  const prepareOptions = { limitInputPixels, budget };
   let disposed = false;
 
   function ensureOpen(): void {
     if (disposed) throw createError('NOT_READY', 'the encoders have been disposed');
   }
 
-  /** Runs one model on a batch and returns its rows, renormalised, after checking the shape. */
+  /** Runs one model on a batch and returns its rows, renormalised. */
   async function run(
     tower: TowerName,
-    session: ort.InferenceSession,
-    file: string,
-    output: string,
+    model: PackModel,
     feeds: Record<string, ort.Tensor>,
     batch: number,
   ): Promise<Float32Array[]> {
     const dim = manifest[tower].dim;
-    const result = (await timed(modelName(file), () => session.run(feeds, [output])))[output];
-    const problem = outputProblem(result, batch, dim);
-    if (problem) throw packInvalid(manifest.name, `${file}: ${problem}`);
-    const data = result.data as Float32Array;
+    const data = await model.run(feeds, [batch, dim]);
     return Array.from({ length: batch }, (_, row) => normalize(data.subarray(row * dim, (row + 1) * dim)));
   }
 
-  async function embedPrepared(tower: TowerName, inputs: Float32Array[]): Promise<Float32Array[]> {
+  async function embedPrepared(tower: TowerName, inputs: Float32Array[], onWorker = false): Promise<Float32Array[]> {
     const spec = manifest[tower].image;
     const size = spec.preprocess.size;
     const stacked = new Float32Array(inputs.length * 3 * size * size);
     inputs.forEach((input, i) => stacked.set(input, i * input.length));
-    const feeds = { [spec.input]: new ort.Tensor('float32', stacked, [inputs.length, 3, size, size]) };
-    return run(tower, sessions[tower].image, spec.file, spec.output, feeds, inputs.length);
+    const dims = [inputs.length, 3, size, size];
+    const dim = manifest[tower].dim;
+    const model = sessions[tower].image;
+    const worker = onWorker ? workerForImages() : undefined;
+    const data = worker
+      ? await model.runOn(await worker, { [spec.input]: { data: stacked, dims } }, [inputs.length, dim])
+      : await model.run({ [spec.input]: new ort.Tensor('float32', stacked, dims) }, [inputs.length, dim]);
+    return Array.from({ length: inputs.length }, (_, row) => normalize(data.subarray(row * dim, (row + 1) * dim)));
   }
 
   function imageEmbedder(tower: TowerName): ImageEmbedder {
@@ -129,9 +178,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
         ensureOpen();
         const out: Float32Array[] = [];
         for (const chunk of chunks(images, batchSize)) {
-          const inputs = await mapLimit(chunk, DECODE_CONCURRENCY, async (image) =>
-            (await prepareImage(image, [preprocess], { limitInputPixels }))[0],
-          );
+          const inputs = await Promise.all(chunk.map(async (image) => (await prepareImage(image, [preprocess], prepareOptions))[0]));
           out.push(...(await embedPrepared(tower, inputs)));
         }
         return out;
@@ -156,7 +203,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
         });
         for (const chunk of chunks([...missing.keys()], batchSize)) {
           const feeds = textFeeds(chunk.map((text) => tokenizer.tokenize(text, spec.maxTokens)), spec);
-          const vectors = await run(tower, sessions[tower].text, spec.file, spec.output, feeds, chunk.length);
+          const vectors = await run(tower, sessions[tower].text, feeds, chunk.length);
           chunk.forEach((text, j) => {
             textCache.set(cacheKey(text), vectors[j]);
             // Callers own what they get: a copy each, never the cached array.
@@ -168,18 +215,31 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     };
   }
 
-  async function describeImages(images: ImageInput[]): Promise<ImageDescriptors[]> {
+  const imagePreprocesses = TOWERS.map((tower) => manifest[tower].image.preprocess);
+
+  async function prepareForTowers(image: ImageInput): Promise<PreparedImage> {
     ensureOpen();
-    const preprocesses = TOWERS.map((tower) => manifest[tower].image.preprocess);
+    const [semantic, style] = await prepareImage(image, imagePreprocesses, prepareOptions);
+    return { semantic, style };
+  }
+
+  async function describePrepared(images: PreparedImage[]): Promise<ImageDescriptors[]> {
+    ensureOpen();
     const out: ImageDescriptors[] = [];
     for (const chunk of chunks(images, batchSize)) {
-      const prepared = await mapLimit(chunk, DECODE_CONCURRENCY, (image) =>
-        prepareImage(image, preprocesses, { limitInputPixels }),
-      );
-      const [semantic, style] = await Promise.all(
-        TOWERS.map((tower, t) => embedPrepared(tower, prepared.map((inputs) => inputs[t]))),
-      );
+      // One tower after the other: the worker runs one session at a time, each on the configured threads.
+      const semantic = await embedPrepared('semantic', chunk.map((image) => image.semantic), true);
+      const style = await embedPrepared('style', chunk.map((image) => image.style), true);
       chunk.forEach((_, i) => out.push({ semantic: semantic[i], style: style[i] }));
+    }
+    return out;
+  }
+
+  async function describeImages(images: ImageInput[]): Promise<ImageDescriptors[]> {
+    ensureOpen();
+    const out: ImageDescriptors[] = [];
+    for (const chunk of chunks(images, batchSize)) {
+      out.push(...(await describePrepared(await Promise.all(chunk.map(prepareForTowers)))));
     }
     return out;
   }
@@ -196,10 +256,15 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     styleImage: imageEmbedder('style'),
     styleText: textEmbedder('style'),
     describeImages,
+    prepareImage: prepareForTowers,
+    describePrepared,
     textCacheStats: () => textCache.stats(),
     async dispose() {
       disposed = true;
       textCache.clear();
+      const worker = imageWorker;
+      imageWorker = undefined;
+      await worker?.then((w) => w.terminate(), () => undefined);
       await runtime.dispose();
     },
   };
@@ -209,20 +274,6 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-/** Like Promise.all(items.map(fn)) with at most `limit` calls in flight; results keep their order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 function positiveInteger(name: string, value: number): number {

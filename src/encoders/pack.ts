@@ -7,8 +7,9 @@ import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
-import { createError, isParasolError, type ParasolError } from '../errors.js';
-import { reasonOf, type SessionFactory } from './runtime.js';
+import { openPackModel, packInvalid, reasonOf, type PackModel, type SessionFactory } from './runtime.js';
+
+export { packInvalid } from './runtime.js';
 
 const rgbTriple = z.tuple([z.number(), z.number(), z.number()]);
 
@@ -68,10 +69,6 @@ export interface LoadedPack {
   manifest: PackManifest;
 }
 
-export function packInvalid(pack: string, problem: string): ParasolError {
-  return createError('MODEL_PACK_INVALID', pack, problem);
-}
-
 /** Reads and validates pack.json and checks that every file it names exists. */
 export async function readPack(packDir: string): Promise<LoadedPack> {
   const dir = path.resolve(packDir);
@@ -114,8 +111,8 @@ function filesNamedBy(manifest: PackManifest): string[] {
 }
 
 export interface TowerSessions {
-  image: ort.InferenceSession;
-  text: ort.InferenceSession;
+  image: PackModel;
+  text: PackModel;
 }
 
 export type PackSessions = Record<TowerName, TowerSessions>;
@@ -123,99 +120,58 @@ export type PackSessions = Record<TowerName, TowerSessions>;
 /**
  * Opens the pack's four models and proves each matches the manifest: the declared input and
  * output names exist, and a one-item probe returns [1, dim] float32.
- */
-/**
+ *
  * `textThreads`: intra-op threads for the text towers. They run one short query at a time, where
  * a thread pool's hand-offs cost more than they save (measured: 0.75 ms a query on one thread,
- * 2.4 ms with onnxruntime's default, on this 2-core machine under load).
+ * 2.4 ms with onnxruntime's default, on this 2-core machine under load). `imageThreads`: the
+ * same for the image towers (see DEFAULT_IMAGE_THREADS in index.ts).
  */
 export async function openPackSessions(
   pack: LoadedPack,
   sessions: SessionFactory,
-  options: { textThreads?: number } = {},
+  options: { textThreads?: number; imageThreads?: number } = {},
 ): Promise<PackSessions> {
   const opened = {} as PackSessions;
+  const { name } = pack.manifest;
   for (const tower of TOWERS) {
     const spec = pack.manifest[tower];
-    const image = await openModel(pack, sessions, spec.image.file);
-    checkNames(pack, spec.image.file, image, [spec.image.input], spec.image.output);
-    const size = spec.image.preprocess.size;
-    await probe(pack, tower, spec.image.file, image, spec.image.output, {
-      [spec.image.input]: new ort.Tensor('float32', new Float32Array(3 * size * size), [1, 3, size, size]),
+    const declares = `${tower}.dim = ${spec.dim}`;
+    const image = await openPackModel(sessions, {
+      pack: name,
+      dir: pack.dir,
+      file: spec.image.file,
+      inputs: [spec.image.input],
+      output: spec.image.output,
+      threads: options.imageThreads,
     });
+    const size = spec.image.preprocess.size;
+    await image.probe(
+      { [spec.image.input]: new ort.Tensor('float32', new Float32Array(3 * size * size), [1, 3, size, size]) },
+      [1, spec.dim],
+      declares,
+    );
 
-    const text = await openModel(pack, sessions, spec.text.file, options.textThreads);
-    checkNames(pack, spec.text.file, text, [spec.text.inputs.ids, spec.text.inputs.mask], spec.text.output);
+    const text = await openPackModel(sessions, {
+      pack: name,
+      dir: pack.dir,
+      file: spec.text.file,
+      inputs: [spec.text.inputs.ids, spec.text.inputs.mask],
+      output: spec.text.output,
+      threads: options.textThreads,
+    });
     const n = spec.text.maxTokens;
     const mask = new BigInt64Array(n);
     mask[0] = 1n;
-    await probe(pack, tower, spec.text.file, text, spec.text.output, {
-      // Token id 0 exists in every vocabulary; the probe only checks shapes.
-      [spec.text.inputs.ids]: new ort.Tensor('int64', new BigInt64Array(n), [1, n]),
-      [spec.text.inputs.mask]: new ort.Tensor('int64', mask, [1, n]),
-    });
+    await text.probe(
+      {
+        // Token id 0 exists in every vocabulary; the probe only checks shapes.
+        [spec.text.inputs.ids]: new ort.Tensor('int64', new BigInt64Array(n), [1, n]),
+        [spec.text.inputs.mask]: new ort.Tensor('int64', mask, [1, n]),
+      },
+      [1, spec.dim],
+      declares,
+    );
     opened[tower] = { image, text };
   }
   return opened;
-}
-
-async function openModel(pack: LoadedPack, sessions: SessionFactory, file: string, threads?: number): Promise<ort.InferenceSession> {
-  try {
-    return await sessions.session(path.join(pack.dir, file), { threads });
-  } catch (error) {
-    if (isParasolError(error)) throw error;
-    throw packInvalid(pack.manifest.name, `${file}: onnxruntime cannot load it (${reasonOf(error)})`);
-  }
-}
-
-function checkNames(
-  pack: LoadedPack,
-  file: string,
-  session: ort.InferenceSession,
-  inputs: string[],
-  output: string,
-): void {
-  for (const input of inputs) {
-    if (!session.inputNames.includes(input)) {
-      throw packInvalid(
-        pack.manifest.name,
-        `${file}: has no input "${input}" (its inputs: ${session.inputNames.join(', ')})`,
-      );
-    }
-  }
-  if (!session.outputNames.includes(output)) {
-    throw packInvalid(
-      pack.manifest.name,
-      `${file}: has no output "${output}" (its outputs: ${session.outputNames.join(', ')})`,
-    );
-  }
-}
-
-async function probe(
-  pack: LoadedPack,
-  tower: TowerName,
-  file: string,
-  session: ort.InferenceSession,
-  output: string,
-  feeds: Record<string, ort.Tensor>,
-): Promise<void> {
-  const dim = pack.manifest[tower].dim;
-  let result: ort.Tensor;
-  try {
-    result = (await session.run(feeds, [output]))[output];
-  } catch (error) {
-    throw packInvalid(pack.manifest.name, `${file}: a one-item probe failed (${reasonOf(error)})`);
-  }
-  const problem = outputProblem(result, 1, dim);
-  if (problem) throw packInvalid(pack.manifest.name, `${file}: ${problem}, but pack.json declares ${tower}.dim = ${dim}`);
-}
-
-/** Why an output tensor is not float32 [batch, dim], or undefined when it is. */
-export function outputProblem(tensor: ort.Tensor, batch: number, dim: number): string | undefined {
-  if (tensor.type !== 'float32') return `output is ${tensor.type}, not float32`;
-  const dims = tensor.dims;
-  if (dims.length !== 2 || dims[0] !== batch || dims[1] !== dim) {
-    return `output has shape [${dims.join(', ')}], expected [${batch}, ${dim}]`;
-  }
-  return undefined;
 }

@@ -1,5 +1,6 @@
 /**
- * The session factory: the one place that decides where onnxruntime runs.
+ * The session factory: the one place that decides where onnxruntime runs, and the one way a
+ * pack's model is opened, checked against its manifest, run and timed (openPackModel).
  *
  * onnxruntime-node 1.30 throws when asked for CUDA on a machine without it instead of falling back,
  * so the provider is chosen here, once, by trying CUDA first and remembering the outcome.
@@ -8,17 +9,13 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { createError } from '../errors.js';
+import { createError, isParasolError, type ParasolError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { ModelWorker } from './model-worker.js';
+import { modelName, timed } from './timings.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda';
 export type Provider = 'cpu' | 'cuda';
-
-export interface Logger {
-  info(message: string, details?: Record<string, unknown>): void;
-  warn(message: string, details?: Record<string, unknown>): void;
-}
-
-export const silentLogger: Logger = Object.freeze({ info() {}, warn() {} });
 
 /** The providers each device may run on, in the order they are tried. */
 const PROVIDERS_BY_DEVICE: Readonly<Record<Device, readonly Provider[]>> = Object.freeze({
@@ -181,4 +178,114 @@ export function reasonOf(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   // onnxruntime glues an ANSI-coloured native log onto its message; what precedes it says what went wrong.
   return text.split('\u001b')[0].replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Creates a session factory, opens what `open` needs with it, and releases every session when
+ * opening fails, so a pack that fails its checks leaves nothing loaded behind.
+ */
+export async function openWithFactory<T>(
+  options: SessionFactoryOptions,
+  open: (factory: SessionFactory) => Promise<T>,
+): Promise<{ factory: SessionFactory; opened: T }> {
+  const factory = createSessionFactory(options);
+  try {
+    return { factory, opened: await open(factory) };
+  } catch (error) {
+    await factory.dispose();
+    throw error;
+  }
+}
+
+export function packInvalid(pack: string, problem: string): ParasolError {
+  return createError('MODEL_PACK_INVALID', pack, problem);
+}
+
+/** Why a tensor is not float32 of the given shape, or undefined when it is. */
+export function shapeProblem(tensor: { type: string; dims: readonly number[] }, shape: readonly number[]): string | undefined {
+  if (tensor.type !== 'float32') return `output is ${tensor.type}, not float32`;
+  const got = tensor.dims;
+  if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
+    return `output has shape [${got.join(', ')}], expected [${shape.join(', ')}]`;
+  }
+  return undefined;
+}
+
+/** One model file of a pack, as its manifest declares it. */
+export interface PackModelSpec {
+  /** The pack's name, for error messages. */
+  pack: string;
+  /** The pack's folder. */
+  dir: string;
+  /** The model file, relative to `dir`. */
+  file: string;
+  inputs: readonly string[];
+  output: string;
+  /** Intra-op threads for this model; the factory's when absent. */
+  threads?: number;
+}
+
+/** A pack's model, opened with its declared input and output names checked. */
+export interface PackModel {
+  readonly file: string;
+  /** The model file's absolute path. */
+  readonly path: string;
+  /**
+   * Runs the model once on `feeds` and fails with MODEL_PACK_INVALID unless it returns float32
+   * of `shape`; `declares` says which part of pack.json fixes that shape.
+   */
+  probe(feeds: Record<string, ort.Tensor>, shape: readonly number[], declares: string): Promise<void>;
+  /** The declared output of one run, timed under the model's name (timings.ts) and checked to be float32 of `shape`. */
+  run(feeds: Record<string, ort.Tensor>, shape: readonly number[]): Promise<Float32Array>;
+  /**
+   * The same run on a model worker's copy of the model (opened there with `worker.open(path)`):
+   * the calling thread stays free meanwhile. The feeds' arrays move to the worker.
+   */
+  runOn(worker: ModelWorker, feeds: Record<string, { data: Float32Array; dims: readonly number[] }>, shape: readonly number[]): Promise<Float32Array>;
+}
+
+export async function openPackModel(factory: SessionFactory, spec: PackModelSpec): Promise<PackModel> {
+  const { pack, file, output } = spec;
+  const modelPath = path.join(spec.dir, file);
+  let session: ort.InferenceSession;
+  try {
+    session = await factory.session(modelPath, { threads: spec.threads });
+  } catch (error) {
+    if (isParasolError(error)) throw error;
+    throw packInvalid(pack, `${file}: onnxruntime cannot load it (${reasonOf(error)})`);
+  }
+  for (const input of spec.inputs) {
+    if (!session.inputNames.includes(input)) {
+      throw packInvalid(pack, `${file}: has no input "${input}" (its inputs: ${session.inputNames.join(', ')})`);
+    }
+  }
+  if (!session.outputNames.includes(output)) {
+    throw packInvalid(pack, `${file}: has no output "${output}" (its outputs: ${session.outputNames.join(', ')})`);
+  }
+  const name = modelName(file);
+  const checked = (result: { type: string; dims: readonly number[]; data: unknown }, shape: readonly number[]): Float32Array => {
+    const problem = shapeProblem(result, shape);
+    if (problem) throw packInvalid(pack, `${file}: ${problem}`);
+    return result.data as Float32Array;
+  };
+  return {
+    file,
+    path: modelPath,
+    async probe(feeds, shape, declares) {
+      let result: ort.Tensor;
+      try {
+        result = (await session.run(feeds, [output]))[output];
+      } catch (error) {
+        throw packInvalid(pack, `${file}: a one-item probe failed (${reasonOf(error)}); pack.json declares ${declares}`);
+      }
+      const problem = shapeProblem(result, shape);
+      if (problem) throw packInvalid(pack, `${file}: ${problem}, but pack.json declares ${declares}`);
+    },
+    async run(feeds, shape) {
+      return checked((await timed(name, () => session.run(feeds, [output])))[output], shape);
+    },
+    async runOn(worker, feeds, shape) {
+      return checked(await timed(name, () => worker.run(modelPath, feeds, output)), shape);
+    },
+  };
 }

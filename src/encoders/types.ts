@@ -23,6 +23,23 @@ export interface ImageDescriptors {
   style: Float32Array;
 }
 
+/** An image decoded and resized for both image towers (they may share one array). */
+export interface PreparedImage {
+  readonly semantic: Float32Array;
+  readonly style: Float32Array;
+}
+
+/**
+ * describeImages in two steps, so that the next images are decoded (on sharp's threads) while
+ * the models encode these: what ingestion pipelines.
+ */
+export interface StagedImageDescriber {
+  /** Decodes and resizes one image for both towers; UNSUPPORTED_IMAGE or IMAGE_TOO_LARGE when it cannot. */
+  prepareImage(image: ImageInput): Promise<PreparedImage>;
+  /** Both descriptors of prepared images, the models run in batches. */
+  describePrepared(images: PreparedImage[]): Promise<ImageDescriptors[]>;
+}
+
 export interface Encoders {
   readonly packName: string;
   readonly semanticDim: number;

@@ -92,6 +92,21 @@ describe('preprocessing', () => {
     expect(preprocessKey(a)).toBe(preprocessKey({ ...a }));
     expect(preprocessKey(a)).not.toBe(preprocessKey(identity(9, 'contain')));
   });
+
+  it.each(['contain', 'cover'] as const)(
+    'prepares every PNG, opaque or not, exactly as decoding first and resizing after (%s)',
+    async (mode) => {
+      // Noise, so any difference in resampling or in the order of flatten and resize shows.
+      const noise = (channels: 3 | 4) => Buffer.from(Array.from({ length: 45 * 31 * channels }, (_, i) => (i * 7919 + (i >> 3) * 31) & 255));
+      const preprocess: Preprocess = { size: 16, resize: mode, background: '#123456', mean: [0.4, 0.5, 0.6], std: [0.2, 0.3, 0.25] };
+      for (const channels of [3, 4] as const) {
+        const png = await rawImage(noise(channels), 45, 31, channels).png().toBuffer();
+        const [prepared, again] = await prepareImage(png, [preprocess, { ...preprocess }]);
+        expect(again).toBe(prepared);
+        expect(maxAbsDiff(prepared, await toModelInput(await decodeImage(png), preprocess))).toBe(0);
+      }
+    },
+  );
 });
 
 describe('image formats', () => {

@@ -1,14 +1,16 @@
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { loadEncoders } from '../../src/encoders/index.js';
-import { createSessionFactory, DEVICES, parseDevice, type Logger } from '../../src/encoders/runtime.js';
+import type { Logger } from '../../src/log.js';
+import { createSessionFactory, DEVICES, parseDevice } from '../../src/encoders/runtime.js';
 import { rejectionOf, TINY_PACK } from './helpers.js';
 
 function recordingLogger() {
-  const lines: Array<{ level: 'info' | 'warn'; message: string; details?: Record<string, unknown> }> = [];
+  const lines: Array<{ level: 'info' | 'warn' | 'error'; message: string; details?: Record<string, unknown> }> = [];
   const logger: Logger = {
     info: (message, details) => lines.push({ level: 'info', message, details }),
     warn: (message, details) => lines.push({ level: 'warn', message, details }),
+    error: (message, details) => lines.push({ level: 'error', message, details }),
   };
   return { logger, lines };
 }
