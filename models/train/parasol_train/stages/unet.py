@@ -141,8 +141,9 @@ class UnetStage(TrainStage):
         self.optimizer.step()
         self.ema.update(self.model, step + 1)
         for k, v in (("loss", loss), ("ldm", l_dm), ("mse", per_row.mean()), ("ls", l_s), ("ly", l_y)):
-            self.run[k] = float(v) if k not in self.run else 0.98 * self.run[k] + 0.02 * float(v)
-        return {**self.run, "gnorm": float(gnorm)}
+            v = v.item()
+            self.run[k] = v if k not in self.run else 0.98 * self.run[k] + 0.02 * v
+        return {**self.run, "gnorm": gnorm.item()}
 
     def periodic(self, step, minutes):
         if step % self.c.eval_every == 0 or step == self.total:

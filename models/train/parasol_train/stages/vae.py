@@ -84,9 +84,10 @@ class VaeStage(TrainStage):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.optimizer.step()
-        self.run_l1 = float(l1) if self.run_l1 is None else 0.95 * self.run_l1 + 0.05 * float(l1)
-        self.run_kl = float(kl) if self.run_kl is None else 0.95 * self.run_kl + 0.05 * float(kl)
-        return {"l1": self.run_l1, "mse": float(l2), "kl": self.run_kl}
+        l1, l2, kl = l1.item(), l2.item(), kl.item()
+        self.run_l1 = l1 if self.run_l1 is None else 0.95 * self.run_l1 + 0.05 * l1
+        self.run_kl = kl if self.run_kl is None else 0.95 * self.run_kl + 0.05 * kl
+        return {"l1": self.run_l1, "mse": l2, "kl": self.run_kl}
 
     def finish(self, wall):
         enc, dec, X = self.enc, self.dec, self.X
