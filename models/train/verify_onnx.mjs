@@ -1,4 +1,4 @@
-// Runs the pack's ONNX files with onnxruntime-node on inputs written by export.py and prints the outputs.
+// Runs the pack's ONNX files with onnxruntime-node on inputs written by the export stages (parasol_train/export.py) and prints the outputs.
 // usage: node verify_onnx.mjs <pack dir> <inputs.json>
 import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";

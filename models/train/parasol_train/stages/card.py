@@ -1,21 +1,40 @@
-"""Write models/mini/CARD.md from metrics.json, the checkpoints and corpus.json."""
-import os, sys, json, datetime
+"""Stage card: write the pack's CARD.md from metrics.json, the checkpoints, the corpus metadata and the config."""
+import datetime
+import json
+import os
+
 import torch
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import *
-import data, embed, metrics as M
+
+from ..checkpoints import ENCODER_STAGES, ckpt_path, load_encoder_towers
+from ..config import Config
+from ..data import HELD_OUT_SETS, MEAN, STD, load_snapshot
+from ..runtime import load_checkpoint, log, n_params
+from . import metrics as M
+
+
+def to_toml(d, prefix=""):
+    """The config dict as TOML (tables after plain keys; None values are left out, as TOML has no null)."""
+    plain = [(k, v) for k, v in d.items() if not isinstance(v, dict) and v is not None]
+    lines = [f"{k} = {json.dumps(v)}" for k, v in plain]
+    out = "\n".join(lines) + ("\n" if lines else "")
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += f"\n[{prefix}{k}]\n" + to_toml(v, f"{prefix}{k}.")
+    return out
 
 
 def f(x):
     return f"{x:.3f}"
 
 
-def main():
-    items, X, attrs, tok = data.load()
+def run(cfg: Config, resume: bool) -> None:
+    OUT, WORK, CORPUS = cfg.path("pack"), cfg.path("work"), cfg.path("corpus")
+    snap = load_snapshot(WORK, OUT)
+    items, tok = snap.items, snap.tok
     met = json.load(open(os.path.join(OUT, "metrics.json")))
-    ck = {n: torch.load(os.path.join(WORK, f"{n}.pt"), map_location="cpu") for n in ("semantic", "style", "style_text")}
+    ck = {n: load_checkpoint(ckpt_path(cfg, n)) for n in ENCODER_STAGES}
     timing = json.load(open(os.path.join(WORK, "timing.json"))) if os.path.exists(os.path.join(WORK, "timing.json")) else {}
-    m = embed.load_models(len(tok.vocab))
+    m = load_encoder_towers(cfg, len(tok.vocab))
     corpus = json.load(open(os.path.join(CORPUS, "corpus.json"))) if os.path.exists(os.path.join(CORPUS, "corpus.json")) else {"sets": []}
     sizes = {fn: os.path.getsize(os.path.join(OUT, fn)) / 1e6 for fn in sorted(os.listdir(OUT)) if fn.endswith((".onnx", ".json"))}
     by_set = {}
@@ -26,8 +45,8 @@ def main():
     L = []
     a = L.append
     a("# `mini` model pack — model card\n")
-    a(f"Generated {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC')} by `models/train/run.sh` (PyTorch {torch.__version__}, CPU, "
-      f"seed {SEED}; this run executed the same stage scripts that `run.sh` calls, stage by stage, then `run.sh` was re-run in resume mode to export, evaluate and write this card). Small encoders trained from scratch on the project's emoji corpus; no pretrained weights. "
+    a(f"Generated {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `models/train/run.sh` (`python -m parasol_train all`, PyTorch {torch.__version__}, CPU, "
+      f"seed {cfg.runtime.seed}, config `{cfg.name}` recorded at the end of this card). Small encoders trained from scratch on the project's emoji corpus; no pretrained weights. "
       "They exist so that the engine, its tests and its demo run end to end on a laptop; swap in a real pack "
       "(CLIP + ALADIN/CSD) with `PARASOL_PACK` for real use.\n")
     a("## Files\n")
@@ -118,16 +137,16 @@ def main():
     a(f"- content R@10 ≥ 0.6: **{f(cr['model']['R@10'])}** ({'met' if cr['model']['R@10'] >= 0.6 else 'NOT met'}).")
     a(f"- text → image R@10 ≥ 0.5: **{f(ti['R@10'])}** ({'met' if ti['R@10'] >= 0.5 else 'NOT met'}).")
     a(f"- text → style P@10 ≥ 0.8: **{f(ts['heldout']['P@10'])}** ({'met' if ts['heldout']['P@10'] >= 0.8 else 'NOT met'}).\n")
-    lim = open(os.path.join(HERE, "LIMITS.md")).read() if os.path.exists(os.path.join(HERE, "LIMITS.md")) else ""
+    lim = open(cfg.path("limits")).read() if os.path.exists(cfg.path("limits")) else ""
     a("## Limits\n")
     a(lim)
     # The generator's own card (run_generator.sh writes it) follows the encoders'.
-    generator_card = os.path.join(HERE, "CARD_GENERATOR.md")
+    generator_card = cfg.path("generator_card")
     if os.path.exists(generator_card):
         a("\n" + open(generator_card).read().strip())
+    a("\n## Training configuration\n")
+    a("The configuration this pack was trained with (`python -m parasol_train all --config ...` plus overrides; "
+      "paths are relative to `models/train`):\n")
+    a("```toml\n" + to_toml(cfg.to_dict()) + "```")
     open(os.path.join(OUT, "CARD.md"), "w").write("\n".join(L) + "\n")
     log("wrote CARD.md")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""Stage 2 of the generator: training triplets (x, y, s) by cross-modal search (PARASOL §3.1), train split only.
+"""Stage triplets (generator 2/4): training triplets (x, y, s) by cross-modal search (PARASOL §3.1), train split only.
 
 Every train image x is embedded by the FROZEN semantic (C) and style (A) image encoders (unit vectors; exact
 search by matmul). Then, as the paper does:
@@ -7,25 +7,29 @@ search by matmul). Then, as the paper does:
   y = the nearest CONTENT neighbour of x (by c_x . c_j) among the top-K content neighbours whose STYLE similarity
       to x is below TAU_STY  -> the same content in a different look.
 x has a valid triplet when both exist; only valid x are trained on. Thresholds default to quantiles of the
-similarities of random train pairs (TAU_SEM: TRIP_SEM_Q = 0.99 of semantic sims, i.e. "no more alike in content
+similarities of random train pairs (tau_sem: generator.triplets.sem_quantile = 0.99 of semantic sims, i.e. "no more alike in content
 than 1 random pair in 100"; TAU_STY: TRIP_STY_Q = 0.80 of style sims, below the ~13% of random pairs that share
-a set), or absolute values via TRIP_TAU_SEM / TRIP_TAU_STY. Set names and codepoints are never used to choose;
+a set), or absolute values via tau_sem / tau_sty. Set names and codepoints are never used to choose;
 they are only counted afterwards (how often y shares x's codepoint, s shares x's set) as a sanity check.
 
-Writes WORK/gen/triplets.npz: x, y, s (indices into the train items), c (N x 256), a (N x 128), thresholds,
-the encoder tag; and WORK/gen/triplets.json (counts and examples).
-Env: TRIP_K (64).
+Writes paths.gen/triplets.npz: x, y, s (indices into the train items), c (N x 256), a (N x 128), thresholds,
+the encoder tag; and paths.gen/triplets.json (counts and examples).
 """
-import json, os, sys
+import json
+import os
+
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from generator_common import *  # noqa: F401,F403
+from ..checkpoints import embed_pm1, load_frozen_encoders
+from ..config import Config
+from ..data import split_images
+from ..runtime import log, setup
+from .vae import generator_items
 
-K = int(os.environ.get("TRIP_K", "64"))
-SEM_Q = float(os.environ.get("TRIP_SEM_Q", "0.99"))
-STY_Q = float(os.environ.get("TRIP_STY_Q", "0.80"))
+
+def triplets_path(cfg: Config) -> str:
+    return os.path.join(cfg.path("gen"), "triplets.npz")
 
 
 def first_valid(sim_rank, sim_check, tau, k, chunk=1024):
@@ -51,18 +55,21 @@ def first_valid(sim_rank, sim_check, tau, k, chunk=1024):
     return out, val
 
 
-def main():
-    setup()
-    items, X = train_images()
-    C, A, tag = load_encoders()
+def run(cfg: Config, resume: bool) -> None:
+    setup(cfg.runtime.threads, cfg.generator.seed)
+    tc = cfg.generator.triplets
+    K, SEED, GEN = tc.k, cfg.generator.seed, cfg.path("gen")
+    TRIPLETS = triplets_path(cfg)
+    items, X = split_images(GEN, cfg.path("corpus"), generator_items(cfg), train=True)
+    C, A, tag = load_frozen_encoders(cfg)
     if os.path.exists(TRIPLETS):
         z = np.load(TRIPLETS, allow_pickle=False)
         if str(z["tag"]) == tag and len(z["c"]) == len(items):
             log(f"triplets: up to date ({TRIPLETS}, encoders {tag})")
             return
     log(f"triplets: embedding {len(items)} train images with the frozen encoders ({tag}) ...")
-    c = embed_all(C, X)
-    a = embed_all(A, X)
+    c = embed_pm1(C, X)
+    a = embed_pm1(A, X)
     c = torch.nn.functional.normalize(c, dim=1)
     a = torch.nn.functional.normalize(a, dim=1)
     g = torch.Generator().manual_seed(SEED)
@@ -74,8 +81,8 @@ def main():
     q = torch.tensor([0.5, 0.8, 0.9, 0.95, 0.99])
     log(f"random-pair semantic sim quantiles {dict(zip(q.tolist(), rs.quantile(q).round(decimals=3).tolist()))}")
     log(f"random-pair style sim quantiles {dict(zip(q.tolist(), ra.quantile(q).round(decimals=3).tolist()))}")
-    tau_sem = float(os.environ.get("TRIP_TAU_SEM", float(rs.quantile(SEM_Q))))
-    tau_sty = float(os.environ.get("TRIP_TAU_STY", float(ra.quantile(STY_Q))))
+    tau_sem = tc.tau_sem if tc.tau_sem is not None else float(rs.quantile(tc.sem_quantile))
+    tau_sty = tc.tau_sty if tc.tau_sty is not None else float(ra.quantile(tc.sty_quantile))
     log(f"thresholds: semantic < {tau_sem:.4f} for s, style < {tau_sty:.4f} for y (top-{K} candidates)")
     s_idx, s_sim = first_valid(a, c, tau_sem, K)
     y_idx, y_sim = first_valid(c, a, tau_sty, K)
@@ -87,7 +94,7 @@ def main():
     st = {
         "train_items": len(items), "valid": int(valid.sum()), "has_s": int((s_idx >= 0).sum()),
         "has_y": int((y_idx >= 0).sum()), "tau_sem": tau_sem, "tau_sty": tau_sty, "k": K,
-        "sem_quantile": SEM_Q, "sty_quantile": STY_Q, "encoders": tag,
+        "sem_quantile": tc.sem_quantile, "sty_quantile": tc.sty_quantile, "encoders": tag,
         "s_same_set": float((sets[s_idx[xs]] == sets[xs]).mean()) if len(xs) else 0.0,
         "s_same_codepoint": float((cps[s_idx[xs]] == cps[xs]).mean()) if len(xs) else 0.0,
         "y_same_codepoint": float((cps[y_idx[xs]] == cps[xs]).mean()) if len(xs) else 0.0,
@@ -107,7 +114,3 @@ def main():
              tau_sem=tau_sem, tau_sty=tau_sty, ids=np.array([it["id"] for it in items]))
     os.replace(TRIPLETS + ".tmp.npz", TRIPLETS)
     json.dump(st, open(os.path.join(GEN, "triplets.json"), "w"), indent=1)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,29 +1,34 @@
-"""Stage 4 of the generator: ONNX export into the pack, the `parasol` block of pack.json, reference outputs,
+"""Stage export_generator (generator 4/4): ONNX export into the pack, the `parasol` block of pack.json, reference outputs,
 onnxruntime-node checks and timing, held-out samples (contact sheet) and evaluation numbers.
 
-Writes (OUT = models/mini):
+Writes (paths.pack):
   unet.onnx, vae_encoder.onnx, vae_decoder.onnx, projector.onnx   opset 17, dynamic batch (EMA weights)
   pack.json                 read-modify-write: only the `parasol` block is set; the encoder blocks are kept
   reference_generator.json  torch outputs for fixed inputs (see its "note"); onnxruntime must agree to 1e-4
   generator_samples.png     held-out (content y, style s) pairs: y | s | PARASOL (lambda = steps/2) |
                             + colour transfer | from noise (c_y, m_s) | lambda = steps (reconstruction)
-and WORK/gen/generator_report.json (the numbers CARD_GENERATOR.md quotes).
-Env: GEN_STEPS (25), G_S (5), G_Y (3): the sampler settings of the samples and the evaluation.
+and paths.gen/generator_report.json (the numbers CARD_GENERATOR.md quotes).
+generator.samples sets the sampler (steps, g_s, g_y) of the samples and the evaluation.
+`--pack-only` only rewrites the `parasol` block (e.g. after the encoder export rewrote pack.json).
 """
-import base64, io, json, os, subprocess, sys, time
+import json
+import os
+import time
+
 import numpy as np
 import torch
 import torch.nn.functional as F
-import onnx
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from generator_common import *  # noqa: F401,F403
-from train_unet import Generator
+from ..checkpoints import ckpt_path, load_frozen_encoders, load_vae, vae_tag
+from ..config import Config
+from ..data import IMAGE, load_png, split_images, to_pm1, to_uint8
+from ..export import export_onnx, onnxruntime_outputs, run_node
+from ..models.generator import LATENT, Generator
+from ..runtime import load_checkpoint, log, n_params, setup
+from ..sampler import colour_transfer, invert_and_sample, sample_from_noise
+from ..schedule import SCHEDULE, T
+from .vae import generator_items
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-STEPS = int(os.environ.get("GEN_STEPS", "25"))
-G_S = float(os.environ.get("G_S", "5"))
-G_Y = float(os.environ.get("G_Y", "3"))
 FILES = {"unet": "unet.onnx", "encoder": "vae_encoder.onnx", "decoder": "vae_decoder.onnx", "projector": "projector.onnx"}
 
 
@@ -56,15 +61,6 @@ def write_block(pack_path, scale):
     log(f"pack.json: parasol block written (scale {scale:.6g}); blocks now {list(pack)}")
 
 
-def export(model, args, names_in, name_out, path):
-    dyn = {n: {0: "batch"} for n in names_in}
-    dyn[name_out] = {0: "batch"}
-    torch.onnx.export(model, args, path, input_names=names_in, output_names=[name_out], dynamic_axes=dyn,
-                      opset_version=17, do_constant_folding=True)
-    onnx.checker.check_model(onnx.load(path))
-    log(f"exported {os.path.basename(path)} ({os.path.getsize(path) / 1e6:.2f} MB), onnx.checker ok")
-
-
 def f32list(a):
     """exact float32 values as JSON numbers (parse as double, cast to float32: the same bits)."""
     return [float(v) for v in np.asarray(a, np.float32).reshape(-1)]
@@ -72,23 +68,6 @@ def f32list(a):
 
 def rounded(a):
     return [float(f"{v:.8g}") for v in np.asarray(a, np.float64).reshape(-1)]
-
-
-def colour_transfer(x01, target01, eps=1e-5):
-    """x' = C_t^1/2 C_s^-1/2 (x - mu_s) + mu_t over all pixels (mirrors src/parasol/colour.ts), NCHW in [0, 1]."""
-    out = []
-    for x, t in zip(x01.double(), target01.double()):
-        xs, ts = x.reshape(3, -1), t.reshape(3, -1)
-        ms, mt = xs.mean(1, keepdim=True), ts.mean(1, keepdim=True)
-        cs = (xs - ms) @ (xs - ms).T / xs.shape[1]
-        ct = (ts - mt) @ (ts - mt).T / ts.shape[1]
-
-        def power(m, p, e):
-            w, v = torch.linalg.eigh(m + e * torch.eye(3, dtype=m.dtype))
-            return v @ torch.diag(w.clamp(min=1e-12) ** p) @ v.T
-        y = power(ct, 0.5, 0.0) @ power(cs, -0.5, eps) @ (xs - ms) + mt
-        out.append(y.reshape(x.shape).clamp(0, 1).float())
-    return torch.stack(out)
 
 
 def pick_pairs(items, n, seed):
@@ -139,9 +118,9 @@ def generate(unet, proj, dec, enc, scale, C, A, Yx, Sx, steps, g_s, g_y, seed):
     return out
 
 
-def contact_sheet(rows, path, cell=64, up=2):
+def contact_sheet(rows, path, steps, cell=64, up=2):
     from PIL import Image, ImageDraw
-    heads = ["y (content)", "s (style)", f"lambda={STEPS // 2}", "+colour", "noise", f"lambda={STEPS}"]
+    heads = ["y (content)", "s (style)", f"lambda={steps // 2}", "+colour", "noise", f"lambda={steps}"]
     keys = ["y", "s", "parasol", "colour", "noise", "recon"]
     c = cell * up
     pad, top = 4, 16
@@ -157,66 +136,15 @@ def contact_sheet(rows, path, cell=64, up=2):
             im.paste(tile, (pad + j * (c + pad), top + pad + i * (c + pad)))
     im.save(path, optimize=True)
     if os.path.getsize(path) > 300_000 and up > 1:
-        return contact_sheet(rows, path, cell, 1)
+        return contact_sheet(rows, path, steps, cell, 1)
     return os.path.getsize(path)
 
 
-def run_node(script, args, cwd=ROOT):
-    r = subprocess.run(["node", script] + args, capture_output=True, text=True, cwd=cwd)
-    if r.returncode != 0:
-        raise RuntimeError(f"node {os.path.basename(script)} failed: {r.stderr[-2000:]}")
-    return r.stdout
-
-
-ORT_SCRIPT = r"""
-import { readFileSync } from "node:fs";
-import * as ort from "onnxruntime-node";
-const [packDir, inputsPath, mode] = process.argv.slice(2);
-const f32 = (t) => new ort.Tensor("float32", Float32Array.from(t.data), t.dims);
-if (mode === "check") {
-  const cases = JSON.parse(readFileSync(inputsPath, "utf8"));
-  const out = [];
-  for (const c of cases) {
-    const sess = await ort.InferenceSession.create(`${packDir}/${c.file}`);
-    const feeds = {};
-    for (const [name, t] of Object.entries(c.inputs)) feeds[name] = f32(t);
-    const res = await sess.run(feeds);
-    out.push({ file: c.file, dims: res[c.output].dims, data: Array.from(res[c.output].data) });
-  }
-  console.log(JSON.stringify(out));
-} else {
-  const res = {};
-  for (const threads of [0, 2, 1]) {
-    const opts = threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {};
-    const sess = await ort.InferenceSession.create(`${packDir}/unet.onnx`, opts);
-    const B = 3, L = 4 * 16 * 16, D = 256;
-    const r = (n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
-    const feeds = {
-      latent: new ort.Tensor("float32", r(B * L), [B, 4, 16, 16]),
-      timestep: new ort.Tensor("float32", Float32Array.from([500, 500, 500]), [B]),
-      content: new ort.Tensor("float32", r(B * D), [B, D]),
-      style: new ort.Tensor("float32", r(B * D), [B, D]),
-      content_mask: new ort.Tensor("float32", Float32Array.from([0, 0, 1]), [B]),
-      style_mask: new ort.Tensor("float32", Float32Array.from([0, 1, 0]), [B]),
-    };
-    for (let i = 0; i < 10; i++) await sess.run(feeds);
-    const times = [];
-    for (let i = 0; i < 100; i++) { const t0 = process.hrtime.bigint(); await sess.run(feeds); times.push(Number(process.hrtime.bigint() - t0) / 1e6); }
-    times.sort((a, b) => a - b);
-    res[threads ? `threads${threads}` : "default"] = { median_ms: times[50], mean_ms: times.reduce((a, b) => a + b, 0) / times.length, p90_ms: times[90] };
-  }
-  const dec = await ort.InferenceSession.create(`${packDir}/vae_decoder.onnx`);
-  const z = new ort.Tensor("float32", new Float32Array(4 * 16 * 16), [1, 4, 16, 16]);
-  for (let i = 0; i < 5; i++) await dec.run({ latent: z });
-  const t0 = process.hrtime.bigint(); for (let i = 0; i < 20; i++) await dec.run({ latent: z });
-  res.decoder_ms = Number(process.hrtime.bigint() - t0) / 1e6 / 20;
-  console.log(JSON.stringify(res));
-}
-"""
-
-
-def main():
-    setup()
+def run(cfg: Config, resume: bool, pack_only: bool = False) -> None:
+    setup(cfg.runtime.threads, cfg.generator.seed)
+    OUT, CORPUS, GEN, SEED = cfg.path("pack"), cfg.path("corpus"), cfg.path("gen"), cfg.generator.seed
+    smp = cfg.generator.samples
+    STEPS, G_S, G_Y = smp.steps, smp.g_s, smp.g_y
     pack_path = os.path.join(OUT, "pack.json")
     if not os.path.exists(pack_path):
         raise SystemExit(f"{pack_path} is missing: export the encoder pack first (models/train/run.sh)")
@@ -224,12 +152,11 @@ def main():
     if "semantic" not in pack or "style" not in pack:
         raise SystemExit(f"{pack_path} has no semantic/style blocks: export the encoder pack first")
     sem_dim, sty_dim = pack["semantic"]["dim"], pack["style"]["dim"]
-    enc, dec, scale = load_vae()
-    if "--pack-only" in sys.argv:  # only (re)write the `parasol` block, e.g. after the encoder export rewrote pack.json
+    enc, dec, scale, vck = load_vae(cfg)
+    if pack_only:  # only (re)write the `parasol` block, e.g. after the encoder export rewrote pack.json
         write_block(pack_path, scale)
         return
-    vck = torch.load(VAE_CKPT, map_location="cpu")
-    uck = torch.load(UNET_CKPT, map_location="cpu")
+    uck = load_checkpoint(ckpt_path(cfg, "unet"))
     if not uck.get("done"):
         log("WARNING: the UNet has not finished training; exporting its latest checkpoint (EMA weights)")
     g = Generator()
@@ -238,7 +165,7 @@ def main():
     unet, proj = g.unet, g.proj
     for p in g.parameters():
         p.requires_grad_(False)
-    C, A, enc_tag = load_encoders()
+    C, A, enc_tag = load_frozen_encoders(cfg)
     report = {"encoders": enc_tag, "unet_step": uck["step"], "unet_done": bool(uck.get("done")), "scale": scale}
 
     # --- ONNX export
@@ -246,17 +173,17 @@ def main():
     B = 2
     args = (torch.randn(B, *LATENT), torch.tensor([10.0, 900.0]), F.normalize(torch.randn(B, sem_dim), dim=1),
             F.normalize(torch.randn(B, sem_dim), dim=1), torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]))
-    export(unet, args, ["latent", "timestep", "content", "style", "content_mask", "style_mask"], "noise",
+    export_onnx(unet, args, ["latent", "timestep", "content", "style", "content_mask", "style_mask"], "noise",
            os.path.join(OUT, FILES["unet"]))
-    export(enc, (torch.zeros(B, 3, IMAGE, IMAGE),), ["pixels"], "latent", os.path.join(OUT, FILES["encoder"]))
-    export(dec, (torch.zeros(B, *LATENT),), ["latent"], "pixels", os.path.join(OUT, FILES["decoder"]))
-    export(proj, (F.normalize(torch.randn(B, sty_dim), dim=1),), ["style"], "embedding",
+    export_onnx(enc, (torch.zeros(B, 3, IMAGE, IMAGE),), ["pixels"], "latent", os.path.join(OUT, FILES["encoder"]))
+    export_onnx(dec, (torch.zeros(B, *LATENT),), ["latent"], "pixels", os.path.join(OUT, FILES["decoder"]))
+    export_onnx(proj, (F.normalize(torch.randn(B, sty_dim), dim=1),), ["style"], "embedding",
            os.path.join(OUT, FILES["projector"]))
 
     write_block(pack_path, scale)
 
     # --- reference outputs
-    items = load_corpus_items()
+    items = generator_items(cfg)
     by_id = {it["id"]: it for it in items}
     refdir = os.path.join(OUT, "reference")
     ref_imgs = []
@@ -266,10 +193,10 @@ def main():
             continue
         fname = f"reference/{it['set']}_{it['codepoint']}.png"
         src = os.path.join(OUT, fname) if os.path.exists(os.path.join(OUT, fname)) else os.path.join(CORPUS, it["path"])
-        ref_imgs.append((it, fname if os.path.exists(os.path.join(OUT, fname)) else it["path"], common.load_png(src)))
+        ref_imgs.append((it, fname if os.path.exists(os.path.join(OUT, fname)) else it["path"], load_png(src)))
     if len(ref_imgs) < 2:
         tr = [it for it in items if it["split"] == "train"][:2]
-        ref_imgs = [(it, it["path"], common.load_png(os.path.join(CORPUS, it["path"]))) for it in tr]
+        ref_imgs = [(it, it["path"], load_png(os.path.join(CORPUS, it["path"]))) for it in tr]
     ref_imgs = ref_imgs[:2]
     U8 = np.stack([r[2] for r in ref_imgs])  # [2,64,64,3]
     px = to_pm1(U8)
@@ -310,26 +237,24 @@ def main():
     log(f"reference_generator.json written ({os.path.getsize(os.path.join(OUT, 'reference_generator.json')) / 1e3:.0f} kB)")
 
     # --- onnxruntime-node: agreement and timing
-    script = os.path.abspath(os.path.join(GEN, "ort_check.mjs"))
-    open(script, "w").write(ORT_SCRIPT)
     fl = lambda t: {"dims": list(t.shape), "data": t.reshape(-1).tolist()}
     cases = [(FILES["unet"], {"latent": fl(lat_in), "timestep": fl(ts), "content": fl(content), "style": fl(style),
                               "content_mask": fl(cmask), "style_mask": fl(smask)}, "noise", noise),
              (FILES["projector"], {"style": fl(a_ref)}, "embedding", m_ref),
              (FILES["encoder"], {"pixels": fl(px)}, "latent", latents / scale),
              (FILES["decoder"], {"latent": fl(latents / scale)}, "pixels", decoded)]
-    inp = os.path.abspath(os.path.join(GEN, "ort_inputs.json"))
-    json.dump([{"file": f, "inputs": i, "output": o} for f, i, o, _ in cases], open(inp, "w"))
     try:
-        res = json.loads(run_node(script, [os.path.abspath(OUT), inp, "check"]))
+        res = onnxruntime_outputs(OUT, os.path.join(GEN, "ort_inputs.json"),
+                                  [{"file": f, "inputs": i, "output": o} for f, i, o, _ in cases])
         worst = 0.0
         for (f, _, _, want), r in zip(cases, res):
             d = float(np.abs(np.array(r["data"], np.float32).reshape(r["dims"]) - want.numpy()).max())
             worst = max(worst, d)
             log(f"onnxruntime-node vs torch {f}: max |diff| {d:.2e}")
         report["ort_max_diff"] = worst
-        assert worst < 1e-4, worst
-        timing = json.loads(run_node(script, [os.path.abspath(OUT), inp, "time"]))
+        if worst >= 1e-4:
+            raise RuntimeError(f"onnxruntime-node and torch disagree by {worst:.2e} (tolerance 1e-4)")
+        timing = json.loads(run_node("verify_generator.mjs", [os.path.abspath(OUT)]))
         report["ort_unet_batch3_ms"] = timing
         log(f"onnxruntime-node UNet batch-3 call: {json.dumps(timing)}")
     except (RuntimeError, FileNotFoundError) as e:
@@ -347,7 +272,7 @@ def main():
         report["torch_unet_batch3_ms"] = (time.time() - t0) / 30 * 1000
 
     # --- held-out samples and evaluation
-    h_items, HX = heldout_images()
+    h_items, HX = split_images(GEN, CORPUS, items, train=False)
     pairs = sheet_pairs(h_items)
     Yx = HX[[p[0] for p in pairs]]
     Sx = HX[[p[1] for p in pairs]]
@@ -359,7 +284,7 @@ def main():
         for key in ("parasol", "colour", "noise", "recon"):
             r[key] = to_uint8(out[key][k:k + 1])[0]
         rows.append(r)
-    size = contact_sheet(rows, os.path.join(OUT, "generator_samples.png"))
+    size = contact_sheet(rows, os.path.join(OUT, "generator_samples.png"), STEPS)
     report["samples"] = {"pairs": [{"y": h_items[a]["id"], "s": h_items[b]["id"]} for a, b in pairs],
                          "steps": STEPS, "lambda": STEPS // 2, "g_s": G_S, "g_y": G_Y, "png_bytes": size,
                          "seconds": time.time() - t0}
@@ -367,24 +292,24 @@ def main():
 
     # VAE reconstruction PSNR on every held-out image, by split (cached per autoencoder: it is frozen)
     psnr_cache = os.path.join(GEN, "vae_psnr_heldout.json")
-    vae_tag = f"vae@{vck['step']}:{vck['scale']:.6f}"
+    vtag = vae_tag(vck)
     cached = json.load(open(psnr_cache)) if os.path.exists(psnr_cache) else {}
-    if cached.get("vae") == vae_tag and cached.get("n") == len(HX):
+    if cached.get("vae") == vtag and cached.get("n") == len(HX):
         report["vae_psnr_heldout"] = {k: v for k, v in cached.items() if k != "vae"}
     else:
-      with torch.no_grad():
-        ps = np.zeros(len(HX))
-        for i in range(0, len(HX), 256):
-            x = to_pm1(HX[i:i + 256])
-            mse = (((dec(enc(x)).clamp(-1, 1) - x) * 0.5) ** 2).flatten(1).mean(1).clamp(min=1e-10)
-            ps[i:i + 256] = (10 * torch.log10(1 / mse)).numpy()
-      splits = np.array([it["split"] for it in h_items])
-      report["vae_psnr_heldout"] = {"all": float(ps.mean()), "n": int(len(ps)),
-                                    **{sp: float(ps[splits == sp].mean()) for sp in sorted(set(splits))}}
-      json.dump({"vae": vae_tag, **report["vae_psnr_heldout"]}, open(psnr_cache, "w"), indent=1)
+        with torch.no_grad():
+            ps = np.zeros(len(HX))
+            for i in range(0, len(HX), 256):
+                x = to_pm1(HX[i:i + 256])
+                mse = (((dec(enc(x)).clamp(-1, 1) - x) * 0.5) ** 2).flatten(1).mean(1).clamp(min=1e-10)
+                ps[i:i + 256] = (10 * torch.log10(1 / mse)).numpy()
+        splits = np.array([it["split"] for it in h_items])
+        report["vae_psnr_heldout"] = {"all": float(ps.mean()), "n": int(len(ps)),
+                                      **{sp: float(ps[splits == sp].mean()) for sp in sorted(set(splits))}}
+        json.dump({"vae": vtag, **report["vae_psnr_heldout"]}, open(psnr_cache, "w"), indent=1)
     log(f"VAE PSNR on all {report['vae_psnr_heldout']['n']} held-out images: {json.dumps(report['vae_psnr_heldout'])}")
 
-    n_eval = int(os.environ.get("GEN_EVAL_PAIRS", "48"))
+    n_eval = smp.eval_pairs
     ev = pick_pairs(h_items, n_eval, SEED)
     Yx = HX[[p[0] for p in ev]]
     Sx = HX[[p[1] for p in ev]]
@@ -418,7 +343,3 @@ def main():
         report["triplets"] = {k: v for k, v in json.load(open(tj)).items() if k != "examples"}
     json.dump(report, open(os.path.join(GEN, "generator_report.json"), "w"), indent=1)
     log(f"generator pack files {json.dumps(report['files_mb'])}; total {sum(report['files_mb'].values()):.2f} MB")
-
-
-if __name__ == "__main__":
-    main()

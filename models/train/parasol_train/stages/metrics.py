@@ -1,4 +1,4 @@
-"""Held-out evaluation of the mini pack (exact brute-force cosine kNN in float32; ties broken by corpus order).
+"""Stage metrics: held-out evaluation of the mini pack (exact brute-force cosine kNN in float32; ties broken by corpus order).
 Definitions (also stated in models/mini/CARD.md):
   style P@10 / mAP@10: database = every item of the held-out sets (emojione-monotone, twemoji, fxemoji), i.e.
     splits unseen-style and unseen-both. Each item is a query; the ranking excludes the query itself and every
@@ -16,12 +16,16 @@ Baselines: 'hist' = 8x8x8 RGB histogram (bin = value // 32 per channel) over all
 background, L1-normalised, cosine similarity; 'hist_fg' the same over non-white pixels only (pixels with
 min(R,G,B) < 250; all-white images get a zero vector); 'pix16' = 16x16 RGB thumbnail (mean of each 4x4 block of
 the 64x64 image, values / 255), 768-d, cosine similarity."""
-import os, sys, json, time
+import json
+import os
+import time
+
 import numpy as np
-import torch
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import *
-import data, embed
+
+from ..checkpoints import ENCODER_STAGES, cached_image_embeddings, ckpt_path, embed_texts, load_encoder_towers
+from ..config import Config
+from ..data import HELD_OUT_SETS, load_snapshot
+from ..runtime import load_checkpoint, log, setup
 
 
 def l2n(e):
@@ -112,15 +116,17 @@ def text_image_metrics(Et, Ei, items, db, q_cps):
     return {f"R@{k}": float(np.mean(v)) for k, v in hits.items()} | {"queries": len(q_cps)}
 
 
-def main():
-    setup_torch()
+def run(cfg: Config, resume: bool) -> None:
+    setup(cfg.runtime.threads, cfg.runtime.seed)
     t0 = time.time()
-    items, X, attrs, tok = data.load()
-    desc = json.load(open(os.path.join(HERE, "style_descriptions.json")))["sets"]
-    ck = {n: torch.load(os.path.join(WORK, f"{n}.pt"), map_location="cpu") for n in ("semantic", "style", "style_text")}
-    m = embed.load_models(len(tok.vocab))
-    E_sem = embed.cached_image_embeddings("semantic", m["semantic_image"], X, f"semantic-{ck['semantic']['step']}")
-    E_sty = embed.cached_image_embeddings("style", m["style_image"], X, f"style-{ck['style']['step']}")
+    OUT = cfg.path("pack")
+    snap = load_snapshot(cfg.path("work"), OUT)
+    items, X, tok = snap.items, snap.x, snap.tok
+    desc = json.load(open(cfg.path("style_descriptions")))["sets"]
+    ck = {n: load_checkpoint(ckpt_path(cfg, n)) for n in ENCODER_STAGES}
+    m = load_encoder_towers(cfg, len(tok.vocab))
+    E_sem = cached_image_embeddings(cfg, "semantic", m["semantic_image"], X, f"semantic-{ck['semantic']['step']}")
+    E_sty = cached_image_embeddings(cfg, "style", m["style_image"], X, f"style-{ck['style']['step']}")
     held = set(HELD_OUT_SETS)
     style_db = [i for i, it in enumerate(items) if it["set"] in held]
     assert all(items[i]["split"] in ("unseen-style", "unseen-both") for i in style_db)
@@ -150,7 +156,7 @@ def main():
     for i in content_db:
         names.setdefault(items[i]["codepoint"], items[i]["name"])
     q_cps = sorted(names)
-    Et = embed.embed_texts(m["semantic_text"], tok, [names[c] for c in q_cps])
+    Et = embed_texts(m["semantic_text"], tok, [names[c] for c in q_cps])
     out["text_to_image"] = text_image_metrics(Et, E_sem, items, content_db, q_cps)
     rng = np.random.RandomState(0)
     rand = rng.randn(len(q_cps), 8).astype(np.float32)
@@ -164,7 +170,7 @@ def main():
     res = {}
     for part in ("heldout", "train"):
         qs = [(s, t) for s in sorted(desc) for t in desc[s][part]]
-        Eq = embed.embed_texts(m["style_text"], tok, [t for _, t in qs])
+        Eq = embed_texts(m["style_text"], tok, [t for _, t in qs])
         S = Eq @ Ed.T
         p = []
         per = {}
@@ -181,8 +187,4 @@ def main():
     out["eval_seconds"] = time.time() - t0
     os.makedirs(OUT, exist_ok=True)
     json.dump(out, open(os.path.join(OUT, "metrics.json"), "w"), indent=2)
-    print(json.dumps(out, indent=2))
-
-
-if __name__ == "__main__":
-    main()
+    log(json.dumps(out, indent=2))

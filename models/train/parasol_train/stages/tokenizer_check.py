@@ -1,7 +1,11 @@
-"""Check that the Python WordPiece used in training and @huggingface/tokenizers (the engine's) agree."""
-import json, os, subprocess, sys, random
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import *
+"""Stage tokenizer_check: the Python WordPiece used in training and @huggingface/tokenizers (the engine's) must
+give identical ids for the pack's tokenizer.json (runs models/train/verify_tokenizer.mjs with node)."""
+import json
+import os
+import subprocess
+
+from ..config import REPO_ROOT, TRAIN_DIR, Config
+from ..text import WordPiece
 
 SAMPLES = ["grinning face", "Grinning FACE!", "", "   ", "thumbs up sign", "+1", "face with tears of joy",
            "café crème brûlée", "naïve Zoë", "ÉCOLE", "man_technologist", "flag: Côte d'Ivoire", "woman's hat",
@@ -15,15 +19,16 @@ SAMPLES = ["grinning face", "Grinning FACE!", "", "   ", "thumbs up sign", "+1",
            "very long text " * 10, "control\x01char", "ΑΒΓ greek", "кириллица", "trailing space ",
            "colourful flat emoji with black outlines mostly yellow"]
 
-if __name__ == "__main__":
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(OUT, "tokenizer.json")
-    tok = WordPiece.load(path)
-    py = tok.batch(SAMPLES)[0].tolist()
-    root = os.path.abspath(os.path.join(HERE, "..", ".."))
-    js = json.loads(subprocess.run(["node", os.path.join(HERE, "verify_tokenizer.mjs"), path], input=json.dumps(SAMPLES),
-                                   capture_output=True, text=True, check=True, cwd=root).stdout)
+
+def run(cfg: Config, resume: bool) -> None:
+    path = os.path.join(cfg.path("pack"), "tokenizer.json")
+    py = WordPiece.load(path).batch(SAMPLES)[0].tolist()
+    js = json.loads(subprocess.run(["node", os.path.join(TRAIN_DIR, "verify_tokenizer.mjs"), path],
+                                   input=json.dumps(SAMPLES), capture_output=True, text=True, check=True,
+                                   cwd=REPO_ROOT).stdout)
     bad = [(s, p, j) for s, p, j in zip(SAMPLES, py, js) if p != j]
     for s, p, j in bad:
         print("MISMATCH", repr(s), p, j)
     print(f"tokenizer check: {len(SAMPLES) - len(bad)}/{len(SAMPLES)} identical")
-    sys.exit(1 if bad else 0)
+    if bad:
+        raise SystemExit(1)

@@ -1,12 +1,19 @@
-"""Export the four ONNX models (opset 17, dynamic batch), tokenizer (written by prepare.py), pack.json,
-reference.json + reference PNGs; check with onnx.checker and compare torch vs onnxruntime-node."""
-import os, sys, json, shutil, subprocess
+"""Stage export: the four encoder ONNX models (opset 17, dynamic batch), pack.json (the semantic/style blocks;
+other blocks such as `parasol` are kept), reference.json + reference PNGs; onnx.checker, and torch against
+onnxruntime-node on the reference inputs and a random batch (tolerance 1e-4). The tokenizer is written by prepare."""
+import json
+import os
+import shutil
+
 import numpy as np
 import torch
-import onnx
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import *
-import data, embed
+
+from ..checkpoints import load_encoder_towers
+from ..config import Config
+from ..data import MEAN, STD, load_png, load_snapshot, to_tensor
+from ..export import export_onnx, onnxruntime_outputs
+from ..runtime import log, setup
+from ..text import MAX_TOKENS
 
 REF_IMAGES = [("noto", "1f600"), ("openmoji", "1f436"), ("fluent-emoji", "2764"), ("fluent-emoji-high-contrast", "1f697"),
               ("emojione-v1", "1f34e"), ("streamline-emojis", "1f3e0"), ("twemoji", "1f600"), ("emojione-monotone", "1f436")]
@@ -15,18 +22,15 @@ REF_TEXTS = ["grinning face", "red heart", "dog face", "glossy 3D renders with s
 
 
 def export(model, args, names_in, path):
-    dyn = {n: {0: "batch"} for n in names_in}
-    dyn["embedding"] = {0: "batch"}
-    torch.onnx.export(model, args, path, input_names=names_in, output_names=["embedding"], dynamic_axes=dyn,
-                      opset_version=17, do_constant_folding=True)
-    onnx.checker.check_model(onnx.load(path))
-    log(f"exported {os.path.basename(path)} ({os.path.getsize(path) / 1e6:.2f} MB), onnx.checker ok")
+    export_onnx(model, args, names_in, "embedding", path)
 
 
-def main():
-    setup_torch()
-    items, X, attrs, tok = data.load()
-    m = embed.load_models(len(tok.vocab))
+def run(cfg: Config, resume: bool) -> None:
+    setup(cfg.runtime.threads, cfg.runtime.seed)
+    OUT, CORPUS, WORK = cfg.path("pack"), cfg.path("corpus"), cfg.path("work")
+    snap = load_snapshot(WORK, OUT)
+    items, tok = snap.items, snap.tok
+    m = load_encoder_towers(cfg, len(tok.vocab))
     os.makedirs(OUT, exist_ok=True)
     dummy_px = torch.zeros(2, 3, 64, 64)
     ids, mask = tok.batch(["grinning face", "red heart"])
@@ -87,25 +91,21 @@ def main():
              ("semantic_image.onnx", {"pixels": fl(rnd)}, r_sem), ("style_image.onnx", {"pixels": fl(rnd)}, r_sty),
              ("semantic_text.onnx", {"input_ids": it64(tids), "attention_mask": it64(tmask)}, t_sem),
              ("style_text.onnx", {"input_ids": it64(tids), "attention_mask": it64(tmask)}, t_sty)]
-    inp = os.path.join(WORK, "onnx_inputs.json")
-    json.dump([{"file": f, "inputs": i, "output": "embedding"} for f, i, _ in cases], open(inp, "w"))
-    root = os.path.abspath(os.path.join(HERE, "..", ".."))
     try:
-        res = json.loads(subprocess.run(["node", os.path.join(HERE, "verify_onnx.mjs"), os.path.abspath(OUT), os.path.abspath(inp)],
-                                        capture_output=True, text=True, check=True, cwd=root).stdout)
+        res = onnxruntime_outputs(OUT, os.path.join(WORK, "onnx_inputs.json"),
+                                  [{"file": f, "inputs": i, "output": "embedding"} for f, i, _ in cases])
         worst = 0.0
         for (f, _, want), r in zip(cases, res):
             got = np.array(r["data"], np.float32).reshape(r["dims"])
             d = float(np.abs(got - want).max())
             worst = max(worst, d)
-            log(f"onnxruntime vs torch {f} batch {got.shape[0]}: max |diff| {d:.2e}, norms {np.linalg.norm(got, axis=1).round(4).tolist()}")
-        assert worst < 1e-4, worst
-        log(f"onnxruntime-node agrees with torch (max diff {worst:.2e})")
-    except (subprocess.CalledProcessError, FileNotFoundError) as e:
-        log(f"WARNING: could not run onnxruntime-node check: {e} {getattr(e, 'stderr', '')[:2000]}")
+            log(f"onnxruntime vs torch {f} batch {got.shape[0]}: max |diff| {d:.2e}, "
+                f"norms {np.linalg.norm(got, axis=1).round(4).tolist()}")
+        log(f"onnxruntime-node vs torch: max diff {worst:.2e}")
+    except (RuntimeError, FileNotFoundError) as e:
+        log(f"WARNING: could not run the onnxruntime-node check: {e}")
+        return
+    if worst >= 1e-4:
+        raise RuntimeError(f"onnxruntime-node and torch disagree by {worst:.2e} (tolerance 1e-4)")
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(OUT) for f in fs)
     log(f"pack size {total / 1e6:.2f} MB")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,161 @@
+"""Trained models loaded back from their checkpoints: the encoder towers (export, metrics, card, style_text),
+the frozen image encoders and autoencoder the generator stages train on, and cached embeddings."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .config import Config
+from .data import MEAN, STD, to_pm1, to_tensor
+from .models.encoders import SemanticImage, StyleNet, TextTower
+from .models.generator import VaeDecoder, VaeEncoder
+from .runtime import load_checkpoint, log
+
+ENCODER_STAGES = ("semantic", "style", "style_text")
+
+
+def ckpt_path(cfg: Config, stage: str) -> str:
+    """Where each training stage checkpoints."""
+    if stage in ENCODER_STAGES:
+        return os.path.join(cfg.path("work"), f"{stage}.pt")
+    return os.path.join(cfg.path("gen"), f"{stage}.pt")
+
+
+def load_encoder_towers(cfg: Config, vocab_size: int, which=ENCODER_STAGES) -> dict[str, nn.Module]:
+    out = {}
+    if "semantic" in which:
+        ck = load_checkpoint(ckpt_path(cfg, "semantic"))
+        img, txt = SemanticImage(256), TextTower(vocab_size, 256)
+        img.load_state_dict(ck["img"])
+        txt.load_state_dict(ck["txt"])
+        out["semantic_image"], out["semantic_text"] = img.eval(), txt.eval()
+    if "style" in which:
+        ck = load_checkpoint(ckpt_path(cfg, "style"))
+        net = StyleNet(128)
+        net.load_state_dict(ck["net"])
+        out["style_image"] = net.eval()
+    if "style_text" in which:
+        ck = load_checkpoint(ckpt_path(cfg, "style_text"))
+        txt = TextTower(vocab_size, 128, width=128)
+        txt.load_state_dict(ck["txt"])
+        out["style_text"] = txt.eval()
+    return out
+
+
+@torch.no_grad()
+def embed_images(model, X, bs=512):
+    return np.concatenate([model(to_tensor(X[i:i + bs])).numpy() for i in range(0, len(X), bs)]).astype(np.float32)
+
+
+@torch.no_grad()
+def embed_texts(model, tok, texts, bs=512):
+    out = []
+    for i in range(0, len(texts), bs):
+        ids, mask = tok.batch(texts[i:i + bs])
+        out.append(model(ids, mask).numpy())
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 1), np.float32)
+
+
+def cached_image_embeddings(cfg: Config, name: str, model, X, tag: str):
+    """Embeddings of all snapshot images, cached in paths.work keyed by the checkpoint tag."""
+    path = os.path.join(cfg.path("work"), f"emb_{name}.npz")
+    if os.path.exists(path):
+        z = np.load(path)
+        if str(z["tag"]) == tag and len(z["e"]) == len(X):
+            return z["e"]
+    e = embed_images(model, X)
+    np.savez(path, e=e, tag=np.array(tag))
+    return e
+
+
+# ----------------------------------------------------------------------------- the generator's frozen models
+
+def encoder_preprocess(cfg: Config):
+    """mean/std the pack declares for its image encoders (pack.json when present, else the training ones)."""
+    p = os.path.join(cfg.path("pack"), "pack.json")
+    if os.path.exists(p):
+        pk = json.load(open(p))
+        if "semantic" in pk and "style" in pk:
+            a = pk["semantic"]["image"]["preprocess"]
+            b = pk["style"]["image"]["preprocess"]
+            return (a["mean"], a["std"]), (b["mean"], b["std"])
+    return (MEAN, STD), (MEAN, STD)
+
+
+class Preprocessed(nn.Module):
+    """pixels in [-1, 1] -> the encoder's normalisation ((v - mean) / std with v in [0, 1]) -> frozen encoder."""
+
+    def __init__(self, net, mean, std):
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, x_pm1):
+        return self.net(((x_pm1 + 1) * 0.5 - self.mean) / self.std)
+
+
+def _frozen(*modules):
+    for m in modules:
+        m.eval()
+        for p in m.parameters():
+            p.requires_grad_(False)
+
+
+def load_frozen_encoders(cfg: Config):
+    """(C, A, tag): the frozen semantic and style image encoders taking [-1, 1] pixels, and a tag naming their
+    checkpoints. runtime.random_encoders (smoke runs only) allows seeded random ones for missing checkpoints."""
+    random_ok = cfg.runtime.random_encoders
+    (sm, ss), (tm, ts) = encoder_preprocess(cfg)
+    nets, tags = {}, []
+    for name, make, key in (("semantic", lambda: SemanticImage(256), "img"), ("style", lambda: StyleNet(128), "net")):
+        seed = 7 if name == "semantic" else 8
+        torch.manual_seed(seed)
+        net = nets[name] = make()
+        path = ckpt_path(cfg, name)
+        if os.path.exists(path):
+            ck = load_checkpoint(path)
+            if not ck.get("done"):
+                raise RuntimeError(f"{path}: the {name} encoder has not finished training")
+            net.load_state_dict(ck[key])
+            h = hashlib.sha1()
+            for k, v in sorted(ck[key].items()):
+                h.update(k.encode())
+                h.update(v.detach().cpu().numpy().tobytes())
+            tags.append(f"{name}@{ck.get('step')}:{h.hexdigest()[:12]}")
+            continue
+        if not random_ok:
+            raise FileNotFoundError(f"{path}: the encoder checkpoint is missing (train the encoders first)")
+        log(f"WARNING {name} encoder checkpoint missing; seeded random encoder (runtime.random_encoders)")
+        tags.append(f"{name}@random")
+    C = Preprocessed(nets["semantic"], sm, ss)
+    A = Preprocessed(nets["style"], tm, ts)
+    _frozen(C, A)
+    return C, A, ";".join(tags)
+
+
+@torch.no_grad()
+def embed_pm1(model, X_uint8, bs=256):
+    return torch.cat([model(to_pm1(X_uint8[i:i + bs])) for i in range(0, len(X_uint8), bs)])
+
+
+def load_vae(cfg: Config):
+    """(encoder, decoder, scale, checkpoint) of the finished autoencoder, frozen."""
+    path = ckpt_path(cfg, "vae")
+    ck = load_checkpoint(path)
+    if not ck.get("done"):
+        raise RuntimeError(f"{path}: the autoencoder has not finished training")
+    enc, dec = VaeEncoder(), VaeDecoder()
+    enc.load_state_dict(ck["enc"])
+    dec.load_state_dict(ck["dec"])
+    _frozen(enc, dec)
+    return enc, dec, float(ck["scale"]), ck
+
+
+def vae_tag(ck) -> str:
+    return f"vae@{ck['step']}:{ck['scale']:.6f}"

@@ -1,0 +1,212 @@
+"""The one configuration: a dataclass tree loaded from a TOML file, with `section.key=value` overrides.
+
+Relative paths are relative to models/train (the folder holding this package), so a config file works from
+any current directory. Every stage reads its hyperparameters from here; nothing reads environment variables.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+TRAIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(os.path.dirname(TRAIN_DIR))
+
+
+@dataclass
+class Paths:
+    work: str = "work"  # checkpoints, caches, logs
+    corpus: str = "work/corpus"  # `parasol corpus export --size 64` output (items.jsonl + PNGs)
+    pack: str = "../mini"  # where the exported pack is written
+    gen: str = "work/gen"  # generator checkpoints and caches
+    style_descriptions: str = "style_descriptions.json"
+    limits: str = "LIMITS.md"  # quoted in the card
+    generator_card: str = "CARD_GENERATOR.md"  # appended to the card
+
+
+@dataclass
+class Runtime:
+    threads: int = 2
+    seed: int = 1234  # encoders (prepare, semantic, style, style_text)
+    subset: int = 0  # > 0: train on a seeded random sample of this many corpus items (smoke runs)
+    random_encoders: bool = False  # generator stages may use seeded random encoders when checkpoints are missing
+
+
+@dataclass
+class Semantic:
+    steps: int = 800
+    batch: int = 128  # codepoints per step (two renderings each)
+    lr: float = 2e-3
+    warmup: int = 100
+    log_every: int = 20
+    ckpt_every: int = 100
+
+
+@dataclass
+class Style:
+    steps: int = 500
+    classes: int = 12  # style classes per batch (half real sets, half palette pseudo-styles)
+    per_class: int = 12  # items per class
+    lr: float = 2e-3
+    warmup: int = 100
+    log_every: int = 20
+    ckpt_every: int = 100
+
+
+@dataclass
+class StyleText:
+    steps: int = 600
+    batch: int = 256
+    lr: float = 2e-3
+    warmup: int = 50
+    log_every: int = 50
+    ckpt_every: int = 200
+
+
+@dataclass
+class Vae:
+    steps: int = 700
+    batch: int = 32
+    lr: float = 1e-3
+    kl: float = 1e-4
+    warmup: int = 50
+    log_every: int = 20
+    ckpt_every: int = 100
+
+
+@dataclass
+class Triplets:
+    k: int = 64  # candidates per search
+    sem_quantile: float = 0.99  # tau_sem = this quantile of random-pair semantic similarities
+    sty_quantile: float = 0.80  # tau_sty = this quantile of random-pair style similarities
+    tau_sem: float | None = None  # absolute thresholds instead of the quantiles
+    tau_sty: float | None = None
+
+
+@dataclass
+class Unet:
+    steps: int = 4000
+    batch: int = 64
+    lr: float = 5e-4
+    p_drop: float = 0.12  # per-modality condition dropout
+    w_s: float = 10.0
+    w_y: float = 10.0
+    aux_n: int = 8  # rows per step for the style/content losses
+    aux_t: int = 400  # only rows with t below this
+    aux_every: int = 2
+    ema: float = 0.999
+    min_snr: float = 5.0
+    warmup: int = 100
+    log_every: int = 25
+    eval_every: int = 500  # fixed-set eps-MSE of the EMA weights
+    ckpt_every: int = 200
+
+
+@dataclass
+class Samples:
+    """Sampler settings of the generator's contact sheet and held-out evaluation."""
+    steps: int = 25
+    g_s: float = 5.0
+    g_y: float = 3.0
+    eval_pairs: int = 48
+
+
+@dataclass
+class Generator:
+    seed: int = 20261129
+    vae: Vae = field(default_factory=Vae)
+    triplets: Triplets = field(default_factory=Triplets)
+    unet: Unet = field(default_factory=Unet)
+    samples: Samples = field(default_factory=Samples)
+
+
+@dataclass
+class Config:
+    name: str = "mini"
+    paths: Paths = field(default_factory=Paths)
+    runtime: Runtime = field(default_factory=Runtime)
+    semantic: Semantic = field(default_factory=Semantic)
+    style: Style = field(default_factory=Style)
+    style_text: StyleText = field(default_factory=StyleText)
+    generator: Generator = field(default_factory=Generator)
+
+    def path(self, name: str) -> str:
+        """An absolute path from `paths.<name>` (relative ones are relative to models/train)."""
+        p = getattr(self.paths, name)
+        return p if os.path.isabs(p) else os.path.normpath(os.path.join(TRAIN_DIR, p))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _apply(obj: Any, values: dict[str, Any], where: str) -> None:
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(f"{where}{key}: unknown setting (known: {', '.join(sorted(fields))})")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}{key}: expected a table")
+            _apply(current, value, f"{where}{key}.")
+        else:
+            setattr(obj, key, _coerce(value, fields[key].type, f"{where}{key}"))
+
+
+def _coerce(value: Any, type_name: Any, where: str) -> Any:
+    kind = str(type_name)
+    if kind.startswith("float"):  # `float` and `float | None`
+        if value is None and "None" in kind:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """`generator.unet.steps=10` -> {"generator": {"unet": {"steps": 10}}} (the value is read as TOML)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text}: expected section.key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare string such as a path
+    out: dict[str, Any] = {}
+    node = out
+    parts = key.strip().split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
+    return out
+
+
+def load_config(path: str | None, overrides: list[str] = ()) -> Config:
+    cfg = Config()
+    if path:
+        with open(path, "rb") as f:
+            _apply(cfg, tomllib.load(f), "")
+    for o in overrides:
+        _apply(cfg, parse_override(o), "")
+    return cfg

@@ -1,0 +1,127 @@
+"""Stage semantic: CLIP-style towers (image CNN + text transformer), symmetric InfoNCE with learnable
+temperature, plus a cross-style image-image InfoNCE between two renderings of the same codepoint (train split)."""
+import math
+import random
+
+import torch
+
+from ..checkpoints import ckpt_path
+from ..config import Config
+from ..data import affine_aug, colour_aug, load_snapshot, to_tensor
+from ..losses import clip_loss
+from ..models.encoders import SemanticImage, TextTower
+from ..runtime import log, n_params, setup
+from ..text import item_texts
+from ..trainer import TrainStage, run_stage
+
+
+def build_pools(items):
+    by_cp = {}
+    for i, it in enumerate(items):
+        if it["split"] != "train" or not it["codepoint"]:
+            continue
+        e = by_cp.setdefault(it["codepoint"], {"items": [], "name": it["name"], "phrases": []})
+        e["items"].append(i)
+        for t in item_texts(it):
+            if t not in e["phrases"]:
+                e["phrases"].append(t)
+    cps = sorted(by_cp)
+    for cp in cps:
+        e = by_cp[cp]
+        words = []
+        for t in e["phrases"]:
+            for w in t.split():
+                if w.lower() not in words:
+                    words.append(w.lower())
+        e["words"] = words
+    return cps, by_cp
+
+
+def sample_text(e, rng):
+    r = rng.random()
+    if r < 0.4:
+        return e["name"]
+    if r < 0.6:
+        return rng.choice(e["phrases"])
+    words = e["words"]
+    k = rng.randint(1, min(6, len(words)))
+    sub = rng.sample(words, k)
+    if rng.random() < 0.5:
+        sub = e["name"].split()[: rng.randint(1, 3)] + sub
+    rng.shuffle(sub)
+    return " ".join(sub)
+
+
+def decay_groups(params, weight_decay=0.05):
+    return [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+
+
+class SemanticStage(TrainStage):
+    name = "semantic"
+
+    def __init__(self, cfg: Config):
+        c = cfg.semantic
+        self.total, self.lr, self.warmup, self.log_every, self.ckpt_every = c.steps, c.lr, c.warmup, c.log_every, c.ckpt_every
+        self.batch = c.batch
+        snap = load_snapshot(cfg.path("work"), cfg.path("pack"))
+        self.items, self.X, self.tok = snap.items, snap.x, snap.tok
+        self.cps, self.by_cp = build_pools(self.items)
+        log(f"semantic: {len(self.cps)} train codepoints, "
+            f"{sum(len(self.by_cp[c]['items']) for c in self.cps)} train images, vocab {len(self.tok.vocab)}")
+        self.img = SemanticImage(256)
+        self.txt = TextTower(len(self.tok.vocab), 256)
+        self.logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        params = list(self.img.parameters()) + list(self.txt.parameters()) + [self.logit_scale]
+        self.optimizer = torch.optim.AdamW(decay_groups(params), lr=self.lr)
+        log(f"params: image {n_params(self.img)}, text {n_params(self.txt)}")
+        self.rng = random.Random(cfg.runtime.seed)
+        self.order = []
+        self.epoch_size = max(1, len(self.cps) // self.batch)
+        self.img.train()
+        self.txt.train()
+
+    def modules(self):
+        return {"img": self.img, "txt": self.txt, "opt": self.optimizer}
+
+    def extra_state(self):
+        return {"logit_scale": self.logit_scale.data.clone()}
+
+    def load_extra_state(self, state):
+        self.logit_scale.data.copy_(state["logit_scale"])
+
+    def train_step(self, step):
+        B, rng, items = self.batch, self.rng, self.items
+        if len(self.order) < B:
+            o = self.cps[:]
+            rng.shuffle(o)
+            self.order += o
+        batch, self.order = self.order[:B], self.order[B:]
+        ia, ib, texts = [], [], []
+        for cp in batch:
+            e = self.by_cp[cp]
+            a = rng.choice(e["items"])
+            others = [j for j in e["items"] if items[j]["set"] != items[a]["set"]]
+            b = rng.choice(others) if others else a
+            ia.append(a)
+            ib.append(b)
+            texts.append(sample_text(e, rng))
+        x = to_tensor(self.X[ia + ib])
+        x = colour_aug(affine_aug(x, scale=(0.8, 1.1), trans=0.08, rot=8.0))
+        ids, mask = self.tok.batch(texts)
+        L = int(mask.sum(1).max().clamp(min=1))
+        ids, mask = ids[:, :L], mask[:, :L]
+        zi = self.img(x)
+        za, zb = zi[:len(batch)], zi[len(batch):]
+        zt = self.txt(ids, mask)
+        s = self.logit_scale.exp().clamp(max=100)
+        loss = clip_loss(za, zt, s) + clip_loss(zb, zt, s) + clip_loss(za, zb, s)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": loss.item(), "T": 1 / s.item()}
+
+
+def run(cfg: Config, resume: bool) -> None:
+    setup(cfg.runtime.threads, cfg.runtime.seed)
+    run_stage(lambda: SemanticStage(cfg), ckpt_path(cfg, "semantic"), resume)

@@ -1,0 +1,165 @@
+"""Stage unet (generator 3/4): the latent UNet eps(z_t, t, c_y, m_s) and the style projector M, trained jointly.
+
+Data: the triplets (train split only). z0 = E(x) * scale (the frozen autoencoder's posterior mean),
+c_y = C(y) (frozen semantic image encoder), a_s = A(s) (frozen style image encoder), m_s = M(a_s).
+Each condition is dropped independently with probability p_drop (mask 0 -> the learned null token).
+
+Loss  L = L_DM + w_s * L_s + w_y * L_y
+  L_DM: ||eps - eps_hat||^2 (mean over latent elements), weighted per row by min(SNR, min_snr) / SNR (the
+        weights' batch mean is ~0.5, so L_DM here is not the plain eps-MSE, which is logged as `mse`).
+  L_s = MSE(A(x'), a_s), L_y = MSE(C(x'), c_y) (mean over the embedding's dims), x' = D(z0_hat / scale) with
+        z0_hat = (z_t - sqrt(1 - abar_t) eps_hat) / sqrt(abar_t); computed for aux_n rows of the batch whose
+        t < aux_t (low noise: z0_hat is meaningful there), every aux_every steps, only where that modality
+        was not dropped.
+Schedule: linear betas 0.00085 .. 0.012, T = 1000, t uniform. AdamW, warmup + cosine; EMA of the weights
+(exported). Batches come from per-step seeded generators, so a resumed run continues exactly."""
+import dataclasses
+import os
+
+import numpy as np
+import torch
+
+from ..checkpoints import ckpt_path, load_frozen_encoders, load_vae, vae_tag
+from ..config import Config
+from ..data import split_images, to_pm1
+from ..models.generator import EMA, LATENT, Generator
+from ..runtime import log, n_params, setup
+from ..schedule import T, alphas_cumprod
+from ..trainer import TrainStage, run_stage, warmup_then_cosine
+from .triplets import triplets_path
+from .vae import generator_items
+
+
+def train_latents(path, X, enc, scale, tag):
+    if os.path.exists(path):
+        z = np.load(path)
+        if str(z["tag"]) == tag and len(z["z"]) == len(X):
+            return torch.from_numpy(z["z"])
+    log(f"encoding {len(X)} train images to latents ...")
+    with torch.no_grad():
+        z = torch.cat([enc(to_pm1(X[i:i + 256])) * scale for i in range(0, len(X), 256)])
+    np.savez(path + ".tmp.npz", z=z.numpy(), tag=np.array(tag))
+    os.replace(path + ".tmp.npz", path)
+    return z
+
+
+class UnetStage(TrainStage):
+    name = "unet"
+
+    def __init__(self, cfg: Config):
+        c = self.c = cfg.generator.unet
+        self.total, self.lr, self.warmup, self.log_every, self.ckpt_every = c.steps, c.lr, c.warmup, c.log_every, c.ckpt_every
+        self.seed = cfg.generator.seed
+        _, X = split_images(cfg.path("gen"), cfg.path("corpus"), generator_items(cfg), train=True)
+        trip = np.load(triplets_path(cfg), allow_pickle=False)
+        self.xs, self.ys, self.ss = (torch.from_numpy(trip[k]) for k in ("x", "y", "s"))
+        if len(self.xs) == 0:
+            raise ValueError("unet: no valid triplets to train on")
+        self.c_all = torch.from_numpy(trip["c"])
+        self.a_all = torch.from_numpy(trip["a"])
+        enc, self.dec, self.scale, vck = load_vae(cfg)
+        self.vae = vae_tag(vck)
+        self.Z = train_latents(os.path.join(cfg.path("gen"), "latents.npz"), X, enc, self.scale, self.vae)
+        self.C, self.A, self.encoders = load_frozen_encoders(cfg)
+        if self.encoders != str(trip["tag"]):
+            log(f"WARNING: encoders {self.encoders} differ from the triplets' {str(trip['tag'])}")
+        self.ac = torch.from_numpy(alphas_cumprod()).float()
+        snr = self.ac / (1 - self.ac)
+        self.w_t = torch.clamp(snr, max=c.min_snr) / snr
+        self.model = Generator()
+        log(f"unet: {len(self.xs)} triplets; params unet {n_params(self.model.unet)}, projector "
+            f"{n_params(self.model.proj)}; {dataclasses.asdict(c)}; latent scale {self.scale:.4f}")
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=1e-4, betas=(0.9, 0.99))
+        self.ema = EMA(self.model, c.ema)
+        self.hist, self.run = [], {}
+        g_fix = torch.Generator().manual_seed(self.seed + 1)
+        self.fix = torch.randint(0, len(self.xs), (128,), generator=g_fix)
+        self.fix_t = torch.linspace(0, T - 1, 128).round().long()
+        self.fix_n = torch.randn((128, *LATENT), generator=g_fix)
+        self.model.train()
+
+    def modules(self):
+        return {"model": self.model, "ema": self.ema.model, "opt": self.optimizer}
+
+    def lr_factor(self, step):
+        return warmup_then_cosine(step, self.total, self.warmup, 0.1)
+
+    def extra_state(self):
+        return {"hist": self.hist, "run": self.run}
+
+    def load_extra_state(self, state):
+        self.hist, self.run = state.get("hist", []), state.get("run", {})
+
+    def fixed_eval(self, net):
+        """plain eps-MSE of a fixed set (128 triplets at evenly spread t), conditions on / both null."""
+        fix, fix_t = self.fix, self.fix_t
+        with torch.no_grad():
+            z0 = self.Z[self.xs[fix]]
+            abar = self.ac[fix_t].view(-1, 1, 1, 1)
+            zt = abar.sqrt() * z0 + (1 - abar).sqrt() * self.fix_n
+            m = net.proj(self.a_all[self.ss[fix]])
+            c_y = self.c_all[self.ys[fix]]
+            one = torch.ones(len(fix))
+            on = float(((net.unet(zt, fix_t.float(), c_y, m, one, one) - self.fix_n) ** 2).mean())
+            off = float(((net.unet(zt, fix_t.float(), c_y, m, 0 * one, 0 * one) - self.fix_n) ** 2).mean())
+        return on, off
+
+    def train_step(self, step):
+        c, B = self.c, self.c.batch
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        b = torch.randint(0, len(self.xs), (B,), generator=g)
+        z0 = self.Z[self.xs[b]]
+        c_y = self.c_all[self.ys[b]]
+        a_s = self.a_all[self.ss[b]]
+        cm = (torch.rand(B, generator=g) >= c.p_drop).float()
+        sm = (torch.rand(B, generator=g) >= c.p_drop).float()
+        t = torch.randint(0, T, (B,), generator=g)
+        noise = torch.randn(z0.shape, generator=g)
+        abar = self.ac[t].view(-1, 1, 1, 1)
+        zt = abar.sqrt() * z0 + (1 - abar).sqrt() * noise
+        m_s = self.model.proj(a_s)
+        eps = self.model.unet(zt, t.float(), c_y, m_s, cm, sm)
+        per_row = ((eps - noise) ** 2).flatten(1).mean(1)
+        l_dm = (per_row * self.w_t[t]).mean()
+        loss = l_dm
+        l_s = l_y = torch.zeros(())
+        if c.aux_n > 0 and c.w_s + c.w_y > 0 and step % c.aux_every == 0:
+            rows = torch.nonzero(t < c.aux_t).flatten()[:c.aux_n]
+            if len(rows) > 0:
+                ab = abar[rows]
+                z0_hat = (zt[rows] - (1 - ab).sqrt() * eps[rows]) / ab.sqrt()
+                x_hat = self.dec(z0_hat / self.scale)
+                wsm, wcm = sm[rows], cm[rows]
+                if float(wsm.sum()) > 0:
+                    l_s = ((((self.A(x_hat) - a_s[rows]) ** 2).mean(1)) * wsm).sum() / wsm.sum()
+                if float(wcm.sum()) > 0:
+                    l_y = ((((self.C(x_hat) - c_y[rows]) ** 2).mean(1)) * wcm).sum() / wcm.sum()
+                loss = loss + c.w_s * l_s + c.w_y * l_y
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.ema.update(self.model, step + 1)
+        for k, v in (("loss", loss), ("ldm", l_dm), ("mse", per_row.mean()), ("ls", l_s), ("ly", l_y)):
+            v = v.item()
+            self.run[k] = v if k not in self.run else 0.98 * self.run[k] + 0.02 * v
+        return {**self.run, "gnorm": gnorm.item()}
+
+    def periodic(self, step, minutes):
+        if step % self.c.eval_every == 0 or step == self.total:
+            on, off = self.fixed_eval(self.ema.model)
+            self.hist.append({"step": step, "fixed_mse_cond": on, "fixed_mse_null": off, **self.run,
+                              "minutes": minutes})
+            log(f"[unet] EMA fixed-set eps-MSE: conditioned {on:.4f}, null {off:.4f}")
+
+    def finish(self, wall):
+        r = self.run
+        log(f"unet: final (running) loss {r['loss']:.4f} L_DM {r['ldm']:.4f} eps-MSE {r['mse']:.4f} "
+            f"L_s {r['ls']:.5f} L_y {r['ly']:.5f}")
+        return {"hist": self.hist, "final": r, "scale": self.scale, "vae": self.vae, "encoders": self.encoders,
+                "config": {**dataclasses.asdict(self.c), "triplets": int(len(self.xs))}}
+
+
+def run(cfg: Config, resume: bool) -> None:
+    setup(cfg.runtime.threads, cfg.generator.seed)
+    run_stage(lambda: UnetStage(cfg), ckpt_path(cfg, "unet"), resume)
