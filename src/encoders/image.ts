@@ -72,8 +72,9 @@ export async function toModelInput(image: DecodedImage, preprocess: Preprocess):
       pipeline = pipeline.resize(size, size, { fit: 'cover', position: 'centre' });
       break;
     case 'shortest': {
-      // As CLIP's processor does: shortest side to size (aspect kept), then a centre crop.
-      const scale = size / Math.min(image.width, image.height);
+      // As CLIP's processor does: shortest side to shortestSide (aspect kept), then a centre crop to size.
+      const side = Math.max(size, preprocess.shortestSide ?? size);
+      const scale = side / Math.min(image.width, image.height);
       const width = Math.max(size, Math.round(image.width * scale));
       const height = Math.max(size, Math.round(image.height * scale));
       pipeline = pipeline
@@ -113,8 +114,8 @@ function normalizePixels(rgb: Uint8Array, size: number, mean: readonly number[],
 
 /** Identifies a preprocess block, so towers that share one share the work. */
 export function preprocessKey(preprocess: Preprocess): string {
-  const { size, resize, background, mean, std } = preprocess;
-  return JSON.stringify([size, resize, background.toLowerCase(), mean, std]);
+  const { size, resize, background, mean, std, shortestSide } = preprocess;
+  return JSON.stringify([size, resize, background.toLowerCase(), mean, std, shortestSide ?? size]);
 }
 
 /** Decodes once and returns one model input per preprocess block, in order. */

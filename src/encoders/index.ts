@@ -19,6 +19,7 @@ import {
   readPack,
   type PackManifest,
   type PackSessions,
+  type TextModelSpec,
   type TowerName,
 } from './pack.js';
 import { createSessionFactory, type Device, type Logger, type Provider } from './runtime.js';
@@ -71,18 +72,17 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
   const { manifest } = pack;
   const runtime = createSessionFactory({ device: options.device, threads: options.threads, logger: options.logger });
   let sessions: PackSessions;
-  let tokenizers: Record<TowerName, TextTokenizer>;
+  let tokenizers: Partial<Record<TowerName, TextTokenizer>>;
   try {
     sessions = await openPackSessions(pack, runtime, { textThreads: options.textThreads ?? DEFAULT_TEXT_THREADS });
-    const byFile = new Map<string, Promise<TextTokenizer>>();
-    const tokenizerFor = (file: string) => {
-      if (!byFile.has(file)) byFile.set(file, loadTokenizer(pack.dir, file, manifest.name));
-      return byFile.get(file) as Promise<TextTokenizer>;
+    const byKey = new Map<string, Promise<TextTokenizer>>();
+    const tokenizerFor = (spec: TextModelSpec) => {
+      const key = JSON.stringify([spec.tokenizer, spec.specialTokens ?? null]);
+      if (!byKey.has(key)) byKey.set(key, loadTokenizer(pack.dir, spec.tokenizer, manifest.name, spec.specialTokens));
+      return byKey.get(key) as Promise<TextTokenizer>;
     };
-    tokenizers = {
-      semantic: await tokenizerFor(manifest.semantic.text.tokenizer),
-      style: await tokenizerFor(manifest.style.text.tokenizer),
-    };
+    tokenizers = { semantic: await tokenizerFor(manifest.semantic.text) };
+    if (manifest.style.text) tokenizers.style = await tokenizerFor(manifest.style.text);
   } catch (error) {
     await runtime.dispose();
     throw error;
@@ -142,6 +142,19 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
   function textEmbedder(tower: TowerName): TextEmbedder {
     const spec = manifest[tower].text;
     const tokenizer = tokenizers[tower];
+    const session = sessions[tower].text;
+    if (!spec || !tokenizer || !session) {
+      return {
+        dim: manifest[tower].dim,
+        async embedTexts() {
+          throw createError(
+            'UNPROCESSABLE',
+            `The model pack "${manifest.name}" has no text-to-${tower} model (${tower}.text in pack.json), so it cannot answer ${tower} text queries; ` +
+              'query the style with an image or an item instead',
+          );
+        },
+      };
+    }
     const cacheKey = (text: string) => `${manifest.name}@${manifest.version}\u0000${tower}\u0000${text}`;
     return {
       dim: manifest[tower].dim,
@@ -156,7 +169,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
         });
         for (const chunk of chunks([...missing.keys()], batchSize)) {
           const feeds = textFeeds(chunk.map((text) => tokenizer.tokenize(text, spec.maxTokens)), spec);
-          const vectors = await run(tower, sessions[tower].text, spec.file, spec.output, feeds, chunk.length);
+          const vectors = await run(tower, session, spec.file, spec.output, feeds, chunk.length);
           chunk.forEach((text, j) => {
             textCache.set(cacheKey(text), vectors[j]);
             // Callers own what they get: a copy each, never the cached array.

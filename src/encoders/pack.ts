@@ -18,6 +18,8 @@ export const preprocessSchema = z.object({
   background: z.string().regex(/^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i, 'expected a colour like "#ffffff"'),
   mean: rgbTriple,
   std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+  /** With resize "shortest": the shortest side's length before the centre crop to `size` (default `size`). */
+  shortestSide: z.number().int().positive().optional(),
 });
 
 const fileName = z.string().min(1);
@@ -36,6 +38,14 @@ export const textModelSchema = z.object({
   output: tensorName,
   tokenizer: fileName,
   maxTokens: z.number().int().positive(),
+  /**
+   * CLIP-style framing: when present, each text is encoded as [start, ...tokens, end], cut to
+   * maxTokens (the end token kept), and padded with `pad`; the mask covers start and end too.
+   * Absent (the mini pack): plain tokens padded with the tokenizer's [PAD].
+   */
+  specialTokens: z
+    .object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative(), pad: z.number().int().nonnegative() })
+    .optional(),
 });
 
 export const towerSchema = z.object({
@@ -44,11 +54,14 @@ export const towerSchema = z.object({
   text: textModelSchema,
 });
 
+/** An imported style encoder may come without a text-to-style model (style text queries then fail clearly). */
+export const styleTowerSchema = towerSchema.extend({ text: textModelSchema.optional() });
+
 export const packManifestSchema = z.object({
   name: z.string().min(1),
   version: z.number().int(),
   semantic: towerSchema,
-  style: towerSchema,
+  style: styleTowerSchema,
   /** The generative model's block, read by whoever runs it; kept as-is here. */
   parasol: z.unknown().optional(),
 });
@@ -58,6 +71,7 @@ export type ResizeMode = Preprocess['resize'];
 export type ImageModelSpec = z.infer<typeof imageModelSchema>;
 export type TextModelSpec = z.infer<typeof textModelSchema>;
 export type TowerSpec = z.infer<typeof towerSchema>;
+export type StyleTowerSpec = z.infer<typeof styleTowerSchema>;
 export type PackManifest = z.infer<typeof packManifestSchema>;
 export type TowerName = 'semantic' | 'style';
 export const TOWERS: readonly TowerName[] = Object.freeze(['semantic', 'style']);
@@ -88,6 +102,12 @@ export async function readPack(packDir: string): Promise<LoadedPack> {
   } catch (error) {
     throw packInvalid(packDir, `pack.json: not valid JSON (${reasonOf(error)})`);
   }
+  if (typeof json === 'object' && json !== null && !('style' in json)) {
+    throw packInvalid(
+      packDir,
+      'pack.json: has no style tower ("style"); add one with `parasol pack import style --arch <timm ViT> --checkpoint <file> --into <pack>` (or --kind csd)',
+    );
+  }
   const parsed = packManifestSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
@@ -105,17 +125,17 @@ export async function readPack(packDir: string): Promise<LoadedPack> {
 }
 
 function filesNamedBy(manifest: PackManifest): string[] {
-  const files = TOWERS.flatMap((tower) => [
-    manifest[tower].image.file,
-    manifest[tower].text.file,
-    manifest[tower].text.tokenizer,
-  ]);
+  const files = TOWERS.flatMap((tower) => {
+    const text = manifest[tower].text;
+    return [manifest[tower].image.file, ...(text ? [text.file, text.tokenizer] : [])];
+  });
   return [...new Set(files)];
 }
 
 export interface TowerSessions {
   image: ort.InferenceSession;
-  text: ort.InferenceSession;
+  /** Absent when the pack has no text model for this tower (style.text is optional). */
+  text?: ort.InferenceSession;
 }
 
 export type PackSessions = Record<TowerName, TowerSessions>;
@@ -144,15 +164,20 @@ export async function openPackSessions(
       [spec.image.input]: new ort.Tensor('float32', new Float32Array(3 * size * size), [1, 3, size, size]),
     });
 
-    const text = await openModel(pack, sessions, spec.text.file, options.textThreads);
-    checkNames(pack, spec.text.file, text, [spec.text.inputs.ids, spec.text.inputs.mask], spec.text.output);
-    const n = spec.text.maxTokens;
+    const textSpec = spec.text;
+    if (!textSpec) {
+      opened[tower] = { image };
+      continue;
+    }
+    const text = await openModel(pack, sessions, textSpec.file, options.textThreads);
+    checkNames(pack, textSpec.file, text, [textSpec.inputs.ids, textSpec.inputs.mask], textSpec.output);
+    const n = textSpec.maxTokens;
     const mask = new BigInt64Array(n);
     mask[0] = 1n;
-    await probe(pack, tower, spec.text.file, text, spec.text.output, {
+    await probe(pack, tower, textSpec.file, text, textSpec.output, {
       // Token id 0 exists in every vocabulary; the probe only checks shapes.
-      [spec.text.inputs.ids]: new ort.Tensor('int64', new BigInt64Array(n), [1, n]),
-      [spec.text.inputs.mask]: new ort.Tensor('int64', mask, [1, n]),
+      [textSpec.inputs.ids]: new ort.Tensor('int64', new BigInt64Array(n), [1, n]),
+      [textSpec.inputs.mask]: new ort.Tensor('int64', mask, [1, n]),
     });
     opened[tower] = { image, text };
   }
