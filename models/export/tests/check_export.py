@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 
 # transformers asks whether torchvision is installed while it defines its classes: import them
 # before the test-only finder below makes torchvision look present.
-from transformers import CLIPConfig, CLIPModel  # noqa: E402
+from transformers import CLIPConfig, CLIPModel, CLIPVisionModel, ViTModel  # noqa: E402,F401
 
 import torchvision_absent  # noqa: E402
 
@@ -57,14 +57,24 @@ STRINGS = [
 ]
 
 
-def run_import(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "parasol_export", *args], cwd=EXPORT_ROOT, capture_output=True, text=True
-    )
+def run_import(*args: str, subprocess_run: bool = False) -> subprocess.CompletedProcess:
+    """The exporter's own entry point: `python -m parasol_export` in a child process (as users run
+    it), or its main() in this process, which saves a torch import per call on a busy machine."""
+    if subprocess_run:
+        return subprocess.run([sys.executable, "-m", "parasol_export", *args], cwd=EXPORT_ROOT, capture_output=True, text=True)
+    import contextlib
+    import io
+
+    from parasol_export.__main__ import main as export_main
+
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = export_main(list(args))
+    return subprocess.CompletedProcess(args, code, "", stderr.getvalue())
 
 
-def must_import(*args: str) -> None:
-    result = run_import(*args)
+def must_import(*args: str, subprocess_run: bool = False) -> None:
+    result = run_import(*args, subprocess_run=subprocess_run)
     if result.returncode != 0:
         raise SystemExit(f"import {' '.join(args)} failed:\n{result.stderr}")
 
@@ -201,7 +211,7 @@ def main() -> None:
     hf_folder.mkdir(exist_ok=True)
     hf_model = tiny_hf_clip(hf_folder, tokenizer)
     hf_pack = work / "hf-pack"
-    must_import("hf-clip", str(hf_folder), "--out", str(hf_pack))
+    must_import("hf-clip", str(hf_folder), "--out", str(hf_pack), subprocess_run=True)
     manifest = json.loads((hf_pack / "pack.json").read_text())
     hf_special = manifest["semantic"]["text"]["specialTokens"]
     ids, mask = text_inputs(tokenizer, hf_special, STRINGS, CONTEXT)
