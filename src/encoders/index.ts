@@ -24,6 +24,7 @@ import {
 } from './pack.js';
 import { createSessionFactory, type Device, type Logger, type Provider } from './runtime.js';
 import { loadTokenizer, textFeeds, type TextTokenizer } from './text.js';
+import { applyMap, readMap } from './text-style-map.js';
 import type { Encoders, ImageDescriptors, ImageEmbedder, ImageInput, TextEmbedder } from './types.js';
 
 export type { Device, Logger, Provider } from './runtime.js';
@@ -87,6 +88,14 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     await runtime.dispose();
     throw error;
   }
+  const styleTextMap = manifest.style.textMap
+    ? await readMap(pack.dir, manifest.style.textMap.file, manifest.name, manifest.semantic.dim, manifest.style.dim).catch(
+        async (error: unknown) => {
+          await runtime.dispose();
+          throw error;
+        },
+      )
+    : undefined;
   const provider = runtime.provider as Provider;
   const textCache = new LruCache<string, Float32Array>(cacheSize);
   let disposed = false;
@@ -143,6 +152,16 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     const spec = manifest[tower].text;
     const tokenizer = tokenizers[tower];
     const session = sessions[tower].text;
+    if (tower === 'style' && !spec && styleTextMap) {
+      const map = styleTextMap;
+      return {
+        dim: manifest.style.dim,
+        async embedTexts(texts) {
+          const semantic = await semanticText.embedTexts(texts);
+          return semantic.map((vector) => applyMap(map, vector));
+        },
+      };
+    }
     if (!spec || !tokenizer || !session) {
       return {
         dim: manifest[tower].dim,
@@ -150,7 +169,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
           throw createError(
             'UNPROCESSABLE',
             `The model pack "${manifest.name}" has no text-to-${tower} model (${tower}.text in pack.json), so it cannot answer ${tower} text queries; ` +
-              'query the style with an image or an item instead',
+              'fit a map from the semantic space with `parasol pack fit-text-style`, or query the style with an image or an item',
           );
         },
       };
@@ -197,6 +216,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     return out;
   }
 
+  const semanticText = textEmbedder('semantic');
   return {
     packName: manifest.name,
     semanticDim: manifest.semantic.dim,
@@ -205,7 +225,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     packDir: pack.dir,
     provider,
     semanticImage: imageEmbedder('semantic'),
-    semanticText: textEmbedder('semantic'),
+    semanticText,
     styleImage: imageEmbedder('style'),
     styleText: textEmbedder('style'),
     describeImages,

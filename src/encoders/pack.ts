@@ -54,8 +54,19 @@ export const towerSchema = z.object({
   text: textModelSchema,
 });
 
-/** An imported style encoder may come without a text-to-style model (style text queries then fail clearly). */
-export const styleTowerSchema = towerSchema.extend({ text: textModelSchema.optional() });
+/** `parasol pack fit-text-style`'s map from the semantic space to the style space (see text-style-map.ts). */
+export const textMapSchema = z.object({
+  file: fileName,
+  lambda: z.number().positive(),
+  pairs: z.number().int().positive(),
+  heldOutCosine: z.number(),
+});
+
+/**
+ * An imported style encoder may come without a text-to-style model: style text queries then go
+ * through `textMap` (semantic text tower -> map) when it is fitted, else fail clearly.
+ */
+export const styleTowerSchema = towerSchema.extend({ text: textModelSchema.optional(), textMap: textMapSchema.optional() });
 
 export const packManifestSchema = z.object({
   name: z.string().min(1),
@@ -129,6 +140,7 @@ function filesNamedBy(manifest: PackManifest): string[] {
     const text = manifest[tower].text;
     return [manifest[tower].image.file, ...(text ? [text.file, text.tokenizer] : [])];
   });
+  if (manifest.style.textMap) files.push(manifest.style.textMap.file);
   return [...new Set(files)];
 }
 
