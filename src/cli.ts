@@ -175,6 +175,7 @@ async function withContext<T>(config: Config, fn: (context: ParasolContext) => P
 }
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
+  pack: async (args) => (await import('./cli/pack.js')).packCommand(args),
   async index(args) {
     const { values, positionals } = parse(args, { demo: { type: 'boolean', default: false }, source: { type: 'string' } });
     if (!values.demo && positionals.length !== 1) throw new UsageError('index takes one folder or manifest, or --demo');
