@@ -213,8 +213,11 @@ async function fitTextStyle(args: string[]): Promise<void> {
   if (pack.manifest.style.text) {
     throw createError('BAD_REQUEST', `the pack "${pack.manifest.name}" already has a text-to-style model (style.text: ${pack.manifest.style.text.file})`);
   }
+  const dataDir = path.resolve(values.data);
+  // Opening a store creates one: refuse a folder that holds no index rather than make an empty one.
+  if (!existsSync(dataDir)) throw createError('BAD_REQUEST', `${values.data}: no such data directory`);
   const dims = { semanticDim: pack.manifest.semantic.dim, styleDim: pack.manifest.style.dim };
-  const store = await openStore(loadConfig({ dataDir: path.resolve(values.data), packDir: pack.dir }), dims);
+  const store = await openStore(loadConfig({ dataDir, packDir: pack.dir }), dims);
   const semantic: Float32Array[] = [];
   const style: Float32Array[] = [];
   try {

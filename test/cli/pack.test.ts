@@ -67,3 +67,26 @@ describe('parasol pack check', () => {
     await expect(packCommand(['check', path.join(ROOT, 'test')])).rejects.toThrow(/pack\.json: cannot be read/);
   });
 });
+
+describe('parasol pack fit-text-style', () => {
+  it('refuses a pack that has a text-to-style model, and a data directory that does not exist (creating nothing)', async () => {
+    const tinyPack = path.join(ROOT, 'test/fixtures/tiny-pack');
+    const missing = path.join(tmpdir(), `parasol-no-such-data-${process.pid}`);
+    await expect(packCommand(['fit-text-style', '--pack', tinyPack, '--data', missing])).rejects.toThrow(
+      /already has a text-to-style model \(style\.text: style_text\.onnx\)/,
+    );
+    const { cp, readFile, writeFile } = await import('node:fs/promises');
+    const { existsSync } = await import('node:fs');
+    const dir = await mkdtemp(path.join(tmpdir(), 'parasol-fit-'));
+    try {
+      await cp(tinyPack, dir, { recursive: true });
+      const manifest = JSON.parse(await readFile(path.join(dir, 'pack.json'), 'utf8')) as { style: Record<string, unknown> };
+      delete manifest.style.text;
+      await writeFile(path.join(dir, 'pack.json'), JSON.stringify(manifest));
+      await expect(packCommand(['fit-text-style', '--pack', dir, '--data', missing])).rejects.toThrow(/no such data directory/);
+      expect(existsSync(missing)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
