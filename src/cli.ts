@@ -14,6 +14,7 @@ import { generateCommand } from './cli/generate.js';
 import { indexCommand } from './cli/index-command.js';
 import { keysCommand } from './cli/keys.js';
 import { migrateCommand } from './cli/migrate.js';
+import { packCommand } from './cli/pack.js';
 import { reindexCommand } from './cli/reindex.js';
 import { searchCommand } from './cli/search.js';
 import { serveCommand } from './cli/serve.js';
@@ -33,6 +34,7 @@ const COMMANDS: readonly CliCommand[] = [
   evalCommand,
   corpusCommand,
   migrateCommand,
+  packCommand,
   workerCommand,
 ];
 

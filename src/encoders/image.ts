@@ -103,8 +103,9 @@ function resized(pipeline: Sharp, preprocess: Preprocess, sourceWidth: number, s
     case 'cover':
       return pipeline.resize(size, size, { fit: 'cover', position: 'centre' });
     case 'shortest': {
-      // As CLIP's processor does: shortest side to size (aspect kept), then a centre crop.
-      const scale = size / Math.min(sourceWidth, sourceHeight);
+      // As CLIP's processor does: shortest side to shortestSide (aspect kept), then a centre crop to size.
+      const side = Math.max(size, preprocess.shortestSide ?? size);
+      const scale = side / Math.min(sourceWidth, sourceHeight);
       const width = Math.max(size, Math.round(sourceWidth * scale));
       const height = Math.max(size, Math.round(sourceHeight * scale));
       return pipeline
@@ -147,8 +148,8 @@ function normalizePixels(rgb: Uint8Array, size: number, mean: readonly number[],
 
 /** Identifies a preprocess block, so towers that share one share the work. */
 export function preprocessKey(preprocess: Preprocess): string {
-  const { size, resize, background, mean, std } = preprocess;
-  return JSON.stringify([size, resize, background.toLowerCase(), mean, std]);
+  const { size, resize, background, mean, std, shortestSide } = preprocess;
+  return JSON.stringify([size, resize, background.toLowerCase(), mean, std, shortestSide ?? size]);
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   openPackSessions,
   readPack,
   type PackManifest,
+  type TextModelSpec,
   type TowerName,
 } from './pack.js';
 import type { Logger } from '../log.js';
@@ -31,6 +32,7 @@ import type {
   StagedImageDescriber,
   TextEmbedder,
 } from './types.js';
+import { applyMap, readMap } from './text-style-map.js';
 
 export type { Device, Provider } from './runtime.js';
 export type { PackManifest, Preprocess } from './pack.js';
@@ -95,19 +97,21 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
         textThreads: options.textThreads ?? DEFAULT_TEXT_THREADS,
         imageThreads: options.imageThreads ?? options.threads ?? DEFAULT_IMAGE_THREADS,
       });
-      const byFile = new Map<string, Promise<TextTokenizer>>();
-      const tokenizerFor = (file: string) => {
-        if (!byFile.has(file)) byFile.set(file, loadTokenizer(pack.dir, file, manifest.name));
-        return byFile.get(file) as Promise<TextTokenizer>;
+      const byKey = new Map<string, Promise<TextTokenizer>>();
+      const tokenizerFor = (spec: TextModelSpec) => {
+        const key = JSON.stringify([spec.tokenizer, spec.specialTokens ?? null]);
+        if (!byKey.has(key)) byKey.set(key, loadTokenizer(pack.dir, spec.tokenizer, manifest.name, spec.specialTokens));
+        return byKey.get(key) as Promise<TextTokenizer>;
       };
-      const tokenizers: Record<TowerName, TextTokenizer> = {
-        semantic: await tokenizerFor(manifest.semantic.text.tokenizer),
-        style: await tokenizerFor(manifest.style.text.tokenizer),
-      };
-      return { sessions, tokenizers };
+      const tokenizers: Partial<Record<TowerName, TextTokenizer>> = { semantic: await tokenizerFor(manifest.semantic.text) };
+      if (manifest.style.text) tokenizers.style = await tokenizerFor(manifest.style.text);
+      const styleTextMap = manifest.style.textMap
+        ? await readMap(pack.dir, manifest.style.textMap.file, manifest.name, manifest.semantic.dim, manifest.style.dim)
+        : undefined;
+      return { sessions, tokenizers, styleTextMap };
     },
   );
-  const { sessions, tokenizers } = opened;
+  const { sessions, tokenizers, styleTextMap } = opened;
   const provider = runtime.provider as Provider;
   const imageThreads = options.imageThreads ?? options.threads ?? DEFAULT_IMAGE_THREADS;
   /**
@@ -189,6 +193,29 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
   function textEmbedder(tower: TowerName): TextEmbedder {
     const spec = manifest[tower].text;
     const tokenizer = tokenizers[tower];
+    const session = sessions[tower].text;
+    if (tower === 'style' && !spec && styleTextMap) {
+      const map = styleTextMap;
+      return {
+        dim: manifest.style.dim,
+        async embedTexts(texts) {
+          const semantic = await semanticText.embedTexts(texts);
+          return semantic.map((vector) => applyMap(map, vector));
+        },
+      };
+    }
+    if (!spec || !tokenizer || !session) {
+      return {
+        dim: manifest[tower].dim,
+        async embedTexts() {
+          throw createError(
+            'UNPROCESSABLE',
+            `The model pack "${manifest.name}" has no text-to-${tower} model (${tower}.text in pack.json), so it cannot answer ${tower} text queries; ` +
+              'fit a map from the semantic space with `parasol pack fit-text-style`, or query the style with an image or an item',
+          );
+        },
+      };
+    }
     const cacheKey = (text: string) => `${manifest.name}@${manifest.version}\u0000${tower}\u0000${text}`;
     return {
       dim: manifest[tower].dim,
@@ -203,7 +230,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
         });
         for (const chunk of chunks([...missing.keys()], batchSize)) {
           const feeds = textFeeds(chunk.map((text) => tokenizer.tokenize(text, spec.maxTokens)), spec);
-          const vectors = await run(tower, sessions[tower].text, feeds, chunk.length);
+          const vectors = await run(tower, session, feeds, chunk.length);
           chunk.forEach((text, j) => {
             textCache.set(cacheKey(text), vectors[j]);
             // Callers own what they get: a copy each, never the cached array.
@@ -244,6 +271,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     return out;
   }
 
+  const semanticText = textEmbedder('semantic');
   return {
     packName: manifest.name,
     semanticDim: manifest.semantic.dim,
@@ -252,7 +280,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     packDir: pack.dir,
     provider,
     semanticImage: imageEmbedder('semantic'),
-    semanticText: textEmbedder('semantic'),
+    semanticText,
     styleImage: imageEmbedder('style'),
     styleText: textEmbedder('style'),
     describeImages,

@@ -19,6 +19,8 @@ export const preprocessSchema = z.object({
   background: z.string().regex(/^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i, 'expected a colour like "#ffffff"'),
   mean: rgbTriple,
   std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+  /** With resize "shortest": the shortest side's length before the centre crop to `size` (default `size`). */
+  shortestSide: z.number().int().positive().optional(),
 });
 
 const fileName = z.string().min(1);
@@ -37,6 +39,14 @@ export const textModelSchema = z.object({
   output: tensorName,
   tokenizer: fileName,
   maxTokens: z.number().int().positive(),
+  /**
+   * CLIP-style framing: when present, each text is encoded as [start, ...tokens, end], cut to
+   * maxTokens (the end token kept), and padded with `pad`; the mask covers start and end too.
+   * Absent (the mini pack): plain tokens padded with the tokenizer's [PAD].
+   */
+  specialTokens: z
+    .object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative(), pad: z.number().int().nonnegative() })
+    .optional(),
 });
 
 export const towerSchema = z.object({
@@ -45,11 +55,25 @@ export const towerSchema = z.object({
   text: textModelSchema,
 });
 
+/** `parasol pack fit-text-style`'s map from the semantic space to the style space (see text-style-map.ts). */
+export const textMapSchema = z.object({
+  file: fileName,
+  lambda: z.number().positive(),
+  pairs: z.number().int().positive(),
+  heldOutCosine: z.number(),
+});
+
+/**
+ * An imported style encoder may come without a text-to-style model: style text queries then go
+ * through `textMap` (semantic text tower -> map) when it is fitted, else fail clearly.
+ */
+export const styleTowerSchema = towerSchema.extend({ text: textModelSchema.optional(), textMap: textMapSchema.optional() });
+
 export const packManifestSchema = z.object({
   name: z.string().min(1),
   version: z.number().int(),
   semantic: towerSchema,
-  style: towerSchema,
+  style: styleTowerSchema,
   /** The generative model's block, read by whoever runs it; kept as-is here. */
   parasol: z.unknown().optional(),
 });
@@ -59,6 +83,7 @@ export type ResizeMode = Preprocess['resize'];
 export type ImageModelSpec = z.infer<typeof imageModelSchema>;
 export type TextModelSpec = z.infer<typeof textModelSchema>;
 export type TowerSpec = z.infer<typeof towerSchema>;
+export type StyleTowerSpec = z.infer<typeof styleTowerSchema>;
 export type PackManifest = z.infer<typeof packManifestSchema>;
 export type TowerName = 'semantic' | 'style';
 export const TOWERS: readonly TowerName[] = Object.freeze(['semantic', 'style']);
@@ -85,6 +110,12 @@ export async function readPack(packDir: string): Promise<LoadedPack> {
   } catch (error) {
     throw packInvalid(packDir, `pack.json: not valid JSON (${reasonOf(error)})`);
   }
+  if (typeof json === 'object' && json !== null && !('style' in json)) {
+    throw packInvalid(
+      packDir,
+      'pack.json: has no style tower ("style"); add one with `parasol pack import style --arch <timm ViT> --checkpoint <file> --into <pack>` (or --kind csd)',
+    );
+  }
   const parsed = packManifestSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
@@ -102,17 +133,18 @@ export async function readPack(packDir: string): Promise<LoadedPack> {
 }
 
 function filesNamedBy(manifest: PackManifest): string[] {
-  const files = TOWERS.flatMap((tower) => [
-    manifest[tower].image.file,
-    manifest[tower].text.file,
-    manifest[tower].text.tokenizer,
-  ]);
+  const files = TOWERS.flatMap((tower) => {
+    const text = manifest[tower].text;
+    return [manifest[tower].image.file, ...(text ? [text.file, text.tokenizer] : [])];
+  });
+  if (manifest.style.textMap) files.push(manifest.style.textMap.file);
   return [...new Set(files)];
 }
 
 export interface TowerSessions {
   image: PackModel;
-  text: PackModel;
+  /** Absent when the pack has no text model for this tower (style.text is optional). */
+  text?: PackModel;
 }
 
 export type PackSessions = Record<TowerName, TowerSessions>;
@@ -151,22 +183,27 @@ export async function openPackSessions(
       declares,
     );
 
+    const textSpec = spec.text;
+    if (!textSpec) {
+      opened[tower] = { image };
+      continue;
+    }
     const text = await openPackModel(sessions, {
       pack: name,
       dir: pack.dir,
-      file: spec.text.file,
-      inputs: [spec.text.inputs.ids, spec.text.inputs.mask],
-      output: spec.text.output,
+      file: textSpec.file,
+      inputs: [textSpec.inputs.ids, textSpec.inputs.mask],
+      output: textSpec.output,
       threads: options.textThreads,
     });
-    const n = spec.text.maxTokens;
+    const n = textSpec.maxTokens;
     const mask = new BigInt64Array(n);
     mask[0] = 1n;
     await text.probe(
       {
         // Token id 0 exists in every vocabulary; the probe only checks shapes.
-        [spec.text.inputs.ids]: new ort.Tensor('int64', new BigInt64Array(n), [1, n]),
-        [spec.text.inputs.mask]: new ort.Tensor('int64', mask, [1, n]),
+        [textSpec.inputs.ids]: new ort.Tensor('int64', new BigInt64Array(n), [1, n]),
+        [textSpec.inputs.mask]: new ort.Tensor('int64', mask, [1, n]),
       },
       [1, spec.dim],
       declares,

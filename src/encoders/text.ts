@@ -24,8 +24,18 @@ export interface TextTokenizer {
   tokenize(text: string, maxTokens: number): TokenizedText;
 }
 
-/** Loads a tokenizer.json; `packName` and `file` only label errors. */
-export async function loadTokenizer(packDir: string, file: string, packName: string): Promise<TextTokenizer> {
+export type SpecialTokens = NonNullable<TextModelSpec['specialTokens']>;
+
+/**
+ * Loads a tokenizer.json; `packName` and `file` only label errors. With `special` (CLIP packs),
+ * texts are framed by the start and end ids and padded with its pad id.
+ */
+export async function loadTokenizer(
+  packDir: string,
+  file: string,
+  packName: string,
+  special?: SpecialTokens,
+): Promise<TextTokenizer> {
   let json: unknown;
   try {
     json = JSON.parse(await readFile(path.join(packDir, file), 'utf8'));
@@ -38,7 +48,7 @@ export async function loadTokenizer(packDir: string, file: string, packName: str
   } catch (error) {
     throw packInvalid(packName, `${file}: not a tokenizer @huggingface/tokenizers can load (${reason(error)})`);
   }
-  const padId = tokenizer.token_to_id('[PAD]') ?? declaredPadId(json);
+  const padId = special?.pad ?? tokenizer.token_to_id('[PAD]') ?? declaredPadId(json);
   if (padId === undefined) {
     throw packInvalid(packName, `${file}: has no [PAD] token to pad with`);
   }
@@ -46,7 +56,10 @@ export async function loadTokenizer(packDir: string, file: string, packName: str
     padId,
     tokenize(text, maxTokens) {
       // The package's extensionless type imports do not resolve under NodeNext, hence the annotation.
-      const real: number[] = tokenizer.encode(text, { add_special_tokens: false }).ids.slice(0, maxTokens);
+      const encoded: number[] = tokenizer.encode(text, { add_special_tokens: false }).ids;
+      const real = special
+        ? [special.start, ...encoded.slice(0, Math.max(0, maxTokens - 2)), special.end].slice(0, maxTokens)
+        : encoded.slice(0, maxTokens);
       const ids = new Array<number>(maxTokens).fill(padId);
       const mask = new Array<number>(maxTokens).fill(0);
       real.forEach((id, i) => {

@@ -1,0 +1,2 @@
+class ExportError(Exception):
+    """A refusal the user can act on; printed as one line, exit status 2."""

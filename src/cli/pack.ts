@@ -1,0 +1,262 @@
+/**
+ * `parasol pack import …` and `parasol pack check <pack>`.
+ *
+ * import runs the Python exporter (models/export, `python -m parasol_export`) with the same
+ * arguments, streaming its progress lines; its one-line refusal becomes this command's error.
+ * check loads every model of a pack through src/encoders (the only owner of onnxruntime),
+ * probes each, and prints dimensions, precision and milliseconds per image and per text.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { loadEncoders, type LoadedEncoders } from '../encoders/index.js';
+import { readPack } from '../encoders/pack.js';
+import { fitRidge, mapBytes } from '../encoders/text-style-map.js';
+import { loadConfig } from '../config.js';
+import { openStore } from '../context.js';
+import { createError } from '../errors.js';
+import type { CliCommand } from './command.js';
+
+const USAGE = `Usage:
+  parasol pack import hf-clip <folder> --out <pack> [--precision fp32|fp16|int8] [--name N]
+  parasol pack import open-clip --model <name|config.json> --checkpoint <file> --out <pack> [--precision …]
+  parasol pack import style --arch <timm ViT> --checkpoint <file> [--head <file>] [--heads N] --into <pack> [--precision …]
+  parasol pack import style --kind csd --checkpoint <file> --into <pack> [--precision …]
+  parasol pack check <pack> [--device auto|cpu|cuda] [--runs N] [--json]
+  parasol pack fit-text-style --pack <pack> --data <dir> [--json]
+                          fit text -> style (semantic space -> style space, ridge) on the images indexed in <dir>
+The importer needs Python with models/export/requirements.txt installed (PARASOL_PYTHON names the interpreter).`;
+
+export const packCommand: CliCommand = {
+  name: 'pack',
+  usage:
+    '  pack import hf-clip|open-clip|style … | pack check <pack> | pack fit-text-style --pack P --data DIR\n' +
+    '                                                          model packs from public checkpoints (parasol pack --help)',
+  run: runPack,
+};
+
+async function runPack(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'import') return importPack(rest);
+  if (sub === 'check') return checkPack(rest);
+  if (sub === 'fit-text-style') return fitTextStyle(rest);
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  throw createError('BAD_REQUEST', `unknown pack command "${sub}" (import | check | fit-text-style)`);
+}
+
+/** models/export, found from this file both in src/cli (tsx) and in dist/src/cli. */
+function exporterDir(): string {
+  for (let dir = import.meta.dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'models', 'export');
+    if (existsSync(path.join(candidate, 'parasol_export', '__main__.py'))) return candidate;
+    if (path.dirname(dir) === dir) throw createError('NOT_FOUND', 'models/export (the pack importer) is not installed beside Parasol');
+  }
+}
+
+async function importPack(args: string[]): Promise<void> {
+  const python = process.env.PARASOL_PYTHON ?? 'python3';
+  const cwd = exporterDir();
+  // Output folders are taken relative to where parasol runs, not to models/export.
+  const absolute = absolutePaths(args);
+  const refusal = await new Promise<string | undefined>((resolve, reject) => {
+    const child = spawn(python, ['-m', 'parasol_export', ...absolute], { cwd, stdio: ['ignore', 'inherit', 'pipe'] });
+    let last: string | undefined;
+    let pending = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.startsWith('error: ')) last = line.slice('error: '.length);
+        else if (line.startsWith('parasol-export: ')) process.stderr.write(`${line.slice('parasol-export: '.length)}\n`);
+        else if (line.startsWith('usage:') || /^(Traceback|\w*Error)/.test(line)) last = line;
+      }
+    });
+    child.on('error', (error) =>
+      reject(createError('BAD_REQUEST', `cannot run ${python} (${error.message}); install Python and models/export/requirements.txt, or set PARASOL_PYTHON`)),
+    );
+    child.on('close', (code) => {
+      if (pending.startsWith('error: ')) last = pending.slice('error: '.length);
+      resolve(code === 0 ? undefined : (last ?? `the importer exited with code ${code}`));
+    });
+  });
+  if (refusal !== undefined) {
+    if (/No module named/.test(refusal)) {
+      throw createError('BAD_REQUEST', `${refusal}: install the importer's environment (README "Use a real model") or set PARASOL_PYTHON`);
+    }
+    throw createError('BAD_REQUEST', refusal);
+  }
+}
+
+const PATH_FLAGS = new Set(['--out', '--into', '--checkpoint', '--head']);
+
+function absolutePaths(args: string[]): string[] {
+  return args.map((arg, i) => {
+    const previous = args[i - 1];
+    if (previous && PATH_FLAGS.has(previous)) return path.resolve(arg);
+    if (previous === '--model' && arg.endsWith('.json')) return path.resolve(arg);
+    // hf-clip's folder is its one positional argument.
+    if (i === 1 && args[0] === 'hf-clip' && !arg.startsWith('-')) return path.resolve(arg);
+    return arg;
+  });
+}
+
+interface CheckReport {
+  pack: string;
+  dir: string;
+  precision: string;
+  provider: string;
+  semantic: { dim: number; imageMs: number; textMs: number };
+  style: { dim: number; imageMs: number; textMs: number | null };
+}
+
+async function checkPack(args: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { device: { type: 'string', default: 'auto' }, runs: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw createError('BAD_REQUEST', (error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw createError('BAD_REQUEST', 'pack check takes one pack folder');
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw createError('BAD_REQUEST', `--runs must be a positive integer, got "${values.runs}"`);
+  const packDir = path.resolve(positionals[0]);
+  const encoders = await loadEncoders({ packDir, device: values.device, cacheSize: 0, textThreads: 1 });
+  try {
+    const report = await measure(encoders, runs);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      return;
+    }
+    const ms = (value: number | null) => (value === null ? 'none (no style.text)' : `${value.toFixed(1)} ms/text`);
+    process.stdout.write(
+      `pack ${report.pack} (${report.dir}), ${report.precision}, on ${report.provider}\n` +
+        `  semantic: ${report.semantic.dim}-d, ${report.semantic.imageMs.toFixed(1)} ms/image, ${ms(report.semantic.textMs)}\n` +
+        `  style:    ${report.style.dim}-d, ${report.style.imageMs.toFixed(1)} ms/image, ${ms(report.style.textMs)}\n`,
+    );
+  } finally {
+    await encoders.dispose();
+  }
+}
+
+async function measure(encoders: LoadedEncoders, runs: number): Promise<CheckReport> {
+  const image = await probeImage();
+  const text = 'a watercolour painting of a lighthouse at dusk';
+  const time = async (fn: () => Promise<unknown>): Promise<number> => {
+    await fn(); // the first run pays for allocation; measure the rest
+    const started = performance.now();
+    for (let i = 0; i < runs; i++) await fn();
+    return (performance.now() - started) / runs;
+  };
+  const styleText = encoders.manifest.style.text
+    ? await time(() => encoders.styleText.embedTexts([`${text} ${Math.random()}`]))
+    : null;
+  return {
+    pack: encoders.packName,
+    dir: encoders.packDir,
+    precision: await declaredPrecision(encoders.packDir),
+    provider: encoders.provider,
+    semantic: {
+      dim: encoders.semanticDim,
+      imageMs: await time(() => encoders.semanticImage.embedImages([image])),
+      textMs: await time(() => encoders.semanticText.embedTexts([`${text} ${Math.random()}`])),
+    },
+    style: { dim: encoders.styleDim, imageMs: await time(() => encoders.styleImage.embedImages([image])), textMs: styleText },
+  };
+}
+
+/** Imported packs record their precision in pack.json; the bundled packs are fp32. */
+async function declaredPrecision(packDir: string): Promise<string> {
+  const manifest = JSON.parse(await readFile(path.join(packDir, 'pack.json'), 'utf8')) as { precision?: unknown };
+  return typeof manifest.precision === 'string' ? manifest.precision : 'fp32';
+}
+
+/** A 320×240 gradient: a non-square image, so the resize and crop paths run as on real photos. */
+async function probeImage(): Promise<Buffer> {
+  const width = 320;
+  const height = 240;
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      pixels[i] = (x * 255) / width;
+      pixels[i + 1] = (y * 255) / height;
+      pixels[i + 2] = ((x + y) * 255) / (width + height);
+    }
+  }
+  return sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+
+const MAP_FILE = 'style_text_map.bin';
+
+/**
+ * Fits the semantic -> style map on every indexed image's pair of vectors and stores it in the
+ * pack; style text queries then run the semantic text tower and the map.
+ */
+async function fitTextStyle(args: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { pack: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean', default: false } },
+      strict: true,
+    });
+  } catch (error) {
+    throw createError('BAD_REQUEST', (error as Error).message);
+  }
+  const { values } = parsed;
+  if (!values.pack || !values.data) throw createError('BAD_REQUEST', 'fit-text-style needs --pack <pack> and --data <dir>');
+  const pack = await readPack(values.pack);
+  if (pack.manifest.style.text) {
+    throw createError('BAD_REQUEST', `the pack "${pack.manifest.name}" already has a text-to-style model (style.text: ${pack.manifest.style.text.file})`);
+  }
+  const dataDir = path.resolve(values.data);
+  // Opening a store creates one: refuse a folder that holds no index rather than make an empty one.
+  if (!existsSync(dataDir)) throw createError('BAD_REQUEST', `${values.data}: no such data directory`);
+  const dims = { semanticDim: pack.manifest.semantic.dim, styleDim: pack.manifest.style.dim };
+  const store = await openStore(loadConfig({ dataDir, packDir: pack.dir }), dims);
+  const semantic: Float32Array[] = [];
+  const style: Float32Array[] = [];
+  try {
+    for await (const batch of store.catalog.scan(512)) {
+      for (const item of batch) {
+        semantic.push(item.semantic);
+        style.push(item.style);
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  if (semantic.length < 10) {
+    throw createError('BAD_REQUEST', `${values.data} holds ${semantic.length} indexed images; fitting text -> style needs at least 10`);
+  }
+  const fit = fitRidge(semantic, style);
+  // Written beside the live files, then renamed: a failed fit leaves the pack as it was.
+  const mapPath = path.join(pack.dir, MAP_FILE);
+  await writeFile(`${mapPath}.tmp`, mapBytes(fit.map));
+  await rename(`${mapPath}.tmp`, mapPath);
+  const manifestPath = path.join(pack.dir, 'pack.json');
+  const raw = JSON.parse(await readFile(manifestPath, 'utf8')) as { style: Record<string, unknown> };
+  raw.style.textMap = { file: MAP_FILE, lambda: fit.lambda, pairs: fit.pairs, heldOutCosine: Number(fit.heldOutCosine.toFixed(4)) };
+  await writeFile(`${manifestPath}.tmp`, `${JSON.stringify(raw, null, 2)}\n`);
+  await rename(`${manifestPath}.tmp`, manifestPath);
+  const summary = { pack: pack.manifest.name, pairs: fit.pairs, lambda: fit.lambda, heldOutCosine: fit.heldOutCosine };
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else {
+    process.stdout.write(
+      `fitted text -> style on ${fit.pairs} images (ridge, lambda ${fit.lambda}); held-out cosine ${fit.heldOutCosine.toFixed(3)}\n`,
+    );
+  }
+}
