@@ -841,10 +841,11 @@ class TermNormaliser {
   }
 }
 
-function toItem(row: ItemRow): Item {
+/** The columns an item and an alias share: an id's own metadata. */
+type MetadataRow = Omit<AliasRow, 'id' | 'seq'>;
+
+function metadataOf(row: MetadataRow) {
   return {
-    seq: row.seq,
-    id: row.id,
     externalId: row.external_id,
     source: row.source,
     title: row.title,
@@ -854,13 +855,14 @@ function toItem(row: ItemRow): Item {
     license: row.license,
     attribution: row.attribution,
     url: row.url,
-    width: row.width,
-    height: row.height,
-    contentHash: row.content_hash,
     extra: JSON.parse(row.extra) as Record<string, unknown>,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+function toItem(row: ItemRow): Item {
+  return { seq: row.seq, id: row.id, ...metadataOf(row), width: row.width, height: row.height, contentHash: row.content_hash };
 }
 
 function withAliasIds<T extends Item>(item: T, aliases: string[] | undefined): T {
@@ -869,23 +871,7 @@ function withAliasIds<T extends Item>(item: T, aliases: string[] | undefined): T
 
 /** An alias read by its id: its own metadata over the stored item's image. */
 function aliasView(item: Item, alias: AliasRow): Item {
-  return {
-    ...item,
-    id: alias.id,
-    externalId: alias.external_id,
-    source: alias.source,
-    title: alias.title,
-    tags: JSON.parse(alias.tags) as string[],
-    keywords: JSON.parse(alias.keywords) as string[],
-    description: alias.description,
-    license: alias.license,
-    attribution: alias.attribution,
-    url: alias.url,
-    extra: JSON.parse(alias.extra) as Record<string, unknown>,
-    createdAt: alias.created_at,
-    updatedAt: alias.updated_at,
-    aliasOf: item.id,
-  };
+  return { ...item, id: alias.id, ...metadataOf(alias), aliasOf: item.id };
 }
 
 function toItemWithVectors(row: ItemRowWithVectors): ItemWithVectors {
