@@ -19,7 +19,7 @@ function expectResultShape(result: Result): void {
   expect(typeof result.attribution).toBe('string');
   expect(Array.isArray(result.tags)).toBe(true);
   expect(Number.isFinite(result.score)).toBe(true);
-  expect(Object.keys(result.scores).sort()).toEqual(['content', 'style']);
+  expect(Object.keys(result.scores).sort()).toEqual(['content', 'style', 'text']);
   expect(result.thumbnail).toBe(`/v1/items/${result.id}/thumbnail`);
   expect(result).not.toHaveProperty('seq');
 }

@@ -46,7 +46,7 @@ describe('refinement sessions', () => {
     const step = await request(api.app).post(`/v1/sessions/${id}/steps`).query({ k: 10 }).send({ like: { style: [liked] }, weights: { style: 2 } });
     expect(step.status, JSON.stringify(step.body)).toBe(200);
     expect(step.body.session.step).toBe(1);
-    expect(step.body.session.weights).toEqual({ content: 1, style: 2 });
+    expect(step.body.session.weights).toEqual({ content: 1, style: 2, text: 1 });
     expect(step.body.results).toHaveLength(10);
     expect(idsOf(step.body)).not.toContain(liked);
 
