@@ -114,3 +114,20 @@ describe('refinement sessions', () => {
     }
   });
 });
+
+describe('session results with facets', () => {
+  it('counts the same pool as the equivalent search', async () => {
+    const created = await request(api.app).post('/v1/sessions').send({ q: 'face', k: 5, facets: ['source', 'tags'] });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.facetScope).toBe('candidates');
+    const search = await request(api.app).get('/v1/search').query({ q: 'face', k: 5, facets: 'source,tags' });
+    expect(created.body.facets).toEqual(search.body.facets);
+    const page = await request(api.app).get(`/v1/sessions/${created.body.session.id}/results`).query({ k: 5, facets: 'source', facetLimit: 2 });
+    expect(page.status).toBe(200);
+    expect(page.body.facets.source).toEqual(search.body.facets.source.slice(0, 2));
+    const step = await request(api.app).post(`/v1/sessions/${created.body.session.id}/steps`).query({ facets: 'license' }).send({ weights: { text: 0 } });
+    expect(step.status, JSON.stringify(step.body)).toBe(200);
+    expect(Object.keys(step.body.facets)).toEqual(['license']);
+    expect(step.body.results.every((r: { scores: { text: number | null } }) => r.scores.text === null)).toBe(true);
+  });
+});
