@@ -417,7 +417,15 @@ export class SearchEngine {
   /** Whether the catalogue has words to search, cached per catalog version. */
   private async hasText(): Promise<boolean> {
     const version = await this.catalog.version();
-    if (this.textState?.version !== version) this.textState = { version, hasText: this.catalog.hasText() };
+    if (this.textState?.version !== version) {
+      const hasText = this.catalog.hasText();
+      const state = { version, hasText };
+      this.textState = state;
+      // A failed look-up must not stick: the next query asks again.
+      hasText.catch(() => {
+        if (this.textState === state) this.textState = null;
+      });
+    }
     return this.textState.hasText;
   }
 

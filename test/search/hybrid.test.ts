@@ -239,3 +239,49 @@ describe('facets', () => {
     await expect(engine.search({ q: 'cat', facets: ['tags'], facetLimit: 0 })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
   });
 });
+
+describe('fusion with the text signal', () => {
+  const candidates = [
+    { seq: 1, scores: { content: 0.9, style: null, text: 0 }, terms: [] },
+    { seq: 2, scores: { content: 0.5, style: null, text: 0.8 }, terms: ['pizza'] },
+    { seq: 3, scores: { content: 0.4, style: null, text: 0.5 }, terms: ['pizza'] },
+  ];
+
+  it('rrf ranks only the items that matched a word in the words list', async () => {
+    const { fuseRrf } = await import('../../src/search/fusion.js');
+    const fused = fuseRrf(candidates, { content: 1, text: 1 });
+    const bySeq = new Map(fused.map((c) => [c.seq, c]));
+    expect(bySeq.get(1)?.explanation.parts.find((p) => p.modality === 'text')?.rank).toBeUndefined();
+    expect(bySeq.get(2)?.explanation.parts.find((p) => p.modality === 'text')?.rank).toBe(1);
+    expect(bySeq.get(2)?.score).toBeCloseTo(1 / 62 + 1 / 61, 12);
+    expect(bySeq.get(2)?.explanation.terms).toEqual(['pizza']);
+  });
+
+  it('weighted and minmax fuse the words like any other signal', async () => {
+    const { fuseMinMax, fuseWeighted } = await import('../../src/search/fusion.js');
+    const weighted = fuseWeighted(candidates, { content: 1, text: 3 });
+    expect(weighted.map((c) => c.seq)).toEqual([2, 3, 1]);
+    expect(weighted[0].score).toBeCloseTo((0.5 + 3 * 0.8) / 4, 12);
+    const minmax = fuseMinMax(candidates, { content: 1, text: 1 });
+    expect(minmax.find((c) => c.seq === 2)?.score).toBeCloseTo((0.2 + 1) / 2, 12);
+  });
+});
+
+describe('sessions keep their words', () => {
+  it('searches the content text until a step sets the content anew; undo brings the words back', async () => {
+    const { RefineSessions } = await import('../../src/search/refine.js');
+    const sessions = new RefineSessions(engine);
+    const session = await sessions.create({ q: 'pizza' });
+    const first = await sessions.search(session.id, { k: 3, facets: ['source'] });
+    expect(ids(first).sort()).toEqual(['pizza-0', 'pizza-1', 'pizza-2']);
+    expect(first.facets?.source?.length).toBeGreaterThan(0);
+    await sessions.step(session.id, { set: { contentItemId: 'cat-ink-0' } });
+    const byItem = await sessions.search(session.id, { k: 3 });
+    for (const r of byItem.results) expect(r.scores.text).toBeNull();
+    await sessions.step(session.id, { set: { q: 'pizzas' } });
+    expect((await sessions.search(session.id, { k: 3 })).results.every((r) => (r.scores.text ?? 0) > 0)).toBe(true);
+    await sessions.undo(session.id);
+    await sessions.undo(session.id);
+    expect(ids(await sessions.search(session.id, { k: 3 }))).toEqual(ids(first));
+  });
+});
