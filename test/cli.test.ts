@@ -72,7 +72,9 @@ describe('parasol CLI', () => {
       expect(r).toMatchObject({ source: 'swatches' });
       expect(typeof r.id).toBe('string');
       expect(typeof r.title).toBe('string');
-      expect(r.scores).toEqual({ content: expect.any(Number), style: expect.any(Number) });
+      expect(r.scores).toMatchObject({ content: expect.any(Number), style: expect.any(Number) });
+      // The words' score: a number when the catalogue has words (the swatches have titles), else null.
+      expect(Object.keys(r.scores as object).sort()).toEqual(['content', 'style', 'text']);
     }
   });
 

@@ -13,8 +13,8 @@ export function thumbnailUrl(id: string): string {
   return `/v1/items/${encodeURIComponent(id).replace(/%3A/gi, ':')}/thumbnail`;
 }
 
-/** A result lists the image's aliases once the engine hands them over (the catalog's items carry them). */
-export function presentResult(result: SearchResult & { aliases?: string[] }): ApiResult {
+/** A result lists the image's aliases (the catalog's items carry them). */
+export function presentResult(result: SearchResult): ApiResult {
   const out: ApiResult = {
     id: result.id,
     title: result.title,
@@ -34,6 +34,10 @@ export function presentResult(result: SearchResult & { aliases?: string[] }): Ap
 export function presentPage(response: SearchResponse): ApiPage {
   const page: ApiPage = { results: response.results.map(presentResult), nextCursor: response.nextCursor, timing: response.timing };
   if (response.total !== undefined) page.total = response.total;
+  if (response.facets !== undefined) {
+    page.facets = response.facets;
+    page.facetScope = response.facetScope;
+  }
   return page;
 }
 

@@ -1,15 +1,25 @@
 /**
- * The search engine over two descriptors: content (semantic) and style.
+ * The search engine over two descriptors, content (semantic) and style, and the catalogue's words.
  *
  * Pipeline for one page: descriptors → oversampled kNN in each participating index (filters and
- * exclusions pushed into the index's accept function, so a filtered search still fills a page) →
- * exact cosines for every candidate in every participating modality, from the catalog's vectors →
- * fusion → keyset pagination → catalog metadata for the page.
+ * exclusions pushed into the index's accept function, so a filtered search still fills a page),
+ * plus the lexical (BM25) candidates of the query text → exact cosines for every candidate in
+ * every participating modality from the catalog's vectors, and exact BM25 for every candidate →
+ * fusion → keyset pagination → catalog metadata for the page (and facet counts over the pool).
  */
 import { performance } from 'node:perf_hooks';
 import { createError } from '../errors.js';
 import type { Encoders } from '../encoders/types.js';
-import type { Catalog, ItemFilter, ItemWithVectors, VectorIndex, VectorSearchConstraint } from '../store/types.js';
+import type {
+  Catalog,
+  FacetCounts,
+  FacetField,
+  ItemFilter,
+  ItemWithVectors,
+  LexicalHit,
+  VectorIndex,
+  VectorSearchConstraint,
+} from '../store/types.js';
 import { dot, lerp, normalize, slerp } from '../vectors.js';
 import { decodeCursor, encodeCursor, fingerprintOf, type CursorPosition } from './cursor.js';
 import { DescriptorResolver, STORE_MODALITY, type QueryDescriptors } from './descriptors.js';
@@ -26,8 +36,10 @@ import {
   type ScoreExplanation,
   type SearchModality,
 } from './fusion.js';
+import { lexicalPivot, saturate } from './lexical.js';
 import { planSearch, type QueryPlan } from './plan.js';
 import {
+  DEFAULT_TEXT_WEIGHT,
   parseInterpolateRequest,
   parseSearchOptions,
   parseSearchRequest,
@@ -85,10 +97,12 @@ export interface SearchResult {
   attribution: string;
   tags: string[];
   extra: Record<string, unknown>;
+  /** The image's other ids (duplicates kept as aliases), when it has any. */
+  aliases?: string[];
   /** The fused score (a cosine-like value for weighted fusion, in [0, 1] for minmax, an RRF sum for rrf). */
   score: number;
-  /** Cosine per modality; null when that modality took no part in the query. */
-  scores: ModalityScores;
+  /** Cosine per modality and the lexical score on [0, 1); null when that signal took no part in the query. */
+  scores: ModalityScores & { text: number | null };
   /** Present when the request asked for explanations. */
   explanation?: ScoreExplanation;
 }
@@ -107,8 +121,19 @@ export interface SearchResponse {
   nextCursor: string | null;
   /** How many results the query has in all; only when the candidate pool was not cut short. */
   total?: number;
+  /** Per-value counts over the candidate pool, when the request asked for facets. */
+  facets?: FacetCounts;
+  /** Which set the facets counted (see FACET_SCOPE). */
+  facetScope?: string;
   timing: SearchTiming;
 }
+
+/**
+ * What facet counts cover: every item of the fused candidate pool the page was ranked from (all
+ * signals' candidates, after filters and exclusions). A query is never filters alone (that is
+ * EMPTY_QUERY), so this is the only scope.
+ */
+export const FACET_SCOPE = 'candidates';
 
 export type MoreLikeMode = 'style' | 'content' | 'both';
 export type MoreLikeOptions = Omit<SearchOptionsInput, 'weights'> & { weights?: Partial<SearchWeights> };
@@ -116,6 +141,8 @@ export type MoreLikeOptions = Omit<SearchOptionsInput, 'weights'> & { weights?: 
 export interface DescriptorSearchOptions extends SearchOptionsInput {
   /** Items never to return (e.g. everything a refinement session has already judged). */
   exclude?: { ids?: string[]; seqs?: number[] };
+  /** The query's words for the lexical signal (a session's content text). */
+  text?: string;
 }
 
 export interface InterpolateResponse extends SearchResponse {
@@ -128,6 +155,8 @@ export type DualSource = { itemId: string } | { text: string } | { image: Buffer
 
 interface RunInput {
   descriptors: QueryDescriptors;
+  /** The text for the lexical signal, if the query has one. */
+  text?: string;
   options: SearchOptions;
   excludeSeqs: Iterable<number>;
   fingerprint: string;
@@ -146,6 +175,15 @@ function effectiveFilter(filters: SearchFilters | undefined): ItemFilter | null 
   return Object.keys(filter).length === 0 ? null : filter;
 }
 
+/** The lexical signal of one query: its text, the BM25 pivot, and its candidate list. */
+interface LexicalQuery {
+  text: string;
+  pivot: number;
+  hits: LexicalHit[];
+  /** Whether the list was cut at its limit (unseen items may then still match). */
+  full: boolean;
+}
+
 const elapsed = (since: number): number => Math.round((performance.now() - since) * 100) / 100;
 
 export class SearchEngine {
@@ -153,6 +191,8 @@ export class SearchEngine {
   private readonly indices: Record<SearchModality, VectorIndex>;
   private readonly options: SearchEngineOptions;
   private readonly resolver: DescriptorResolver;
+  /** Whether the catalogue has words, as of a catalog version (asked once per version). */
+  private textState: { version: number; hasText: Promise<boolean> } | null = null;
 
   constructor(deps: SearchEngineDeps) {
     this.catalog = deps.catalog;
@@ -179,9 +219,18 @@ export class SearchEngine {
     const plan = await this.plan(request);
     return this.run({
       descriptors: plan.descriptors,
+      text: request.q,
       options: request,
       excludeSeqs: plan.excludeSeqs,
-      fingerprint: fingerprintOf({ kind: 'search', ...request, k: undefined, cursor: undefined, explain: undefined }),
+      fingerprint: fingerprintOf({
+        kind: 'search',
+        ...request,
+        k: undefined,
+        cursor: undefined,
+        explain: undefined,
+        facets: undefined,
+        facetLimit: undefined,
+      }),
       encodeMs: elapsed(startedAt),
       startedAt,
     });
@@ -195,7 +244,7 @@ export class SearchEngine {
   /** Searches from ready descriptors: the entry point of refinement sessions. */
   async searchFromDescriptors(descriptors: Partial<QueryDescriptors>, input: DescriptorSearchOptions = {}): Promise<SearchResponse> {
     const startedAt = performance.now();
-    const { exclude, ...rest } = input;
+    const { exclude, text, ...rest } = input;
     const options = parseSearchOptions(rest);
     const given: QueryDescriptors = {
       content: descriptors.content ? this.resolver.vector('content', descriptors.content) : null,
@@ -206,12 +255,13 @@ export class SearchEngine {
     const fingerprint = fingerprintOf({
       kind: 'descriptors',
       ...given,
+      text,
       weights: options.weights,
       fusion: options.fusion,
       filters: options.filters,
       exclude: [...excludeSeqs].sort((a, b) => a - b),
     });
-    return this.run({ descriptors: given, options, excludeSeqs, fingerprint, encodeMs: elapsed(startedAt), startedAt });
+    return this.run({ descriptors: given, text, options, excludeSeqs, fingerprint, encodeMs: elapsed(startedAt), startedAt });
   }
 
   /** Items like a stored one: by its style, its content, or both. */
@@ -287,6 +337,9 @@ export class SearchEngine {
     }
     const modalities = Object.keys(weights) as SearchModality[];
     if (modalities.length === 0) throw createError('EMPTY_QUERY');
+    const textWeight = options.weights?.text ?? DEFAULT_TEXT_WEIGHT;
+    const useText = Boolean(input.text) && textWeight > 0 && (await this.hasText());
+    if (useText) weights.text = textWeight;
     const position: CursorPosition | null = options.cursor ? decodeCursor(options.cursor, fingerprint) : null;
     const offset = position?.offset ?? 0;
 
@@ -303,6 +356,9 @@ export class SearchEngine {
     if (allowed) constraint.allowed = allowed;
     if (filter && pushDown) constraint.filter = filter;
     const accept = (seq: number): boolean => !excluded.has(seq) && (allowed === null || allowed.has(seq));
+    const retrieveStartedAt = performance.now();
+    const lexical = useText ? await this.lexicalQuery(input.text as string, allowed, filter && pushDown ? filter : null, accept) : null;
+    let retrieveMs = elapsed(retrieveStartedAt);
 
     // RRF and min-max scores depend on the pool, so they rank one fixed window (as
     // Elasticsearch's rank_window_size does) and every page sees the same ranking. Weighted scores
@@ -316,7 +372,6 @@ export class SearchEngine {
       : Math.min(this.options.maxCandidates, Math.ceil((offset + options.k) * this.options.oversample));
     let deepenings = 0;
     const scored = new Map<number, Candidate | null>();
-    let retrieveMs = 0;
     let fuseMs = 0;
     let pool: { ranked: FusedCandidate[]; truncated: boolean; bound: number };
     let after: FusedCandidate[];
@@ -324,8 +379,8 @@ export class SearchEngine {
       const retrieveStart = performance.now();
       pool =
         allowed !== null && allowed.size <= this.options.exactFilterLimit
-          ? await this.exactPool(descriptors, weights, fusion, allowed, accept)
-          : await this.pool(descriptors, weights, fusion, depth, constraint, accept, scored);
+          ? await this.exactPool(descriptors, weights, fusion, allowed, accept, lexical)
+          : await this.pool(descriptors, weights, fusion, depth, constraint, accept, scored, lexical);
       retrieveMs += elapsed(retrieveStart);
       const fuseStart = performance.now();
       after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
@@ -351,7 +406,43 @@ export class SearchEngine {
       timing: { encodeMs: input.encodeMs, retrieveMs, fuseMs, hydrateMs, totalMs: elapsed(input.startedAt) },
     };
     if (!pool.truncated) response.total = pool.ranked.length;
+    const facetFields = [...new Set(options.facets ?? [])] as FacetField[];
+    if (facetFields.length > 0) {
+      response.facets = await this.catalog.facets({ seqs: pool.ranked.map((c) => c.seq) }, facetFields, { limit: options.facetLimit });
+      response.facetScope = FACET_SCOPE;
+    }
     return response;
+  }
+
+  /** Whether the catalogue has words to search, cached per catalog version. */
+  private async hasText(): Promise<boolean> {
+    const version = await this.catalog.version();
+    if (this.textState?.version !== version) {
+      const hasText = this.catalog.hasText();
+      const state = { version, hasText };
+      this.textState = state;
+      // A failed look-up must not stick: the next query asks again.
+      hasText.catch(() => {
+        if (this.textState === state) this.textState = null;
+      });
+    }
+    return this.textState.hasText;
+  }
+
+  /**
+   * The lexical candidates: a fixed number (the RRF window), whatever the page, so the BM25 pivot
+   * and the candidate set are the same for every page of a query.
+   */
+  private async lexicalQuery(
+    text: string,
+    allowed: ReadonlySet<number> | null,
+    filter: ItemFilter | null,
+    accept: (seq: number) => boolean,
+  ): Promise<LexicalQuery> {
+    const limit = Math.min(this.options.maxCandidates, this.options.rrfWindow);
+    const found = await this.catalog.lexicalSearch(text, { limit, ...(allowed ? { allowed } : {}), ...(filter ? { filter } : {}) });
+    const hits = found.filter((hit) => accept(hit.seq));
+    return { text, pivot: lexicalPivot(hits), hits, full: found.length >= limit };
   }
 
   /**
@@ -371,24 +462,30 @@ export class SearchEngine {
     constraint: VectorSearchConstraint,
     accept: (seq: number) => boolean,
     scored: Map<number, Candidate | null>,
+    lexical: LexicalQuery | null,
   ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
-    const modalities = Object.keys(weights) as SearchModality[];
+    const modalities = vectorModalities(weights);
     const hitLists = await Promise.all(modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, constraint)));
+    // Only a short vector list proves the pool holds every acceptable item: the lexical list
+    // holds only the items with a matching word.
     const truncated = hitLists.every((hits) => hits.length >= depth);
-    const seqs = [...new Set(hitLists.flat().map((hit) => hit.seq))].filter(accept);
+    const seqs = [...new Set([...hitLists.flat(), ...(lexical?.hits ?? [])].map((hit) => hit.seq))].filter(accept);
     // A deeper round finds the shallower round's candidates again: score only the new ones.
     const fresh = seqs.filter((seq) => !scored.has(seq));
     for (const seq of fresh) scored.set(seq, null);
-    for (const candidate of await this.scoreExactly(fresh, descriptors, modalities)) scored.set(candidate.seq, candidate);
+    for (const candidate of await this.scoreExactly(fresh, descriptors, modalities, lexical)) scored.set(candidate.seq, candidate);
     const candidates = seqs.flatMap((seq) => {
       const candidate = scored.get(seq);
       return candidate ? [candidate] : [];
     });
     const ranked = fuse(fusion, candidates, weights);
-    const totalWeight = modalities.reduce((sum, m) => sum + (weights[m] as number), 0);
+    const totalWeight = Object.values(weights).reduce((sum, w) => sum + w, 0);
+    // An unseen item's words score at most the lexical list's last (or nothing, if the list holds every match).
+    const lastLexical = lexical?.full ? saturate(lexical.hits[lexical.hits.length - 1]?.score ?? 0, lexical.pivot) : 0;
+    const textBound = weights.text !== undefined ? (weights.text / totalWeight) * (lexical?.full && lexical.hits.length === 0 ? 1 : lastLexical) : 0;
     // The index's own cosines may differ from ours in the last float bits: keep a margin.
     const bound = truncated
-      ? modalities.reduce((sum, m, i) => sum + ((weights[m] as number) / totalWeight) * (hitLists[i][depth - 1]?.score ?? 1), 0) + 1e-6
+      ? modalities.reduce((sum, m, i) => sum + ((weights[m] as number) / totalWeight) * (hitLists[i][depth - 1]?.score ?? 1), 0) + textBound + 1e-6
       : Number.NEGATIVE_INFINITY;
     return { ranked, truncated, bound };
   }
@@ -403,10 +500,11 @@ export class SearchEngine {
     fusion: FusionMethod,
     allowed: Set<number>,
     accept: (seq: number) => boolean,
+    lexical: LexicalQuery | null,
   ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
-    const modalities = Object.keys(weights) as SearchModality[];
+    const modalities = vectorModalities(weights);
     const seqs = [...allowed].filter(accept);
-    const candidates = await this.scoreExactly(seqs, descriptors, modalities);
+    const candidates = await this.scoreExactly(seqs, descriptors, modalities, lexical);
     return { ranked: fuse(fusion, candidates, weights), truncated: false, bound: Number.NEGATIVE_INFINITY };
   }
 
@@ -415,18 +513,34 @@ export class SearchEngine {
    * that an item found by one index still has its score in the other, and a score never depends
    * on which index found it. Candidates the catalog no longer holds (deleted since indexing) drop out.
    */
-  private async scoreExactly(seqs: number[], descriptors: QueryDescriptors, modalities: SearchModality[]): Promise<Candidate[]> {
-    const vectors = await Promise.all(modalities.map((m) => this.catalog.getVectorsBySeq(seqs, STORE_MODALITY[m])));
+  private async scoreExactly(
+    seqs: number[],
+    descriptors: QueryDescriptors,
+    modalities: SearchModality[],
+    lexical: LexicalQuery | null,
+  ): Promise<Candidate[]> {
+    const [vectors, words] = await Promise.all([
+      Promise.all(modalities.map((m) => this.catalog.getVectorsBySeq(seqs, STORE_MODALITY[m]))),
+      lexical && seqs.length > 0 ? this.catalog.lexicalScores(lexical.text, seqs) : null,
+    ]);
     const candidates: Candidate[] = [];
     for (const seq of seqs) {
-      const scores: ModalityScores = { content: null, style: null };
+      const scores: ModalityScores = { content: null, style: null, text: null };
       let live = true;
       modalities.forEach((modality, i) => {
         const vector = vectors[i].get(seq);
         if (!vector) live = false;
         else scores[modality] = dot(descriptors[modality] as Float32Array, vector);
       });
-      if (live) candidates.push({ seq, scores });
+      if (!live) continue;
+      const candidate: Candidate = { seq, scores };
+      if (lexical) {
+        // BM25 from the same call for every candidate, however it was found: no match scores 0.
+        const hit = words?.get(seq);
+        scores.text = hit ? saturate(hit.score, lexical.pivot) : 0;
+        candidate.terms = hit?.terms ?? [];
+      }
+      candidates.push(candidate);
     }
     return candidates;
   }
@@ -447,11 +561,17 @@ export class SearchEngine {
         tags: item.tags,
         extra: item.extra,
         score: candidate.score,
-        scores: candidate.scores,
+        scores: { ...candidate.scores, text: candidate.scores.text ?? null },
       };
+      if (item.aliases && item.aliases.length > 0) result.aliases = item.aliases;
       if (explain) result.explanation = candidate.explanation;
       results.push(result);
     }
     return results;
   }
+}
+
+/** The vector modalities among the participating signals (each has an index to search). */
+function vectorModalities(weights: ParticipatingWeights): SearchModality[] {
+  return SEARCH_MODALITIES.filter((m) => weights[m] !== undefined);
 }

@@ -1,12 +1,17 @@
 /**
- * Fusion of per-modality cosine scores into one ranking.
+ * Fusion of per-signal scores into one ranking.
  *
- * Every candidate carries its cosine for each modality that took part (null otherwise). The
- * engine computes those cosines exactly from the catalog vectors, so a candidate's weighted score
- * does not depend on which index happened to find it — which is what keeps cursors stable.
+ * Every candidate carries its score for each signal that took part (null otherwise): the cosine
+ * of each vector modality and, for a text query on a catalogue with words, the lexical score
+ * (BM25 mapped onto [0, 1), see lexical.ts). The engine computes those scores exactly for every
+ * candidate, so a candidate's weighted score does not depend on which list happened to find it —
+ * which is what keeps cursors stable.
  */
 
+/** The vector modalities (each has its own index and descriptor). */
 export type SearchModality = 'content' | 'style';
+/** Everything fusion combines: the vector modalities and the lexical (words) signal. */
+export type SearchSignal = SearchModality | 'text';
 export type FusionMethod = 'weighted' | 'minmax' | 'rrf';
 
 /** Methods whose scores depend on the candidate pool: they rank one fixed window. */
@@ -15,6 +20,7 @@ export function isWindowed(method: FusionMethod): boolean {
 }
 
 export const SEARCH_MODALITIES: readonly SearchModality[] = ['content', 'style'];
+export const SEARCH_SIGNALS: readonly SearchSignal[] = ['content', 'style', 'text'];
 
 /** The constant of reciprocal-rank fusion (Cormack et al. 2009): damps the head of each list. */
 export const RRF_K = 60;
@@ -22,18 +28,22 @@ export const RRF_K = 60;
 export interface ModalityScores {
   content: number | null;
   style: number | null;
+  /** The lexical score on [0, 1); absent or null when the text signal took no part. */
+  text?: number | null;
 }
 
 export interface Candidate {
   seq: number;
   scores: ModalityScores;
+  /** The query terms the item matched (text signal only). */
+  terms?: string[];
 }
 
-/** Weights of the modalities that take part; an absent modality does not take part. */
-export type ParticipatingWeights = Partial<Record<SearchModality, number>>;
+/** Weights of the signals that take part; an absent signal does not take part. */
+export type ParticipatingWeights = Partial<Record<SearchSignal, number>>;
 
 export interface ScorePart {
-  modality: SearchModality;
+  modality: SearchSignal;
   cosine: number | null;
   /** The weight as given (before normalisation). */
   weight: number;
@@ -48,6 +58,8 @@ export interface ScorePart {
 export interface ScoreExplanation {
   method: FusionMethod;
   parts: ScorePart[];
+  /** The query's terms (as the index normalises them) the item matched, when the text signal took part. */
+  terms?: string[];
   /** The same arithmetic as one readable line, e.g. "0.5×0.81 (content) + 0.5×0.40 (style) = 0.605". */
   summary: string;
 }
@@ -63,9 +75,9 @@ export function compareFused(a: { score: number; seq: number }, b: { score: numb
   return a.seq - b.seq;
 }
 
-function participating(weights: ParticipatingWeights): Array<[SearchModality, number]> {
-  const out: Array<[SearchModality, number]> = [];
-  for (const modality of SEARCH_MODALITIES) {
+function participating(weights: ParticipatingWeights): Array<[SearchSignal, number]> {
+  const out: Array<[SearchSignal, number]> = [];
+  for (const modality of SEARCH_SIGNALS) {
     const weight = weights[modality];
     if (weight === undefined) continue;
     if (!Number.isFinite(weight) || weight < 0) throw new RangeError(`invalid ${modality} weight: ${weight}`);
@@ -73,6 +85,16 @@ function participating(weights: ParticipatingWeights): Array<[SearchModality, nu
   }
   if (out.length === 0) throw new RangeError('fusion needs at least one participating modality');
   return out;
+}
+
+function withTerms(explanation: ScoreExplanation, candidate: Candidate): ScoreExplanation {
+  return candidate.terms ? { ...explanation, terms: candidate.terms } : explanation;
+}
+
+/** Whether a candidate has a score in a signal; a lexical 0 (no term matched) is no place in the words' list. */
+function ranked(candidate: Candidate, signal: SearchSignal): boolean {
+  const score = candidate.scores[signal];
+  return score !== null && score !== undefined && !(signal === 'text' && score === 0);
 }
 
 const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(4));
@@ -87,7 +109,7 @@ export function fuseWeighted(candidates: Candidate[], weights: ParticipatingWeig
   const total = modalities.reduce((sum, [, w]) => sum + w, 0);
   const fused = candidates.map((candidate) => {
     const parts: ScorePart[] = modalities.map(([modality, weight]) => {
-      const cosine = candidate.scores[modality];
+      const cosine = candidate.scores[modality] ?? null;
       const share = total === 0 ? 0 : weight / total;
       return { modality, cosine, weight, contribution: share * (cosine ?? 0) };
     });
@@ -96,7 +118,7 @@ export function fuseWeighted(candidates: Candidate[], weights: ParticipatingWeig
       parts
         .map((p) => `${fmt(total === 0 ? 0 : p.weight / total)}×${p.cosine === null ? 'none' : fmt(p.cosine)} (${p.modality})`)
         .join(' + ') + ` = ${fmt(score)}`;
-    return { seq: candidate.seq, scores: candidate.scores, score, explanation: { method: 'weighted' as const, parts, summary } };
+    return { seq: candidate.seq, scores: candidate.scores, score, explanation: withTerms({ method: 'weighted' as const, parts, summary }, candidate) };
   });
   return fused.sort(compareFused);
 }
@@ -112,12 +134,12 @@ export function fuseWeighted(candidates: Candidate[], weights: ParticipatingWeig
 export function fuseMinMax(candidates: Candidate[], weights: ParticipatingWeights): FusedCandidate[] {
   const modalities = participating(weights);
   const total = modalities.reduce((sum, [, w]) => sum + w, 0);
-  const ranges = new Map<SearchModality, { min: number; span: number }>();
+  const ranges = new Map<SearchSignal, { min: number; span: number }>();
   for (const [modality] of modalities) {
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
     for (const c of candidates) {
-      const cosine = c.scores[modality];
+      const cosine = c.scores[modality] ?? null;
       if (cosine === null) continue;
       if (cosine < min) min = cosine;
       if (cosine > max) max = cosine;
@@ -126,7 +148,7 @@ export function fuseMinMax(candidates: Candidate[], weights: ParticipatingWeight
   }
   const fused = candidates.map((candidate) => {
     const parts: ScorePart[] = modalities.map(([modality, weight]) => {
-      const cosine = candidate.scores[modality];
+      const cosine = candidate.scores[modality] ?? null;
       const { min, span } = ranges.get(modality) as { min: number; span: number };
       const normalized = cosine === null ? 0 : span > 0 ? (cosine - min) / span : 1;
       const share = total === 0 ? 0 : weight / total;
@@ -136,7 +158,7 @@ export function fuseMinMax(candidates: Candidate[], weights: ParticipatingWeight
     const summary =
       parts.map((p) => `${fmt(total === 0 ? 0 : p.weight / total)}×${fmt(p.normalized ?? 0)} (${p.modality}, min-max)`).join(' + ') +
       ` = ${fmt(score)}`;
-    return { seq: candidate.seq, scores: candidate.scores, score, explanation: { method: 'minmax' as const, parts, summary } };
+    return { seq: candidate.seq, scores: candidate.scores, score, explanation: withTerms({ method: 'minmax' as const, parts, summary }, candidate) };
   });
   return fused.sort(compareFused);
 }
@@ -148,10 +170,10 @@ export function fuseMinMax(candidates: Candidate[], weights: ParticipatingWeight
  */
 export function fuseRrf(candidates: Candidate[], weights: ParticipatingWeights, k: number = RRF_K): FusedCandidate[] {
   const modalities = participating(weights);
-  const ranks = new Map<SearchModality, Map<number, number>>();
+  const ranks = new Map<SearchSignal, Map<number, number>>();
   for (const [modality] of modalities) {
     const scored = candidates
-      .filter((c) => c.scores[modality] !== null)
+      .filter((c) => ranked(c, modality))
       .map((c) => ({ seq: c.seq, score: c.scores[modality] as number }))
       .sort(compareFused);
     ranks.set(modality, new Map(scored.map((c, i) => [c.seq, i + 1])));
@@ -160,14 +182,14 @@ export function fuseRrf(candidates: Candidate[], weights: ParticipatingWeights, 
     const parts: ScorePart[] = modalities.map(([modality, weight]) => {
       const rank = ranks.get(modality)?.get(candidate.seq);
       const contribution = rank === undefined ? 0 : weight / (k + rank);
-      return { modality, cosine: candidate.scores[modality], weight, rank, contribution };
+      return { modality, cosine: candidate.scores[modality] ?? null, weight, rank, contribution };
     });
     const score = parts.reduce((sum, part) => sum + part.contribution, 0);
     const summary =
       parts
         .map((p) => (p.rank === undefined ? `0 (${p.modality}: unranked)` : `${fmt(p.weight)}/(${k}+${p.rank}) (${p.modality})`))
         .join(' + ') + ` = ${fmt(score)}`;
-    return { seq: candidate.seq, scores: candidate.scores, score, explanation: { method: 'rrf' as const, parts, summary } };
+    return { seq: candidate.seq, scores: candidate.scores, score, explanation: withTerms({ method: 'rrf' as const, parts, summary }, candidate) };
   });
   return fused.sort(compareFused);
 }

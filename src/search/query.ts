@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { createError } from '../errors.js';
 import type { ImageInput } from '../encoders/types.js';
+import { FACET_FIELDS, MAX_FACET_VALUES } from '../store/types.js';
 
 export const MAX_QUERY_TEXT = 500;
 export const MAX_FEEDBACK_IDS = 50;
@@ -30,8 +31,11 @@ export const feedbackSchema = z.strictObject({
   style: z.array(itemId).max(MAX_FEEDBACK_IDS).optional(),
 });
 
+/** The text (words) weight's default: equal to content's, so a text query weighs its words like its meaning. */
+export const DEFAULT_TEXT_WEIGHT = 1;
+
 export const weightsSchema = z
-  .strictObject({ content: weight.default(1), style: weight.default(1) })
+  .strictObject({ content: weight.default(1), style: weight.default(1), text: weight.default(DEFAULT_TEXT_WEIGHT) })
   .refine((w) => w.content > 0 || w.style > 0, { message: 'content and style weights cannot both be 0' });
 
 export const filtersSchema = z.strictObject({
@@ -42,6 +46,14 @@ export const filtersSchema = z.strictObject({
 });
 
 export const fusionSchema = z.enum(['weighted', 'minmax', 'rrf']);
+
+export const DEFAULT_FACET_LIMIT = 10;
+
+/** Facet counts beside a page: which fields, and how many values each (they never change the ranking). */
+const facetOptions = {
+  facets: z.array(z.enum(FACET_FIELDS)).max(FACET_FIELDS.length).optional(),
+  facetLimit: numeric.pipe(z.number().int().min(1).max(MAX_FACET_VALUES)).default(DEFAULT_FACET_LIMIT),
+};
 
 export const searchRequestSchema = z.strictObject({
   /** Content text (CLIP text tower). */
@@ -60,13 +72,14 @@ export const searchRequestSchema = z.strictObject({
     .optional(),
   like: feedbackSchema.optional(),
   unlike: feedbackSchema.optional(),
-  weights: weightsSchema.default({ content: 1, style: 1 }),
+  weights: weightsSchema.default({ content: 1, style: 1, text: DEFAULT_TEXT_WEIGHT }),
   fusion: fusionSchema.default('weighted'),
   filters: filtersSchema.optional(),
   k: numeric.pipe(z.number().int().min(1).max(MAX_K)).default(DEFAULT_K),
   cursor: z.string().min(1).max(2000).optional(),
   /** Attach a score explanation to every result. */
   explain: z.boolean().default(false),
+  ...facetOptions,
 });
 
 export type SearchWeights = z.output<typeof weightsSchema>;
@@ -143,6 +156,7 @@ export const searchOptionsSchema = z.strictObject({
   k: numeric.pipe(z.number().int().min(1).max(MAX_K)).default(DEFAULT_K),
   cursor: z.string().min(1).max(2000).optional(),
   explain: z.boolean().default(false),
+  ...facetOptions,
 });
 export type SearchOptionsInput = z.input<typeof searchOptionsSchema>;
 export type SearchOptions = z.output<typeof searchOptionsSchema>;

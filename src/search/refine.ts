@@ -48,7 +48,7 @@ export interface RefineSessionsOptions {
   now?: () => number;
 }
 
-export type SessionSearchOptions = Pick<DescriptorSearchOptions, 'k' | 'cursor' | 'explain'>;
+export type SessionSearchOptions = Pick<DescriptorSearchOptions, 'k' | 'cursor' | 'explain' | 'facets' | 'facetLimit'>;
 
 export function currentSnapshot(session: RefineSession): RefineSnapshot {
   return session.trail[session.trail.length - 1];
@@ -90,7 +90,17 @@ export class RefineSessions {
       createdAt: this.timestamp(),
       fusion: request.fusion,
       filters: request.filters,
-      trail: [{ step: 0, change: null, descriptors: plan.descriptors, weights: request.weights, excludeSeqs: plan.excludeSeqs, at: this.timestamp() }],
+      trail: [
+        {
+          step: 0,
+          change: null,
+          descriptors: plan.descriptors,
+          ...(request.q ? { text: request.q } : {}),
+          weights: request.weights,
+          excludeSeqs: plan.excludeSeqs,
+          at: this.timestamp(),
+        },
+      ],
     };
     this.assertSearchable(currentSnapshot(session));
     await this.store.set(session);
@@ -135,10 +145,14 @@ export class RefineSessions {
 
     const excludeSeqs = new Set(current.excludeSeqs);
     for (const item of items.values()) excludeSeqs.add(item.seq);
+    // Setting the content side anew replaces its words too (an item as content has none).
+    const setsContent = change.set?.q !== undefined || change.set?.contentItemId !== undefined;
+    const text = setsContent ? change.set?.q : current.text;
     const snapshot: RefineSnapshot = {
       step: current.step + 1,
       change,
       descriptors,
+      ...(text ? { text } : {}),
       weights: { ...current.weights, ...change.weights },
       excludeSeqs: [...excludeSeqs],
       at: this.timestamp(),
@@ -173,6 +187,7 @@ export class RefineSessions {
       fusion: session.fusion,
       filters: session.filters,
       exclude: { seqs: current.excludeSeqs },
+      text: current.text,
     });
   }
 

@@ -36,6 +36,8 @@ export interface RefineSnapshot {
   /** What produced this snapshot; null for the initial query. */
   change: RefineStep | null;
   descriptors: QueryDescriptors;
+  /** The content text, searched as words by the lexical signal (absent when the content side has none). */
+  text?: string;
   weights: SearchWeights;
   /** Items the session has named so far (query, liked, unliked): never shown again. */
   excludeSeqs: number[];

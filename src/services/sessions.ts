@@ -10,8 +10,8 @@ import { summarizeSession, type RefineSession, type RefineSessions, type RefineS
 
 export { refineStepSchema, type RefineSessionSummary, type RefineStepInput, type SessionSearchOptions } from '../search/refine.js';
 
-/** The first page after a change: only `k` and `explain` (a cursor from before the change would not fit the new state). */
-export type FirstPageOptions = Pick<SessionSearchOptions, 'k' | 'explain'>;
+/** The first page after a change: no cursor (a cursor from before the change would not fit the new state). */
+export type FirstPageOptions = Omit<SessionSearchOptions, 'cursor'>;
 
 export interface SessionPage {
   session: RefineSessionSummary;

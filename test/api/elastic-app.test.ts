@@ -72,6 +72,33 @@ describe(`the API on Elasticsearch (${REAL_ES_URL ? REAL_ES_URL : 'in-memory fak
     expect(filtered.body.results.every((r: { source: string }) => r.source === source)).toBe(true);
   });
 
+  it('fuses the words with the vectors and counts facets over the candidate pool', async () => {
+    const item = await request(app).get(`/v1/items/${encodeURIComponent(ids[3])}`);
+    const word = (item.body.title as string).toLowerCase().split(/[^a-z]+/).find((w) => w.length >= 4) as string;
+    const res = await request(app).get('/v1/search').query({ q: word, k: 5, explain: 'true' });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.results[0].scores.text).toBeGreaterThan(0);
+    expect(res.body.results[0].explanation.terms.length).toBeGreaterThan(0);
+
+    // RRF's window holds the whole catalogue here, so a full page of the same query is the pool.
+    const query = { q: 'face', style: 'flat', fusion: 'rrf', k: 5, facets: 'source,license,tags', facetLimit: 100 };
+    const faceted = await request(app).get('/v1/search').query(query);
+    expect(faceted.status, JSON.stringify(faceted.body)).toBe(200);
+    expect(faceted.body.facetScope).toBe('candidates');
+    expect(faceted.body.total).toBeDefined();
+    const all = await request(app).get('/v1/search').query({ q: 'face', style: 'flat', fusion: 'rrf', k: 100 });
+    expect(all.body.results).toHaveLength(faceted.body.total);
+    const count = (values: string[][]) => {
+      const counts = new Map<string, number>();
+      for (const list of values) for (const value of new Set(list)) if (value !== '') counts.set(value, (counts.get(value) ?? 0) + 1);
+      return [...counts].map(([value, n]) => ({ value, count: n })).sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    };
+    const results = all.body.results as Array<{ source: string; license: string; tags: string[] }>;
+    expect(faceted.body.facets.source).toEqual(count(results.map((r) => [r.source])));
+    expect(faceted.body.facets.license).toEqual(count(results.map((r) => [r.license])));
+    expect(faceted.body.facets.tags).toEqual(count(results.map((r) => r.tags)));
+  });
+
   it('serves items and their thumbnails, and finds similar ones', async () => {
     const item = await request(app).get(`/v1/items/${ids[0]}`);
     expect(item.status).toBe(200);

@@ -19,7 +19,7 @@ function expectResultShape(result: Result): void {
   expect(typeof result.attribution).toBe('string');
   expect(Array.isArray(result.tags)).toBe(true);
   expect(Number.isFinite(result.score)).toBe(true);
-  expect(Object.keys(result.scores).sort()).toEqual(['content', 'style']);
+  expect(Object.keys(result.scores).sort()).toEqual(['content', 'style', 'text']);
   expect(result.thumbnail).toBe(`/v1/items/${result.id}/thumbnail`);
   expect(result).not.toHaveProperty('seq');
 }
@@ -248,5 +248,71 @@ describe('POST /v1/interpolate', () => {
     await expectError(await request(api.app).post('/v1/interpolate').send({ style: { a: { itemId: a }, b: { itemId: 'nope' } }, t: 0.5 }), 404, 'ITEM_NOT_FOUND');
     await expectError(await request(api.app).post('/v1/interpolate').set('Content-Type', 'application/json').send('{'), 400, 'BAD_REQUEST');
     await expectError(await request(api.app).post('/v1/interpolate').field('t', '0.5'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+});
+
+/** Counts values over results directly, in the store's order (count desc, then value). */
+function directCounts(values: string[][]): Array<{ value: string; count: number }> {
+  const counts = new Map<string, number>();
+  for (const list of values) for (const value of new Set(list)) if (value !== '') counts.set(value, (counts.get(value) ?? 0) + 1);
+  return [...counts]
+    .map(([value, count]) => ({ value, count }))
+    .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+}
+
+describe('the words as a signal, and facets', () => {
+  it('GET /v1/search?q=<a title word> puts an item with that word first, with scores.text and matched terms', async () => {
+    const item = await request(api.app).get(`/v1/items/${encodeURIComponent(api.ids[3])}`);
+    const word = (item.body.title as string).toLowerCase().split(/[^a-z]+/).find((w) => w.length >= 4) as string;
+    expect(word).toBeDefined();
+    const res = await request(api.app).get('/v1/search').query({ q: word, k: 5, explain: 'true' });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const [top] = res.body.results as Result[];
+    expect(top.scores.text).toBeGreaterThan(0);
+    expect(top.explanation?.terms?.length).toBeGreaterThan(0);
+    expect(top.explanation?.parts.map((p) => p.modality)).toContain('text');
+    for (const result of res.body.results as Result[]) expectResultShape(result);
+
+    const off = await request(api.app).get('/v1/search').query({ q: word, k: 5, wText: 0 });
+    expect(off.status).toBe(200);
+    for (const result of off.body.results as Result[]) expect(result.scores.text).toBeNull();
+    const post = await request(api.app).post('/v1/search').send({ q: word, k: 5, weights: { text: 0 } });
+    expect(idsOf(post.body)).toEqual(idsOf(off.body));
+  });
+
+  it('never errors on hostile text', async () => {
+    for (const q of ['"(*', 'NEAR(a b) OR x', "'; DROP TABLE items; --", '^title:*']) {
+      const res = await request(api.app).get('/v1/search').query({ q, k: 3 });
+      expect(res.status, q).toBe(200);
+    }
+  });
+
+  it('answers facets over the candidate pool that equal a direct count over the same set', async () => {
+    // RRF ranks one fixed window, which here holds the whole catalogue: the pool is far larger than the page.
+    const query = { q: 'face', style: 'flat', fusion: 'rrf', facets: 'source,license,tags', facetLimit: 100, k: 5 };
+    const res = await request(api.app).get('/v1/search').query(query);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.facetScope).toBe('candidates');
+    expect(Object.keys(res.body.facets).sort()).toEqual(['license', 'source', 'tags']);
+    // A pool that holds every item has a total: all of it fits one page of the same query.
+    expect(res.body.total).toBeDefined();
+    const all = await request(api.app).get('/v1/search').query({ q: 'face', style: 'flat', fusion: 'rrf', k: 100 });
+    expect(all.body.results).toHaveLength(res.body.total);
+    const results = all.body.results as Result[];
+    expect(res.body.facets.source).toEqual(directCounts(results.map((r) => [r.source])));
+    expect(res.body.facets.license).toEqual(directCounts(results.map((r) => [r.license])));
+    expect(res.body.facets.tags).toEqual(directCounts(results.map((r) => r.tags)).slice(0, 100));
+
+    const post = await request(api.app).post('/v1/search').send({ q: 'face', style: 'flat', fusion: 'rrf', facets: ['tags'], facetLimit: 3, k: 5 });
+    expect(post.status).toBe(200);
+    expect(post.body.facets.tags).toEqual(res.body.facets.tags.slice(0, 3));
+    expect(post.body.facets.source).toBeUndefined();
+    expect(idsOf(post.body)).toEqual(idsOf(res.body));
+  });
+
+  it('rejects unknown facet fields and limits out of range', async () => {
+    await expectError(await request(api.app).get('/v1/search').query({ q: 'face', facets: 'colour' }), 400, 'INVALID_QUERY');
+    await expectError(await request(api.app).get('/v1/search').query({ q: 'face', facets: 'tags', facetLimit: 101 }), 400, 'INVALID_QUERY');
+    await expectError(await request(api.app).post('/v1/search').send({ q: 'face', facets: 'tags' }), 400, 'INVALID_QUERY');
   });
 });

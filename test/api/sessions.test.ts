@@ -46,7 +46,7 @@ describe('refinement sessions', () => {
     const step = await request(api.app).post(`/v1/sessions/${id}/steps`).query({ k: 10 }).send({ like: { style: [liked] }, weights: { style: 2 } });
     expect(step.status, JSON.stringify(step.body)).toBe(200);
     expect(step.body.session.step).toBe(1);
-    expect(step.body.session.weights).toEqual({ content: 1, style: 2 });
+    expect(step.body.session.weights).toEqual({ content: 1, style: 2, text: 1 });
     expect(step.body.results).toHaveLength(10);
     expect(idsOf(step.body)).not.toContain(liked);
 
@@ -112,5 +112,22 @@ describe('refinement sessions', () => {
       await expectError(await request(api.app).post(`${path}/back`).send({ step: 0 }), 404, 'SESSION_NOT_FOUND');
       await expectError(await request(api.app).delete(path), 404, 'SESSION_NOT_FOUND');
     }
+  });
+});
+
+describe('session results with facets', () => {
+  it('counts the same pool as the equivalent search', async () => {
+    const created = await request(api.app).post('/v1/sessions').send({ q: 'face', k: 5, facets: ['source', 'tags'] });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.facetScope).toBe('candidates');
+    const search = await request(api.app).get('/v1/search').query({ q: 'face', k: 5, facets: 'source,tags' });
+    expect(created.body.facets).toEqual(search.body.facets);
+    const page = await request(api.app).get(`/v1/sessions/${created.body.session.id}/results`).query({ k: 5, facets: 'source', facetLimit: 2 });
+    expect(page.status).toBe(200);
+    expect(page.body.facets.source).toEqual(search.body.facets.source.slice(0, 2));
+    const step = await request(api.app).post(`/v1/sessions/${created.body.session.id}/steps`).query({ facets: 'license' }).send({ weights: { text: 0 } });
+    expect(step.status, JSON.stringify(step.body)).toBe(200);
+    expect(Object.keys(step.body.facets)).toEqual(['license']);
+    expect(step.body.results.every((r: { scores: { text: number | null } }) => r.scores.text === null)).toBe(true);
   });
 });

@@ -53,7 +53,7 @@ async function allPages(request: Parameters<SearchEngine['search']>[0]): Promise
 
 describe('weights', () => {
   it('content only: ranks by content, style takes no part', async () => {
-    const response = await engine.search({ q: 'cat', weights: { content: 1, style: 0 }, k: 12 });
+    const response = await engine.search({ q: 'cat', weights: { content: 1, style: 0, text: 0 }, k: 12 });
     expect(contents(response)).toEqual(Array(12).fill('cat'));
     for (const r of response.results) {
       expect(r.scores.style).toBeNull();
@@ -70,22 +70,22 @@ describe('weights', () => {
   });
 
   it('both: every result has both cosines, and the weights move the ranking', async () => {
-    const both = await engine.search({ q: 'cat', style: 'ink', k: 3 });
+    const both = await engine.search({ q: 'cat', style: 'ink', weights: { content: 1, style: 1, text: 0 }, k: 3 });
     expect(ids(both).every((id) => id.startsWith('cat-ink-'))).toBe(true);
     for (const r of both.results) {
       expect(r.scores.content).not.toBeNull();
       expect(r.scores.style).not.toBeNull();
       expect(r.score).toBeCloseTo(((r.scores.content as number) + (r.scores.style as number)) / 2, 12);
     }
-    const contentHeavy = await engine.search({ q: 'cat', style: 'ink', weights: { content: 1, style: 0.05 }, k: 12 });
-    const styleHeavy = await engine.search({ q: 'cat', style: 'ink', weights: { content: 0.05, style: 1 }, k: 18 });
+    const contentHeavy = await engine.search({ q: 'cat', style: 'ink', weights: { content: 1, style: 0.05, text: 0 }, k: 12 });
+    const styleHeavy = await engine.search({ q: 'cat', style: 'ink', weights: { content: 0.05, style: 1, text: 0 }, k: 18 });
     expect(contents(contentHeavy)).toEqual(Array(12).fill('cat'));
     expect(styles(styleHeavy)).toEqual(Array(18).fill('ink'));
     expect(contentHeavy.results[0].scores.style).not.toBeNull();
   });
 
   it('matches a brute-force ranking of the whole corpus', async () => {
-    const response = await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1 }, k: 30 });
+    const response = await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1, text: 0 }, k: 30 });
     const qc = textVector('semantic', 'dog');
     const qs = textVector('style', 'oil');
     const expected = corpusItems()
@@ -109,8 +109,8 @@ describe('weights', () => {
 
 describe('fusion methods', () => {
   it('RRF scores are sums of 1/(60 + rank), with cosines kept', async () => {
-    const rrf = await engine.search({ q: 'cat', style: 'ink', fusion: 'rrf', k: 5, explain: true });
-    const weighted = await engine.search({ q: 'cat', style: 'ink', k: 5 });
+    const rrf = await engine.search({ q: 'cat', style: 'ink', fusion: 'rrf', weights: { content: 1, style: 1, text: 0 }, k: 5, explain: true });
+    const weighted = await engine.search({ q: 'cat', style: 'ink', weights: { content: 1, style: 1, text: 0 }, k: 5 });
     expect(ids(rrf).slice(0, 3).every((id) => id.startsWith('cat-ink-'))).toBe(true);
     for (const r of rrf.results) {
       const parts = r.explanation?.parts ?? [];
@@ -126,9 +126,9 @@ describe('fusion methods', () => {
 
   it('RRF weights favour their modality', async () => {
     // RRF is flat: a tenfold weight still lets a style-rank-1 item pass a content-rank-7 one.
-    const contentHeavy = await engine.search({ q: 'cat', style: 'ink', fusion: 'rrf', weights: { content: 1, style: 0.1 }, k: 6 });
+    const contentHeavy = await engine.search({ q: 'cat', style: 'ink', fusion: 'rrf', weights: { content: 1, style: 0.1, text: 0 }, k: 6 });
     expect(contents(contentHeavy)).toEqual(Array(6).fill('cat'));
-    const styleHeavy = await engine.search({ q: 'cat', style: 'ink', fusion: 'rrf', weights: { content: 0.1, style: 1 }, k: 6 });
+    const styleHeavy = await engine.search({ q: 'cat', style: 'ink', fusion: 'rrf', weights: { content: 0.1, style: 1, text: 0 }, k: 6 });
     expect(styles(styleHeavy)).toEqual(Array(6).fill('ink'));
   });
 });

@@ -23,7 +23,7 @@ describe('search request schema', () => {
   it('accepts numeric strings (query strings) for k and weights', () => {
     const request = parseSearchRequest({ q: 'cat', k: '10' as unknown as number, weights: { content: '0.5' as unknown as number, style: 2 } });
     expect(request.k).toBe(10);
-    expect(request.weights).toEqual({ content: 0.5, style: 2 });
+    expect(request.weights).toEqual({ content: 0.5, style: 2, text: 1 });
   });
 
   it.each([

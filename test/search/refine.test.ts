@@ -67,12 +67,12 @@ describe('refinement sessions', () => {
     const sessions = new RefineSessions(engine);
     const session = await sessions.create({ q: 'cat' });
     expect(currentSnapshot(session).descriptors.style).toBeNull();
-    await sessions.step(session.id, { set: { style: 'pixel' }, weights: { content: 0.1, style: 1 } });
+    await sessions.step(session.id, { set: { style: 'pixel' }, weights: { content: 0.1, style: 1, text: 0 } });
     const response = await sessions.search(session.id, { k: 6 });
     expect(response.results.map((r) => labelsOf(r.id).style)).toEqual(Array(6).fill('pixel'));
     const current = currentSnapshot(await sessions.get(session.id));
     expect(dot(current.descriptors.style as Float32Array, textVector('style', 'pixel'))).toBeCloseTo(1, 6);
-    expect(current.weights).toEqual({ content: 0.1, style: 1 });
+    expect(current.weights).toEqual({ content: 0.1, style: 1, text: 0 });
   });
 
   it('keeps descriptors for a modality weighted 0 at the start, so the slider can be raised later', async () => {

@@ -1,7 +1,7 @@
 /** Search: GET with query parameters, POST with JSON or multipart (uploaded images), and interpolation. */
 import { Router } from 'express';
 import { z } from 'zod';
-import { interpolateRequestSchema, type SearchRequestInput } from '../../search/query.js';
+import { DEFAULT_TEXT_WEIGHT, interpolateRequestSchema, type SearchRequestInput } from '../../search/query.js';
 import type { Config } from '../../config.js';
 import type { SearchService } from '../../services/search.js';
 import { presentInterpolation, presentPage } from '../present.js';
@@ -20,11 +20,16 @@ const searchQuerySchema = z.strictObject({
   fusion: z.enum(['weighted', 'minmax', 'rrf']).optional(),
   wContent: queryValue.optional(),
   wStyle: queryValue.optional(),
+  /** The words' weight (the lexical signal of `q`). */
+  wText: queryValue.optional(),
   source: queryList.optional(),
   license: queryList.optional(),
   tags: queryList.optional(),
   keywords: queryValue.optional(),
   explain: z.enum(['true', 'false']).optional(),
+  /** Facet fields, comma-separated (`facets=source,license,tags`). */
+  facets: queryList.optional(),
+  facetLimit: queryValue.optional(),
 });
 
 type SearchQuery = z.output<typeof searchQuerySchema>;
@@ -41,9 +46,10 @@ export function searchRequestFromQuery(query: SearchQuery): SearchRequestInput {
     fusion: query.fusion,
     explain: query.explain === 'true',
   };
-  if (query.wContent !== undefined || query.wStyle !== undefined) {
-    request.weights = { content: query.wContent ?? 1, style: query.wStyle ?? 1 };
+  if (query.wContent !== undefined || query.wStyle !== undefined || query.wText !== undefined) {
+    request.weights = { content: query.wContent ?? 1, style: query.wStyle ?? 1, text: query.wText ?? DEFAULT_TEXT_WEIGHT };
   }
+  Object.assign(request, facetParams(query));
   const filters = {
     sources: query.source?.length ? query.source : undefined,
     licenses: query.license?.length ? query.license : undefined,
@@ -52,6 +58,14 @@ export function searchRequestFromQuery(query: SearchQuery): SearchRequestInput {
   };
   if (Object.values(filters).some((value) => value !== undefined)) request.filters = filters;
   return request;
+}
+
+/** `facets` and `facetLimit` from a query string, as the engine's request fields (it validates the names and the bound). */
+export function facetParams(query: { facets?: string[]; facetLimit?: string }): { facets?: SearchRequestInput['facets']; facetLimit?: string } {
+  const out: { facets?: SearchRequestInput['facets']; facetLimit?: string } = {};
+  if (query.facets?.length) out.facets = query.facets as SearchRequestInput['facets'];
+  if (query.facetLimit !== undefined) out.facetLimit = query.facetLimit;
+  return out;
 }
 
 export function searchRoutes(deps: { config: Config; search: SearchService }): Router {

@@ -10,23 +10,26 @@ import { refineStepSchema, type FirstPageOptions, type SessionPage, type Session
 import { presentPage } from '../present.js';
 import type { ApiSession, ApiSessionPage } from '../public-types.js';
 import { readSearchRequest, searchMultipart } from '../search-request.js';
-import { assertK, idParam, jsonObject, parseQuery, queryValue, requireBodyType } from '../validate.js';
+import { assertK, idParam, jsonObject, parseQuery, queryList, queryValue, requireBodyType } from '../validate.js';
+import { facetParams } from './search.js';
 
 const pageQuerySchema = z.strictObject({
   k: queryValue.optional(),
   cursor: queryValue.optional(),
   explain: z.enum(['true', 'false']).optional(),
+  facets: queryList.optional(),
+  facetLimit: queryValue.optional(),
 });
 
-/** State-changing calls take only `k` (a cursor from before the change would not fit the new state). */
-const firstPageQuerySchema = pageQuerySchema.pick({ k: true, explain: true });
+/** State-changing calls take no cursor (a cursor from before the change would not fit the new state). */
+const firstPageQuerySchema = pageQuerySchema.omit({ cursor: true });
 
 const backSchema = z.strictObject({ step: z.number().int().min(0) });
 
 /** The first-page options of a state-changing call, checked against the deployment's k bound. */
-function firstPage(query: { k?: unknown; explain?: string }, maxK: number): FirstPageOptions {
+function firstPage(query: { k?: unknown; explain?: string; facets?: string[]; facetLimit?: string }, maxK: number): FirstPageOptions {
   assertK(query.k, maxK);
-  return { k: query.k, explain: query.explain === 'true' };
+  return { k: query.k as FirstPageOptions['k'], explain: query.explain === 'true', ...facetParams(query) };
 }
 
 function presentSessionPage({ session, page }: SessionPage): ApiSessionPage {
@@ -40,7 +43,10 @@ export function sessionRoutes(deps: { config: Config; sessions: SessionService }
 
   router.post('/v1/sessions', searchMultipart(config), async (req, res) => {
     const request = await readSearchRequest(req, config);
-    res.status(201).json(presentSessionPage(await sessions.create(request, firstPage({ k: request.k }, maxK))));
+    const first: FirstPageOptions = { ...firstPage({ k: request.k }, maxK), explain: request.explain ?? false };
+    if (request.facets) first.facets = request.facets;
+    if (request.facetLimit !== undefined) first.facetLimit = request.facetLimit;
+    res.status(201).json(presentSessionPage(await sessions.create(request, first)));
   });
 
   router.get('/v1/sessions/:id', async (req, res) => {
@@ -74,7 +80,7 @@ export function sessionRoutes(deps: { config: Config; sessions: SessionService }
     const id = idParam(req, 'SESSION_NOT_FOUND');
     const query = parseQuery(req, pageQuerySchema);
     assertK(query.k, maxK);
-    res.json(presentPage(await sessions.results(id, { k: query.k, cursor: query.cursor, explain: query.explain === 'true' })));
+    res.json(presentPage(await sessions.results(id, { k: query.k, cursor: query.cursor, explain: query.explain === 'true', ...facetParams(query) })));
   });
 
   router.delete('/v1/sessions/:id', async (req, res) => {

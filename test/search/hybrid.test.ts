@@ -1,0 +1,287 @@
+/**
+ * The lexical signal fused with content and style, and facet counts over the candidate pool, on
+ * the real embedded store (SQLite FTS5 + HNSW) with the fake encoders.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SearchEngine, type SearchResponse } from '../../src/search/engine.js';
+import { lexicalPivot, saturate } from '../../src/search/lexical.js';
+import type { SearchRequestInput } from '../../src/search/query.js';
+import { openEmbeddedStore } from '../../src/store/embedded.js';
+import type { FacetValue, ItemInput } from '../../src/store/types.js';
+import { dot, normalize } from '../../src/vectors.js';
+import { corpusItems, FakeEncoders, SEMANTIC_DIM, STYLE_DIM, openCorpusStore, textVector, wordVector, type TestStore } from './helpers.js';
+
+let t: TestStore;
+let engine: SearchEngine;
+
+/** A boat picture made orthogonal to the text "pizza": its content cosine with that query is 0. */
+function unrelatedToPizza(): Float32Array {
+  const boat = wordVector('semantic', 'boat');
+  const pizza = textVector('semantic', 'pizza');
+  const along = dot(boat, pizza);
+  return normalize(boat.map((x, i) => x - along * pizza[i]));
+}
+
+/** Items titled "Pizza" whose pictures look like boats: only their words say pizza. */
+function pizzaItems(): Array<ItemInput & { id: string }> {
+  return [0, 1, 2].map((i) => ({
+    id: `pizza-${i}`,
+    contentHash: createHash('sha256').update(`pizza-${i}`).digest('hex'),
+    source: 'kitchen',
+    license: 'cc0',
+    title: i === 0 ? 'Pizza' : `Pizza number ${i}`,
+    tags: ['food'],
+    width: 64,
+    height: 64,
+    semantic: unrelatedToPizza(),
+    style: wordVector('style', 'oil'),
+  }));
+}
+
+beforeAll(async () => {
+  t = await openCorpusStore();
+  await t.store.catalog.addBatch(pizzaItems());
+  await t.store.sync();
+  engine = new SearchEngine({ catalog: t.store.catalog, indices: t.store.indices, encoders: new FakeEncoders(), options: { oversample: 2, maxCandidates: 200 } });
+});
+afterAll(async () => {
+  await t.cleanup();
+});
+
+const ids = (response: SearchResponse) => response.results.map((r) => r.id);
+
+async function allPages(target: SearchEngine, request: SearchRequestInput): Promise<SearchResponse[]> {
+  const pages: SearchResponse[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await target.search({ ...request, cursor });
+    pages.push(page);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor && pages.length < 50);
+  return pages;
+}
+
+describe('the lexical signal', () => {
+  it('puts the items titled with the query word first, with scores.text set', async () => {
+    const response = await engine.search({ q: 'pizza', k: 10, explain: true });
+    expect(ids(response).slice(0, 3).sort()).toEqual(['pizza-0', 'pizza-1', 'pizza-2']);
+    for (const r of response.results.slice(0, 3)) {
+      expect(r.scores.text).toBeGreaterThan(0);
+      expect(r.scores.text).toBeLessThan(1);
+      expect(r.explanation?.terms).toEqual(['pizza']);
+      expect(r.explanation?.parts.map((p) => p.modality)).toEqual(['content', 'text']);
+    }
+    // The rest matched no word: they take part with 0, not null.
+    for (const r of response.results.slice(3)) {
+      expect(r.scores.text).toBe(0);
+      expect(r.explanation?.terms).toEqual([]);
+    }
+    // Without the words the same query finds no pizza at the top.
+    const vectorOnly = await engine.search({ q: 'pizza', k: 3, weights: { content: 1, style: 1, text: 0 } });
+    expect(ids(vectorOnly).some((id) => id.startsWith('pizza-'))).toBe(false);
+    for (const r of vectorOnly.results) expect(r.scores.text).toBeNull();
+  });
+
+  it('weights the words as the weighted sum says, on the s / (s + median) scale', async () => {
+    const response = await engine.search({ q: 'pizza', k: 5, weights: { content: 1, style: 1, text: 3 } });
+    for (const r of response.results) {
+      expect(r.score).toBeCloseTo(((r.scores.content as number) + 3 * (r.scores.text as number)) / 4, 12);
+    }
+    const hits = await t.store.catalog.lexicalSearch('pizza', { limit: 400 });
+    const pivot = lexicalPivot(hits);
+    const top = hits.find((h) => h.seq === response.results[0].seq);
+    expect(response.results[0].scores.text).toBeCloseTo(saturate(top?.score ?? 0, pivot), 12);
+  });
+
+  it('stems and folds case: "Pizzas" finds "Pizza"', async () => {
+    const response = await engine.search({ q: 'PIZZAS', k: 3 });
+    expect(ids(response).sort()).toEqual(['pizza-0', 'pizza-1', 'pizza-2']);
+    for (const r of response.results) expect(r.scores.text).toBeGreaterThan(0);
+  });
+
+  it('reads hostile text as plain words, never as query syntax', async () => {
+    for (const q of ['"pizza', 'pizza OR NEAR(cat dog)', 'title:pizza*', '-pizza ^ { } [ ] \\ \' ; --', 'AND', '*', '()', '😀 ⛵ 日本']) {
+      const response = await engine.search({ q, k: 5, explain: true });
+      expect(response.results.length).toBeGreaterThan(0);
+      for (const r of response.results) expect(r.scores.text === null || (r.scores.text >= 0 && r.scores.text < 1)).toBe(true);
+    }
+  });
+
+  it('weights 0 turns the words off; a query without q never uses them', async () => {
+    const styleOnly = await engine.search({ style: 'ink', k: 5 });
+    for (const r of styleOnly.results) expect(r.scores.text).toBeNull();
+    const items = await engine.search({ contentItemId: 'cat-ink-0', k: 5, explain: true });
+    for (const r of items.results) {
+      expect(r.scores.text).toBeNull();
+      expect(r.explanation?.terms).toBeUndefined();
+    }
+  });
+
+  it('combines with filters (the exact path and the graph path agree)', async () => {
+    const graphOnly = new SearchEngine({
+      catalog: t.store.catalog,
+      indices: t.store.indices,
+      encoders: new FakeEncoders(),
+      options: { exactFilterLimit: 0, maxCandidates: 200 },
+    });
+    const request: SearchRequestInput = { q: 'pizza cat', filters: { licenses: ['cc0'] }, k: 20 };
+    const exact = await engine.search(request);
+    const graph = await graphOnly.search(request);
+    expect(ids(graph)).toEqual(ids(exact));
+    expect(exact.results.slice(0, 3).every((r) => r.scores.text !== null && r.scores.text > 0)).toBe(true);
+  });
+
+  describe('pagination stays exact with the words on', () => {
+    // A small lexical window and shallow oversampling, so lists are cut short and pools deepen.
+    const shallow = () =>
+      new SearchEngine({
+        catalog: t.store.catalog,
+        indices: t.store.indices,
+        encoders: new FakeEncoders(),
+        options: { oversample: 1, maxCandidates: 200, rrfWindow: 20, maxDeepening: 8 },
+      });
+    for (const fusion of ['weighted', 'minmax', 'rrf'] as const) {
+      it(`${fusion}: the cursor's pages equal one deep page`, async () => {
+        const target = shallow();
+        const request: SearchRequestInput = { q: 'cat pizza', style: 'ink', fusion, k: 6 };
+        const pages = await allPages(target, request);
+        const paged = pages.flatMap(ids);
+        expect(new Set(paged).size).toBe(paged.length);
+        const deep = await target.search({ ...request, k: paged.length });
+        expect(paged).toEqual(ids(deep));
+        expect(pages[0].results.some((r) => (r.scores.text ?? 0) > 0)).toBe(true);
+        // The same cursor gives the same page.
+        const again = await target.search({ ...request, cursor: pages[0].nextCursor ?? undefined });
+        expect(ids(again)).toEqual(ids(pages[1]));
+      });
+    }
+  });
+
+  it('lists an image’s aliases in its result', async () => {
+    const original = pizzaItems()[0];
+    const outcome = await t.store.catalog.addBatch([{ ...original, id: 'pizza-0-sku2', title: 'Pizza, second SKU' }]);
+    expect(outcome).toBeDefined();
+    const response = await engine.search({ q: 'pizza', k: 3 });
+    const pizza = response.results.find((r) => r.id === 'pizza-0');
+    expect(pizza?.aliases).toEqual(['pizza-0-sku2']);
+    expect(ids(response)).not.toContain('pizza-0-sku2');
+  });
+});
+
+describe('a catalogue without words', () => {
+  it('answers exactly as the vector signals alone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parasol-nowords-'));
+    const store = await openEmbeddedStore({ dataDir: dir, dims: { semantic: SEMANTIC_DIM, style: STYLE_DIM }, hnsw: { M: 16, efConstruction: 200, efSearch: 200 } });
+    try {
+      await store.catalog.addBatch(corpusItems().map((item) => ({ ...item, title: item.id, tags: [], keywords: [] })));
+      await store.sync();
+      expect(await store.catalog.hasText()).toBe(false);
+      const bare = new SearchEngine({ catalog: store.catalog, indices: store.indices, encoders: new FakeEncoders() });
+      for (const fusion of ['weighted', 'minmax', 'rrf'] as const) {
+        const request: SearchRequestInput = { q: 'cat', style: 'ink', fusion, k: 20, explain: true };
+        const withDefault = await bare.search(request);
+        const without = await bare.search({ ...request, weights: { content: 1, style: 1, text: 0 } });
+        expect(withDefault.results.map((r) => [r.id, r.score, r.scores])).toEqual(without.results.map((r) => [r.id, r.score, r.scores]));
+        for (const r of withDefault.results) {
+          expect(r.scores.text).toBeNull();
+          expect(r.explanation?.parts.map((p) => p.modality)).toEqual(['content', 'style']);
+        }
+      }
+    } finally {
+      await store.close({ save: false });
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('facets', () => {
+  function directCount(values: string[][]): FacetValue[] {
+    const counts = new Map<string, number>();
+    for (const list of values) for (const value of new Set(list)) if (value !== '') counts.set(value, (counts.get(value) ?? 0) + 1);
+    return [...counts]
+      .map(([value, count]) => ({ value, count }))
+      .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  }
+
+  it('counts the whole candidate pool the page was ranked from, as a direct count does', async () => {
+    const request: SearchRequestInput = { q: 'cat', style: 'ink', filters: { licenses: ['cc0'] }, k: 5, facets: ['source', 'license', 'tags'], facetLimit: 100 };
+    const response = await engine.search(request);
+    expect(response.facetScope).toBe('candidates');
+    // The pool held every acceptable item (total is set): the direct count runs over all of them.
+    expect(response.total).toBeDefined();
+    const everything = (await engine.search({ ...request, k: 100, facets: undefined })).results;
+    expect(everything).toHaveLength(response.total as number);
+    expect(response.facets?.source).toEqual(directCount(everything.map((r) => [r.source])));
+    expect(response.facets?.license).toEqual(directCount(everything.map((r) => [r.license])));
+    expect(response.facets?.tags).toEqual(directCount(everything.map((r) => r.tags)));
+    expect(response.facets?.license).toEqual([{ value: 'cc0', count: response.total }]);
+  });
+
+  it('bounds each facet to facetLimit values and never changes the ranking or the cursor', async () => {
+    const plain = await engine.search({ q: 'cat', k: 4 });
+    const faceted = await engine.search({ q: 'cat', k: 4, facets: ['tags'], facetLimit: 2 });
+    expect(ids(faceted)).toEqual(ids(plain));
+    expect(faceted.facets?.tags).toHaveLength(2);
+    expect(faceted.facets?.source).toBeUndefined();
+    // A cursor from a faceted page continues the plain query.
+    const next = await engine.search({ q: 'cat', k: 4, cursor: faceted.nextCursor ?? undefined });
+    expect(next.results).toHaveLength(4);
+    expect(plain.facets).toBeUndefined();
+  });
+
+  it('refuses unknown fields and limits out of range', async () => {
+    await expect(engine.search({ q: 'cat', facets: ['colour' as 'tags'] })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
+    await expect(engine.search({ q: 'cat', facets: ['tags'], facetLimit: 101 })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
+    await expect(engine.search({ q: 'cat', facets: ['tags'], facetLimit: 0 })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
+  });
+});
+
+describe('fusion with the text signal', () => {
+  const candidates = [
+    { seq: 1, scores: { content: 0.9, style: null, text: 0 }, terms: [] },
+    { seq: 2, scores: { content: 0.5, style: null, text: 0.8 }, terms: ['pizza'] },
+    { seq: 3, scores: { content: 0.4, style: null, text: 0.5 }, terms: ['pizza'] },
+  ];
+
+  it('rrf ranks only the items that matched a word in the words list', async () => {
+    const { fuseRrf } = await import('../../src/search/fusion.js');
+    const fused = fuseRrf(candidates, { content: 1, text: 1 });
+    const bySeq = new Map(fused.map((c) => [c.seq, c]));
+    expect(bySeq.get(1)?.explanation.parts.find((p) => p.modality === 'text')?.rank).toBeUndefined();
+    expect(bySeq.get(2)?.explanation.parts.find((p) => p.modality === 'text')?.rank).toBe(1);
+    expect(bySeq.get(2)?.score).toBeCloseTo(1 / 62 + 1 / 61, 12);
+    expect(bySeq.get(2)?.explanation.terms).toEqual(['pizza']);
+  });
+
+  it('weighted and minmax fuse the words like any other signal', async () => {
+    const { fuseMinMax, fuseWeighted } = await import('../../src/search/fusion.js');
+    const weighted = fuseWeighted(candidates, { content: 1, text: 3 });
+    expect(weighted.map((c) => c.seq)).toEqual([2, 3, 1]);
+    expect(weighted[0].score).toBeCloseTo((0.5 + 3 * 0.8) / 4, 12);
+    const minmax = fuseMinMax(candidates, { content: 1, text: 1 });
+    expect(minmax.find((c) => c.seq === 2)?.score).toBeCloseTo((0.2 + 1) / 2, 12);
+  });
+});
+
+describe('sessions keep their words', () => {
+  it('searches the content text until a step sets the content anew; undo brings the words back', async () => {
+    const { RefineSessions } = await import('../../src/search/refine.js');
+    const sessions = new RefineSessions(engine);
+    const session = await sessions.create({ q: 'pizza' });
+    const first = await sessions.search(session.id, { k: 3, facets: ['source'] });
+    expect(ids(first).sort()).toEqual(['pizza-0', 'pizza-1', 'pizza-2']);
+    expect(first.facets?.source?.length).toBeGreaterThan(0);
+    await sessions.step(session.id, { set: { contentItemId: 'cat-ink-0' } });
+    const byItem = await sessions.search(session.id, { k: 3 });
+    for (const r of byItem.results) expect(r.scores.text).toBeNull();
+    await sessions.step(session.id, { set: { q: 'pizzas' } });
+    expect((await sessions.search(session.id, { k: 3 })).results.every((r) => (r.scores.text ?? 0) > 0)).toBe(true);
+    await sessions.undo(session.id);
+    await sessions.undo(session.id);
+    expect(ids(await sessions.search(session.id, { k: 3 }))).toEqual(ids(first));
+  });
+});
