@@ -6,15 +6,18 @@
  */
 
 export type ApiModality = 'content' | 'style';
+/** What a score is fused from: the two vector modalities and the catalogue's words. */
+export type ApiSignal = ApiModality | 'text';
 
-/** Cosine similarity per modality; null where the modality did not take part. */
+/** Cosine similarity per modality and the words' score on [0, 1) (BM25 / (BM25 + the query's median BM25)); null where the signal did not take part. */
 export interface ApiScores {
   content: number | null;
   style: number | null;
+  text: number | null;
 }
 
 export interface ApiScorePart {
-  modality: ApiModality;
+  modality: ApiSignal;
   cosine: number | null;
   weight: number;
   rank?: number;
@@ -27,6 +30,8 @@ export interface ApiScoreExplanation {
   method: 'weighted' | 'minmax' | 'rrf';
   parts: ApiScorePart[];
   summary: string;
+  /** The query's terms (normalised as the index normalises them, e.g. stemmed) the item matched, when the words took part. */
+  terms?: string[];
 }
 
 export interface ApiResult {
@@ -56,7 +61,18 @@ export interface ApiPage {
   results: ApiResult[];
   nextCursor: string | null;
   total?: number;
+  /** Per-value counts (most frequent first) of each requested facet field, when `facets` was asked for. */
+  facets?: Partial<Record<ApiFacetField, ApiFacetValue[]>>;
+  /** The set the facets counted: `candidates`, every item of the fused candidate pool the page was ranked from. */
+  facetScope?: string;
   timing: ApiTiming;
+}
+
+export type ApiFacetField = 'source' | 'license' | 'tags';
+
+export interface ApiFacetValue {
+  value: string;
+  count: number;
 }
 
 /** An interpolation page also reports which descriptors it searched with (not the vectors themselves). */
@@ -93,7 +109,7 @@ export interface ApiFeedback {
 export interface ApiRefineStep {
   like?: ApiFeedback;
   unlike?: ApiFeedback;
-  weights?: { content?: number; style?: number };
+  weights?: { content?: number; style?: number; text?: number };
   set?: { contentItemId?: string; styleItemId?: string; q?: string; style?: string };
 }
 
@@ -103,7 +119,7 @@ export interface ApiSession {
   step: number;
   fusion: 'weighted' | 'minmax' | 'rrf';
   filters?: { sources?: string[]; licenses?: string[]; tags?: string[]; keywords?: string };
-  weights: { content: number; style: number };
+  weights: { content: number; style: number; text: number };
   descriptors: { content: boolean; style: boolean };
   trail: Array<{ step: number; change: ApiRefineStep | null; at: string }>;
 }
