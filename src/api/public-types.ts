@@ -13,7 +13,11 @@ export type ApiSignal = ApiModality | 'text';
 export interface ApiScores {
   content: number | null;
   style: number | null;
-  text: number | null;
+  /**
+   * The server always sends it (null when the words took no part); optional here only so that
+   * results a client builds itself (the web app's interpolation view) type-check before they carry it.
+   */
+  text?: number | null;
 }
 
 export interface ApiScorePart {
