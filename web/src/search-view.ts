@@ -462,7 +462,7 @@ function createWeightSliders(): { el: HTMLElement; value(): SearchWeights; set(w
   };
   const inputs = {} as Record<keyof SearchWeights, HTMLInputElement>;
   const rows = (Object.keys(labels) as Array<keyof SearchWeights>).map((key) => {
-    const output = h('output', { class: 'weight-value' }, DEFAULT_WEIGHTS[key].toFixed(1));
+    const output = h('span', { class: 'weight-value', 'aria-hidden': 'true' }, DEFAULT_WEIGHTS[key].toFixed(1));
     const input = h('input', {
       type: 'range',
       name: `weight-${key}`,
