@@ -203,6 +203,15 @@ describe.skipIf(!hasChromium)('web app', () => {
     expect(new URL(page.url()).searchParams.get('wt')).toBe('0.5');
     // Every card shows content, style and words (a dash where a signal took no part).
     await expect(page.locator('.card .scores').first().innerText()).resolves.toMatch(/content\s+(-?\d\.\d\d|—)\s+style\s+(-?\d\.\d\d|—)\s+words\s+(\d\.\d\d|—)/);
+    // Explained, a card lists the words it matched (the demo's titles are the emoji's names).
+    await view.getByLabel(/Explain scores/).check();
+    await page.locator('.card .terms').first().waitFor();
+    await idle();
+    const terms = await page.locator('.card .terms').allInnerTexts();
+    expect(terms.length).toBe(await page.locator('.card').count());
+    expect(terms.some((t) => /^matched: .*\bcat\b/.test(t)), terms.join(' | ')).toBe(true);
+    await view.getByLabel(/Explain scores/).uncheck();
+    await page.waitForFunction(() => document.querySelectorAll('.card .terms').length === 0);
     await view.getByLabel('Words weight').fill('1');
   });
 

@@ -86,6 +86,14 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     weightSliders.el,
     h('label', { class: 'explain-toggle' }, explainBox, ' Explain scores (show the matched words)'),
   );
+  // Explanations are per page: fetch the current first page again with (or without) them.
+  explainBox.addEventListener('change', () => {
+    if (!state.sessionId) return;
+    void exclusive(async (token) => {
+      const page = await withSession((id) => api.results(id, null, firstPage()));
+      if (token === generation) renderPage(page, false);
+    });
+  });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void runSearch();
