@@ -190,6 +190,69 @@ describe.skipIf(!hasChromium)('web app', () => {
     await page.waitForFunction(() => document.querySelectorAll('.crumbs li').length === 1);
   });
 
+  it('sends the words weight beside content and style, asks for facets, and shows three scores', async () => {
+    const view = page.locator('.view-search');
+    await view.getByLabel('Words weight').fill('0.5');
+    await expect(view.locator('.weight-text .weight-value').innerText()).resolves.toBe('0.5');
+    const sent = page.waitForRequest((req) => req.method() === 'POST' && new URL(req.url()).pathname === '/v1/sessions');
+    await textSearch('cat');
+    const body = (await sent).postDataJSON() as { q?: string; weights?: { content?: number; style?: number; text?: number }; facets?: string[] };
+    expect(body.q).toBe('cat');
+    expect(body.weights).toEqual({ content: 1, style: 1, text: 0.5 });
+    expect(body.facets).toEqual(['source', 'license', 'tags']);
+    expect(new URL(page.url()).searchParams.get('wt')).toBe('0.5');
+    // Every card shows content, style and words (a dash where a signal took no part).
+    await expect(page.locator('.card .scores').first().innerText()).resolves.toMatch(/content\s+(-?\d\.\d\d|—)\s+style\s+(-?\d\.\d\d|—)\s+words\s+(\d\.\d\d|—)/);
+    // Explained, a card lists the words it matched (the demo's titles are the emoji's names).
+    await view.getByLabel(/Explain scores/).check();
+    await page.locator('.card .terms').first().waitFor();
+    await idle();
+    let terms = await page.locator('.card .terms').allInnerTexts();
+    expect(terms.length).toBe(await page.locator('.card').count());
+    await textSearch('smiling face');
+    terms = await page.locator('.card .terms').allInnerTexts();
+    expect(terms.some((t) => /^matched: .*\b(smil|face)/.test(t)), terms.join(' | ')).toBe(true);
+    await view.getByLabel(/Explain scores/).uncheck();
+    await page.waitForFunction(() => document.querySelectorAll('.card .terms').length === 0);
+    await view.getByLabel('Words weight').fill('1');
+  });
+
+  it('narrows to a facet value on click, counts update, and the filter can be removed', async () => {
+    const firstPage = page.waitForResponse((res) => res.request().method() === 'POST' && new URL(res.url()).pathname === '/v1/sessions');
+    await textSearch('smiling face');
+    const answered = (await (await firstPage).json()) as { facets?: { source?: Array<{ value: string; count: number }> }; total?: number };
+    // The server counts each collection over the candidates; the panel lists them with their counts.
+    const sources = answered.facets?.source ?? [];
+    expect(sources.length).toBeGreaterThan(1);
+    const panel = page.getByRole('complementary', { name: 'Narrow the results' });
+    await panel.waitFor();
+    const buttons = panel.locator('.facet-value[data-field="source"]');
+    expect(await buttons.count()).toBe(sources.length);
+    await expect(buttons.first().innerText()).resolves.toMatch(new RegExp(`${sources[0].value}\\s+${sources[0].count}`));
+    await shot('search-facets');
+
+    const picked = sources[1];
+    const narrowed = page.waitForRequest((req) => req.method() === 'POST' && new URL(req.url()).pathname === '/v1/sessions');
+    const narrowedAnswer = page.waitForResponse((res) => res.request().method() === 'POST' && new URL(res.url()).pathname === '/v1/sessions');
+    await panel.locator(`.facet-value[data-field="source"][data-value="${picked.value}"]`).click();
+    expect(((await narrowed).postDataJSON() as { filters?: unknown }).filters).toEqual({ sources: [picked.value] });
+    const after = (await (await narrowedAnswer).json()) as { facets?: { source?: Array<{ value: string; count: number }> } };
+    await idle();
+    expect(new Set(await cardSources())).toEqual(new Set([picked.value]));
+    expect(new URL(page.url()).searchParams.getAll('source')).toEqual([picked.value]);
+    // The counts are the narrowed set's: one collection left, the active filter shown instead of it.
+    expect(after.facets?.source?.map((v) => v.value)).toEqual([picked.value]);
+    const chip = panel.getByRole('button', { name: `Remove filter Collection: ${picked.value}` });
+    await chip.waitFor();
+    expect(await panel.locator('.facet-value[data-field="source"]').count()).toBe(0);
+
+    await chip.click();
+    await page.waitForFunction(() => !new URL(location.href).searchParams.has('source'));
+    await idle();
+    expect(new Set(await cardSources()).size).toBeGreaterThan(1);
+    expect(await panel.locator('.facet-value[data-field="source"]').count()).toBe(sources.length);
+  });
+
   it('shows the API error for a bad upload and keeps working', async () => {
     const bad = Buffer.from('this is not an image at all');
     const form = new FormData();

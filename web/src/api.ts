@@ -5,6 +5,8 @@
 
 // The response shapes are the server's own (one definition for both bundles; type-only, erased).
 import type {
+  ApiFacetField,
+  ApiFacetValue,
   ApiFeedback,
   ApiItem,
   ApiJob,
@@ -27,6 +29,25 @@ export type SessionPage = ApiSessionPage;
 export type Item = ApiItem;
 export type JobState = ApiJobState;
 export type Job = ApiJob;
+export type FacetField = ApiFacetField;
+export type FacetValue = ApiFacetValue;
+
+/** The facets every search asks for, in the order the panel shows them. */
+export const FACET_FIELDS: readonly FacetField[] = ['source', 'license', 'tags'];
+
+/** The weight of each signal: content (meaning), style, and the catalogue's words (text). */
+export interface SearchWeights {
+  content: number;
+  style: number;
+  text: number;
+}
+
+/** The search filters the facets add (openapi.yaml: `filters` in the body). */
+export interface SearchFilters {
+  sources?: string[];
+  licenses?: string[];
+  tags?: string[];
+}
 
 export interface SearchRequest {
   q?: string;
@@ -34,6 +55,25 @@ export interface SearchRequest {
   contentItemId?: string;
   styleItemId?: string;
   k?: number;
+  weights?: SearchWeights;
+  filters?: SearchFilters;
+  facets?: FacetField[];
+  explain?: boolean;
+}
+
+/** What a page asks for besides its size: explanations, and facet counts on a first page. */
+export interface PageOptions {
+  k?: number;
+  explain?: boolean;
+  facets?: readonly FacetField[];
+}
+
+function pageQuery(options: PageOptions): Record<string, string | number | undefined> {
+  return {
+    k: options.k ?? DEFAULT_K,
+    explain: options.explain ? 'true' : undefined,
+    facets: options.facets?.length ? options.facets.join(',') : undefined,
+  };
 }
 
 export type DescriptorSource = { itemId: string } | { text: string };
@@ -210,13 +250,13 @@ export const api = {
   createSession: (req: SearchRequest, images: QueryImages = {}) =>
     request<SessionPage>('POST', '/v1/sessions', searchBody(req, images)),
   getSession: (id: string) => request<{ session: Session }>('GET', `/v1/sessions/${enc(id)}`),
-  step: (id: string, step: RefineStep, k = DEFAULT_K) =>
-    request<SessionPage>('POST', `/v1/sessions/${enc(id)}/steps${qs({ k })}`, step),
-  undo: (id: string, k = DEFAULT_K) => request<SessionPage>('DELETE', `/v1/sessions/${enc(id)}/steps/last${qs({ k })}`),
-  back: (id: string, step: number, k = DEFAULT_K) =>
-    request<SessionPage>('POST', `/v1/sessions/${enc(id)}/back${qs({ k })}`, { step }),
-  results: (id: string, cursor?: string | null, k = DEFAULT_K) =>
-    request<Page>('GET', `/v1/sessions/${enc(id)}/results${qs({ k, cursor })}`),
+  step: (id: string, step: RefineStep, options: PageOptions = {}) =>
+    request<SessionPage>('POST', `/v1/sessions/${enc(id)}/steps${qs(pageQuery(options))}`, step),
+  undo: (id: string, options: PageOptions = {}) => request<SessionPage>('DELETE', `/v1/sessions/${enc(id)}/steps/last${qs(pageQuery(options))}`),
+  back: (id: string, step: number, options: PageOptions = {}) =>
+    request<SessionPage>('POST', `/v1/sessions/${enc(id)}/back${qs(pageQuery(options))}`, { step }),
+  results: (id: string, cursor?: string | null, options: PageOptions = {}) =>
+    request<Page>('GET', `/v1/sessions/${enc(id)}/results${qs({ ...pageQuery(options), cursor })}`),
   interpolate: (req: InterpolateRequest) => request<Page>('POST', '/v1/interpolate', req),
   item: (id: string) => request<Item>('GET', `/v1/items/${enc(id)}`),
   thumbnailUrl: (id: string) => `/v1/items/${enc(id)}/thumbnail`,

@@ -39,9 +39,9 @@ export function uid(prefix: string): string {
   return `${prefix}-${++idCounter}`;
 }
 
-/** Formats a cosine for people: two decimals, or an en dash when the modality took no part. */
+/** Formats a score for people: two decimals, or a dash when the signal took no part. */
 export function fmtScore(value: number | null): string {
-  if (value === null || value === undefined) return '–';
+  if (value === null || value === undefined) return '—';
   return (Math.abs(value) < 0.005 ? 0 : value).toFixed(2);
 }
 

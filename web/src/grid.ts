@@ -1,6 +1,6 @@
 /**
- * The results grid: one card per result (thumbnail, title, licence and attribution, content and
- * style scores, refinement actions). One card is in the tab order at a time (roving tabindex);
+ * The results grid: one card per result (thumbnail, title, other ids, licence and attribution,
+ * content, style and words scores, the matched words when explained, refinement actions). One card is in the tab order at a time (roving tabindex);
  * the arrow keys, Home and End move between cards, Tab moves into the focused card's buttons.
  */
 import type { Result } from './api.js';
@@ -103,13 +103,25 @@ export class ResultGrid {
       },
       h('div', { class: 'thumb' }, h('img', { src: result.thumbnail, alt: result.title, loading: 'lazy', width: '256', height: '256', decoding: 'async' })),
       h('div', { class: 'card-head' }, h('h3', { id: titleId, class: 'card-title' }, result.title), pin),
+      result.aliases?.length
+        ? h('p', { class: 'aliases', title: result.aliases.join(', ') }, 'also ', result.aliases.join(', '))
+        : null,
       h('p', { class: 'licence', title: licence }, licence || 'No licence information'),
       h(
         'p',
         { class: 'scores', id: scoresId },
         h('span', { class: 'score score-content' }, 'content ', h('b', {}, fmtScore(result.scores.content))),
         h('span', { class: 'score score-style' }, 'style ', h('b', {}, fmtScore(result.scores.style))),
+        // A server from before the words signal sends no `text`: shown like a signal that took no part.
+        h('span', { class: 'score score-text' }, 'words ', h('b', {}, fmtScore(result.scores.text ?? null))),
       ),
+      result.explanation
+        ? h(
+            'p',
+            { class: 'terms' },
+            result.explanation.terms?.length ? `matched: ${result.explanation.terms.join(', ')}` : 'no words matched',
+          )
+        : null,
       actions,
     );
   }

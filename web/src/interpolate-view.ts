@@ -149,7 +149,7 @@ function fuse(styleList: Result[], contentList: Result[]): Result[] {
   }
   return [...byId.values()]
     .sort((x, y) => y.style + y.content - (x.style + x.content))
-    .map(({ result, style, content }) => ({ ...result, score: style + content, scores: { style, content } }));
+    .map(({ result, style, content }) => ({ ...result, score: style + content, scores: { style, content, text: null } }));
 }
 
 function cell(results: Result[], label: string): HTMLElement {

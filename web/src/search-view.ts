@@ -4,16 +4,33 @@
  * the query and the trail; on load it is restored from the session, or replayed when the
  * session has expired.
  */
-import { api, ApiError, DEFAULT_K, describeError, type Page, type Result, type SessionPage } from './api.js';
+import {
+  api,
+  ApiError,
+  DEFAULT_K,
+  describeError,
+  FACET_FIELDS,
+  type FacetField,
+  type Page,
+  type PageOptions,
+  type Result,
+  type SearchRequest,
+  type SearchWeights,
+  type SessionPage,
+} from './api.js';
 import { h } from './dom.js';
+import { FacetsPanel, FILTER_OF } from './facets-panel.js';
 import { ResultGrid } from './grid.js';
 import { createQueryField } from './query-field.js';
 import {
   ACTION_LABELS,
   emptyState,
   formatState,
+  DEFAULT_WEIGHTS,
   hasQuery,
   parseState,
+  requestFilters,
+  requestWeights,
   stepFor,
   trailMatches,
   type Action,
@@ -58,13 +75,25 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     onImage: () => void runSearch(),
   });
 
+  const weightSliders = createWeightSliders();
+  const explainBox = h('input', { type: 'checkbox', name: 'explain' });
   const form = h(
     'form',
     { class: 'search-form', role: 'search', 'aria-label': 'Search images', novalidate: true },
     what.el,
     how.el,
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Search')),
+    weightSliders.el,
+    h('label', { class: 'explain-toggle' }, explainBox, ' Explain scores (show the matched words)'),
   );
+  // Explanations are per page: fetch the current first page again with (or without) them.
+  explainBox.addEventListener('change', () => {
+    if (!state.sessionId) return;
+    void exclusive(async (token) => {
+      const page = await withSession((id) => api.results(id, null, firstPage()));
+      if (token === generation) renderPage(page, false);
+    });
+  });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void runSearch();
@@ -75,6 +104,10 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
   const trailNav = h('nav', { class: 'trail', 'aria-label': 'Refinement trail', hidden: true }, crumbs, undoButton);
 
   const grid = new ResultGrid({ label: 'Results', onAction: (kind, result) => void act(kind, result) });
+  const facets = new FacetsPanel({
+    onAdd: (field, value) => void refilter(field, value, true),
+    onRemove: (field, value) => void refilter(field, value, false),
+  });
   const more = h('button', { type: 'button', class: 'secondary more', hidden: true, onclick: () => void loadMore() }, 'Load more');
   const sentinel = h('div', { class: 'sentinel', 'aria-hidden': 'true' });
   const intro = h(
@@ -84,7 +117,18 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     h('p', {}, 'Refine with the buttons on each result; pin results (★) to interpolate between them or to generate from them.'),
   );
 
-  const el = h('section', { class: 'view view-search', 'aria-label': 'Search' }, form, errorBox, notice, trailNav, status, intro, grid.el, more, sentinel);
+  const results = h('div', { class: 'results' }, grid.el, more, sentinel);
+  const el = h(
+    'section',
+    { class: 'view view-search', 'aria-label': 'Search' },
+    form,
+    errorBox,
+    notice,
+    trailNav,
+    status,
+    intro,
+    h('div', { class: 'results-layout' }, facets.el, results),
+  );
 
   new IntersectionObserver(
     (entries) => {
@@ -148,6 +192,7 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     if (!append) {
       grid.clear();
       shown = 0;
+      facets.render(page.facets, state.filters);
     }
     grid.append(page.results);
     shown += page.results.length;
@@ -184,6 +229,22 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     }
   };
 
+  // ---- requests ----
+
+  /** A first page: with the facet counts, and explanations when asked for. */
+  const firstPage = (): PageOptions => ({ k: DEFAULT_K, explain: explainBox.checked, facets: FACET_FIELDS });
+
+  /** The session request for a search state (its query text, weights and filters). */
+  const sessionRequest = (from: SearchState): SearchRequest => ({
+    q: from.q || undefined,
+    style: from.style || undefined,
+    k: DEFAULT_K,
+    weights: requestWeights(from.weights),
+    filters: requestFilters(from.filters),
+    facets: [...FACET_FIELDS],
+    explain: explainBox.checked || undefined,
+  });
+
   // ---- actions ----
 
   async function runSearch(): Promise<void> {
@@ -195,6 +256,9 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
       style: how.text(),
       contentImage: Boolean(contentImage),
       styleImage: Boolean(styleImage),
+      weights: weightSliders.value(),
+      // Filters narrow the next search too, until removed in the facets panel.
+      filters: state.filters,
     };
     if (!hasQuery(next)) {
       showError(new Error('Type what to look for or a style (or drop an image into either field).'));
@@ -203,10 +267,10 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     }
     setNotice(null);
     await exclusive(async (token) => {
-      const page = await api.createSession(
-        { q: next.q || undefined, style: next.style || undefined, k: DEFAULT_K },
-        { contentImage: contentImage ?? undefined, styleImage: styleImage ?? undefined },
-      );
+      const page = await api.createSession(sessionRequest(next), {
+        contentImage: contentImage ?? undefined,
+        styleImage: styleImage ?? undefined,
+      });
       if (token !== generation) return;
       state = next;
       applySessionPage(page);
@@ -219,7 +283,7 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     const action: Action = { kind, id: result.id };
     titles.set(result.id, result.title);
     await exclusive(async (token) => {
-      const page = await withSession((id) => api.step(id, stepFor(action)));
+      const page = await withSession((id) => api.step(id, stepFor(action), firstPage()));
       if (token !== generation) return;
       state.actions = [...state.actions, action];
       applySessionPage(page);
@@ -232,7 +296,7 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
   async function undo(): Promise<void> {
     if (!state.sessionId || state.actions.length === 0) return;
     await exclusive(async (token) => {
-      const page = await withSession((id) => api.undo(id));
+      const page = await withSession((id) => api.undo(id, firstPage()));
       if (token !== generation) return;
       state.actions = state.actions.slice(0, -1);
       applySessionPage(page);
@@ -243,9 +307,24 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
   async function backTo(step: number): Promise<void> {
     if (!state.sessionId) return;
     await exclusive(async (token) => {
-      const page = await withSession((id) => api.back(id, step));
+      const page = await withSession((id) => api.back(id, step, firstPage()));
       if (token !== generation) return;
       state.actions = state.actions.slice(0, step);
+      applySessionPage(page);
+      syncUrl(false);
+    });
+  }
+
+  /** Adds (or removes) a facet value as a filter and searches again: a new session, its trail replayed. */
+  async function refilter(field: FacetField, value: string, add: boolean): Promise<void> {
+    if (!hasQuery(state)) return;
+    const key = FILTER_OF[field];
+    const list = state.filters[key].filter((v) => v !== value);
+    const next: SearchState = { ...state, filters: { ...state.filters, [key]: add ? [...list, value] : list }, sessionId: null };
+    await exclusive(async (token) => {
+      const page = await replay(next);
+      if (token !== generation) return;
+      state = { ...next, sessionId: page.session.id };
       applySessionPage(page);
       syncUrl(false);
     });
@@ -257,7 +336,7 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     const token = generation;
     more.disabled = true;
     try {
-      const page = await withSession((id) => api.results(id, cursor));
+      const page = await withSession((id) => api.results(id, cursor, { k: DEFAULT_K, explain: explainBox.checked }));
       if (token === generation) renderPage(page, true);
     } catch (error) {
       if (token === generation) showError(error);
@@ -289,15 +368,15 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
       if ((from.contentImage && !images.contentImage) || (from.styleImage && !images.styleImage)) {
         throw new ApiError(404, 'SESSION_NOT_FOUND', 'This search used an uploaded image, which a link cannot carry, and its session has expired. Drop the image again to search.');
       }
-      let page = await api.createSession(
-        { q: from.q || undefined, style: from.style || undefined, k: DEFAULT_K },
-        { contentImage: images.contentImage ?? undefined, styleImage: images.styleImage ?? undefined },
-      );
-      for (const action of from.actions) page = await api.step(page.session.id, stepFor(action));
+      let page = await api.createSession(sessionRequest(from), {
+        contentImage: images.contentImage ?? undefined,
+        styleImage: images.styleImage ?? undefined,
+      });
+      for (const action of from.actions) page = await api.step(page.session.id, stepFor(action), firstPage());
       return page;
     }
-    let page = await api.createSession({ q: from.q || undefined, style: from.style || undefined, k: DEFAULT_K });
-    for (const action of from.actions) page = await api.step(page.session.id, stepFor(action));
+    let page = await api.createSession(sessionRequest(from));
+    for (const action of from.actions) page = await api.step(page.session.id, stepFor(action), firstPage());
     return page;
   }
 
@@ -306,10 +385,12 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     if (state.sessionId && formatState(wanted) === formatState(state)) return; // already showing it
     what.setText(wanted.q);
     how.setText(wanted.style);
+    weightSliders.set(wanted.weights);
     if (!hasQuery(wanted)) {
       ++generation;
       state = emptyState();
       grid.clear();
+      facets.clear();
       cursor = null;
       more.hidden = true;
       intro.hidden = false;
@@ -319,18 +400,23 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
       return;
     }
     // Back/forward within this page's own session: move the session instead of rebuilding it.
-    const sameQuery = state.sessionId !== null && wanted.sessionId === state.sessionId && wanted.q === state.q && wanted.style === state.style;
+    const sameQuery =
+      state.sessionId !== null &&
+      wanted.sessionId === state.sessionId &&
+      wanted.q === state.q &&
+      wanted.style === state.style &&
+      JSON.stringify([wanted.weights, wanted.filters]) === JSON.stringify([state.weights, state.filters]);
     await exclusive(async (token) => {
       let page: SessionPage | undefined;
       if (sameQuery && isPrefix(wanted.actions, state.actions) && wanted.actions.length < state.actions.length) {
-        page = await api.back(state.sessionId!, wanted.actions.length).catch(expired);
+        page = await api.back(state.sessionId!, wanted.actions.length, firstPage()).catch(expired);
       } else if (wanted.sessionId) {
         const found = await api.getSession(wanted.sessionId).catch(expired);
         if (found && trailMatches(found.session.trail, wanted.actions)) {
-          const first = await api.results(found.session.id);
+          const first = await api.results(found.session.id, null, firstPage());
           page = { ...first, session: found.session };
         } else if (found && isPrefix(wanted.actions, actionsOfTrail(found.session.trail)) && found.session.trail.length > wanted.actions.length + 1) {
-          page = await api.back(found.session.id, wanted.actions.length);
+          page = await api.back(found.session.id, wanted.actions.length, firstPage());
         }
       }
       let replayed = false;
@@ -372,6 +458,51 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     restore,
     searchWithImage,
     focus: () => what.input.focus(),
+  };
+}
+
+/** The content, style and words weight sliders (0–2, each 1 by default). */
+function createWeightSliders(): { el: HTMLElement; value(): SearchWeights; set(weights: SearchWeights): void } {
+  const labels: Record<keyof SearchWeights, [string, string]> = {
+    content: ['content', 'What the image shows'],
+    style: ['style', 'How it is drawn'],
+    text: ['words', 'The catalogue’s words (title, tags, keywords, description) matching “What”'],
+  };
+  const inputs = {} as Record<keyof SearchWeights, HTMLInputElement>;
+  const rows = (Object.keys(labels) as Array<keyof SearchWeights>).map((key) => {
+    const output = h('span', { class: 'weight-value', 'aria-hidden': 'true' }, DEFAULT_WEIGHTS[key].toFixed(1));
+    const input = h('input', {
+      type: 'range',
+      name: `weight-${key}`,
+      min: '0',
+      max: '2',
+      step: '0.1',
+      value: String(DEFAULT_WEIGHTS[key]),
+      'aria-label': `${labels[key][0][0].toUpperCase()}${labels[key][0].slice(1)} weight`,
+      title: labels[key][1],
+      oninput: () => {
+        output.textContent = Number(input.value).toFixed(1);
+      },
+    });
+    inputs[key] = input;
+    return h('label', { class: `weight weight-${key}` }, h('span', { class: 'weight-name' }, labels[key][0]), input, output);
+  });
+  const set = (weights: SearchWeights) => {
+    for (const key of Object.keys(inputs) as Array<keyof SearchWeights>) {
+      inputs[key].value = String(weights[key]);
+      inputs[key].dispatchEvent(new Event('input'));
+    }
+  };
+  return {
+    el: h('fieldset', { class: 'weights' }, h('legend', {}, 'Weights'), ...rows),
+    value: () => {
+      const weights = { ...DEFAULT_WEIGHTS };
+      for (const key of Object.keys(inputs) as Array<keyof SearchWeights>) weights[key] = Number(inputs[key].value);
+      // The server refuses content and style both at 0: keep the search possible.
+      if (weights.content === 0 && weights.style === 0) Object.assign(weights, { content: DEFAULT_WEIGHTS.content, style: DEFAULT_WEIGHTS.style });
+      return weights;
+    },
+    set,
   };
 }
 

@@ -3,7 +3,7 @@
  * step. The URL carries it (`?q=…&style=…&r=ls:<id>&r=un:<id>&sid=<session>`), so a search can
  * be shared and, when its session has expired, replayed step by step on load.
  */
-import type { RefineStep } from './api.js';
+import type { RefineStep, SearchFilters, SearchWeights } from './api.js';
 
 export type ActionKind = 'ls' | 'lc' | 'un' | 'uc' | 'us';
 
@@ -20,7 +20,17 @@ export interface SearchState {
   styleImage: boolean;
   actions: Action[];
   sessionId: string | null;
+  /** Signal weights; each is 1 unless the user moved its slider. */
+  weights: SearchWeights;
+  /** Filters added from the facets panel. */
+  filters: Required<SearchFilters>;
 }
+
+export const DEFAULT_WEIGHTS: SearchWeights = { content: 1, style: 1, text: 1 };
+/** The URL parameter of each weight and of each filter list. */
+const WEIGHT_PARAMS: Record<keyof SearchWeights, string> = { content: 'wc', style: 'ws', text: 'wt' };
+const FILTER_PARAMS: Record<keyof SearchFilters, string> = { sources: 'source', licenses: 'license', tags: 'tag' };
+const MAX_WEIGHT = 10;
 
 export const ACTION_LABELS: Record<ActionKind, { button: string; long: string; crumb: string }> = {
   ls: { button: 'More style', long: 'More like this style', crumb: 'more of the style of' },
@@ -49,7 +59,29 @@ export function stepFor(action: Action): RefineStep {
 }
 
 export function emptyState(): SearchState {
-  return { q: '', style: '', contentImage: false, styleImage: false, actions: [], sessionId: null };
+  return { q: '', style: '', contentImage: false, styleImage: false, actions: [], sessionId: null, weights: { ...DEFAULT_WEIGHTS }, filters: emptyFilters() };
+}
+
+export function emptyFilters(): Required<SearchFilters> {
+  return { sources: [], licenses: [], tags: [] };
+}
+
+export function hasFilters(filters: SearchFilters): boolean {
+  return Boolean(filters.sources?.length || filters.licenses?.length || filters.tags?.length);
+}
+
+/** The weights a request carries: none when they are all the defaults (the server's own). */
+export function requestWeights(weights: SearchWeights): SearchWeights | undefined {
+  const keys = Object.keys(DEFAULT_WEIGHTS) as Array<keyof SearchWeights>;
+  return keys.every((key) => weights[key] === DEFAULT_WEIGHTS[key]) ? undefined : { ...weights };
+}
+
+/** The filters a request carries: only the non-empty lists, or none at all. */
+export function requestFilters(filters: Required<SearchFilters>): SearchFilters | undefined {
+  if (!hasFilters(filters)) return undefined;
+  const out: SearchFilters = {};
+  for (const key of Object.keys(FILTER_PARAMS) as Array<keyof SearchFilters>) if (filters[key].length) out[key] = [...filters[key]];
+  return out;
 }
 
 export function hasQuery(state: SearchState): boolean {
@@ -66,7 +98,20 @@ export function parseState(search: string): SearchState {
     if (colon > 0 && KINDS.has(kind) && ITEM_ID.test(id)) actions.push({ kind: kind as ActionKind, id });
   }
   const sid = params.get('sid');
+  const weights = { ...DEFAULT_WEIGHTS };
+  for (const [key, name] of Object.entries(WEIGHT_PARAMS) as Array<[keyof SearchWeights, string]>) {
+    const raw = params.get(name);
+    const value = raw === null ? NaN : Number(raw);
+    if (Number.isFinite(value) && value >= 0 && value <= MAX_WEIGHT) weights[key] = value;
+  }
+  if (weights.content === 0 && weights.style === 0) Object.assign(weights, { content: 1, style: 1 }); // the server refuses both at 0
+  const filters = emptyFilters();
+  for (const [key, name] of Object.entries(FILTER_PARAMS) as Array<[keyof SearchFilters, string]>) {
+    filters[key] = [...new Set(params.getAll(name).map((v) => v.trim().slice(0, 200)).filter(Boolean))].slice(0, 50);
+  }
   return {
+    weights,
+    filters,
     q: (params.get('q') ?? '').slice(0, 500),
     style: (params.get('style') ?? '').slice(0, 500),
     contentImage: params.get('img')?.includes('c') ?? false,
@@ -82,6 +127,12 @@ export function formatState(state: SearchState): string {
   if (state.style) params.set('style', state.style);
   const img = `${state.contentImage ? 'c' : ''}${state.styleImage ? 's' : ''}`;
   if (img) params.set('img', img);
+  for (const [key, name] of Object.entries(FILTER_PARAMS) as Array<[keyof SearchFilters, string]>) {
+    for (const value of state.filters[key]) params.append(name, value);
+  }
+  for (const [key, name] of Object.entries(WEIGHT_PARAMS) as Array<[keyof SearchWeights, string]>) {
+    if (state.weights[key] !== DEFAULT_WEIGHTS[key]) params.set(name, String(state.weights[key]));
+  }
   for (const action of state.actions) params.append('r', `${action.kind}:${action.id}`);
   if (state.sessionId) params.set('sid', state.sessionId);
   const text = params.toString();
