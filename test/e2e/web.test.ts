@@ -146,8 +146,12 @@ describe.skipIf(!hasChromium)('web app', () => {
     expect(new URL(page.url()).searchParams.getAll('r')).toEqual([`ls:${clickedId}`]);
     const refinedSources = await cardSources();
     const share = refinedSources.filter((s) => s === clickedSource).length / refinedSources.length;
+    const before = sources.filter((s) => s === clickedSource).length / sources.length;
     if (USES_MINI_PACK) {
-      expect(share, `results from ${clickedSource}: ${refinedSources.join(',')}`).toBeGreaterThanOrEqual(0.5);
+      // The query's words still take part (every set titles its emoji "smiling face"), so the
+      // refinement is judged by how far it moves the page towards the clicked set.
+      console.info(`e2e: ${clickedSource} share ${before.toFixed(2)} → ${share.toFixed(2)}`);
+      expect(share, `results from ${clickedSource}: ${refinedSources.join(',')}`).toBeGreaterThanOrEqual(Math.max(0.35, 3 * before));
     } else {
       console.warn(`e2e: models/mini/pack.json is missing; with the tiny random pack the style-set assertion is skipped (share ${share.toFixed(2)})`);
     }

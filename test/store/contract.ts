@@ -827,13 +827,13 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
             expect(r.scores.style).toBeCloseTo(want[i].style, 5);
           });
         };
-        check(await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1 }, k: 15 }), oracle(() => true, 15));
+        check(await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1, text: 0 }, k: 15 }), oracle(() => true, 15));
         check(
-          await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1 }, filters: { licenses: ['cc0'], keywords: 'boats' }, k: 10 }),
+          await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1, text: 0 }, filters: { licenses: ['cc0'], keywords: 'boats' }, k: 10 }),
           oracle((item) => item.license === 'cc0' && item.tags.includes('boat'), 10),
         );
         check(
-          await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1 }, filters: { sources: ['demo'], tags: ['ink'] }, k: 40 }),
+          await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1, text: 0 }, filters: { sources: ['demo'], tags: ['ink'] }, k: 40 }),
           oracle((item) => item.source === 'demo' && item.tags.includes('ink'), 40),
         );
       });
