@@ -126,6 +126,9 @@ describe('parasol CLI', () => {
     expect(report.style).toMatchObject({ p10: unit, map10: unit, baselines: { histogram: { p10: unit }, pixels: { p10: unit } } });
     expect(report.content).toMatchObject({ r10: unit });
     expect(report.text).toMatchObject({ r10: unit });
+    expect(report.textHybrid).toMatchObject({ r10: unit, queries: report.text.queries });
+    // The held-out items are titled with their names: the words can only help a name query.
+    expect(report.textHybrid.r10 as number).toBeGreaterThanOrEqual(report.text.r10 as number);
     expect(report.styleText).toMatchObject({ r10: unit });
   });
 });
