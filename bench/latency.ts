@@ -79,6 +79,14 @@ export function inProcessScenarios(engine: SearchEngine, corpus: SyntheticCorpus
       query: (i) => engine.search({ q: at(warmContent, i), k }),
     },
     {
+      name: 'text:warm:no-words',
+      description: `text:warm with the catalogue's words left out (weights.text 0): the vector-only peer of the hybrid query`,
+      prepare: async () => {
+        for (const q of warmContent) await engine.search({ q, k, weights: { text: 0 } });
+      },
+      query: (i) => engine.search({ q: at(warmContent, i), k, weights: { text: 0 } }),
+    },
+    {
       name: 'text+style:cold',
       description: 'engine.search({q, style}) with distinct texts (both text towers run every query)',
       query: (i) => engine.search({ q: coldBoth.q[i], style: coldBoth.style[i], k }),

@@ -398,6 +398,16 @@ function targets(report: BenchReport): TargetCheck[] {
     met: httpText ? httpText.latency.p50Ms <= 5 : null,
     note: httpText ? `cached texts: ${httpWarm?.latency.p50Ms ?? '—'} ms` : 'no 100k run',
   });
+  const hybrid = at100k?.inProcess.find((r) => r.scenario === 'text:warm');
+  const vectorOnly = at100k?.inProcess.find((r) => r.scenario === 'text:warm:no-words');
+  checks.push({
+    name: 'hybrid text query p50 ÷ vector-only text query p50 at 100k (in process, cached texts)',
+    target: '≤ 1.3',
+    measured: hybrid && vectorOnly ? round(hybrid.latency.p50Ms / vectorOnly.latency.p50Ms, 2) : null,
+    unit: '',
+    met: hybrid && vectorOnly ? hybrid.latency.p50Ms / vectorOnly.latency.p50Ms <= 1.3 : null,
+    note: hybrid && vectorOnly ? `${hybrid.latency.p50Ms} ms with the words, ${vectorOnly.latency.p50Ms} ms without` : 'no 100k run',
+  });
   for (const scale of report.scale) {
     for (const r of scale.recall) {
       checks.push({
