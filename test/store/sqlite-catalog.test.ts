@@ -389,6 +389,21 @@ describe('SqliteCatalog', () => {
       for (const hit of hits) expect(rescored.get(hit.seq)).toEqual(hit);
     });
 
+    it('rescores and reports terms the same way past the per-rowid probe limit (one pass over the matches)', async () => {
+      const random = seededRandom(77);
+      const many = Array.from({ length: 120 }, (_, i) =>
+        makeItem(`many-${i}`, random, { title: i % 3 === 0 ? `striped cat ${i}` : `striped ${i}`, tags: i % 2 === 0 ? ['cats'] : ['plain'] }),
+      );
+      await catalog.addBatch(many);
+      const hits = await catalog.lexicalSearch('cat striped', { limit: 200 });
+      expect(hits.length).toBeGreaterThan(100);
+      const rescored = await catalog.lexicalScores('cat striped', [...hits.map((hit) => hit.seq), 9999]);
+      expect(rescored.size).toBe(hits.length);
+      for (const hit of hits) expect(rescored.get(hit.seq)).toEqual(hit);
+      const few = await catalog.lexicalScores('cat striped', hits.slice(0, 5).map((hit) => hit.seq));
+      for (const hit of hits.slice(0, 5)) expect(few.get(hit.seq)).toEqual(hit);
+    });
+
     it('follows an edit of a live item\'s words (the FTS row is replaced by a trigger)', async () => {
       const db = new Database(join(dir, 'catalog.sqlite'));
       db.prepare("UPDATE items SET title = 'Grey heron', description = 'wading bird' WHERE seq = ?").run(seqs.cat);
