@@ -172,7 +172,8 @@ const MIGRATIONS: readonly string[] = [
 /** An alias's own metadata columns, in the order items has them. */
 const ALIAS_COLUMNS = `id, seq, external_id, source, title, tags, keywords, description, license, attribution, url, extra, created_at, updated_at`;
 
-interface AliasRow {
+/** The columns every id carries: the stored item's own and each alias's (its own metadata over the shared image). */
+interface IdRow {
   id: string;
   seq: number;
   external_id: string;
@@ -189,6 +190,8 @@ interface AliasRow {
   updated_at: string;
 }
 
+type AliasRow = IdRow;
+
 /** Up to this many seqs, an FTS query restricted to them probes each rowid; past it, one pass over the matches is cheaper. */
 const ROWID_PROBES = 32;
 
@@ -199,24 +202,10 @@ const ITEM_COLUMNS = `seq, id, external_id, source, title, tags, keywords, descr
   width, height, content_hash, extra, created_at, updated_at`;
 const ITEM_COLUMNS_WITH_VECTORS = `${ITEM_COLUMNS}, semantic, style`;
 
-interface ItemRow {
-  seq: number;
-  id: string;
-  external_id: string;
-  source: string;
-  title: string;
-  tags: string;
-  keywords: string;
-  description: string;
-  license: string;
-  attribution: string;
-  url: string;
+interface ItemRow extends IdRow {
   width: number;
   height: number;
   content_hash: string;
-  extra: string;
-  created_at: string;
-  updated_at: string;
 }
 
 interface ItemRowWithVectors extends ItemRow {
@@ -872,7 +861,7 @@ class TermNormaliser {
 }
 
 /** The columns an item and an alias share: an id's own metadata. */
-type MetadataRow = Omit<AliasRow, 'id' | 'seq'>;
+type MetadataRow = Omit<IdRow, 'id' | 'seq'>;
 
 function metadataOf(row: MetadataRow) {
   return {
