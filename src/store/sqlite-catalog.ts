@@ -25,6 +25,7 @@ import type {
   Item,
   ItemFilter,
   ItemInput,
+  ItemMetadata,
   ItemWithVectors,
   LexicalHit,
   Modality,
@@ -627,19 +628,10 @@ export class SqliteCatalog implements Catalog {
       )
       .run({
         id,
-        externalId: input.externalId ?? '',
-        source: input.source,
-        title: input.title,
-        tags: JSON.stringify(input.tags ?? []),
-        keywords: JSON.stringify(input.keywords ?? []),
-        description: input.description ?? '',
-        license: input.license ?? '',
-        attribution: input.attribution ?? '',
-        url: input.url ?? '',
+        ...metadataParams(input),
         width: input.width,
         height: input.height,
         contentHash: input.contentHash,
-        extra: JSON.stringify(input.extra ?? {}),
         now,
         version,
         semantic: toBlob(input.semantic),
@@ -723,16 +715,7 @@ export class SqliteCatalog implements Catalog {
         .run({
           id: wanted,
           seq: stored.seq,
-          externalId: input.externalId ?? '',
-          source: input.source,
-          title: input.title,
-          tags: JSON.stringify(input.tags ?? []),
-          keywords: JSON.stringify(input.keywords ?? []),
-          description: input.description ?? '',
-          license: input.license ?? '',
-          attribution: input.attribution ?? '',
-          url: input.url ?? '',
-          extra: JSON.stringify(input.extra ?? {}),
+          ...metadataParams(input),
           now,
         });
     }
@@ -877,6 +860,22 @@ function metadataOf(row: MetadataRow) {
     extra: JSON.parse(row.extra) as Record<string, unknown>,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+/** An input's own metadata as the columns every id carries (the write side of metadataOf). */
+function metadataParams(input: ItemMetadata) {
+  return {
+    externalId: input.externalId ?? '',
+    source: input.source,
+    title: input.title,
+    tags: JSON.stringify(input.tags ?? []),
+    keywords: JSON.stringify(input.keywords ?? []),
+    description: input.description ?? '',
+    license: input.license ?? '',
+    attribution: input.attribution ?? '',
+    url: input.url ?? '',
+    extra: JSON.stringify(input.extra ?? {}),
   };
 }
 
