@@ -54,6 +54,10 @@ class TrainStage:
     optimizer: torch.optim.Optimizer
     rng: random.Random | None = None
 
+    def take_schedule(self, c: Any) -> None:
+        """The loop's settings from a stage's config section (steps, lr, warmup, log and checkpoint intervals)."""
+        self.total, self.lr, self.warmup, self.log_every, self.ckpt_every = c.steps, c.lr, c.warmup, c.log_every, c.ckpt_every
+
     def modules(self) -> dict[str, Any]:
         raise NotImplementedError
 

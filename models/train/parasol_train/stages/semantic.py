@@ -62,7 +62,7 @@ class SemanticStage(TrainStage):
 
     def __init__(self, cfg: Config):
         c = cfg.semantic
-        self.total, self.lr, self.warmup, self.log_every, self.ckpt_every = c.steps, c.lr, c.warmup, c.log_every, c.ckpt_every
+        self.take_schedule(c)
         self.batch = c.batch
         snap = load_snapshot(cfg.path("work"), cfg.path("pack"))
         self.items, self.X, self.tok = snap.items, snap.x, snap.tok

@@ -34,7 +34,7 @@ class StyleStage(TrainStage):
 
     def __init__(self, cfg: Config):
         c = cfg.style
-        self.total, self.lr, self.warmup, self.log_every, self.ckpt_every = c.steps, c.lr, c.warmup, c.log_every, c.ckpt_every
+        self.take_schedule(c)
         self.P, self.K = c.classes, c.per_class
         snap = load_snapshot(cfg.path("work"), cfg.path("pack"))
         self.X = snap.x

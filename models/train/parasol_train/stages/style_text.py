@@ -24,7 +24,7 @@ class StyleTextStage(TrainStage):
 
     def __init__(self, cfg: Config):
         c = cfg.style_text
-        self.total, self.lr, self.warmup, self.log_every, self.ckpt_every = c.steps, c.lr, c.warmup, c.log_every, c.ckpt_every
+        self.take_schedule(c)
         self.batch = c.batch
         snap = load_snapshot(cfg.path("work"), cfg.path("pack"))
         self.items, self.attrs, self.tok = snap.items, snap.attrs, snap.tok

@@ -48,7 +48,7 @@ class UnetStage(TrainStage):
 
     def __init__(self, cfg: Config):
         c = self.c = cfg.generator.unet
-        self.total, self.lr, self.warmup, self.log_every, self.ckpt_every = c.steps, c.lr, c.warmup, c.log_every, c.ckpt_every
+        self.take_schedule(c)
         self.seed = cfg.generator.seed
         _, X = split_images(cfg.path("gen"), cfg.path("corpus"), generator_items(cfg), train=True)
         trip = np.load(triplets_path(cfg), allow_pickle=False)

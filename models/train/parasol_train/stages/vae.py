@@ -41,7 +41,7 @@ class VaeStage(TrainStage):
     def __init__(self, cfg: Config):
         c = self.c = cfg.generator.vae
         self.cfg = cfg
-        self.total, self.lr, self.warmup, self.log_every, self.ckpt_every = c.steps, c.lr, c.warmup, c.log_every, c.ckpt_every
+        self.take_schedule(c)
         self.seed = cfg.generator.seed
         self.all_items = generator_items(cfg)
         items, self.X = split_images(cfg.path("gen"), cfg.path("corpus"), self.all_items, train=True)
