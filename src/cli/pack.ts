@@ -50,6 +50,13 @@ async function runPack(args: string[]): Promise<void> {
   throw createError('BAD_REQUEST', `unknown pack command "${sub}" (import | check | fit-text-style)`);
 }
 
+/** PARASOL_PYTHON, else the environment `npm test` and scripts/python-env.sh create beside models/, else python3. */
+function importerPython(): string {
+  if (process.env.PARASOL_PYTHON) return process.env.PARASOL_PYTHON;
+  const venv = path.join(path.dirname(path.dirname(exporterDir())), '.venv-export', 'bin', 'python');
+  return existsSync(venv) ? venv : 'python3';
+}
+
 /** models/export, found from this file both in src/cli (tsx) and in dist/src/cli. */
 function exporterDir(): string {
   for (let dir = import.meta.dirname; ; dir = path.dirname(dir)) {
@@ -60,7 +67,7 @@ function exporterDir(): string {
 }
 
 async function importPack(args: string[]): Promise<void> {
-  const python = process.env.PARASOL_PYTHON ?? 'python3';
+  const python = importerPython();
   const cwd = exporterDir();
   // Output folders are taken relative to where parasol runs, not to models/export.
   const absolute = absolutePaths(args);

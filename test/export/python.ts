@@ -1,13 +1,16 @@
 /**
- * The Python that runs models/export: PARASOL_PYTHON, else `python3`. The export tests need it
+ * The Python that runs models/export: PARASOL_PYTHON, else the environment `npm test` creates
+ * (.venv-export, scripts/python-env.sh), else `python3`. The export tests need it
  * with models/export/requirements.txt installed; they fail (never skip) when it is not.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const EXPORT_DIR = path.join(ROOT, 'models/export');
-export const PYTHON = process.env.PARASOL_PYTHON ?? 'python3';
+const VENV_PYTHON = path.join(ROOT, '.venv-export/bin/python');
+export const PYTHON = process.env.PARASOL_PYTHON ?? (existsSync(VENV_PYTHON) ? VENV_PYTHON : 'python3');
 
 export interface Finished {
   code: number | null;

@@ -3,15 +3,16 @@
  * sheet and held-out numbers) takes its plan from parasol_train/schedule.py. This proves that plan is the
  * engine's: same ᾱ table and the same per-step timesteps and coefficients, for both schedule kinds and for
  * step counts whose spacing lands on halves (where Python's round() and Math.round differ).
- * Needs python3 with numpy (models/train/requirements.txt; CI uses PARASOL_PYTHON, the importer's environment); skipped where there is none.
+ * Needs python3 with numpy (models/train/requirements.txt, or the importer's environment npm test creates); skipped where there is none.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { makeSchedule, samplingPlan, type ScheduleSpec } from '../../src/parasol/schedule.js';
+import { PYTHON } from '../export/python.js';
 
 const TRAIN_DIR = fileURLToPath(new URL('../../models/train', import.meta.url));
-const python = process.env.PYTHON ?? process.env.PARASOL_PYTHON ?? 'python3';
+const python = process.env.PYTHON ?? PYTHON;
 const hasNumpy = spawnSync(python, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 
 interface PythonStep { t: number; tp: number; x0_x: number; x0_e: number; mu_x0: number; mu_x: number; sigma: number; ab: number }
