@@ -47,6 +47,12 @@ export const textModelSchema = z.object({
   specialTokens: z
     .object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative(), pad: z.number().int().nonnegative() })
     .optional(),
+  /**
+   * The model takes any token count up to maxTokens and ignores what follows a text's real tokens
+   * (its importer checked both), so a batch is padded only to its longest text: a query of a few
+   * words costs a few tokens, not the whole context (ViT-B/32: 111 ms for 16 tokens against 344 for 77).
+   */
+  trimPadding: z.boolean().optional(),
 });
 
 export const towerSchema = z.object({

@@ -1,7 +1,8 @@
 /**
  * Text -> model input, as models/README.md specifies: the pack's tokenizer.json encodes without
  * special tokens, ids are truncated to maxTokens and right-padded with the [PAD] id, and the mask
- * is 1 for real tokens. Both go to the model as int64 [batch, maxTokens].
+ * is 1 for real tokens. Both go to the model as int64 [batch, maxTokens], or cut to the batch's
+ * longest text where the pack says the model allows it (`trimPadding`).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -78,9 +79,12 @@ function declaredPadId(json: unknown): number | undefined {
   return typeof padding?.pad_id === 'number' ? padding.pad_id : undefined;
 }
 
-/** The named int64 [batch, maxTokens] tensors a text model takes. */
+/**
+ * The named int64 [batch, tokens] tensors a text model takes: tokens = maxTokens, or with
+ * `trimPadding` the batch's longest text (at least one token).
+ */
 export function textFeeds(batch: readonly TokenizedText[], spec: TextModelSpec): Record<string, ort.Tensor> {
-  const n = spec.maxTokens;
+  const n = spec.trimPadding ? Math.max(1, ...batch.map((item) => item.length)) : spec.maxTokens;
   const ids = new BigInt64Array(batch.length * n);
   const mask = new BigInt64Array(batch.length * n);
   batch.forEach((item, row) => {

@@ -51,6 +51,23 @@ describe('text tokenisation (tiny pack)', () => {
     expect(Array.from(feeds.mask.data as BigInt64Array)).toEqual([1n, 1n, 0n, 1n, 0n, 0n]);
   });
 
+  it('pads a batch only to its longest text when the pack allows it (trimPadding)', () => {
+    const spec: TextModelSpec = {
+      file: 'x.onnx',
+      inputs: { ids: 'ids', mask: 'mask' },
+      output: 'style',
+      tokenizer: 'tokenizer.json',
+      maxTokens: 8,
+      trimPadding: true,
+    };
+    const feeds = textFeeds([tokenizer.tokenize('a cat', 8), tokenizer.tokenize('dog', 8)], spec);
+    expect(feeds.ids.dims).toEqual([2, 2]);
+    expect(Array.from(feeds.ids.data as BigInt64Array)).toEqual([4n, 16n, 17n, 0n]);
+    expect(Array.from(feeds.mask.data as BigInt64Array)).toEqual([1n, 1n, 1n, 0n]);
+    // An empty text still feeds one (masked) token: a zero-length axis is no valid model input.
+    expect(textFeeds([tokenizer.tokenize('', 8)], spec).ids.dims).toEqual([1, 1]);
+  });
+
   it('names the tokenizer file when it cannot be read', async () => {
     await expect(loadTokenizer(path.dirname(TINY_PACK), 'nope.json', 'tiny')).rejects.toMatchObject({
       code: 'MODEL_PACK_INVALID',

@@ -75,10 +75,12 @@ describe('an imported OpenCLIP pack', () => {
 });
 
 describe('an imported Hugging Face CLIP pack with a CSD style tower', () => {
-  it('frames, pads and embeds texts as transformers does (<= 1e-4)', async () => {
+  it('frames, pads and embeds texts as transformers does (<= 1e-4), padding a batch only to its longest text', async () => {
     const packDir = path.join(work, 'hf-pack');
     const pack = await readPack(packDir);
     const spec = pack.manifest.semantic.text;
+    // The references are PyTorch's embeddings of fully padded ids: the trimmed feeds must match them.
+    expect(spec.trimPadding).toBe(true);
     const tokenizer = await loadTokenizer(pack.dir, spec.tokenizer, pack.manifest.name, spec.specialTokens);
     reference.strings.forEach((text, i) => expect(tokenizer.tokenize(text, spec.maxTokens).ids, text).toEqual(reference.packs.hf.ids[i]));
     expect(pack.manifest.semantic.image.preprocess).toMatchObject({ size: 32, resize: 'shortest', shortestSide: 36 });

@@ -54,7 +54,9 @@ def write_clip_pack(
     say(f"exporting the image tower ({precision})")
     image_check = export_tower(ImageFeatures(model), (pixels,), ["pixels"], folder / "semantic_image.onnx", precision, (pixels,))
     say(f"exporting the text tower ({precision})")
-    text_check = export_tower(TextFeatures(model), (ids, mask), ["input_ids", "attention_mask"], folder / "semantic_text.onnx", precision, (ids, mask))
+    text_check = export_tower(
+        TextFeatures(model), (ids, mask), ["input_ids", "attention_mask"], folder / "semantic_text.onnx", precision, (ids, mask), token_axis=True
+    )
     tokenizer.save(str(folder / "tokenizer.json"))
     dim = int(model.config.projection_dim)
     return {
@@ -72,6 +74,7 @@ def write_clip_pack(
                 "tokenizer": "tokenizer.json",
                 "maxTokens": max_tokens,
                 "specialTokens": special,
+                "trimPadding": True,
             },
         },
         "checks": {"semanticImage": image_check, "semanticText": text_check},
