@@ -78,6 +78,29 @@ describe('parasol CLI', () => {
     }
   });
 
+  it('weighs the signals with --w-content, --w-style and --w-text (0 leaves the words out)', async () => {
+    const search = async (...flags: string[]) => {
+      const result = await parasol(['search', '--q', 'swatches', '--k', '6', '--json', ...flags]);
+      expect(result.code, result.stderr).toBe(0);
+      return (JSON.parse(result.stdout) as { results: Array<{ id: string; score: number; scores: Record<string, number | null> }> }).results;
+    };
+    // A folder's items are titled after their files (swatch-0 …), so the word matches every swatch.
+    const withWords = await search('--w-text', '3');
+    const withoutWords = await search('--w-text', '0');
+    expect(withoutWords.every((r) => r.scores.text === null)).toBe(true);
+    expect(withWords.every((r) => typeof r.scores.text === 'number')).toBe(true);
+    // Content alone: the fused score is the content cosine.
+    for (const r of await search('--w-style', '0', '--w-text', '0')) expect(r.score).toBeCloseTo(r.scores.content as number, 6);
+    const lines = await parasol(['search', '--q', 'swatch', '--k', '2', '--w-text', '1']);
+    expect(lines.stdout).toMatch(/ words (\d\.\d{3}|     -) /);
+    const bad = await parasol(['search', '--q', 'x', '--w-text', 'lots']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/--w-text must be a finite number/);
+    const usage = await parasol(['--help']);
+    expect(usage.stdout + usage.stderr).toMatch(/search .*--w-text W/);
+  });
+
   it('prints stats', async () => {
     const result = await parasol(['stats', '--json']);
     expect(result.code).toBe(0);

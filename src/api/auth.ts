@@ -30,6 +30,7 @@ const RULES: ReadonlyArray<Omit<RouteRule, 'regex'>> = [
   { method: 'GET', pattern: '/v1/search', scope: 'search', quota: 'searches' },
   { method: 'POST', pattern: '/v1/search', scope: 'search', quota: 'searches' },
   { method: 'POST', pattern: '/v1/interpolate', scope: 'search', quota: 'searches' },
+  { method: 'GET', pattern: '/v1/sources', scope: 'search' },
   { method: 'GET', pattern: '/v1/items/:id', scope: 'search' },
   { method: 'GET', pattern: '/v1/items/:id/thumbnail', scope: 'search' },
   { method: 'GET', pattern: '/v1/items/:id/similar', scope: 'search', quota: 'searches' },

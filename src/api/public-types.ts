@@ -79,7 +79,13 @@ export interface ApiFacetValue {
   count: number;
 }
 
+/** GET /v1/sources: every indexed source (collection) with its item count, most items first. */
+export interface ApiSources {
+  sources: ApiFacetValue[];
+}
+
 /** An interpolation page also reports which descriptors it searched with (not the vectors themselves). */
+
 export interface ApiInterpolationPage extends ApiPage {
   descriptors: { content: boolean; style: boolean };
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { LoadedEncoders } from '../encoders/index.js';
 import { createError } from '../errors.js';
-import type { Item, Store } from '../store/types.js';
+import { MAX_FACET_VALUES, type FacetValue, type Item, type Store } from '../store/types.js';
 import { memorySource } from '../../indexer/sources/memory.js';
 import { buildDemoIndex, demoSourceNamed, type DemoCorpusName, type DemoIndexOptions } from '../../indexer/demo-index.js';
 import { ingest, type IngestOptions, type IngestSummary, type IngestTarget } from '../../indexer/ingest.js';
@@ -72,6 +72,16 @@ export class ItemService {
   /** A live item, or undefined. */
   find(id: string): Promise<Item | undefined> {
     return this.deps.store.catalog.get(id);
+  }
+
+  /**
+   * Every indexed source (a collection: an emoji set, the artwork corpus, a folder) with its live
+   * items, most first, at most MAX_FACET_VALUES: what a client offers to switch between. The same
+   * counting as a search's source facet, over the whole catalogue.
+   */
+  async sources(): Promise<FacetValue[]> {
+    const counts = await this.deps.store.catalog.facets({ filter: {} }, ['source'], { limit: MAX_FACET_VALUES });
+    return counts.source ?? [];
   }
 
   /** A live item; ITEM_NOT_FOUND otherwise. */

@@ -225,3 +225,20 @@ describe('DELETE /v1/items/:id', () => {
     await expectError(await request(api.app).delete(`/v1/items/${id}`), 404, 'ITEM_NOT_FOUND');
   });
 });
+
+describe('GET /v1/sources', () => {
+  it('lists every indexed source with its item count, most first, and each narrows a search to itself', async () => {
+    const res = await request(api.app).get('/v1/sources');
+    expect(res.status).toBe(200);
+    const sources = res.body.sources as Array<{ value: string; count: number }>;
+    const stats = await api.context.store.catalog.stats();
+    expect(Object.fromEntries(sources.map((s) => [s.value, s.count]))).toEqual(stats.sources);
+    for (let i = 1; i < sources.length; i++) expect(sources[i - 1].count).toBeGreaterThanOrEqual(sources[i].count);
+    expect(sources.length).toBeGreaterThan(1);
+    const only = sources[sources.length - 1].value;
+    const narrowed = await request(api.app).get(`/v1/search?q=face&k=10&source=${encodeURIComponent(only)}`);
+    expect(narrowed.status).toBe(200);
+    expect(narrowed.body.results.length).toBeGreaterThan(0);
+    expect(narrowed.body.results.every((r: { source: string }) => r.source === only)).toBe(true);
+  });
+});

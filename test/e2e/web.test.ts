@@ -148,10 +148,11 @@ describe.skipIf(!hasChromium)('web app', () => {
     const share = refinedSources.filter((s) => s === clickedSource).length / refinedSources.length;
     const before = sources.filter((s) => s === clickedSource).length / sources.length;
     if (USES_MINI_PACK) {
-      // The query's words still take part (every set titles its emoji "smiling face"), so the
-      // refinement is judged by how far it moves the page towards the clicked set.
+      // A style click hands the lead to style (style weighs as much as content and words together,
+      // README "Refinement"), so the page moves to the clicked set although every set titles its
+      // emoji "smiling face". Measured before that rule: 0.08 → 0.42; with it: see the log line.
       console.info(`e2e: ${clickedSource} share ${before.toFixed(2)} → ${share.toFixed(2)}`);
-      expect(share, `results from ${clickedSource}: ${refinedSources.join(',')}`).toBeGreaterThanOrEqual(Math.max(0.35, 3 * before));
+      expect(share, `results from ${clickedSource}: ${refinedSources.join(',')}`).toBeGreaterThanOrEqual(0.75);
     } else {
       console.warn(`e2e: models/mini/pack.json is missing; with the tiny random pack the style-set assertion is skipped (share ${share.toFixed(2)})`);
     }
@@ -255,6 +256,33 @@ describe.skipIf(!hasChromium)('web app', () => {
     await idle();
     expect(new Set(await cardSources()).size).toBeGreaterThan(1);
     expect(await panel.locator('.facet-value[data-field="source"]').count()).toBe(sources.length);
+  });
+
+  it('switches between the indexed collections with the Collection picker, through the same filter as the facets', async () => {
+    const listed = (await (await fetch(`${server.url}/v1/sources`)).json()) as { sources: Array<{ value: string; count: number }> };
+    expect(listed.sources.length).toBeGreaterThan(1);
+    const picker = page.locator('.view-search').getByRole('combobox', { name: 'Collection' });
+    await picker.waitFor();
+    const options = await picker.locator('option').allInnerTexts();
+    expect(options[0]).toMatch(/^All collections \(\d+\)$/);
+    expect(options.slice(1)).toEqual(listed.sources.map((s) => `${s.value} (${s.count})`));
+    await textSearch('smiling face');
+    const sessionPost = (req: { method(): string; url(): string }) => req.method() === 'POST' && new URL(req.url()).pathname === '/v1/sessions';
+    for (const chosen of [DISTINCT_STYLE, listed.sources[listed.sources.length - 1].value]) {
+      const sent = page.waitForRequest(sessionPost);
+      await picker.selectOption(chosen);
+      expect(((await sent).postDataJSON() as { filters?: unknown }).filters).toEqual({ sources: [chosen] });
+      await page.waitForFunction((value) => new URL(location.href).searchParams.get('source') === value, chosen);
+      await idle();
+      expect(new Set(await cardSources())).toEqual(new Set([chosen]));
+      await page.getByRole('button', { name: `Remove filter Collection: ${chosen}` }).waitFor();
+      expect(await picker.inputValue()).toBe(chosen);
+    }
+    await shot('search-collection');
+    await picker.selectOption('');
+    await page.waitForFunction(() => !new URL(location.href).searchParams.has('source'));
+    await idle();
+    expect(new Set(await cardSources()).size).toBeGreaterThan(1);
   });
 
   it('shows the API error for a bad upload and keeps working', async () => {

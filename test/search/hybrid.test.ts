@@ -137,16 +137,17 @@ describe('the lexical signal', () => {
 
   describe('pagination stays exact with the words on', () => {
     // A small lexical window and shallow oversampling, so lists are cut short and pools deepen.
-    const shallow = () =>
+    // Oversampled, the words' list (never oversampled: it is exact) reaches less deep than the indices'.
+    const shallow = (oversample: number) =>
       new SearchEngine({
         catalog: t.store.catalog,
         indices: t.store.indices,
         encoders: new FakeEncoders(),
-        options: { oversample: 1, maxCandidates: 200, rrfWindow: 20, maxDeepening: 8 },
+        options: { oversample, maxCandidates: 200, rrfWindow: 20, maxDeepening: 8 },
       });
-    for (const fusion of ['weighted', 'minmax', 'rrf'] as const) {
-      it(`${fusion}: the cursor's pages equal one deep page`, async () => {
-        const target = shallow();
+    for (const [fusion, oversample] of [['weighted', 1], ['weighted', 3], ['minmax', 1], ['rrf', 1]] as const) {
+      it(`${fusion} (oversample ${oversample}): the cursor's pages equal one deep page`, async () => {
+        const target = shallow(oversample);
         const request: SearchRequestInput = { q: 'cat pizza', style: 'ink', fusion, k: 6 };
         const pages = await allPages(target, request);
         const paged = pages.flatMap(ids);

@@ -75,6 +75,32 @@ describe('refinement sessions', () => {
     expect(current.weights).toEqual({ content: 0.1, style: 1, text: 0 });
   });
 
+  it('hands the lead to style on a style-only step: style weighs as much as content and words together', async () => {
+    const sessions = new RefineSessions(engine);
+    const session = await sessions.create({ q: 'cat', weights: { content: 1, style: 1, text: 0.5 } });
+    const liked = await sessions.step(session.id, { like: { style: ['dog-watercolor-1'] } });
+    expect(currentSnapshot(liked).weights).toEqual({ content: 1, style: 1.5, text: 0.5 });
+    // Again: the lead is kept, never raised further.
+    const again = await sessions.step(session.id, { set: { styleItemId: 'dog-watercolor-2' } });
+    expect(currentSnapshot(again).weights.style).toBe(1.5);
+    // The page moves to the liked style, further than with the weights left as they were.
+    const watercolours = async (id: string) => (await sessions.search(id, { k: 12 })).results.filter((r) => labelsOf(r.id).style === 'watercolor').length;
+    const unchanged = await sessions.create({ q: 'cat', weights: { content: 1, style: 1, text: 0.5 } });
+    await sessions.step(unchanged.id, { like: { style: ['dog-watercolor-1'] }, weights: { content: 1, style: 1, text: 0.5 } });
+    await sessions.step(unchanged.id, { set: { styleItemId: 'dog-watercolor-2' }, weights: { content: 1, style: 1, text: 0.5 } });
+    expect(await watercolours(session.id)).toBeGreaterThan(await watercolours(unchanged.id));
+    // Weights set in the step itself win; content steps leave the weights alone; undo restores.
+    const explicit = await sessions.step(session.id, { like: { style: ['cat-ink-0'] }, weights: { content: 2, style: 1, text: 1 } });
+    expect(currentSnapshot(explicit).weights).toEqual({ content: 2, style: 1, text: 1 });
+    const content = await sessions.step(session.id, { like: { content: ['cat-ink-0'], style: ['cat-ink-0'] } });
+    expect(currentSnapshot(content).weights).toEqual({ content: 2, style: 1, text: 1 });
+    for (let i = 0; i < 4; i++) await sessions.undo(session.id);
+    expect(currentSnapshot(await sessions.get(session.id)).weights).toEqual({ content: 1, style: 1, text: 0.5 });
+    // Without words (content from an item) the words' weight does not count.
+    const byItem = await sessions.create({ contentItemId: 'cat-ink-0' });
+    expect(currentSnapshot(await sessions.step(byItem.id, { like: { style: ['dog-watercolor-1'] } })).weights.style).toBe(1);
+  });
+
   it('keeps descriptors for a modality weighted 0 at the start, so the slider can be raised later', async () => {
     const sessions = new RefineSessions(engine);
     const session = await sessions.create({ q: 'cat', style: 'oil', weights: { content: 1, style: 0 } });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isParasolError } from '../../src/errors.js';
-import { SqliteCatalog, idFromHash, toFtsAnyQuery, toFtsQuery } from '../../src/store/sqlite-catalog.js';
+import { SqliteCatalog, idFromHash, toFtsQuery } from '../../src/store/sqlite-catalog.js';
 import type { ItemInput, ItemWithVectors } from '../../src/store/types.js';
 import { DIMS, hashOf, makeItem, seededRandom, tempDir } from './helpers.js';
 
@@ -368,9 +368,45 @@ describe('SqliteCatalog', () => {
       expect(await found(text)).toEqual(expected);
     });
 
-    it('builds FTS queries of quoted words joined by OR', () => {
-      expect(toFtsAnyQuery('a "b" OR c*')).toBe('"a" OR "b" OR "OR" OR "c"');
-      expect(toFtsAnyQuery('*"(')).toBeUndefined();
+    it("scores exactly as FTS5's bm25() of the words OR-ed together, in the same order", async () => {
+      const random = seededRandom(78);
+      const words = ['red', 'cat', 'tree', 'boat', 'sun'];
+      await catalog.addBatch(
+        Array.from({ length: 150 }, (_, i) =>
+          makeItem(`bm25-${i}`, random, {
+            title: `${words[i % 5]} ${words[(i * 3) % 5]} ${i}`,
+            tags: i % 4 === 0 ? ['cats', words[(i + 1) % 5]] : [],
+            description: i % 7 === 0 ? 'a long description about a red boat under the sun in a harbour' : '',
+          }),
+        ),
+      );
+      const db = new Database(join(dir, 'catalog.sqlite'), { readonly: true });
+      const direct = db.prepare(
+        `SELECT rowid AS seq, -bm25(items_fts, 3, 2, 1.5, 1) AS score FROM items_fts WHERE items_fts MATCH ? ORDER BY bm25(items_fts, 3, 2, 1.5, 1), rowid LIMIT ?`,
+      );
+      for (const text of ['cat', 'red boat', 'sun tree cats red', 'harbour cat', 'boat']) {
+        const query = text.split(' ').map((w) => `"${w}"`).join(' OR ');
+        for (const limit of [7, 500]) {
+          const hits = await catalog.lexicalSearch(text, { limit });
+          expect(hits.map(({ seq, score }) => ({ seq, score }))).toEqual(direct.all(query, limit));
+        }
+      }
+      db.close();
+    });
+
+    it("forgets its cached words when another connection or an alias' promotion changes them", async () => {
+      expect(await found('sleeping')).toEqual(['cat']);
+      const db = new Database(join(dir, 'catalog.sqlite'));
+      db.prepare("UPDATE items SET title = 'A sleeping fox' WHERE seq = ?").run(seqs.dog);
+      db.close();
+      expect(await found('sleeping')).toEqual(['cat', 'dog']);
+      const [stored] = await catalog.addBatch([makeItem('heron', random, { id: 'heron', title: 'Grey heron' })]);
+      await catalog.addBatch([makeItem('heron', random, { id: 'egret', title: 'White egret' })]);
+      const heronHits = async (text: string) => (await catalog.lexicalSearch(text, { limit: 10 })).map((hit) => hit.seq);
+      expect(await heronHits('heron egret')).toEqual([stored.seq]);
+      await catalog.delete('heron');
+      expect(await heronHits('heron')).toEqual([]);
+      expect(await heronHits('egret')).toEqual([stored.seq]);
     });
 
     it('reports the matched terms as the index stores them (stemmed, folded)', async () => {
@@ -389,7 +425,7 @@ describe('SqliteCatalog', () => {
       for (const hit of hits) expect(rescored.get(hit.seq)).toEqual(hit);
     });
 
-    it('rescores and reports terms the same way past the per-rowid probe limit (one pass over the matches)', async () => {
+    it('rescores and reports terms the same way for many seqs and few', async () => {
       const random = seededRandom(77);
       const many = Array.from({ length: 120 }, (_, i) =>
         makeItem(`many-${i}`, random, { title: i % 3 === 0 ? `striped cat ${i}` : `striped ${i}`, tags: i % 2 === 0 ? ['cats'] : ['plain'] }),

@@ -17,6 +17,7 @@ import type {
   ApiScores,
   ApiSession,
   ApiSessionPage,
+  ApiSources,
 } from '../../src/api/public-types.js';
 
 export type Scores = ApiScores;
@@ -259,6 +260,8 @@ export const api = {
     request<Page>('GET', `/v1/sessions/${enc(id)}/results${qs({ ...pageQuery(options), cursor })}`),
   interpolate: (req: InterpolateRequest) => request<Page>('POST', '/v1/interpolate', req),
   item: (id: string) => request<Item>('GET', `/v1/items/${enc(id)}`),
+  /** Every indexed source with its item count (the collection switch). */
+  sources: () => request<ApiSources>('GET', '/v1/sources'),
   thumbnailUrl: (id: string) => `/v1/items/${enc(id)}/thumbnail`,
 
   generate: (req: GenerateRequest) => request<{ jobId: string; params?: Record<string, unknown> }>('POST', '/v1/generate', req),

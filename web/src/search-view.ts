@@ -21,6 +21,7 @@ import {
 import { h } from './dom.js';
 import { FacetsPanel, FILTER_OF } from './facets-panel.js';
 import { ResultGrid } from './grid.js';
+import { SourcePicker } from './source-picker.js';
 import { createQueryField } from './query-field.js';
 import {
   ACTION_LABELS,
@@ -76,13 +77,15 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
   });
 
   const weightSliders = createWeightSliders();
+  const sourcePicker = new SourcePicker((sources) => void chooseSources(sources));
+  void sourcePicker.load();
   const explainBox = h('input', { type: 'checkbox', name: 'explain' });
   const form = h(
     'form',
     { class: 'search-form', role: 'search', 'aria-label': 'Search images', novalidate: true },
     what.el,
     how.el,
-    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Search')),
+    h('div', { class: 'form-actions' }, sourcePicker.el, h('button', { type: 'submit', class: 'primary' }, 'Search')),
     weightSliders.el,
     h('label', { class: 'explain-toggle' }, explainBox, ' Explain scores (show the matched words)'),
   );
@@ -193,6 +196,7 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
       grid.clear();
       shown = 0;
       facets.render(page.facets, state.filters);
+      sourcePicker.show(state.filters.sources);
     }
     grid.append(page.results);
     shown += page.results.length;
@@ -330,6 +334,24 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     });
   }
 
+  /** The collection switch: narrows to the chosen sources (none: all) and searches again, as a facet does. */
+  async function chooseSources(sources: string[]): Promise<void> {
+    const next: SearchState = { ...state, filters: { ...state.filters, sources }, sessionId: null };
+    if (!hasQuery(state)) {
+      // Nothing searched yet: the next search starts in the chosen collection.
+      state = { ...state, filters: next.filters };
+      sourcePicker.show(sources);
+      return;
+    }
+    await exclusive(async (token) => {
+      const page = await replay(next);
+      if (token !== generation) return;
+      state = { ...next, sessionId: page.session.id };
+      applySessionPage(page);
+      syncUrl(false);
+    });
+  }
+
   async function loadMore(): Promise<void> {
     if (!state.sessionId || cursor === null || loadingMore || el.getAttribute('aria-busy') === 'true' || el.hidden) return;
     loadingMore = true;
@@ -386,6 +408,7 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     what.setText(wanted.q);
     how.setText(wanted.style);
     weightSliders.set(wanted.weights);
+    sourcePicker.show(wanted.filters.sources);
     if (!hasQuery(wanted)) {
       ++generation;
       state = emptyState();

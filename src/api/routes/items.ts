@@ -6,6 +6,7 @@ import { createError } from '../../errors.js';
 import type { ItemService, UploadMeta } from '../../services/items.js';
 import type { SearchService } from '../../services/search.js';
 import { presentItem, presentPage } from '../present.js';
+import type { ApiSources } from '../public-types.js';
 import { filesOf, multipart } from '../uploads.js';
 import { assertK, idParam, idSchema, jsonField, jsonObject, parseQuery, queryValue, requireBodyType } from '../validate.js';
 
@@ -34,6 +35,11 @@ const similarQuerySchema = z.strictObject({
 export function itemRoutes(deps: { config: Config; items: ItemService; search: SearchService }): Router {
   const { config, items, search } = deps;
   const router = Router();
+
+  router.get('/v1/sources', async (_req, res) => {
+    const body: ApiSources = { sources: await items.sources() };
+    res.json(body);
+  });
 
   router.get('/v1/items/:id', async (req, res) => {
     const id = idParam(req, 'ITEM_NOT_FOUND');
