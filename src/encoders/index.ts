@@ -58,10 +58,12 @@ export const DEFAULT_IMAGE_WORKERS = 2;
 /**
  * Images per model run on a worker. onnxruntime's memory arena keeps the largest run's
  * activations (mini pack, both towers: ~45 MB at 8 images, ~90 at 16, ~385 at 64, per worker),
- * and small runs cost no more CPU per image (measured here: 3.8, 4.1, 4.1 and 4.5 ms at 8, 16, 32
- * and 64; without the arena 15-25% more at every size).
+ * and small runs cost no more CPU per image (both towers alone: 3.8, 4.1, 4.1 and 4.5 ms at 8,
+ * 16, 32 and 64; without the arena 15-25% more at every size). Whole demo ingest, 2 workers,
+ * interleaved on a loaded machine: 7.8-9.1 CPU ms an image and +205 MiB RSS in runs of 8,
+ * 8.9 and +300 MiB in runs of 16.
  */
-export const DEFAULT_IMAGE_RUN_SIZE = 16;
+export const DEFAULT_IMAGE_RUN_SIZE = 8;
 /**
  * Pixels decoded at once, in images at the pixel limit: each holds up to limitInputPixels × 4
  * bytes while it is resized. Small images share the budget, so a batch of icons decodes at once.
@@ -81,7 +83,7 @@ export interface LoadEncodersOptions {
   imageThreads?: number;
   /** Model worker threads sharing each batch of images (default 2; CPU only: on CUDA batches run in place). */
   imageWorkers?: number;
-  /** Images per model run on a worker (default 16). */
+  /** Images per model run on a worker (default 8). */
   imageRunSize?: number;
   logger?: Logger;
   /** Text query embeddings kept in the LRU cache; 0 disables it. */
