@@ -7,7 +7,7 @@
  * their peers, interleaved (A B A B …), each run on fresh encoders and a fresh store: on a shared
  * machine the load moves between runs, so the ratios are the figures to trust.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../src/config.js';
@@ -17,7 +17,7 @@ import { openEmbeddedStore } from '../src/store/embedded.js';
 import { demoIndexSource } from '../indexer/demo-index.js';
 import { ingest } from '../indexer/ingest.js';
 import type { IngestSource } from '../indexer/sources/types.js';
-import { median, round } from './stats.js';
+import { round } from './stats.js';
 
 /** How ingestion runs: model worker threads, intra-op threads each, images per model run, items per batch (one commit each). */
 export interface IngestSettings {
@@ -61,7 +61,7 @@ export interface IngestRun {
 export interface IngestComparison {
   settings: IngestSettings;
   runs: number;
-  /** Medians over this setting's runs. */
+  /** Medians over this setting's runs (the mean of the middle two for an even count). */
   imagesPerSecond: number;
   wallPerEncoder: number;
   cpuMsPerImage: number;
@@ -69,7 +69,10 @@ export interface IngestComparison {
   relativeToConfigured: number;
 }
 
-/** The headline keys are the configured setting's median run; `runs` and `comparison` hold every run and each peer. */
+/**
+ * The headline keys are the medians of the configured setting's runs (peak RSS: the largest; load:
+ * before the first, after the last); `runs` and `comparison` hold every run and each peer.
+ */
 export interface IngestResult extends Omit<IngestRun, 'settings'> {
   source: string;
   /** Items asked for (the corpus may hold fewer). */
@@ -135,25 +138,48 @@ export async function benchIngest(config: Config, dataDir: string, options: Inge
     return {
       settings,
       runs: own.length,
-      imagesPerSecond: round(median(own.map((r) => r.imagesPerSecond)), 1),
-      wallPerEncoder: round(median(own.map((r) => r.wallPerEncoder)), 2),
-      cpuMsPerImage: round(median(own.map((r) => r.cpuMsPerImage)), 2),
+      imagesPerSecond: round(midpoint(own.map((r) => r.imagesPerSecond)), 1),
+      wallPerEncoder: round(midpoint(own.map((r) => r.wallPerEncoder)), 2),
+      cpuMsPerImage: round(midpoint(own.map((r) => r.cpuMsPerImage)), 2),
       relativeToConfigured: 0,
     };
   });
   for (const c of comparison) c.relativeToConfigured = round(c.imagesPerSecond / comparison[0].imagesPerSecond, 2);
-  const configured = runs.filter((r) => r.settings === options.settings[0]).sort((a, b) => a.imagesPerSecond - b.imagesPerSecond);
-  const { settings, ...headline } = configured[Math.floor((configured.length - 1) / 2)];
+  const settings = options.settings[0];
+  const configured = runs.filter((r) => r.settings === settings);
+  const mid = (key: NumericKey, digits: number) => round(midpoint(configured.map((r) => r[key])), digits);
   return {
     source: source.label,
     limit: options.limit,
     settings,
-    ...headline,
+    seen: configured[0].seen,
+    added: configured[0].added,
+    skipped: configured[0].skipped,
+    seconds: mid('seconds', 2),
+    imagesPerSecond: mid('imagesPerSecond', 1),
+    encoderSeconds: mid('encoderSeconds', 2),
+    wallPerEncoder: mid('wallPerEncoder', 2),
+    encoderShare: mid('encoderShare', 3),
+    encoderImagesPerSecond: mid('encoderImagesPerSecond', 1),
+    cpuMsPerImage: mid('cpuMsPerImage', 2),
+    coresBusy: mid('coresBusy', 2),
+    peakRssBytes: Math.max(...configured.map((r) => r.peakRssBytes)),
+    peakRssGrowthBytes: Math.max(...configured.map((r) => r.peakRssGrowthBytes)),
+    loadAverage: { before: configured[0].loadAverage.before, after: configured[configured.length - 1].loadAverage.after },
     batchSize: settings.batchSize,
     sourceSetupSeconds: round(sourceSetupSeconds, 2),
     runs,
     comparison,
   };
+}
+
+type NumericKey = 'seconds' | 'imagesPerSecond' | 'encoderSeconds' | 'wallPerEncoder' | 'encoderShare' | 'encoderImagesPerSecond' | 'cpuMsPerImage' | 'coresBusy';
+
+/** The median, the mean of the middle two for an even count (with two runs: their mean). */
+function midpoint(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2;
 }
 
 export function describeSettings(s: IngestSettings): string {
@@ -162,7 +188,8 @@ export function describeSettings(s: IngestSettings): string {
 
 async function oneRun(config: Config, encoders: LoadedEncoders, source: IngestSource, dir: string, settings: IngestSettings): Promise<IngestRun> {
   await rm(dir, { recursive: true, force: true });
-  const dataDir = await mkdtemp(`${dir}-`);
+  await mkdir(dir, { recursive: true });
+  const dataDir = dir;
   const store = await openEmbeddedStore({
     dataDir,
     dims: { semantic: encoders.semanticDim, style: encoders.styleDim },
