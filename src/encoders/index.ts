@@ -51,8 +51,8 @@ export const DEFAULT_TEXT_THREADS = 1;
 export const DEFAULT_IMAGE_THREADS = 1;
 /**
  * Model worker threads for batches of images, each with its own copy of both image towers: a
- * batch is split between them, so on two cores both run the models while sharp's threads decode
- * in the gaps (measured against one worker: bench/README.md, ingest).
+ * batch's runs go to whichever is free, so on two cores both can run the models while sharp's
+ * threads render and decode in the gaps (measured beside one worker: bench/README.md, ingest).
  */
 export const DEFAULT_IMAGE_WORKERS = 2;
 /**
