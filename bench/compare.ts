@@ -23,6 +23,7 @@ export function metricsOf(report: BenchReport): Metric[] {
   if (report.ingest) {
     add('ingest img/s', report.ingest.imagesPerSecond, true);
     add('ingest wall ÷ encoder', report.ingest.wallPerEncoder, false);
+    add('ingest CPU ms / image', report.ingest.cpuMsPerImage, false);
   }
   for (const scale of report.scale) {
     const at = `@${scale.items}`;

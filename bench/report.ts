@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ColdStartChildResult, MemoryChildResult } from './child.js';
 import type { HttpResult } from './http.js';
-import type { IngestResult } from './ingest-bench.js';
+import { describeSettings, type IngestResult } from './ingest-bench.js';
 import type { InProcessResult } from './latency.js';
 import type { GitFacts, MachineFacts } from './machine.js';
 import type { RecallResult } from './recall.js';
@@ -72,7 +72,8 @@ export interface BenchReport {
   config: {
     hnsw: { M: number; efConstruction: number; efSearch: number };
     search: { k: number; oversample: number; maxCandidates: number; cacheSize: number };
-    ingest: { batchSize: number };
+    /** Items per commit; model workers, intra-op threads each, images per model run. */
+    ingest: { batchSize: number; workers?: number; threads?: number; runSize?: number };
     device: string;
     threads: number;
   };
@@ -123,6 +124,12 @@ export function formatSummary(report: BenchReport): string {
     lines.push('', `Ingest (demo corpus, first ${i.limit}): ${i.imagesPerSecond} img/s over ${i.seen} items in ${i.seconds} s; ` +
       `models ${(i.encoderShare * 100).toFixed(0)}% of the time, wall ÷ encoder ${i.wallPerEncoder} ` +
       `(${i.encoderImagesPerSecond} img/s of encoder time; load average ${i.loadAverage.before} → ${i.loadAverage.after})`);
+    for (const c of i.comparison ?? []) {
+      lines.push(`  ${pad(describeSettings(c.settings), 50)} ${lpad(String(c.imagesPerSecond), 6)} img/s (×${c.relativeToConfigured}), ` +
+        `wall ÷ encoder ${c.wallPerEncoder}, ${c.cpuMsPerImage} CPU ms/img, median of ${c.runs}`);
+    }
+    const peak = Math.max(0, ...(i.runs ?? []).map((r) => r.peakRssBytes));
+    if (peak > 0) lines.push(`  peak RSS ${mb(peak)}`);
   }
   if (report.sampler) {
     const g = report.sampler;

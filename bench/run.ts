@@ -16,7 +16,7 @@ import { openContext, type ParasolContext } from '../src/context.js';
 import { Progress, formatDuration } from '../src/progress.js';
 import type { ColdStartChildResult, MemoryChildResult } from './child.js';
 import { httpScenarios, runHttpScenario, startHttp, type HttpBudget } from './http.js';
-import { benchIngest } from './ingest-bench.js';
+import { benchIngest, configuredSettings, describeSettings, type IngestSettings } from './ingest-bench.js';
 import { benchSampler } from './sampler-bench.js';
 import { inProcessScenarios, runInProcess, type RunBudget } from './latency.js';
 import { gitFacts, machineFacts } from './machine.js';
@@ -39,6 +39,9 @@ interface Plan {
   mode: 'full' | 'quick';
   sizes: number[];
   ingestLimit: number;
+  /** Peer settings run beside the configured ones, interleaved (the lists' combinations). */
+  ingestPeers: { workers: number[]; threads: number[]; run: number[]; batch: number[] };
+  ingestRepeat: number;
   samplerBatch: number;
   samplerSteps: number[];
   recallQueries: number;
@@ -53,6 +56,11 @@ const USAGE = `usage: npm run bench [-- options]
   --sizes 10000,100000  store sizes to measure at, ascending (the store grows from one to the next)
   --pack DIR            model pack (default: PARASOL_PACK, else models/mini, else the tiny test pack)
   --ingest N            demo items to ingest (default 3000; quick 300; 0 skips)
+  --ingest-workers 1,2  model workers of the peer ingest runs (default 1: the configured settings run
+                        beside one worker); --ingest-threads 1, --ingest-run 16 (images per model
+                        run) and --ingest-batch 64 (items per commit) likewise (default: the
+                        configured value); every combination is a peer
+  --ingest-repeat N     runs of each ingest setting, interleaved (default 2; quick 1)
   --sampler-batch N     images per batch in the sampler section (default 4; quick 2; 0 skips the sampler)
   --duration S          seconds per HTTP run (default 4; quick 2)
   --connections N       HTTP connections (default 10)
@@ -72,6 +80,11 @@ function parsePlan(argv: string[]): { plan: Plan; pack?: string; out: string; ke
       sizes: { type: 'string' },
       pack: { type: 'string' },
       ingest: { type: 'string' },
+      'ingest-workers': { type: 'string' },
+      'ingest-threads': { type: 'string' },
+      'ingest-batch': { type: 'string' },
+      'ingest-run': { type: 'string' },
+      'ingest-repeat': { type: 'string' },
       'sampler-batch': { type: 'string' },
       duration: { type: 'string' },
       connections: { type: 'string' },
@@ -92,6 +105,8 @@ function parsePlan(argv: string[]): { plan: Plan; pack?: string; out: string; ke
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got "${value}"`);
     return n;
   };
+  const list = (name: string, value: string | undefined, min: number): number[] | undefined =>
+    value === undefined ? undefined : value.split(',').map((part) => int(name, part.trim(), 0, min));
   const sizes = values.sizes
     ? values.sizes.split(',').map((s) => int('sizes', s.trim().replace(/_/g, ''), 0))
     : quick
@@ -102,6 +117,13 @@ function parsePlan(argv: string[]): { plan: Plan; pack?: string; out: string; ke
     mode: quick ? 'quick' : 'full',
     sizes: [...new Set(sizes)],
     ingestLimit: int('ingest', values.ingest, quick ? 300 : 3000, 0),
+    ingestPeers: {
+      workers: list('ingest-workers', values['ingest-workers'], 1) ?? [1],
+      threads: list('ingest-threads', values['ingest-threads'], 0) ?? [],
+      run: list('ingest-run', values['ingest-run'], 1) ?? [],
+      batch: list('ingest-batch', values['ingest-batch'], 1) ?? [],
+    },
+    ingestRepeat: int('ingest-repeat', values['ingest-repeat'], quick ? 1 : 2),
     samplerBatch: int('sampler-batch', values['sampler-batch'], quick ? 2 : 4, 0),
     samplerSteps: quick ? [8] : [25, 50],
     recallQueries: quick ? 50 : 100,
@@ -115,6 +137,22 @@ function parsePlan(argv: string[]): { plan: Plan; pack?: string; out: string; ke
     fillBatchSize: 1000,
   };
   return { plan, pack: values.pack, out: resolve(values.out ?? join(PACKAGE_ROOT, 'bench', 'results')), keep: values.keep };
+}
+
+/** The configured ingest settings first, then every combination of the peer lists that differs from them. */
+function ingestSettings(configured: IngestSettings, peers: Plan['ingestPeers']): IngestSettings[] {
+  const out = [configured];
+  for (const workers of peers.workers.length > 0 ? peers.workers : [configured.workers]) {
+    for (const threads of peers.threads.length > 0 ? peers.threads : [configured.threads]) {
+      for (const runSize of peers.run.length > 0 ? peers.run : [configured.runSize]) {
+        for (const batchSize of peers.batch.length > 0 ? peers.batch : [configured.batchSize]) {
+          const peer = { workers, threads, runSize, batchSize };
+          if (!out.some((s) => s.workers === workers && s.threads === threads && s.runSize === runSize && s.batchSize === batchSize)) out.push(peer);
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** The pack to measure: explicit, else the bundled mini pack, else (while it is being trained) the tiny test pack. */
@@ -199,7 +237,7 @@ async function main(): Promise<void> {
     config: {
       hnsw: { ...config.hnsw },
       search: { k, oversample: config.search.oversample, maxCandidates: config.search.maxCandidates, cacheSize: config.search.cacheSize },
-      ingest: { batchSize: config.ingest.batchSize },
+      ingest: { batchSize: config.ingest.batchSize, ...encoders.imageSettings },
       device: config.device,
       threads: config.threads,
     },
@@ -215,7 +253,11 @@ async function main(): Promise<void> {
     // 3. Ingest first, while the process is small: the real encoders on real images.
     if (plan.ingestLimit > 0) {
       log(`ingest: first ${plan.ingestLimit} demo items with the ${encoders.packName} pack`);
-      report.ingest = await section('ingest', () => benchIngest(config, encoders, join(tmp, 'ingest'), plan.ingestLimit));
+      const settings = ingestSettings(configuredSettings(config, encoders), plan.ingestPeers);
+      log(`ingest: ${settings.map(describeSettings).join(' | ')}; ${plan.ingestRepeat} run(s) each, interleaved`);
+      report.ingest = await section('ingest', () =>
+        benchIngest(config, join(tmp, 'ingest'), { limit: plan.ingestLimit, settings, repeat: plan.ingestRepeat }),
+      );
       if (report.ingest) log(`ingest: ${report.ingest.imagesPerSecond} img/s, wall ÷ encoder ${report.ingest.wallPerEncoder}`);
       await rm(join(tmp, 'ingest'), { recursive: true, force: true });
     }

@@ -4,19 +4,25 @@
  * re-run skips what is stored without decoding or encoding it again. A bad file is skipped with
  * its reason and never stops the run.
  *
- * Both cores work: the encoders run a batch's models on their worker thread while the next
- * batches are read, rendered, probed and decoded on sharp's threads and the JS thread commits.
- * At most PREPARED_AHEAD batches wait prepared, and the encoders bound the pixels decoded at once,
- * so memory stays bounded.
+ * Small images (icons: the demo corpus) are decoded once, for the blank check and for both towers
+ * (opaque ones at the model's size go to the models without another sharp pipeline); a source
+ * that rasterises its images itself hands over the pixels with the bytes (SourceItem.rendered).
+ *
+ * Both cores work: the encoders run a batch's models on their worker threads while the next
+ * batches are read, rendered, probed and decoded on sharp's threads and the JS thread commits the
+ * batch encoded before. A batch is encoded as soon as it is decoded and the encoders are free, so
+ * the models never wait for a commit. At most PREPARED_AHEAD batches are in flight besides the
+ * one committing, and the encoders bound the pixels decoded at once, so memory stays bounded.
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
+import { decodeImage, type DecodedImage } from '../src/encoders/image.js';
 import type { ImageDescriptors, PreparedImage, StagedImageDescriber } from '../src/encoders/types.js';
 import { idFromHash } from '../src/store/sqlite-catalog.js';
 import type { Catalog, Item, ItemInput } from '../src/store/types.js';
 import { Progress } from '../src/progress.js';
 import type { ProgressSink } from '../src/progress.js';
-import { isBlankImage } from './blank.js';
+import { BLANK_CHECK_SIDE, isBlankImage, isBlankPixels } from './blank.js';
 import type { IngestSource, SkippedRow, SourceItem } from './sources/types.js';
 
 export interface IngestTarget {
@@ -70,13 +76,17 @@ const MAX_REPORTED_SKIPS = 200;
 const MAX_REPORTED_DUPLICATES = 1_000;
 const MAX_REPORTED_IDS = 10_000;
 /**
- * Batches read and decoded ahead of the one being encoded: while the models encode one, the next
- * is decoded and the one after is read (or rendered), so sharp's threads never wait for the JS
- * thread at a batch boundary. Each waiting item holds its file's bytes and its model inputs.
+ * Batches read, decoded and encoded ahead of the one being committed: while the models encode
+ * one, the next is decoded and the one after is read (or rendered), so neither the models nor
+ * sharp's threads wait for the JS thread at a batch boundary. Each item in flight holds its
+ * file's bytes, its model inputs and, once encoded, its descriptors.
  */
 const PREPARED_AHEAD = 2;
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A batch's descriptors (or why an image has none), by prepared item. */
+type Encoded = Map<Prepared, Settled<ImageDescriptors>>;
 
 interface Prepared {
   item: SourceItem;
@@ -124,6 +134,13 @@ export async function probeImage(bytes: Buffer, maxPixels: number): Promise<{ wi
   if (width * height > maxPixels) {
     throw new SkipError('too-large', `${width}×${height} exceeds the ${maxPixels}-pixel limit`);
   }
+  return { width, height };
+}
+
+/** The size of pixels a source decoded itself, held to the same limit as a probed image. */
+function checkSize(image: DecodedImage, maxPixels: number): { width: number; height: number } {
+  const { width, height } = image;
+  if (width * height > maxPixels) throw new SkipError('too-large', `${width}×${height} exceeds the ${maxPixels}-pixel limit`);
   return { width, height };
 }
 
@@ -183,13 +200,22 @@ export async function ingest(
 
   const prepare = async (item: SourceItem): Promise<Prepared | undefined> => {
     try {
-      const bytes = await item.bytes();
+      const rendered = item.rendered ? await item.rendered() : undefined;
+      const bytes = rendered ? rendered.bytes : await item.bytes();
       const hash = createHash('sha256').update(bytes).digest('hex');
-      const { width, height } = await probeImage(bytes, options.maxPixels);
+      const { width, height } = rendered ? checkSize(rendered.image, options.maxPixels) : await probeImage(bytes, options.maxPixels);
       // Stored content is counted as a duplicate at commit: no need to decode it (nor to check it is blank).
       const stored = (await target.catalog.findByHash(hash)) !== undefined;
-      if (!stored && (await isBlankImage(bytes, { maxPixels: options.maxPixels }))) throw new SkipError('blank', 'blank image');
-      return { item, bytes, hash, width, height, pixels: stored ? undefined : settle(encoders.prepareImage(bytes)) };
+      if (stored) return { item, bytes, hash, width, height, pixels: undefined };
+      if (width <= BLANK_CHECK_SIDE && height <= BLANK_CHECK_SIDE) {
+        // Small enough for the blank check to read every pixel: decode once (if the source has not), for it and for the towers.
+        const decoded = rendered?.image ?? (await decodeImage(bytes, { limitInputPixels: options.maxPixels }));
+        if (isBlankPixels(decoded.pixels)) throw new SkipError('blank', 'blank image');
+        return { item, bytes, hash, width, height, pixels: settle(encoders.prepareDecoded(decoded)) };
+      }
+      if (await isBlankImage(bytes, { maxPixels: options.maxPixels })) throw new SkipError('blank', 'blank image');
+      const pixels = rendered ? encoders.prepareDecoded(rendered.image) : encoders.prepareImage(bytes);
+      return { item, bytes, hash, width, height, pixels: settle(pixels) };
     } catch (error) {
       const { kind, reason } = classify(error);
       skip(item.key, kind, reason);
@@ -197,47 +223,64 @@ export async function ingest(
     }
   };
 
-  /** The batch's descriptors (undefined where an image is skipped); only the models count as encoder time. */
-  const describe = async (batch: Prepared[]): Promise<Array<ImageDescriptors | undefined>> => {
-    const pixels = await Promise.all(
-      batch.map(async (p) => {
-        const settled = await (p.pixels ?? settle(encoders.prepareImage(p.bytes)));
-        if (settled.ok) return settled.value;
-        const { kind, reason } = classify(settled.error);
-        skip(p.item.key, kind, reason);
-        return undefined;
-      }),
-    );
-    const ready = batch.flatMap((p, i) => {
-      const image = pixels[i];
-      return image ? [{ p, image, at: i }] : [];
+  /**
+   * The descriptors of `batch` (decoded now where they were not ahead), or why an image has none:
+   * skips are reported at commit, for the images that turn out new. Only the models count as
+   * encoder time.
+   */
+  const encode = async (batch: Prepared[]): Promise<Encoded> => {
+    const out: Encoded = new Map();
+    const pixels = await Promise.all(batch.map((p) => p.pixels ?? settle(encoders.prepareImage(p.bytes))));
+    const ready: Array<{ p: Prepared; image: PreparedImage }> = [];
+    batch.forEach((p, i) => {
+      const settled = pixels[i];
+      if (settled.ok) ready.push({ p, image: settled.value });
+      else out.set(p, settled);
     });
-    const out = new Array<ImageDescriptors | undefined>(batch.length);
+    if (ready.length === 0) return out;
     const t = performance.now();
     try {
       const descriptors = await encoders.describePrepared(ready.map((r) => r.image));
-      ready.forEach((r, j) => (out[r.at] = descriptors[j]));
+      ready.forEach((r, j) => out.set(r.p, { ok: true, value: descriptors[j] }));
     } catch {
       // One bad image must not sink its batch: retry one by one to find it.
-      for (const r of ready) {
-        try {
-          out[r.at] = (await encoders.describePrepared([r.image]))[0];
-        } catch (error) {
-          const { kind, reason } = classify(error);
-          skip(r.p.item.key, kind, reason);
-        }
-      }
+      for (const r of ready) out.set(r.p, await settle(encoders.describePrepared([r.image]).then(([d]) => d)));
     } finally {
       encoderMs += performance.now() - t;
     }
     return out;
   };
 
+  /**
+   * Batches are encoded one after the other, each as soon as it is decoded and the encoders are
+   * free, ahead of its commit. Everything not stored when it was read is encoded; the few that a
+   * batch committed meanwhile turns into duplicates only cost their encoding.
+   */
+  let encodersFree: Promise<unknown> = Promise.resolve();
+  const encodeInTurn = (prepared: Promise<Prepared[]>): Promise<Encoded> => {
+    const encoded = encodersFree.then(async () => encode((await prepared).filter((p) => p.pixels !== undefined)));
+    encodersFree = encoded.catch(() => undefined);
+    return encoded;
+  };
+
+  /** The batch's descriptors (undefined where an image is skipped), encoding what was not encoded ahead. */
+  const describe = async (fresh: Prepared[], ahead: Encoded): Promise<Array<ImageDescriptors | undefined>> => {
+    const missing = fresh.filter((p) => !ahead.has(p));
+    const late = missing.length > 0 ? await encode(missing) : new Map<Prepared, Settled<ImageDescriptors>>();
+    return fresh.map((p) => {
+      const settled = ahead.get(p) ?? late.get(p);
+      if (settled?.ok) return settled.value;
+      const { kind, reason } = classify(settled?.error);
+      skip(p.item.key, kind, reason);
+      return undefined;
+    });
+  };
+
   const prepareBatch = async (pending: SourceItem[]): Promise<Prepared[]> =>
     (await Promise.all(pending.map(prepare))).filter((p): p is Prepared => p !== undefined);
 
   /** Dedupes against the catalog (which earlier batches have just changed), encodes, commits. */
-  const commit = async (pending: SourceItem[], prepared: Prepared[]): Promise<void> => {
+  const commit = async (pending: SourceItem[], prepared: Prepared[], encoded: Encoded): Promise<void> => {
     const fresh: Prepared[] = [];
     const hashes = new Map<string, Prepared>();
     const ids = new Set<string>();
@@ -272,7 +315,7 @@ export async function ingest(
     }
     if (fresh.length > 0 || aliases.length > 0) {
       const [descriptors, thumbnails] = await Promise.all([
-        fresh.length > 0 ? describe(fresh) : Promise.resolve([]),
+        fresh.length > 0 ? describe(fresh, encoded) : Promise.resolve([]),
         Promise.all(
           fresh.map((p) =>
             p.item.storeThumbnail
@@ -341,20 +384,24 @@ export async function ingest(
     options.onBatch?.(progress.count, source.total);
   };
 
-  // Batches are prepared (read, hashed, probed, decoded) as they are read, up to PREPARED_AHEAD
-  // ahead of the oldest, which is then encoded and committed: the catalog still sees one
+  // Batches are prepared (read, hashed, probed, decoded) as they are read and encoded in turn,
+  // up to PREPARED_AHEAD ahead of the oldest, which is then committed: the catalog still sees one
   // transaction per batch, in source order.
   let pending: SourceItem[] = [];
-  const ahead: Array<{ items: SourceItem[]; prepared: Promise<Prepared[]> }> = [];
+  const ahead: Array<{ items: SourceItem[]; prepared: Promise<Prepared[]>; encoded: Promise<Encoded> }> = [];
+  const startBatch = (items: SourceItem[]): void => {
+    const prepared = prepareBatch(items);
+    ahead.push({ items, prepared, encoded: encodeInTurn(prepared) });
+  };
   const commitOldest = async (): Promise<void> => {
     const batch = ahead.shift();
-    if (batch) await commit(batch.items, await batch.prepared);
+    if (batch) await commit(batch.items, await batch.prepared, await batch.encoded);
   };
   for await (const item of source.items()) {
     summary.seen++;
     pending.push(item);
     if (pending.length >= options.batchSize) {
-      ahead.push({ items: pending, prepared: prepareBatch(pending) });
+      startBatch(pending);
       pending = [];
       if (ahead.length > PREPARED_AHEAD) await commitOldest();
       if (options.shouldStop?.()) {
@@ -363,7 +410,7 @@ export async function ingest(
       }
     }
   }
-  if (pending.length > 0 && !summary.stopped) ahead.push({ items: pending, prepared: prepareBatch(pending) });
+  if (pending.length > 0 && !summary.stopped) startBatch(pending);
   // A stop still commits what was read: those items are counted as seen.
   while (ahead.length > 0) await commitOldest();
   await target.save();

@@ -90,6 +90,8 @@ export const configSchema = z.object({
   ingest: z
     .object({
       batchSize: positiveInt.default(64),
+      /** Model worker threads sharing each batch of images (src/encoders/index.ts, DEFAULT_IMAGE_WORKERS). */
+      imageWorkers: positiveInt.max(64).default(2),
       thumbnailSize: positiveInt.default(256),
       /** On a first start, serve once this many demo items are indexed; the rest follow in the background. */
       demoServeAfter: z.coerce.number().int().min(0).default(3000),
@@ -207,6 +209,7 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_PACK: ['packDir'],
   PARASOL_DEVICE: ['device'],
   PARASOL_THREADS: ['threads'],
+  PARASOL_IMAGE_WORKERS: ['ingest', 'imageWorkers'],
   PARASOL_BACKEND: ['backend'],
   PARASOL_HOST: ['server', 'host'],
   PARASOL_PORT: ['server', 'port'],

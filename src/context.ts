@@ -101,6 +101,7 @@ export function openEncoders(config: Config, logger: Logger = silentLogger): Pro
     threads: config.threads || undefined,
     cacheSize: config.search.cacheSize,
     batchSize: config.ingest.batchSize,
+    imageWorkers: config.ingest.imageWorkers,
     limitInputPixels: config.limits.maxPixels,
     logger,
   });

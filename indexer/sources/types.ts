@@ -1,4 +1,5 @@
 /** What an ingestion source yields: metadata plus a way to read the image bytes. */
+import type { DecodedImage } from '../../src/encoders/image.js';
 
 export interface SourceItemMeta {
   id?: string;
@@ -19,6 +20,12 @@ export interface SourceItem {
   meta: SourceItemMeta;
   /** Reads the original bytes; a rejection skips the item with its reason. */
   bytes(): Promise<Buffer>;
+  /**
+   * The bytes with their pixels, for a source that makes both at once (the demo rasterises its
+   * SVGs): ingestion then does not probe or decode them again. `image` must be what decoding
+   * `bytes` gives.
+   */
+  rendered?(): Promise<{ bytes: Buffer; image: DecodedImage }>;
   /** Vector originals (the demo's SVGs) are re-rendered on demand instead of storing a thumbnail. */
   storeThumbnail: boolean;
 }

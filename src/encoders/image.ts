@@ -133,17 +133,61 @@ async function modelInput(pipeline: Sharp, preprocess: Preprocess): Promise<Floa
   return normalizePixels(data, size, preprocess.mean, preprocess.std);
 }
 
-/** Interleaved RGB bytes -> planar (value / 255 - mean) / std. */
-function normalizePixels(rgb: Uint8Array, size: number, mean: readonly number[], std: readonly number[]): Float32Array {
+/** Interleaved RGB (or RGBA, alpha ignored) bytes -> planar (value / 255 - mean) / std. */
+function normalizePixels(pixels: Uint8Array, size: number, mean: readonly number[], std: readonly number[], channels = 3): Float32Array {
   const plane = size * size;
   const out = new Float32Array(3 * plane);
+  // A byte has 256 values: one table per channel, computed by the same formula, replaces the arithmetic per pixel.
+  const table = new Float64Array(256);
   for (let c = 0; c < 3; c++) {
     const offset = c * plane;
     const m = mean[c];
     const s = std[c];
-    for (let i = 0; i < plane; i++) out[offset + i] = (rgb[i * 3 + c] / 255 - m) / s;
+    for (let v = 0; v < 256; v++) table[v] = (v / 255 - m) / s;
+    for (let i = 0, at = c; i < plane; i++, at += channels) out[offset + i] = table[pixels[at]];
   }
   return out;
+}
+
+function isOpaque(image: DecodedImage): boolean {
+  const { pixels } = image;
+  for (let at = 3; at < pixels.length; at += 4) if (pixels[at] !== 255) return false;
+  return true;
+}
+
+/**
+ * Whether the block maps an image of this size onto itself: the model's size already, square,
+ * and (for `shortest`) no upscaling first. sharp then resamples nothing.
+ */
+function keepsPixels(image: DecodedImage, preprocess: Preprocess): boolean {
+  const { size } = preprocess;
+  if (image.width !== size || image.height !== size) return false;
+  return preprocess.resize !== 'shortest' || Math.max(size, preprocess.shortestSide ?? size) === size;
+}
+
+/**
+ * One model input per preprocess block from pixels decoded already (ingestion decodes a small
+ * image once, for its blank check and for the towers). An opaque image already at a block's size
+ * needs neither flattening nor resampling: its bytes are normalised directly, the values sharp's
+ * pipeline gives (tested) without a pipeline per image, which on icons costs more than the rest.
+ */
+export async function prepareDecoded(image: DecodedImage, preprocesses: readonly Preprocess[]): Promise<Float32Array[]> {
+  const opaque = isOpaque(image);
+  const byKey = new Map<string, Promise<Float32Array>>();
+  return Promise.all(
+    preprocesses.map((preprocess) => {
+      const key = preprocessKey(preprocess);
+      let prepared = byKey.get(key);
+      if (!prepared) {
+        prepared =
+          opaque && keepsPixels(image, preprocess)
+            ? Promise.resolve(normalizePixels(image.pixels, preprocess.size, preprocess.mean, preprocess.std, 4))
+            : toModelInput(image, preprocess);
+        byKey.set(key, prepared);
+      }
+      return prepared;
+    }),
+  );
 }
 
 /** Identifies a preprocess block, so towers that share one share the work. */

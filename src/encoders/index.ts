@@ -8,7 +8,7 @@
 import * as ort from 'onnxruntime-node';
 import { createError } from '../errors.js';
 import { normalize } from '../vectors.js';
-import { prepareImage, DEFAULT_LIMIT_INPUT_PIXELS } from './image.js';
+import { prepareDecoded, prepareImage, DEFAULT_LIMIT_INPUT_PIXELS, type DecodedImage } from './image.js';
 import { LruCache, type CacheStats } from './lru.js';
 import {
   TOWERS,
@@ -50,6 +50,21 @@ export const DEFAULT_TEXT_THREADS = 1;
  */
 export const DEFAULT_IMAGE_THREADS = 1;
 /**
+ * Model worker threads for batches of images, each with its own copy of both image towers: a
+ * batch's runs go to whichever is free, so on two cores both can run the models while sharp's
+ * threads render and decode in the gaps (measured beside one worker: bench/README.md, ingest).
+ */
+export const DEFAULT_IMAGE_WORKERS = 2;
+/**
+ * Images per model run on a worker. onnxruntime's memory arena keeps the largest run's
+ * activations (mini pack, both towers: ~45 MB at 8 images, ~90 at 16, ~385 at 64, per worker),
+ * and small runs cost no more CPU per image (both towers alone: 3.8, 4.1, 4.1 and 4.5 ms at 8,
+ * 16, 32 and 64; without the arena 15-25% more at every size). Whole demo ingest, 2 workers,
+ * interleaved on a loaded machine: 7.8-9.1 CPU ms an image and +205 MiB RSS in runs of 8,
+ * 8.9 and +300 MiB in runs of 16.
+ */
+export const DEFAULT_IMAGE_RUN_SIZE = 8;
+/**
  * Pixels decoded at once, in images at the pixel limit: each holds up to limitInputPixels × 4
  * bytes while it is resized. Small images share the budget, so a batch of icons decodes at once.
  */
@@ -66,6 +81,10 @@ export interface LoadEncodersOptions {
   textThreads?: number;
   /** Threads for the image towers (default `threads` when given, else 1; 0 means onnxruntime's default). */
   imageThreads?: number;
+  /** Model worker threads sharing each batch of images (default 2; CPU only: on CUDA batches run in place). */
+  imageWorkers?: number;
+  /** Images per model run on a worker (default 8). */
+  imageRunSize?: number;
   logger?: Logger;
   /** Text query embeddings kept in the LRU cache; 0 disables it. */
   cacheSize?: number;
@@ -81,12 +100,16 @@ export interface LoadedEncoders extends Encoders, StagedImageDescriber {
   /** The pack's absolute folder. */
   readonly packDir: string;
   textCacheStats(): CacheStats;
+  /** How batches of images run: model workers (0 on CUDA), intra-op threads each, images per run. */
+  readonly imageSettings: { workers: number; threads: number; runSize: number };
 }
 
 export async function loadEncoders(options: LoadEncodersOptions): Promise<LoadedEncoders> {
   const batchSize = positiveInteger('batchSize', options.batchSize ?? DEFAULT_BATCH_SIZE);
   const cacheSize = nonNegativeInteger('cacheSize', options.cacheSize ?? DEFAULT_TEXT_CACHE_SIZE);
   const limitInputPixels = positiveInteger('limitInputPixels', options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS);
+  const workerCount = positiveInteger('imageWorkers', options.imageWorkers ?? DEFAULT_IMAGE_WORKERS);
+  const runSize = positiveInteger('imageRunSize', options.imageRunSize ?? DEFAULT_IMAGE_RUN_SIZE);
 
   const pack = await readPack(options.packDir);
   const { manifest } = pack;
@@ -115,20 +138,20 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
   const provider = runtime.provider as Provider;
   const imageThreads = options.imageThreads ?? options.threads ?? DEFAULT_IMAGE_THREADS;
   /**
-   * Batches of images (describePrepared, describeImages) run on a worker thread with its own copy
-   * of the image towers, started on first use; single queries stay on the sessions here. On CUDA
-   * the GPU does the work and there is nothing to gain.
+   * Batches of images (describePrepared, describeImages) run on worker threads, each with its own
+   * copy of the image towers, started on first use; single queries stay on the sessions here. On
+   * CUDA the GPU does the work and there is nothing to gain.
    */
-  let imageWorker: Promise<ModelWorker> | undefined;
-  let startedWorker: ModelWorker | undefined;
-  function workerForImages(): Promise<ModelWorker> | undefined {
-    if (provider !== 'cpu') return undefined;
+  const onWorkers = provider === 'cpu';
+  const workerSlots: Array<{ started?: ModelWorker; ready?: Promise<ModelWorker> }> = Array.from({ length: workerCount }, () => ({}));
+  function imageWorker(slot: number): Promise<ModelWorker> {
+    const entry = workerSlots[slot];
     // A worker that died (out of memory, a native crash) is replaced, not left to fail every batch.
-    if (startedWorker && !startedWorker.alive) imageWorker = undefined;
-    if (!imageWorker) {
+    if (entry.started && !entry.started.alive) entry.ready = undefined;
+    if (!entry.ready) {
       const worker = startModelWorker(provider);
-      startedWorker = worker;
-      imageWorker = Promise.all(TOWERS.map((tower) => worker.open(sessions[tower].image.path, imageThreads))).then(
+      entry.started = worker;
+      entry.ready = Promise.all(TOWERS.map((tower) => worker.open(sessions[tower].image.path, imageThreads))).then(
         () => worker,
         async (error: unknown) => {
           await worker.terminate();
@@ -136,7 +159,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
         },
       );
     }
-    return imageWorker;
+    return entry.ready;
   }
   const textCache = new LruCache<string, Float32Array>(cacheSize);
   const budget = createPixelBudget(DECODE_CONCURRENCY * limitInputPixels);
@@ -159,17 +182,22 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     return Array.from({ length: batch }, (_, row) => normalize(data.subarray(row * dim, (row + 1) * dim)));
   }
 
-  async function embedPrepared(tower: TowerName, inputs: Float32Array[], onWorker = false): Promise<Float32Array[]> {
+  async function embedPrepared(tower: TowerName, inputs: Float32Array[], worker?: ModelWorker): Promise<Float32Array[]> {
     const spec = manifest[tower].image;
     const size = spec.preprocess.size;
-    const stacked = new Float32Array(inputs.length * 3 * size * size);
-    inputs.forEach((input, i) => stacked.set(input, i * input.length));
+    const length = 3 * size * size;
+    const stacked = new Float32Array(inputs.length * length);
+    inputs.forEach((input, i) => {
+      if (input.length !== length) {
+        throw createError('UNPROCESSABLE', `a prepared ${tower} input holds ${input.length} values, the ${tower} image tower takes ${length}`);
+      }
+      stacked.set(input, i * length);
+    });
     const dims = [inputs.length, 3, size, size];
     const dim = manifest[tower].dim;
     const model = sessions[tower].image;
-    const worker = onWorker ? workerForImages() : undefined;
     const data = worker
-      ? await model.runOn(await worker, { [spec.input]: { data: stacked, dims } }, [inputs.length, dim])
+      ? await model.runOn(worker, { [spec.input]: { data: stacked, dims } }, [inputs.length, dim])
       : await model.run({ [spec.input]: new ort.Tensor('float32', stacked, dims) }, [inputs.length, dim]);
     return Array.from({ length: inputs.length }, (_, row) => normalize(data.subarray(row * dim, (row + 1) * dim)));
   }
@@ -250,16 +278,45 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     return { semantic, style };
   }
 
+  async function prepareFromPixels(image: DecodedImage): Promise<PreparedImage> {
+    ensureOpen();
+    const [semantic, style] = await prepareDecoded(image, imagePreprocesses);
+    return { semantic, style };
+  }
+
+  /** One tower after the other: a worker runs one session at a time, each on the configured threads. */
+  async function describeSlice(slice: PreparedImage[], worker?: ModelWorker): Promise<ImageDescriptors[]> {
+    const semantic = await embedPrepared('semantic', slice.map((image) => image.semantic), worker);
+    const style = await embedPrepared('style', slice.map((image) => image.style), worker);
+    return slice.map((_, i) => ({ semantic: semantic[i], style: style[i] }));
+  }
+
   async function describePrepared(images: PreparedImage[]): Promise<ImageDescriptors[]> {
     ensureOpen();
-    const out: ImageDescriptors[] = [];
-    for (const chunk of chunks(images, batchSize)) {
-      // One tower after the other: the worker runs one session at a time, each on the configured threads.
-      const semantic = await embedPrepared('semantic', chunk.map((image) => image.semantic), true);
-      const style = await embedPrepared('style', chunk.map((image) => image.style), true);
-      chunk.forEach((_, i) => out.push({ semantic: semantic[i], style: style[i] }));
+    if (!onWorkers) {
+      const out: ImageDescriptors[] = [];
+      for (const chunk of chunks(images, batchSize)) out.push(...(await describeSlice(chunk)));
+      return out;
     }
-    return out;
+    // Runs of runSize images, both towers each, go to whichever worker is free: they finish together.
+    const runs = chunks(images, runSize);
+    const described = new Array<ImageDescriptors[]>(runs.length);
+    let next = 0;
+    let failed = false;
+    const drain = async (slot: number): Promise<void> => {
+      const worker = await imageWorker(slot);
+      while (next < runs.length && !failed) {
+        const at = next++;
+        try {
+          described[at] = await describeSlice(runs[at], worker);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(workerCount, runs.length) }, (_, slot) => drain(slot)));
+    return described.flat();
   }
 
   async function describeImages(images: ImageInput[]): Promise<ImageDescriptors[]> {
@@ -285,14 +342,16 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     styleText: textEmbedder('style'),
     describeImages,
     prepareImage: prepareForTowers,
+    prepareDecoded: prepareFromPixels,
     describePrepared,
+    imageSettings: { workers: onWorkers ? workerCount : 0, threads: imageThreads, runSize },
     textCacheStats: () => textCache.stats(),
     async dispose() {
       disposed = true;
       textCache.clear();
-      const worker = imageWorker;
-      imageWorker = undefined;
-      await worker?.then((w) => w.terminate(), () => undefined);
+      const ready = workerSlots.map((entry) => entry.ready);
+      for (const entry of workerSlots) entry.ready = undefined;
+      await Promise.all(ready.map((worker) => worker?.then((w) => w.terminate(), () => undefined)));
       await runtime.dispose();
     },
   };

@@ -5,6 +5,8 @@
  * An image input is anything sharp can read: encoded bytes (JPEG, PNG, WebP, GIF, AVIF, TIFF, SVG).
  */
 
+import type { DecodedImage } from './image.js';
+
 export type ImageInput = Buffer | Uint8Array;
 
 export interface ImageEmbedder {
@@ -36,6 +38,8 @@ export interface PreparedImage {
 export interface StagedImageDescriber {
   /** Decodes and resizes one image for both towers; UNSUPPORTED_IMAGE or IMAGE_TOO_LARGE when it cannot. */
   prepareImage(image: ImageInput): Promise<PreparedImage>;
+  /** The same from pixels decoded already (decodeImage), without decoding again. */
+  prepareDecoded(image: DecodedImage): Promise<PreparedImage>;
   /** Both descriptors of prepared images, the models run in batches. */
   describePrepared(images: PreparedImage[]): Promise<ImageDescriptors[]>;
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeImage } from '../../src/encoders/image.js';
 import { loadEncoders, type LoadedEncoders } from '../../src/encoders/index.js';
 import {
   expectClose,
@@ -165,6 +166,52 @@ describe('batching', () => {
   it('rejects a batch size or cache size that makes no sense', async () => {
     await rejectionOf(loadEncoders({ packDir: TINY_PACK, batchSize: 0 }), 'CONFIG_INVALID');
     await rejectionOf(loadEncoders({ packDir: TINY_PACK, cacheSize: -1 }), 'CONFIG_INVALID');
+    await rejectionOf(loadEncoders({ packDir: TINY_PACK, imageWorkers: 0 }), 'CONFIG_INVALID');
+    await rejectionOf(loadEncoders({ packDir: TINY_PACK, imageRunSize: 1.5 }), 'CONFIG_INVALID');
+  });
+
+  it('describes prepared images on several workers in runs, in order, as the towers do one by one', async () => {
+    const reference = await readReference(TINY_PACK);
+    const files = await Promise.all(reference.images.map((entry) => readFile(path.join(TINY_PACK, entry.file))));
+    // An odd count over runs of 2 on 3 workers: runs end unevenly and workers take turns.
+    const images = [...files, ...files, files[0]];
+    const pool = await loadEncoders({ packDir: TINY_PACK, device: 'cpu', imageWorkers: 3, imageRunSize: 2, cacheSize: 0 });
+    const single = await loadEncoders({ packDir: TINY_PACK, device: 'cpu', imageWorkers: 1, imageRunSize: 64, cacheSize: 0 });
+    try {
+      expect(pool.imageSettings).toEqual({ workers: 3, threads: 1, runSize: 2 });
+      const described = await pool.describePrepared(await Promise.all(images.map((image) => pool.prepareImage(image))));
+      const semantic = await single.semanticImage.embedImages(images);
+      const style = await single.styleImage.embedImages(images);
+      expect(described).toHaveLength(images.length);
+      described.forEach((d, i) => {
+        expect(maxAbsDiff(d.semantic, semantic[i])).toBeLessThan(1e-6);
+        expect(maxAbsDiff(d.style, style[i])).toBeLessThan(1e-6);
+      });
+      // A bad input fails the call, and the workers keep serving.
+      const bad = { semantic: new Float32Array(5), style: new Float32Array(5) };
+      await expect(pool.describePrepared([...(await Promise.all(files.map((f) => pool.prepareImage(f)))), bad])).rejects.toThrow();
+      const again = await pool.describePrepared([await pool.prepareImage(images[0])]);
+      expect(maxAbsDiff(again[0].semantic, semantic[0])).toBeLessThan(1e-6);
+    } finally {
+      await pool.dispose();
+      await single.dispose();
+    }
+  });
+
+  it('prepares decoded pixels as it prepares the encoded image', async () => {
+    const reference = await readReference(TINY_PACK);
+    const encoders = await loadEncoders({ packDir: TINY_PACK, device: 'cpu', cacheSize: 0 });
+    try {
+      for (const entry of reference.images) {
+        const bytes = await readFile(path.join(TINY_PACK, entry.file));
+        const fromBytes = await encoders.prepareImage(bytes);
+        const fromPixels = await encoders.prepareDecoded(await decodeImage(bytes));
+        expect(maxAbsDiff(fromPixels.semantic, fromBytes.semantic)).toBe(0);
+        expect(maxAbsDiff(fromPixels.style, fromBytes.style)).toBe(0);
+      }
+    } finally {
+      await encoders.dispose();
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { decodeImage, prepareImage, preprocessKey, toModelInput } from '../../src/encoders/image.js';
+import { decodeImage, prepareDecoded, prepareImage, preprocessKey, toModelInput } from '../../src/encoders/image.js';
 import type { Preprocess } from '../../src/encoders/pack.js';
 import { bands, maxAbsDiff, rawImage, rejectionOf } from './helpers.js';
 
@@ -107,6 +107,43 @@ describe('preprocessing', () => {
       }
     },
   );
+});
+
+describe('prepareDecoded', () => {
+  // Noise, so any difference in resampling, flattening or rounding shows.
+  const noise = (width: number, height: number, channels: 3 | 4, opaque = false) =>
+    Buffer.from(Array.from({ length: width * height * channels }, (_, i) => (opaque && i % 4 === 3 ? 255 : (i * 7919 + (i >> 3) * 31) & 255)));
+  const blocks = (size: number): Preprocess[] => [
+    { size, resize: 'contain', background: '#123456', mean: [0.4, 0.5, 0.6], std: [0.2, 0.3, 0.25] },
+    { size, resize: 'cover', background: '#ffffff', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+    { size, resize: 'shortest', background: '#ffffff', mean: [0.1, 0.2, 0.3], std: [0.3, 0.2, 0.1] },
+    { size, resize: 'shortest', shortestSide: size + 4, background: '#ffffff', mean: [0, 0, 0], std: [1, 1, 1] },
+  ];
+
+  it('gives what sharp gives, for opaque images at the model size (no pipeline) and every other image', async () => {
+    const cases = [
+      { name: 'opaque, at size', png: await rawImage(noise(20, 20, 3), 20, 20, 3).png().toBuffer() },
+      { name: 'opaque with alpha, at size', png: await rawImage(noise(20, 20, 4, true), 20, 20, 4).png().toBuffer() },
+      { name: 'translucent, at size', png: await rawImage(noise(20, 20, 4), 20, 20, 4).png().toBuffer() },
+      { name: 'opaque, larger', png: await rawImage(noise(45, 31, 3), 45, 31, 3).png().toBuffer() },
+      { name: 'opaque, smaller', png: await rawImage(noise(12, 12, 3), 12, 12, 3).png().toBuffer() },
+    ];
+    for (const { name, png } of cases) {
+      const decoded = await decodeImage(png);
+      const prepared = await prepareDecoded(decoded, blocks(20));
+      const expected = await Promise.all(blocks(20).map((preprocess) => toModelInput(decoded, preprocess)));
+      prepared.forEach((tensor, i) => expect(maxAbsDiff(tensor, expected[i]), `${name}, block ${i}`).toBe(0));
+      // And what ingestion would get from the encoded bytes.
+      const fromBytes = await prepareImage(png, blocks(20));
+      prepared.forEach((tensor, i) => expect(maxAbsDiff(tensor, fromBytes[i]), `${name}, block ${i} from bytes`).toBe(0));
+    }
+  });
+
+  it('prepares a block shared by two towers once', async () => {
+    const decoded = await decodeImage(await rawImage(noise(20, 20, 3), 20, 20, 3).png().toBuffer());
+    const [a, b] = await prepareDecoded(decoded, [blocks(20)[0], { ...blocks(20)[0] }]);
+    expect(b).toBe(a);
+  });
 });
 
 describe('image formats', () => {

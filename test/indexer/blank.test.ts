@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { isBlankImage } from '../../indexer/blank.js';
+import { isBlankImage, isBlankPixels } from '../../indexer/blank.js';
+import { decodeImage } from '../../src/encoders/image.js';
 
 const limits = { maxPixels: 10_000_000 };
 
@@ -40,5 +41,28 @@ describe('isBlankImage', () => {
       .toBuffer();
     expect(await isBlankImage(whiteDot, limits)).toBe(true);
     expect(await isBlankImage(whiteDot, { ...limits, background: { r: 0, g: 0, b: 0 } })).toBe(false);
+  });
+});
+
+describe('isBlankPixels', () => {
+  it('agrees with isBlankImage on decoded pixels of images no larger than the check reads', async () => {
+    const cases: Array<[string, Buffer]> = [
+      ['transparent', await square({ r: 12, g: 200, b: 40, alpha: 0 }).png().toBuffer()],
+      ['flat red', await square('#ff0000', 3).png().toBuffer()],
+      ['half-transparent red', await square({ r: 255, g: 0, b: 0, alpha: 0.5 }).png().toBuffer()],
+      ['red with a dot', await withDot(square('#ff0000', 3), { top: 10, left: 20 })],
+      ['a dot in the last pixel', await withDot(square({ r: 0, g: 0, b: 0, alpha: 0 }), { top: 63, left: 63 })],
+    ];
+    for (const [name, png] of cases) {
+      const expected = await isBlankImage(png, limits);
+      expect(isBlankPixels((await decodeImage(png)).pixels), name).toBe(expected);
+    }
+  });
+
+  it('flattens onto the given background', () => {
+    // One white pixel and one transparent one: blank on white, not on black.
+    const rgba = Uint8Array.from([255, 255, 255, 255, 0, 0, 0, 0]);
+    expect(isBlankPixels(rgba)).toBe(true);
+    expect(isBlankPixels(rgba, { r: 0, g: 0, b: 0 })).toBe(false);
   });
 });

@@ -14,6 +14,10 @@ import { folderSource } from '../../indexer/sources/folder.js';
 import { manifestSource } from '../../indexer/sources/manifest.js';
 import { memorySource } from '../../indexer/sources/memory.js';
 import { parseCsv } from '../../indexer/sources/csv.js';
+import type { SourceItem } from '../../indexer/sources/types.js';
+import type { StagedImageDescriber } from '../../src/encoders/types.js';
+import type { ItemInput } from '../../src/store/types.js';
+import { maxAbsDiff } from '../encoders/helpers.js';
 
 const TINY_PACK = path.resolve('test/fixtures/tiny-pack');
 const options: IngestOptions = { batchSize: 4, thumbnailSize: 256, maxPixels: 1_000_000, progress: null };
@@ -258,6 +262,86 @@ describe('ingest the demo corpus', () => {
     expect(item?.attribution).toMatch(/OpenMoji/);
     expect(item?.extra).toMatchObject({ kind: 'emoji-demo', set: 'openmoji' });
     expect(await store.catalog.thumbnail(item!.id)).toBeUndefined();
+    // Icons are decoded once (blank check and towers from the same pixels): the vectors are the encoders' own.
+    const rendered: Buffer[] = [];
+    for await (const demo of demoSource({ renderSize: 32, sets: ['openmoji'], limit: 12 }).items()) rendered.push(await demo.bytes());
+    const expected = await encoders.describeImages(rendered);
+    for (const [i, id] of summary.addedIds.entries()) {
+      const stored = await store.catalog.getWithVectors(id);
+      expect(maxAbsDiff(stored!.semantic, expected[i].semantic)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(stored!.style, expected[i].style)).toBeLessThan(1e-6);
+    }
+    await store.close();
+  });
+});
+
+describe('the pipeline', () => {
+  /** Forty distinct small images with a dot each (none blank), in memory. */
+  async function distinctItems(count: number, onRead: () => void): Promise<SourceItem[]> {
+    return Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const bytes = await colourBytes(((i + 1) * 37) % 256, ((i + 1) * 91) % 256, ((i + 1) * 53) % 256, 24);
+        return { key: `item-${i}`, meta: { id: `item-${i}` }, storeThumbnail: false, bytes: async () => (onRead(), bytes) };
+      }),
+    );
+  }
+
+  it('reads at most three batches ahead of the last commit, so memory stays bounded', async () => {
+    const store = await openStore();
+    let read = 0;
+    let committed = 0;
+    let mostAhead = 0;
+    const items = await distinctItems(40, () => {
+      read++;
+      mostAhead = Math.max(mostAhead, read - committed);
+    });
+    const summary = await ingest(memorySource('bounded', items), encoders, store, {
+      ...options,
+      onBatch: (seen) => (committed = seen),
+    });
+    expect(summary.added).toBe(40);
+    // PREPARED_AHEAD (2) batches besides the one committing, four items each; and it does read ahead.
+    expect(mostAhead).toBeLessThanOrEqual(12);
+    expect(mostAhead).toBeGreaterThan(4);
+    await store.close();
+  });
+
+  it('encodes the next batch while the catalog commits this one', async () => {
+    const store = await openStore();
+    const events: string[] = [];
+    let batch = 0;
+    const watched: StagedImageDescriber = {
+      prepareImage: (image) => encoders.prepareImage(image),
+      prepareDecoded: (image) => encoders.prepareDecoded(image),
+      describePrepared: async (images) => {
+        events.push(`encode ${images.length}`);
+        return encoders.describePrepared(images);
+      },
+    };
+    const slowCatalog = new Proxy(store.catalog, {
+      get(target, name) {
+        const value = Reflect.get(target, name, target) as unknown;
+        if (name !== 'addBatch' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+        return async (inputs: ItemInput[]) => {
+          const n = ++batch;
+          events.push(`commit ${n} starts`);
+          // A slow commit (a large catalog, a slow disk): the models must not wait for it.
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          const results = await (value as (inputs: ItemInput[]) => Promise<unknown>).call(target, inputs);
+          events.push(`commit ${n} ends`);
+          return results;
+        };
+      },
+    });
+    const target = { catalog: slowCatalog, sync: () => store.sync(), save: () => store.save() };
+    const summary = await ingest(memorySource('overlap', await distinctItems(12, () => undefined)), watched, target, options);
+    expect(summary.added).toBe(12);
+    expect(events.filter((e) => e.startsWith('encode'))).toEqual(['encode 4', 'encode 4', 'encode 4']);
+    // Every batch but the first was encoded before the commit of the one before it ended.
+    const at = (event: string) => events.indexOf(event);
+    expect(at('commit 1 starts')).toBeLessThan(at('commit 1 ends'));
+    expect(events.slice(0, at('commit 1 ends')).filter((e) => e.startsWith('encode'))).toHaveLength(3);
+    expect((await store.catalog.stats()).items).toBe(12);
     await store.close();
   });
 });
