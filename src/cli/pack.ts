@@ -128,7 +128,7 @@ interface CheckReport {
   precision: string;
   provider: string;
   semantic: { dim: number; imageMs: number; textMs: number };
-  style: { dim: number; imageMs: number; textMs: number | null };
+  style: { dim: number; imageMs: number; textMs: number | null; statistics?: string };
 }
 
 async function checkPack(args: string[]): Promise<void> {
@@ -148,7 +148,8 @@ async function checkPack(args: string[]): Promise<void> {
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw createError('BAD_REQUEST', `--runs must be a positive integer, got "${values.runs}"`);
   const packDir = path.resolve(positionals[0]);
-  const encoders = await loadEncoders({ packDir, device: values.device, cacheSize: 0, textThreads: 1 });
+  // A CLIP-only pack is checked before its style projection is fitted too (its statistics are timed).
+  const encoders = await loadEncoders({ packDir, device: values.device, cacheSize: 0, textThreads: 1, allowUnfittedStyle: true });
   try {
     const report = await measure(encoders, runs);
     if (values.json) {
@@ -159,7 +160,8 @@ async function checkPack(args: string[]): Promise<void> {
     process.stdout.write(
       `pack ${report.pack} (${report.dir}), ${report.precision}, on ${report.provider}\n` +
         `  semantic: ${report.semantic.dim}-d, ${report.semantic.imageMs.toFixed(1)} ms/image, ${ms(report.semantic.textMs)}\n` +
-        `  style:    ${report.style.dim}-d, ${report.style.imageMs.toFixed(1)} ms/image, ${ms(report.style.textMs)}\n`,
+        `  style:    ${report.style.dim}-d, ${report.style.imageMs.toFixed(1)} ms/image, ${ms(report.style.textMs)}` +
+        `${report.style.statistics ? ` (weights-free: ${report.style.statistics})` : ''}\n`,
     );
   } finally {
     await encoders.dispose();
@@ -188,7 +190,33 @@ async function measure(encoders: LoadedEncoders, runs: number): Promise<CheckRep
       imageMs: await time(() => encoders.semanticImage.embedImages([image])),
       textMs: await time(() => encoders.semanticText.embedTexts([`${text} ${Math.random()}`])),
     },
-    style: { dim: encoders.styleDim, imageMs: await time(() => encoders.styleImage.embedImages([image])), textMs: styleText },
+    style: await styleReport(encoders, image, time, styleText),
+  };
+}
+
+/** The style tower's timing; for the weights-free descriptor, what it is and whether its projection is fitted. */
+async function styleReport(
+  encoders: LoadedEncoders,
+  image: Buffer,
+  time: (fn: () => Promise<unknown>) => Promise<number>,
+  textMs: number | null,
+): Promise<CheckReport['style']> {
+  const statistics = encoders.manifest.style.statistics;
+  if (!statistics) return { dim: encoders.styleDim, imageMs: await time(() => encoders.styleImage.embedImages([image])), textMs };
+  if (statistics.projection) {
+    return {
+      dim: encoders.styleDim,
+      imageMs: await time(() => encoders.styleImage.embedImages([image])),
+      textMs,
+      statistics: `${statistics.dim} statistics, PCA-whitened on ${statistics.projection.images} images`,
+    };
+  }
+  const prepared = await encoders.prepareImage(image);
+  return {
+    dim: encoders.styleDim,
+    imageMs: await time(() => encoders.styleStatistics([prepared])),
+    textMs,
+    statistics: `${statistics.dim} statistics, projection NOT fitted: run \`parasol pack fit-style\``,
   };
 }
 
@@ -319,6 +347,7 @@ async function fitStyle(args: string[]): Promise<void> {
   }
   const encoders = await loadEncoders({ packDir: pack.dir, allowUnfittedStyle: true, cacheSize: 0 });
   let statistics: Float32Array[];
+  let lastLine = Date.now();
   try {
     const describe = async (images: Array<() => Promise<Buffer | undefined>>): Promise<Float32Array[]> => {
       const chosen = spread(images, sample);
@@ -331,7 +360,11 @@ async function fitStyle(args: string[]): Promise<void> {
           prepared.push(await encoders.prepareImage(bytes).catch(() => undefined));
         }
         out.push(...(await encoders.styleStatistics(prepared.filter((p) => p !== undefined))));
-        process.stderr.write(`style statistics ${Math.min(i + 64, chosen.length)}/${chosen.length}\n`);
+        const done = Math.min(i + 64, chosen.length);
+        if (done === chosen.length || Date.now() - lastLine > 2000) {
+          lastLine = Date.now();
+          process.stderr.write(`style statistics ${done}/${chosen.length}\n`);
+        }
       }
       return out;
     };
