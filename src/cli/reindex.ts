@@ -47,14 +47,17 @@ async function reencodeIfNeeded(config: ReturnType<typeof configFor>, force: boo
     process.stderr.write(`re-encoding the index (built with ${from}) with the model pack ${describeStamp(encoders.stamp)} from its stored images\n`);
     const started = Date.now();
     let lastLine = 0;
+    let lines = 0;
     const result = await stoppableBatches((shouldStop) =>
       reencodeWith(encoders, storedImageReader(renderSizeFor(encoders)), reencode, {
         batchSize: config.ingest.batchSize,
         shouldStop,
         onProgress: ({ done, total }) => {
           const now = Date.now();
-          if (done !== total && now - lastLine < 2000) return;
+          // Where it starts, the first batch (the rate is visible early), then every 2 s, and the end.
+          if (done !== total && lines >= 2 && now - lastLine < 2000) return;
           lastLine = now;
+          lines++;
           process.stderr.write(`re-encoded ${done}/${total} (${((100 * done) / Math.max(total, 1)).toFixed(0)}%)\n`);
         },
       }),

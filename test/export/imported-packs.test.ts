@@ -301,13 +301,17 @@ describe('a CLIP-only pack: the weights-free style descriptor from its vision to
 });
 
 /** Runs `parasol <args>` in this process with PARASOL_PACK set, capturing its output. */
-async function parasol(pack: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function parasol(pack: string, args: string[], onStderr?: (line: string) => void): Promise<{ code: number; stdout: string; stderr: string }> {
   const { main } = await import('../../src/cli.js');
   const { vi } = await import('vitest');
   let stdout = '';
   let stderr = '';
   const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    onStderr?.(String(chunk));
+    return true;
+  });
   const before = process.env.PARASOL_PACK;
   process.env.PARASOL_PACK = pack;
   try {
@@ -347,10 +351,31 @@ describe('a demo index moved to an imported tiny random CLIP pack with `parasol 
       expect(refused.stderr.trim().split('\n')).toHaveLength(1);
       expect(refused.stderr).toMatch(/built with the model pack "tiny" \([0-9a-f]{16}\), not "[^"]+" \([0-9a-f]{16}\); run `parasol reindex`/);
 
-      const reindexed = await parasol(clipPack, ['reindex', '--data', dataDir]);
-      expect(reindexed.stderr).toMatch(/re-encoding the index \(built with "tiny"/);
-      expect(reindexed.stderr).toMatch(/re-encoded \d+ items in/);
-      expect(reindexed.code).toBe(0);
+      // Ctrl-C after the first batch: it stops cleanly, the half re-encoded index refuses to open, a rerun resumes.
+      const { writeFile } = await import('node:fs/promises');
+      const configFile = path.join(dataDir, 'small-batches.json');
+      await writeFile(configFile, JSON.stringify({ ingest: { batchSize: 8 } }));
+      process.env.PARASOL_CONFIG = configFile;
+      try {
+        let interrupted = false;
+        const stopped = await parasol(clipPack, ['reindex', '--data', dataDir], (line) => {
+          if (interrupted || !/^re-encoded [1-9]\d*\/\d+ /.test(line)) return;
+          interrupted = true;
+          process.emit('SIGINT');
+        });
+        expect(stopped.code).toBe(0);
+        expect(stopped.stderr).toMatch(/re-encoding the index \(built with "tiny" \([0-9a-f]{16}\)\) with the model pack/);
+        expect(stopped.stderr).toMatch(/re-encoding interrupted after 8 items .*run `parasol reindex` again to resume/);
+        const half = await parasol(clipPack, ['search', '--q', 'cat', '--json', '--data', dataDir]);
+        expect(half.code).toBe(1);
+        expect(half.stderr).toMatch(/is half re-encoded with the model pack "[^"]+" \([0-9a-f]{16}\); run `parasol reindex` with that pack to finish/);
+
+        const reindexed = await parasol(clipPack, ['reindex', '--data', dataDir]);
+        expect(reindexed.stderr).toMatch(/re-encoded \d+ items in [\d.]+ s, resuming after 8 done before/);
+        expect(reindexed.code).toBe(0);
+      } finally {
+        delete process.env.PARASOL_CONFIG;
+      }
 
       const searched = await parasol(clipPack, ['search', '--q', 'cat', '--json', '--data', dataDir]);
       expect(searched.code).toBe(0);
