@@ -21,9 +21,8 @@ export async function reencodeEmbedded(dataDir: string, options: ReencodeOptions
   const catalog = new SqliteCatalog({ path: join(dataDir, 'catalog.sqlite'), dims: options.dims, reencoding: true });
   try {
     const previous = catalog.storedPack();
+    // Writes are checked against the target's dimensions (commitReencoded).
     let state = catalog.beginReencode(options.target, options.dims);
-    // Reopened with the target's dimensions, so that its writes are checked against them.
-    catalog.dims = { ...options.dims };
     for (const modality of MODALITIES) await rm(join(dataDir, `${modality}.json`), { force: true });
     const total = (await catalog.stats()).items;
     const resumedFrom = catalog.liveCountUpTo(state.after);

@@ -255,7 +255,7 @@ export function idFromHash(contentHash: string): string {
 }
 
 export class SqliteCatalog implements Catalog {
-  dims: VectorDims;
+  readonly dims: VectorDims;
   private readonly pack: PackStamp | undefined;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();

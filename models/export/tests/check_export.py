@@ -278,6 +278,18 @@ def main() -> None:
         raise SystemExit("int8 pack does not record its precision")
     print(f"ok int8: min cosine to PyTorch {int8['checks']['semanticImage']['minCosine']:.4f} (image)")
 
+    # 5b. A conv semantic tower already in ONNX (the fixture pack): statistics by graph surgery,
+    # checked inside the import against the activations' own mean/std; a ViT tower is refused.
+    conv_pack = work / "conv-statistics-pack"
+    shutil.copytree(HERE.parents[2] / "test" / "fixtures" / "tiny-pack", conv_pack)
+    must_refuse("already has a trained style tower", "statistics", "--into", str(conv_pack))
+    must_import("statistics", "--into", str(conv_pack), "--replace-style")
+    conv = json.loads((conv_pack / "pack.json").read_text())
+    if conv["style"]["image"]["file"] != "style_stats.onnx" or conv["checks"]["styleStatistics"]["activations"] != 2:
+        raise SystemExit(f"statistics import wrote {conv['style']}")
+    must_refuse("no 4-D activations", "statistics", "--into", str(int8_pack), "--replace-style")
+    print(f"ok conv statistics: {conv['style']['statistics']['dim']} numbers, max |diff| {conv['checks']['styleStatistics']['maxAbsDiff']:.2e}")
+
     # 6. Refusals: one line each, and nothing left behind.
     reference["refusals"] = {
         "architecture": must_refuse("unsupported architecture", "style", "--arch", "resnet50", "--checkpoint", str(vit_checkpoint), "--into", str(oc_pack)),
