@@ -28,6 +28,8 @@ const USAGE = `Usage:
   parasol pack import open-clip --model <name|config.json> --checkpoint <file> --out <pack> [--precision …]
   parasol pack import style --arch <timm ViT> --checkpoint <file> [--head <file>] [--heads N] --into <pack> [--precision …]
   parasol pack import style --kind csd --checkpoint <file> --into <pack> [--precision …]
+  parasol pack import statistics --into <pack> [--replace-style]
+                          the weights-free style descriptor from a pack's conv semantic tower (graph surgery)
   parasol pack check <pack> [--device auto|cpu|cuda] [--runs N] [--json]
   parasol pack fit-text-style --pack <pack> --data <dir> [--json]
                           fit text -> style (semantic space -> style space, ridge) on the images indexed in <dir>
@@ -39,7 +41,7 @@ The importer needs Python with models/export/requirements.txt installed (PARASOL
 export const packCommand: CliCommand = {
   name: 'pack',
   usage:
-    '  pack import hf-clip|open-clip|style … | pack check <pack> | pack fit-text-style --pack P --data DIR\n' +
+    '  pack import hf-clip|open-clip|style|statistics … | pack check <pack> | pack fit-text-style --pack P --data DIR\n' +
     '  pack fit-style --pack P --images DIR|--data DIR           fit a CLIP-only pack\'s weights-free style descriptor\n' +
     '                                                          model packs from public checkpoints (parasol pack --help)',
   run: runPack,
