@@ -235,10 +235,21 @@ async function fixtureImages(): Promise<Array<{ name: string; bytes: Buffer }>> 
 }
 
 describe('a CLIP-only pack: the weights-free style descriptor from its vision tower', () => {
-  it('is refused until its projection is fitted, naming the command', async () => {
+  it('is refused until its projection is fitted, naming the command; pack check says so and times the statistics', async () => {
     await expect(loadEncoders({ packDir: path.join(work, 'clip-only-pack'), device: 'cpu', threads: 1 })).rejects.toThrow(
       /describes styles by its vision tower's statistics \(style_stats\.onnx\) but has no projection fitted yet; run `parasol pack fit-style --pack /,
     );
+    const { vi } = await import('vitest');
+    let stdout = '';
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+    try {
+      await packCommand.run(['check', path.join(work, 'clip-only-pack'), '--json', '--runs', '1', '--device', 'cpu']);
+    } finally {
+      out.mockRestore();
+    }
+    const report = JSON.parse(stdout) as { style: { imageMs: number; statistics?: string } };
+    expect(report.style.statistics).toBe('128 statistics, projection NOT fitted: run `parasol pack fit-style`');
+    expect(report.style.imageMs).toBeGreaterThan(0);
   });
 
   it('fit-style fits PCA-whitening on a folder; styles are then described, searched and refined by', async () => {
