@@ -19,7 +19,8 @@ import { RefineSessions } from './search/refine.js';
 import { InMemorySessionStore, type SessionStore } from './search/session-store.js';
 import { openEmbeddedStore } from './store/embedded.js';
 import { openKeyStore, type KeyStore } from './store/keys/index.js';
-import type { Store } from './store/types.js';
+import type { Store, StoreRecord } from './store/types.js';
+import type { Reencoder } from './services/reindex.js';
 import { AdminService } from './services/admin.js';
 import { GenerationService } from './services/generation.js';
 import type { ParasolServices } from './services/index.js';
@@ -110,15 +111,22 @@ export function openEncoders(config: Config, logger: Logger = silentLogger): Pro
 /** The configured store (`config.backend`) sized for the encoders' dimensions (step 2). */
 export async function openStore(
   config: Config,
-  encoders: Pick<LoadedEncoders, 'semanticDim' | 'styleDim'>,
+  encoders: Pick<LoadedEncoders, 'semanticDim' | 'styleDim'> & Partial<Pick<LoadedEncoders, 'stamp'>>,
   logger: Logger = silentLogger,
 ): Promise<Store> {
   const dims = { semantic: encoders.semanticDim, style: encoders.styleDim };
-  if (config.backend === 'sqlite') return openEmbeddedStore({ dataDir: config.dataDir, dims, hnsw: config.hnsw });
+  // With the pack's stamp, a store built by another pack is refused (`parasol reindex` moves it).
+  const pack = encoders.stamp;
+  if (config.backend === 'sqlite') return openEmbeddedStore({ dataDir: config.dataDir, dims, hnsw: config.hnsw, pack });
   // Loaded only when chosen: the embedded default never pays for the client.
   const { openElasticStore } = await import('./store/elastic.js');
+  return openElasticStore({ ...elasticSettings(config, logger), dims, pack });
+}
+
+/** The Elasticsearch connection and index settings from the config (dimensions and pack aside). */
+function elasticSettings(config: Config, logger: Logger) {
   const { elastic } = config;
-  return openElasticStore({
+  return {
     node: elastic.url,
     auth: elastic.apiKey
       ? { apiKey: elastic.apiKey }
@@ -128,7 +136,6 @@ export async function openStore(
     tls: elastic.caFile ? { caFile: elastic.caFile } : undefined,
     requestTimeoutMs: elastic.requestTimeoutMs,
     index: elastic.index,
-    dims,
     shards: elastic.shards,
     replicas: elastic.replicas,
     quantization: elastic.quantization,
@@ -136,8 +143,22 @@ export async function openStore(
     numCandidatesFactor: elastic.numCandidatesFactor,
     refresh: elastic.refresh,
     bulk: { flushBytes: elastic.bulkFlushBytes, concurrency: elastic.bulkConcurrency, retries: elastic.bulkRetries },
-    logger: { info: (m, o) => logger.info(m, o), warn: (m, o) => logger.warn(m, o) },
-  });
+    logger: { info: (m: string, o?: Record<string, unknown>) => logger.info(m, o), warn: (m: string, o?: Record<string, unknown>) => logger.warn(m, o) },
+  };
+}
+
+/**
+ * The configured store's record of the pack that built it, and its re-encode with the current pack
+ * (`parasol reindex`), both without opening it for serving (another pack's store refuses that).
+ */
+export async function storeReencoder(config: Config, logger: Logger = silentLogger): Promise<{ record(): Promise<StoreRecord>; reencode: Reencoder }> {
+  if (config.backend === 'sqlite') {
+    const { readEmbeddedRecord, reencodeEmbedded } = await import('./store/embedded-reencode.js');
+    return { record: () => readEmbeddedRecord(config.dataDir), reencode: (options) => reencodeEmbedded(config.dataDir, options) };
+  }
+  const { readElasticRecord, reencodeElastic } = await import('./store/elastic.js');
+  const settings = elasticSettings(config, logger);
+  return { record: () => readElasticRecord(settings), reencode: (options) => reencodeElastic(settings, options) };
 }
 
 /** Where finished generated images live: shared with the workers when the queue is in Redis. */

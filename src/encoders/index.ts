@@ -33,9 +33,12 @@ import type {
   TextEmbedder,
 } from './types.js';
 import { applyMap, readMap } from './text-style-map.js';
+import { applyProjection, readProjection, type StyleProjection } from './style-projection.js';
+import { packStamp, type PackStamp } from './stamp.js';
 
 export type { Device, Provider } from './runtime.js';
 export type { PackManifest, Preprocess } from './pack.js';
+export type { PackStamp } from './stamp.js';
 export type { CacheStats } from './lru.js';
 
 export const DEFAULT_BATCH_SIZE = 64;
@@ -92,6 +95,11 @@ export interface LoadEncodersOptions {
   batchSize?: number;
   /** Images with more pixels are refused with IMAGE_TOO_LARGE (default 40 megapixels). */
   limitInputPixels?: number;
+  /**
+   * Opens a pack whose weights-free style descriptor has no fitted projection yet (`parasol pack
+   * fit-style` reads the raw statistics through `styleStatistics`); its style embedders then refuse.
+   */
+  allowUnfittedStyle?: boolean;
 }
 
 export interface LoadedEncoders extends Encoders, StagedImageDescriber {
@@ -99,6 +107,13 @@ export interface LoadedEncoders extends Encoders, StagedImageDescriber {
   readonly manifest: PackManifest;
   /** The pack's absolute folder. */
   readonly packDir: string;
+  /** The pack's name and the fingerprint of what decides stored vectors (see stamp.ts). */
+  readonly stamp: PackStamp;
+  /**
+   * The raw per-layer statistics of the weights-free style descriptor (`style.statistics`), before
+   * the projection; throws when the pack's style tower is a trained encoder.
+   */
+  styleStatistics(images: PreparedImage[]): Promise<Float32Array[]>;
   textCacheStats(): CacheStats;
   /** How batches of images run: model workers (0 on CUDA), intra-op threads each, images per run. */
   readonly imageSettings: { workers: number; threads: number; runSize: number };
@@ -113,6 +128,15 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
 
   const pack = await readPack(options.packDir);
   const { manifest } = pack;
+  const statistics = manifest.style.statistics;
+  if (statistics && !statistics.projection && !options.allowUnfittedStyle) {
+    throw createError(
+      'CONFIG_INVALID',
+      `the model pack "${manifest.name}" describes styles by its vision tower's statistics (${manifest.style.image.file}) but has no ` +
+        `projection fitted yet; run \`parasol pack fit-style --pack ${pack.dir} --images <folder>\` (or --data <an index's dir>)`,
+    );
+  }
+  const stamp = await packStamp(pack);
   const { factory: runtime, opened } = await openWithFactory(
     { device: options.device, threads: options.threads, logger: options.logger },
     async (factory) => {
@@ -131,10 +155,13 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
       const styleTextMap = manifest.style.textMap
         ? await readMap(pack.dir, manifest.style.textMap.file, manifest.name, manifest.semantic.dim, manifest.style.dim)
         : undefined;
-      return { sessions, tokenizers, styleTextMap };
+      const styleProjection = statistics?.projection
+        ? await readProjection(pack.dir, statistics.projection.file, manifest.name, statistics.dim, manifest.style.dim)
+        : undefined;
+      return { sessions, tokenizers, styleTextMap, styleProjection };
     },
   );
-  const { sessions, tokenizers, styleTextMap } = opened;
+  const { sessions, tokenizers, styleTextMap, styleProjection } = opened;
   const provider = runtime.provider as Provider;
   const imageThreads = options.imageThreads ?? options.threads ?? DEFAULT_IMAGE_THREADS;
   /**
@@ -182,7 +209,8 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     return Array.from({ length: batch }, (_, row) => normalize(data.subarray(row * dim, (row + 1) * dim)));
   }
 
-  async function embedPrepared(tower: TowerName, inputs: Float32Array[], worker?: ModelWorker): Promise<Float32Array[]> {
+  /** The image model's rows as it outputs them (embeddings, or the statistics of the weights-free style tower). */
+  async function runImageModel(tower: TowerName, inputs: Float32Array[], worker?: ModelWorker): Promise<Float32Array[]> {
     const spec = manifest[tower].image;
     const size = spec.preprocess.size;
     const length = 3 * size * size;
@@ -194,12 +222,30 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
       stacked.set(input, i * length);
     });
     const dims = [inputs.length, 3, size, size];
-    const dim = manifest[tower].dim;
+    const dim = tower === 'style' && statistics ? statistics.dim : manifest[tower].dim;
     const model = sessions[tower].image;
     const data = worker
       ? await model.runOn(worker, { [spec.input]: { data: stacked, dims } }, [inputs.length, dim])
       : await model.run({ [spec.input]: new ort.Tensor('float32', stacked, dims) }, [inputs.length, dim]);
-    return Array.from({ length: inputs.length }, (_, row) => normalize(data.subarray(row * dim, (row + 1) * dim)));
+    return Array.from({ length: inputs.length }, (_, row) => data.subarray(row * dim, (row + 1) * dim));
+  }
+
+  async function embedPrepared(tower: TowerName, inputs: Float32Array[], worker?: ModelWorker): Promise<Float32Array[]> {
+    if (tower === 'style' && statistics) {
+      const projection = fittedProjection();
+      return (await runImageModel(tower, inputs, worker)).map((row) => applyProjection(projection, row));
+    }
+    return (await runImageModel(tower, inputs, worker)).map((row) => normalize(row));
+  }
+
+  function fittedProjection(): StyleProjection {
+    if (!styleProjection) {
+      throw createError(
+        'UNPROCESSABLE',
+        `The model pack "${manifest.name}" has no style projection fitted (style.statistics.projection in pack.json), so it cannot describe styles yet; run \`parasol pack fit-style\``,
+      );
+    }
+    return styleProjection;
   }
 
   function imageEmbedder(tower: TowerName): ImageEmbedder {
@@ -335,6 +381,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     styleDim: manifest.style.dim,
     manifest,
     packDir: pack.dir,
+    stamp,
     provider,
     semanticImage: imageEmbedder('semantic'),
     semanticText,
@@ -345,6 +392,16 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     prepareDecoded: prepareFromPixels,
     describePrepared,
     imageSettings: { workers: onWorkers ? workerCount : 0, threads: imageThreads, runSize },
+    async styleStatistics(images) {
+      ensureOpen();
+      if (!statistics) throw createError('BAD_REQUEST', `the model pack "${manifest.name}" has a trained style encoder, not style statistics`);
+      const worker = onWorkers ? await imageWorker(0) : undefined;
+      const out: Float32Array[] = [];
+      for (const chunk of chunks(images, batchSize)) {
+        out.push(...(await runImageModel('style', chunk.map((image) => image.style), worker)).map((row) => Float32Array.from(row)));
+      }
+      return out;
+    },
     textCacheStats: () => textCache.stats(),
     async dispose() {
       disposed = true;

@@ -69,11 +69,36 @@ export const textMapSchema = z.object({
   heldOutCosine: z.number(),
 });
 
+/** `parasol pack fit-style`'s projection of the statistics to the style space (see style-projection.ts). */
+export const styleProjectionSchema = z.object({
+  file: fileName,
+  kind: z.literal('pca-whiten'),
+  /** 1: full whitening; 0: plain PCA. */
+  power: z.number().min(0).max(1),
+  images: z.number().int().positive(),
+  explained: z.number(),
+});
+
+/**
+ * The weights-free style descriptor of a CLIP-only pack: `style.image` is the vision tower returning
+ * its per-layer mean/std statistics (`dim` numbers, not a unit vector), which `projection` reduces
+ * to `style.dim`. Without a projection the pack cannot describe styles yet.
+ */
+export const styleStatisticsSchema = z.object({
+  dim: z.number().int().positive(),
+  source: z.string().optional(),
+  projection: styleProjectionSchema.optional(),
+});
+
 /**
  * An imported style encoder may come without a text-to-style model: style text queries then go
  * through `textMap` (semantic text tower -> map) when it is fitted, else fail clearly.
  */
-export const styleTowerSchema = towerSchema.extend({ text: textModelSchema.optional(), textMap: textMapSchema.optional() });
+export const styleTowerSchema = towerSchema.extend({
+  text: textModelSchema.optional(),
+  textMap: textMapSchema.optional(),
+  statistics: styleStatisticsSchema.optional(),
+});
 
 export const packManifestSchema = z.object({
   name: z.string().min(1),
@@ -119,7 +144,9 @@ export async function readPack(packDir: string): Promise<LoadedPack> {
   if (typeof json === 'object' && json !== null && !('style' in json)) {
     throw packInvalid(
       packDir,
-      'pack.json: has no style tower ("style"); add one with `parasol pack import style --arch <timm ViT> --checkpoint <file> --into <pack>` (or --kind csd)',
+      'pack.json: has no style tower ("style") and no style statistics from its vision tower; add a style encoder with ' +
+        '`parasol pack import style --arch <timm ViT> --checkpoint <file> --into <pack>` (or --kind csd), or re-import the CLIP ' +
+        'checkpoint with this version (`parasol pack import hf-clip|open-clip`) for the weights-free style descriptor',
     );
   }
   const parsed = packManifestSchema.safeParse(json);
@@ -144,6 +171,7 @@ function filesNamedBy(manifest: PackManifest): string[] {
     return [manifest[tower].image.file, ...(text ? [text.file, text.tokenizer] : [])];
   });
   if (manifest.style.textMap) files.push(manifest.style.textMap.file);
+  if (manifest.style.statistics?.projection) files.push(manifest.style.statistics.projection.file);
   return [...new Set(files)];
 }
 
@@ -183,10 +211,12 @@ export async function openPackSessions(
       threads: options.imageThreads,
     });
     const size = spec.image.preprocess.size;
+    // The weights-free style tower outputs raw statistics, projected to style.dim afterwards.
+    const statistics = tower === 'style' ? pack.manifest.style.statistics : undefined;
     await image.probe(
       { [spec.image.input]: new ort.Tensor('float32', new Float32Array(3 * size * size), [1, 3, size, size]) },
-      [1, spec.dim],
-      declares,
+      [1, statistics ? statistics.dim : spec.dim],
+      statistics ? `style.statistics.dim = ${statistics.dim}` : declares,
     );
 
     const textSpec = spec.text;

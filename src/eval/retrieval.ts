@@ -17,7 +17,7 @@ import { Progress, forEachConcurrent } from '../progress.js';
 import { isEmbeddedStore } from '../store/embedded.js';
 import { HnswIndex } from '../store/hnsw-index.js';
 import { normalize } from '../vectors.js';
-import { createError } from '../errors.js';
+import { createError, isParasolError } from '../errors.js';
 import { buildCorpus, iconOf } from '../../corpus/corpus.js';
 import type { CorpusItem } from '../../corpus/corpus.js';
 import { renderIcon } from '../../corpus/render.js';
@@ -266,9 +266,13 @@ export async function evaluateRetrieval(config: Config, options: RetrievalOption
     // Text → style: held-out paraphrases of the training sets; the share of the top 10 in the described set.
     const paraphrases = await loadHeldOutParaphrases();
     const styleTextDb = new Set(styleTextSeqs);
-    const paraphraseVectors = await encoders.styleText.embedTexts(paraphrases.map((p) => p.text));
+    // A pack without a text-to-style model (nor a fitted map) answers no style text: reported as 0 queries.
+    const paraphraseVectors = await encoders.styleText.embedTexts(paraphrases.map((p) => p.text)).catch((error: unknown) => {
+      if (isParasolError(error) && error.code === 'UNPROCESSABLE') return [];
+      throw error;
+    });
     const styleTextShares: number[] = [];
-    for (let i = 0; i < paraphrases.length; i++) {
+    for (let i = 0; i < paraphraseVectors.length; i++) {
       const ranked = await rankedRelevance(store.indices.style, paraphraseVectors[i], (other) => styleTextDb.has(other), (other) => itemOf.get(other)!.set === paraphrases[i].set);
       styleTextShares.push(precisionAt(ranked, K));
     }

@@ -7,3 +7,4 @@ export { createElasticClient, type ElasticConnectionOptions } from './elastic/cl
 export { ElasticCatalog, type RefreshPolicy } from './elastic/catalog.js';
 export { ElasticVectorIndex } from './elastic/vector-index.js';
 export type { BulkSettings } from './elastic/bulk.js';
+export { readElasticRecord, reencodeElastic, type ElasticConnection } from './elastic/reencode.js';

@@ -17,6 +17,7 @@ import { createError } from '../errors.js';
 import { HnswIndex, type HnswParams, type SnapshotState } from './hnsw-index.js';
 import { SqliteCatalog, type VectorDims } from './sqlite-catalog.js';
 import type { CatalogChanges, Modality, RebuildProgress, Store } from './types.js';
+import type { PackStamp } from './pack-stamp.js';
 
 export type { RebuildProgress } from './types.js';
 
@@ -24,6 +25,8 @@ export interface EmbeddedStoreOptions {
   dataDir: string;
   dims: VectorDims;
   hnsw: HnswParams;
+  /** The model pack in use: recorded, and another pack's catalog is refused (see SqliteCatalog). */
+  pack?: PackStamp;
 }
 
 export interface EmbeddedStore extends Store {
@@ -52,7 +55,7 @@ const REBUILD_PAGE = 512;
 
 export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
   await mkdir(options.dataDir, { recursive: true });
-  const catalog = new SqliteCatalog({ path: join(options.dataDir, 'catalog.sqlite'), dims: options.dims });
+  const catalog = new SqliteCatalog({ path: join(options.dataDir, 'catalog.sqlite'), dims: options.dims, pack: options.pack });
   try {
     const opened = await Promise.all(
       MODALITIES.map((modality) =>

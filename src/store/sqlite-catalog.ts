@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { createError } from '../errors.js';
 import { fromBlob, toBlob } from '../vectors.js';
+import { describeStamp, packMismatchMessage, sameStamp, type PackStamp } from './pack-stamp.js';
 import { carriesText, LEXICAL_WEIGHTS, queryWords } from './lexical.js';
 import { hitsFor, topHits, wordPostings, WordPostingsCache, type WordHit, type WordPostings } from './word-postings.js';
 import { assertDims, scopeSeqs, validateFacets, validateInput, type VectorDims } from './validate.js';
@@ -39,6 +40,20 @@ export interface SqliteCatalogOptions {
   path: string;
   /** The dimensions of the model pack in use; a catalog built with other dimensions refuses to open. */
   dims: VectorDims;
+  /**
+   * The model pack in use: recorded on first open, and a catalog whose vectors another pack made
+   * refuses to open (naming both and `parasol reindex`). Absent: not checked (tools that copy vectors).
+   */
+  pack?: PackStamp;
+  /** Opens a catalog in the middle of a re-encode (only `parasol reindex` does, to continue it). */
+  reencoding?: boolean;
+}
+
+/** Where a re-encode with another pack stands: the items up to `after` (seq) carry the target's vectors. */
+export interface ReencodeState {
+  target: PackStamp;
+  dims: VectorDims;
+  after: number;
 }
 
 /** Bump when the schema changes and add a step to MIGRATIONS. */
@@ -233,6 +248,7 @@ export function idFromHash(contentHash: string): string {
 
 export class SqliteCatalog implements Catalog {
   readonly dims: VectorDims;
+  private readonly pack: PackStamp | undefined;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly terms = new TermNormaliser();
@@ -243,6 +259,7 @@ export class SqliteCatalog implements Catalog {
   constructor(options: SqliteCatalogOptions) {
     assertDims(options.dims);
     this.dims = { ...options.dims };
+    this.pack = options.pack;
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path);
     try {
@@ -253,7 +270,14 @@ export class SqliteCatalog implements Catalog {
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
       this.migrate(options.path);
-      this.checkDims(options.path);
+      this.checkPack(options);
+      const reencode = this.reencodeState();
+      // Mid re-encode the rows hold two sizes; only the re-encode itself opens it, with the target's.
+      if (options.reencoding && reencode) this.dims = { ...reencode.dims };
+      else if (!options.reencoding) this.checkDims(options.path);
+      if (options.pack && this.readMeta('pack') === undefined) {
+        this.prepare("INSERT INTO meta (key, value) VALUES ('pack', ?)").run(JSON.stringify(options.pack));
+      }
     } catch (error) {
       this.db.close();
       const code = (error as { code?: unknown }).code;
@@ -267,6 +291,10 @@ export class SqliteCatalog implements Catalog {
   async addBatch(items: ItemInput[]): Promise<AddResult[]> {
     items.forEach((item, index) => validateInput(item, index, this.dims));
     const run = this.db.transaction((batch: ItemInput[]): AddResult[] => {
+      // Another process may have started re-encoding this catalog with another pack since it opened.
+      if (this.pack && (this.readMeta('reencode') !== undefined || this.storedPack()?.fingerprint !== this.pack.fingerprint)) {
+        throw createError('NOT_READY', 'the catalog is being re-encoded with another model pack (`parasol reindex`); reopen it when that is done');
+      }
       const now = new Date().toISOString();
       const nextVersion = this.currentVersion() + 1;
       const results: AddResult[] = [];
@@ -577,6 +605,94 @@ export class SqliteCatalog implements Catalog {
     }
   }
 
+  /** The pack whose vectors the catalog holds, when recorded (catalogs older than the record have none). */
+  storedPack(): PackStamp | undefined {
+    const stored = this.readMeta('pack');
+    return stored === undefined ? undefined : (JSON.parse(stored) as PackStamp);
+  }
+
+  /** The vector dimensions the catalog records. */
+  storedDims(): VectorDims | undefined {
+    const stored = this.readMeta('dims');
+    return stored === undefined ? undefined : (JSON.parse(stored) as VectorDims);
+  }
+
+  reencodeState(): ReencodeState | undefined {
+    const stored = this.readMeta('reencode');
+    return stored === undefined ? undefined : (JSON.parse(stored) as ReencodeState);
+  }
+
+  /** Starts (or, with the same target, continues) replacing every item's vectors with `target`'s. */
+  beginReencode(target: PackStamp, dims: VectorDims): ReencodeState {
+    assertDims(dims);
+    const current = this.reencodeState();
+    if (current && current.target.fingerprint === target.fingerprint && current.dims.semantic === dims.semantic && current.dims.style === dims.style) {
+      return current;
+    }
+    const state: ReencodeState = { target, dims: { ...dims }, after: 0 };
+    this.writeMeta('reencode', JSON.stringify(state));
+    return state;
+  }
+
+  /** Live items with a seq up to `seq` (how far a re-encode got, in items). */
+  liveCountUpTo(seq: number): number {
+    return this.prepare<[number], { n: number }>('SELECT count(*) AS n FROM items WHERE deleted = 0 AND seq <= ?').get(seq)?.n ?? 0;
+  }
+
+  /** The next live items to re-encode (seq order, after `after`). */
+  reencodePage(after: number, limit: number): Item[] {
+    const rows = this.prepare<[number, number], ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE deleted = 0 AND seq > ? ORDER BY seq LIMIT ?`).all(after, limit);
+    return rows.map(toItem);
+  }
+
+  /** Writes re-encoded vectors and how far the re-encode got, in one transaction. */
+  commitReencoded(rows: Array<{ seq: number; semantic: Float32Array; style: Float32Array }>, after: number): void {
+    const state = this.reencodeState();
+    if (!state) throw createError('NOT_READY', 'no re-encode is in progress');
+    rows.forEach((row, index) =>
+      validateInput({ contentHash: 'x', source: '', title: '', tags: [], width: 0, height: 0, semantic: row.semantic, style: row.style }, index, state.dims),
+    );
+    this.db.transaction(() => {
+      const update = this.prepare('UPDATE items SET semantic = ?, style = ? WHERE seq = ?');
+      for (const row of rows) update.run(toBlob(row.semantic), toBlob(row.style), row.seq);
+      this.writeMeta('reencode', JSON.stringify({ ...state, after }));
+    })();
+  }
+
+  /**
+   * Ends a re-encode once every live item carries the target's vectors: the catalog then records
+   * the target pack and its dimensions. Deleted items keep the vectors they had; nothing reads them.
+   */
+  finishReencode(): PackStamp {
+    const state = this.reencodeState();
+    if (!state) throw createError('NOT_READY', 'no re-encode is in progress');
+    this.db.transaction(() => {
+      this.writeMeta('dims', JSON.stringify(state.dims));
+      this.writeMeta('pack', JSON.stringify(state.target));
+      this.prepare("DELETE FROM meta WHERE key = 'reencode'").run();
+    })();
+    return state.target;
+  }
+
+  private writeMeta(key: string, value: string): void {
+    this.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  private checkPack(options: SqliteCatalogOptions): void {
+    const where = options.path === ':memory:' ? 'the catalog' : `the index in ${dirname(options.path)}`;
+    const reencode = this.reencodeState();
+    if (reencode && !options.reencoding) {
+      throw createError(
+        'CONFIG_INVALID',
+        `${where} is half re-encoded with the model pack ${describeStamp(reencode.target)}; run \`parasol reindex\` with that pack to finish`,
+      );
+    }
+    const stored = this.storedPack();
+    if (options.pack && stored && !options.reencoding && !sameStamp(stored, options.pack)) {
+      throw createError('CONFIG_INVALID', packMismatchMessage(where, stored, options.pack));
+    }
+  }
+
   private checkDims(path: string): void {
     const stored = this.readMeta('dims');
     if (stored === undefined) {
@@ -588,7 +704,7 @@ export class SqliteCatalog implements Catalog {
       throw createError(
         'CONFIG_INVALID',
         `the catalog ${path} holds ${dims.semantic}-d semantic and ${dims.style}-d style vectors, but the model pack ` +
-          `produces ${this.dims.semantic}-d and ${this.dims.style}-d; use the pack it was built with or a new data directory`,
+          `produces ${this.dims.semantic}-d and ${this.dims.style}-d; run \`parasol reindex\` to re-encode it with this pack, or use the pack it was built with`,
       );
     }
   }

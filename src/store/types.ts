@@ -235,6 +235,44 @@ export interface Store {
   close(options?: { save?: boolean }): Promise<void>;
 }
 
+/** New vectors for stored items (same order), from their stored images (`catalog`'s thumbnails), by the pack an index moves to. */
+export type ItemEncoder = (items: Item[], catalog: Pick<Catalog, 'thumbnail'>) => Promise<Array<{ semantic: Float32Array; style: Float32Array }>>;
+
+export interface ReencodeOptions {
+  /** The pack the index moves to, and its dimensions. */
+  target: { name: string; fingerprint: string };
+  dims: { semantic: number; style: number };
+  encode: ItemEncoder;
+  /** Items per encoded, committed batch. */
+  batchSize: number;
+  /** After each committed batch: re-encoded so far (a resumed run starts past what it had done). */
+  onProgress?: (progress: RebuildProgress) => void;
+  /** Checked between batches: true stops cleanly; the next run resumes. */
+  shouldStop?: () => boolean;
+}
+
+/** What a store records about the pack its vectors came from. */
+export interface StoreRecord {
+  /** Absent in stores built before packs were recorded. */
+  pack?: { name: string; fingerprint: string };
+  dims?: { semantic: number; style: number };
+  /** Set while a re-encode with this pack is unfinished. */
+  reencoding?: { name: string; fingerprint: string };
+  /** Live items (absent when the store does not exist yet). */
+  items?: number;
+}
+
+export interface ReencodeResult {
+  /** False when stopped before the end (run again to resume). */
+  finished: boolean;
+  /** Items re-encoded by this run. */
+  encoded: number;
+  /** Items a previous, interrupted run had already re-encoded. */
+  resumedFrom: number;
+  /** The pack the index was built with before, when it was recorded. */
+  previous?: { name: string; fingerprint: string };
+}
+
 export interface RebuildProgress {
   /** Items indexed so far (into every index being rebuilt). */
   done: number;

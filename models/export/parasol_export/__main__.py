@@ -1,4 +1,4 @@
-"""python -m parasol_export {hf-clip,open-clip,style} ...: one line on error, exit status 2."""
+"""python -m parasol_export {hf-clip,open-clip,style,statistics} ...: one line on error, exit status 2."""
 import argparse
 import sys
 
@@ -24,6 +24,9 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--head", help="projection head weights (a Linear's state dict)")
     st.add_argument("--heads", type=int, help="attention heads, for a ViT of non-standard width")
     st.add_argument("--into", required=True, help="the pack to add the style tower to")
+    stats = sub.add_parser("statistics", help="the weights-free style descriptor from a pack's conv semantic image tower")
+    stats.add_argument("--into", required=True, help="the pack to add style_stats.onnx to")
+    stats.add_argument("--replace-style", action="store_true", help="replace a trained style tower")
     for command in (hf, oc, st):
         command.add_argument("--precision", choices=PRECISIONS, default="fp32")
     return root
@@ -40,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
             from .openclip_convert import import_open_clip
 
             import_open_clip(args.model, args.checkpoint, args.out, args.precision, args.name)
+        elif args.command == "statistics":
+            from .statistics_graph import import_statistics
+
+            import_statistics(args.into, args.replace_style)
         else:
             from .style import import_style
 

@@ -27,6 +27,32 @@ class TextFeatures(torch.nn.Module):
         return features(self.model.get_text_features(input_ids=ids, attention_mask=mask))
 
 
+class VisionStatistics(torch.nn.Module):
+    """The weights-free style descriptor's raw statistics: for every transformer block of the vision
+    tower, the mean and the standard deviation over the patch tokens of each channel (AdaIN's style
+    statistics, pooled per layer as ALADIN does for conv layers). The class token is left out: it is
+    a summary, not a place in the picture. Projected to the pack's style dimension later, by the
+    projection `parasol pack fit-style` fits on indexed images."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.vision = model.vision_model
+
+    def forward(self, pixels):
+        hidden = self.vision(pixel_values=pixels, output_hidden_states=True).hidden_states[1:]
+        stats = []
+        for block in hidden:
+            tokens = block[:, 1:, :]
+            mean = tokens.mean(dim=1)
+            std = torch.sqrt(((tokens - mean.unsqueeze(1)) ** 2).mean(dim=1) + 1e-6)
+            stats += [mean, std]
+        return torch.cat(stats, dim=-1)
+
+
+# The style dimension a CLIP-only pack's statistics are projected to (ALADIN-ViT's and the mini pack's).
+STYLE_DIM = 128
+
+
 def features(output):
     # transformers 5.x returns a model output whose pooler_output is the projected embedding.
     return output if torch.is_tensor(output) else output.pooler_output
@@ -57,6 +83,12 @@ def write_clip_pack(
     text_check = export_tower(
         TextFeatures(model), (ids, mask), ["input_ids", "attention_mask"], folder / "semantic_text.onnx", precision, (ids, mask), token_axis=True
     )
+    say(f"exporting the vision tower's style statistics ({precision})")
+    stats_check = export_tower(
+        VisionStatistics(model), (pixels,), ["pixels"], folder / "style_stats.onnx", precision, (pixels,), output_name="statistics", normalise=False
+    )
+    vision = model.config.vision_config
+    stats_dim = 2 * int(vision.num_hidden_layers) * int(vision.hidden_size)
     tokenizer.save(str(folder / "tokenizer.json"))
     dim = int(model.config.projection_dim)
     return {
@@ -77,7 +109,17 @@ def write_clip_pack(
                 "trimPadding": True,
             },
         },
-        "checks": {"semanticImage": image_check, "semanticText": text_check},
+        # Until a style encoder is imported: the weights-free descriptor from the vision tower itself,
+        # usable once `parasol pack fit-style` has fitted its projection.
+        "style": {
+            "dim": min(STYLE_DIM, stats_dim),
+            "image": {"file": "style_stats.onnx", "input": "pixels", "output": "statistics", "preprocess": preprocess},
+            "statistics": {
+                "dim": stats_dim,
+                "source": f"token mean and std of {vision.num_hidden_layers} vision blocks x {vision.hidden_size} channels",
+            },
+        },
+        "checks": {"semanticImage": image_check, "semanticText": text_check, "styleStatistics": stats_check},
     }
 
 

@@ -36,14 +36,19 @@ def export_tower(
     path: Path,
     precision: str,
     probe: tuple[torch.Tensor, ...],
+    output_name: str = "embedding",
+    normalise: bool = True,
     token_axis: bool = False,
 ) -> dict:
-    """Writes `path` (plus `path`.data when large) and returns what the check measured. With `token_axis`
-    (text towers) the inputs' second axis is dynamic too, so the runtime can pad a batch only to its longest
-    text instead of the whole context; the check then also runs the probe with its padding cut off."""
+    """Writes `path` (plus `path`.data when large) and returns what the check measured.
+
+    `normalise=False` keeps the output as it is (the style statistics, whose scale per layer matters).
+    With `token_axis` (text towers) the inputs' second axis is dynamic too, so the runtime can pad a batch
+    only to its longest text instead of the whole context; the check then also runs the probe with its
+    padding cut off."""
     if precision not in PRECISIONS:
         raise ExportError(f"unknown precision {precision!r} (expected one of {', '.join(PRECISIONS)})")
-    module = Normalised(module).eval()
+    module = (Normalised(module) if normalise else module).eval()
     fp32_path = path.with_name(path.stem + ".fp32.onnx") if precision != "fp32" else path
     with torch.no_grad():
         torch.onnx.export(
@@ -51,10 +56,10 @@ def export_tower(
             example,
             str(fp32_path),
             input_names=input_names,
-            output_names=["embedding"],
+            output_names=[output_name],
             dynamic_axes={
                 **{name: {0: "batch", 1: "tokens"} if token_axis else {0: "batch"} for name in input_names},
-                "embedding": {0: "batch"},
+                output_name: {0: "batch"},
             },
             opset_version=OPSET,
             dynamo=False,
@@ -81,9 +86,9 @@ def export_tower(
         model = onnx.load(str(path))
         if model.ByteSize() > EXTERNAL_DATA_BYTES:
             save_model(model, path)
-    check = verify(module, path, input_names, probe, precision)
+    check = verify(module, path, input_names, probe, precision, output_name)
     if token_axis:
-        check["trimmed"] = verify(module, path, input_names, trim_padding(probe), precision, want_from=probe)
+        check["trimmed"] = verify(module, path, input_names, trim_padding(probe), precision, output_name, want_from=probe)
     return check
 
 
@@ -116,20 +121,28 @@ def remove_model(path: Path) -> None:
 
 
 def verify(
-    module, path: Path, input_names: list[str], probe: tuple[torch.Tensor, ...], precision: str, want_from=None
+    module,
+    path: Path,
+    input_names: list[str],
+    probe: tuple[torch.Tensor, ...],
+    precision: str,
+    output_name: str = "embedding",
+    want_from: tuple[torch.Tensor, ...] | None = None,
 ) -> dict:
-    """Runs the written file on `probe` and PyTorch on `want_from` (default: the same probe): fp32 must agree
-    to 1e-4, fp16/int8 by cosine."""
+    """Runs the written file on `probe` and PyTorch on `want_from` (default: the same probe): fp32 must
+    agree to 1e-4 (relative to the largest output when that exceeds 1: unnormalised statistics), fp16/int8
+    by cosine."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feeds = {name: tensor.numpy() for name, tensor in zip(input_names, probe)}
-    got = session.run(["embedding"], feeds)[0]
+    got = session.run([output_name], feeds)[0]
     with torch.no_grad():
         want = module(*(want_from if want_from is not None else probe)).numpy()
     if got.shape != want.shape:
         raise ExportError(f"{path.name}: ONNX output shape {got.shape} differs from PyTorch {want.shape}")
     max_diff = float(np.abs(got - want).max())
-    cosine = float((got * want).sum(-1).min())
-    if precision == "fp32" and max_diff > FP32_TOLERANCE:
+    scale = max(1.0, float(np.abs(want).max()))
+    cosine = float(((got * want).sum(-1) / (np.linalg.norm(got, axis=-1) * np.linalg.norm(want, axis=-1))).min())
+    if precision == "fp32" and max_diff > FP32_TOLERANCE * scale:
         raise ExportError(f"{path.name}: ONNX differs from PyTorch by {max_diff:.2e} (> {FP32_TOLERANCE})")
     if precision != "fp32" and cosine < LOW_PRECISION_MIN_COSINE:
         say(f"warning: {path.name} at {precision} has cosine {cosine:.4f} to fp32 on the probe")

@@ -5,6 +5,7 @@ tests (tokenizer ids, embeddings) and exits non-zero on any failure.
 usage: python models/export/tests/check_export.py <work-folder>
 """
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -225,6 +226,19 @@ def main() -> None:
     close("hf-clip image", got_image, want_image)
     reference["packs"]["hf"] = {"ids": ids.tolist(), "text": want_text.tolist()}
 
+    # 1b. The CLIP-only pack's weights-free style statistics: per block, token mean and std.
+    with torch.no_grad():
+        hidden = hf_model.vision_model(pixel_values=pixels, output_hidden_states=True).hidden_states[1:]
+        want_stats = torch.cat([torch.cat([h[:, 1:].mean(1), h[:, 1:].std(1, unbiased=False)], -1) for h in hidden], -1).numpy()
+    got_stats = session(hf_pack / "style_stats.onnx").run(["statistics"], {"pixels": pixels.numpy()})[0]
+    stats_diff = float(np.abs(got_stats - want_stats).max())
+    if got_stats.shape != want_stats.shape or stats_diff > TOLERANCE * max(1.0, float(np.abs(want_stats).max())):
+        raise SystemExit(f"style statistics: shape {got_stats.shape} vs {want_stats.shape}, max diff {stats_diff:.2e}")
+    if manifest["style"]["statistics"]["dim"] != want_stats.shape[1] or "projection" in manifest["style"]["statistics"]:
+        raise SystemExit(f"style statistics: pack.json declares {manifest['style']}")
+    print(f"ok style statistics: {want_stats.shape[1]} numbers, max |onnx - torch| {stats_diff:.2e}")
+    shutil.copytree(hf_pack, work / "clip-only-pack")
+
     # 2. OpenCLIP checkpoint, checked against the open_clip model itself.
     oc_model, oc_config, oc_checkpoint = tiny_open_clip(work)
     oc_pack = work / "open-clip-pack"
@@ -263,6 +277,18 @@ def main() -> None:
     if int8["precision"] != "int8":
         raise SystemExit("int8 pack does not record its precision")
     print(f"ok int8: min cosine to PyTorch {int8['checks']['semanticImage']['minCosine']:.4f} (image)")
+
+    # 5b. A conv semantic tower already in ONNX (the fixture pack): statistics by graph surgery,
+    # checked inside the import against the activations' own mean/std; a ViT tower is refused.
+    conv_pack = work / "conv-statistics-pack"
+    shutil.copytree(HERE.parents[2] / "test" / "fixtures" / "tiny-pack", conv_pack)
+    must_refuse("already has a trained style tower", "statistics", "--into", str(conv_pack))
+    must_import("statistics", "--into", str(conv_pack), "--replace-style")
+    conv = json.loads((conv_pack / "pack.json").read_text())
+    if conv["style"]["image"]["file"] != "style_stats.onnx" or conv["checks"]["styleStatistics"]["activations"] != 2:
+        raise SystemExit(f"statistics import wrote {conv['style']}")
+    must_refuse("no 4-D activations", "statistics", "--into", str(int8_pack), "--replace-style")
+    print(f"ok conv statistics: {conv['style']['statistics']['dim']} numbers, max |diff| {conv['checks']['styleStatistics']['maxAbsDiff']:.2e}")
 
     # 6. Refusals: one line each, and nothing left behind.
     reference["refusals"] = {

@@ -7,6 +7,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import { createError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { packMismatchMessage, sameStamp, type PackStamp } from '../pack-stamp.js';
 import { errorTypeOf, esCall, statusOf, toParasolError, versionAtLeast } from './client.js';
 import {
   concreteName,
@@ -55,8 +56,9 @@ export async function ensureLayout(
     found = await aliasTarget(client, names.alias);
     if (!found) throw createError('NOT_READY', `the alias ${names.alias} did not appear after creating ${concrete}`);
   }
-  checkItemsIndex(found.concrete, found.mapping, settings.dims);
+  checkItemsIndex(found.concrete, found.mapping, settings.dims, settings.pack, names.alias);
   await upgradeItemsIndex(client, found.concrete, found.mapping, logger);
+  await recordPack(client, found.concrete, found.mapping, settings.pack);
   const generation = generationOf(names.alias, found.concrete);
   if (generation === undefined) {
     throw createError('CONFIG_INVALID', `the alias ${names.alias} points to ${found.concrete}, not to a ${names.alias}-v<N> index Parasol made`);
@@ -108,9 +110,18 @@ export async function aliasTarget(
   return { concrete, mapping: state.mappings, replicas: Number.isInteger(replicas) ? replicas : undefined };
 }
 
-export function checkItemsIndex(concrete: string, mapping: estypes.MappingTypeMapping | undefined, dims: ItemsIndexSettings['dims']): void {
+export function checkItemsIndex(
+  concrete: string,
+  mapping: estypes.MappingTypeMapping | undefined,
+  dims: ItemsIndexSettings['dims'],
+  pack?: PackStamp,
+  alias?: string,
+): void {
   const meta = parasolMetaOf(mapping);
   if (!meta) throw createError('CONFIG_INVALID', `${concrete} was not made by Parasol (its mapping has no _meta.parasol)`);
+  if (pack && meta.pack && !sameStamp(meta.pack, pack)) {
+    throw createError('CONFIG_INVALID', packMismatchMessage(`the Elasticsearch index ${alias ?? concrete}`, meta.pack, pack));
+  }
   if (meta.schema > SCHEMA_VERSION) {
     throw createError('STORE_CORRUPT', `${concrete} has schema version ${meta.schema}, newer than this Parasol understands (${SCHEMA_VERSION}); upgrade Parasol`);
   }
@@ -118,7 +129,7 @@ export function checkItemsIndex(concrete: string, mapping: estypes.MappingTypeMa
     throw createError(
       'CONFIG_INVALID',
       `the Elasticsearch index ${concrete} holds ${meta.dims.semantic}-d semantic and ${meta.dims.style}-d style vectors, but the model pack ` +
-        `produces ${dims.semantic}-d and ${dims.style}-d; use the pack it was built with or another index name`,
+        `produces ${dims.semantic}-d and ${dims.style}-d; run \`parasol reindex\` to re-encode it with this pack, or use the pack it was built with`,
     );
   }
 }
@@ -144,6 +155,18 @@ export async function upgradeItemsIndex(
     }),
   );
   logger.info('upgraded the Elasticsearch items index', { index: concrete, from: meta.schema, to: SCHEMA_VERSION });
+}
+
+/** An index made before packs were recorded adopts the pack that opens it (its dimensions already matched). */
+async function recordPack(client: Client, concrete: string, mapping: estypes.MappingTypeMapping | undefined, pack: PackStamp | undefined): Promise<void> {
+  const meta = parasolMetaOf(mapping);
+  if (!pack || !meta || meta.pack) return;
+  await esCall(`recording the model pack on ${concrete}`, () =>
+    client.indices.putMapping({
+      index: concrete,
+      _meta: { ...(mapping?._meta ?? {}), parasol: { ...(mapping?._meta?.parasol as object), schema: Math.max(meta.schema, SCHEMA_VERSION), pack: { ...pack } } },
+    }),
+  );
 }
 
 /** Creates an index unless it exists (another server may be creating it right now). */

@@ -9,6 +9,7 @@
  * alias atomically. The mapping carries `_meta.parasol` so a later open can tell which schema and
  * which vector dimensions it was built for.
  */
+import type { PackStamp } from '../pack-stamp.js';
 import type { estypes } from '@elastic/elasticsearch';
 import type { VectorDims } from '../sqlite-catalog.js';
 import { LEXICAL_WEIGHTS } from '../lexical.js';
@@ -95,6 +96,8 @@ export function generationOf(alias: string, concrete: string): number | undefine
 
 export interface ItemsIndexSettings {
   dims: VectorDims;
+  /** The model pack whose vectors the index holds (recorded in `_meta.parasol.pack`). */
+  pack?: PackStamp;
   shards: number;
   replicas: number;
   quantization: 'none' | 'int8';
@@ -174,7 +177,7 @@ export function itemsIndexBody(settings: ItemsIndexSettings): { settings: estype
     mappings: {
       // A typo in a field name must fail loudly, not grow the mapping.
       dynamic: 'strict',
-      _meta: { parasol: { schema: SCHEMA_VERSION, dims: { ...settings.dims } } },
+      _meta: { parasol: { schema: SCHEMA_VERSION, dims: { ...settings.dims }, ...(settings.pack ? { pack: { ...settings.pack } } : {}) } },
       properties: {
         seq: { type: 'long' },
         id: { type: 'keyword' },
@@ -222,13 +225,17 @@ export function thumbnailsIndexBody(shards: number, replicas: number): {
 }
 
 /** The `_meta.parasol` of an items mapping, if it has a readable one. */
-export function parasolMetaOf(mapping: estypes.MappingTypeMapping | undefined): { schema: number; dims: VectorDims } | undefined {
-  const meta = mapping?._meta?.parasol as { schema?: unknown; dims?: { semantic?: unknown; style?: unknown } } | undefined;
+export function parasolMetaOf(mapping: estypes.MappingTypeMapping | undefined): { schema: number; dims: VectorDims; pack?: PackStamp } | undefined {
+  const meta = mapping?._meta?.parasol as
+    | { schema?: unknown; dims?: { semantic?: unknown; style?: unknown }; pack?: { name?: unknown; fingerprint?: unknown } }
+    | undefined;
   if (!meta || typeof meta.schema !== 'number') return undefined;
   const semantic = meta.dims?.semantic;
   const style = meta.dims?.style;
   if (typeof semantic !== 'number' || typeof style !== 'number') return undefined;
-  return { schema: meta.schema, dims: { semantic, style } };
+  const { name, fingerprint } = meta.pack ?? {};
+  const pack = typeof name === 'string' && typeof fingerprint === 'string' ? { name, fingerprint } : undefined;
+  return { schema: meta.schema, dims: { semantic, style }, ...(pack ? { pack } : {}) };
 }
 
 /** `_source` fields every item read needs, vectors left out. */

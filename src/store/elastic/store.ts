@@ -14,6 +14,7 @@ import { ensureLayout } from './layout.js';
 import { indexNames, MODALITIES, type IndexNames, type ItemsIndexSettings } from './mapping.js';
 import { rebuildItemsIndex } from './rebuild.js';
 import { assertDims } from '../validate.js';
+import type { PackStamp } from '../pack-stamp.js';
 import { ElasticVectorIndex } from './vector-index.js';
 
 export interface ElasticStoreOptions extends ElasticConnectionOptions {
@@ -22,6 +23,8 @@ export interface ElasticStoreOptions extends ElasticConnectionOptions {
   /** The alias the items index lives behind; also the prefix of the meta and thumbnails indices. */
   index?: string;
   dims: VectorDims;
+  /** The model pack in use: recorded on the items index, and an index another pack built is refused. */
+  pack?: PackStamp;
   shards?: number;
   replicas?: number;
   /** 'int8' quantises the HNSW graph (int8_hnsw): ~4× less memory, slightly lower recall. */
@@ -84,6 +87,7 @@ export function resolveElasticOptions(options: ElasticStoreOptions): ResolvedEla
     dims: { ...options.dims },
     index: {
       dims: { ...options.dims },
+      ...(options.pack ? { pack: { ...options.pack } } : {}),
       shards: positive('shards', options.shards, 1),
       replicas: positive('replicas', options.replicas, 0, 0),
       quantization: options.quantization ?? 'none',
