@@ -65,13 +65,14 @@ async function main(): Promise<void> {
       truths: { type: 'string' },
       checkpoint: { type: 'string' },
       'truths-only': { type: 'boolean', default: false },
+      dump: { type: 'string' },
       'build-only': { type: 'boolean', default: false },
     },
     strict: true,
   });
   if (values.checkpoint) CHECKPOINT = Number(values.checkpoint);
   if (!(Number.isInteger(CHECKPOINT) && CHECKPOINT >= 1)) throw new Error('--checkpoint must be a positive integer');
-  if (!values.index && !values['truths-only']) throw new Error('--index DIR is required (where the HNSW snapshot is kept and reused)');
+  if (!values.index && !values['truths-only'] && !values.dump) throw new Error('--index DIR is required (where the HNSW snapshot is kept and reused)');
   if (values['truths-only'] && !values.truths) throw new Error('--truths-only needs --truths FILE');
   const size = Number(values.size.replace(/_/g, ''));
   const queries = Number(values.queries);
@@ -94,6 +95,10 @@ async function main(): Promise<void> {
   const corpus = new SyntheticCorpus(dims, size);
   for (let done = 0; done < size; done = Math.min(size, done + 100_000)) corpus.generateTo(Math.min(size, done + 100_000));
 
+  if (values.dump) {
+    for (const modality of modalities) await dumpForExact(corpus, modality, size, queries, values.dump);
+    return;
+  }
   if (values['truths-only']) {
     for (const modality of modalities) await truthsFor(corpus, modality, size, queries, values.truths as string);
     return;
@@ -223,14 +228,8 @@ async function truthsFor(
   file: string | undefined,
 ): Promise<{ sets: Record<QueryKind, TuneQuery[]>; truths: number[][] }> {
   const dim = corpus.dims[modality];
-  const rng = new Rng(DEFAULT_GENERATOR.seed ^ 0x7e5e ^ (modality === 'style' ? 1 : 0));
   const imageRows = imageRowsOf(size);
-  const picked = new Set<number>();
-  while (picked.size < Math.min(queries, imageRows)) picked.add(rng.int(imageRows));
-  const sets: Record<QueryKind, TuneQuery[]> = {
-    image: [...picked].map((row) => ({ vector: corpus.row(modality, row), exclude: corpus.seqs[row] })),
-    text: Array.from({ length: queries }, () => ({ vector: corpus.query(modality, 'far') })),
-  };
+  const sets = querySets(corpus, modality, size, queries);
   const all = [...sets.image, ...sets.text];
   const stored: TruthFile | undefined = file && existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as TruthFile) : undefined;
   const cached = stored && stored.queries === queries && stored.imageRows === imageRows ? stored.truths[modality]?.[String(size)] : undefined;
@@ -265,6 +264,40 @@ async function truthsFor(
   }
   const at = bySize[String(size)];
   return { sets, truths: [...at.image, ...at.text] };
+}
+
+/** The measured queries of a modality: the same for every process given the same size and count. */
+function querySets(corpus: SyntheticCorpus, modality: Modality, size: number, queries: number): Record<QueryKind, TuneQuery[]> {
+  const rng = new Rng(DEFAULT_GENERATOR.seed ^ 0x7e5e ^ (modality === 'style' ? 1 : 0));
+  const imageRows = imageRowsOf(size);
+  const picked = new Set<number>();
+  while (picked.size < Math.min(queries, imageRows)) picked.add(rng.int(imageRows));
+  return {
+    image: [...picked].map((row) => ({ vector: corpus.row(modality, row), exclude: corpus.seqs[row] })),
+    text: Array.from({ length: queries }, () => ({ vector: corpus.query(modality, 'far') })),
+  };
+}
+
+/**
+ * Writes what the exact search needs for `exact-topk.py` (numpy: a matrix product instead of
+ * scalar JavaScript, which a loaded shared machine cannot afford at a million rows): the vectors,
+ * the queries, their held-out seqs (row + 1; -1 for none) and the sizes to keep answers at.
+ */
+async function dumpForExact(corpus: SyntheticCorpus, modality: Modality, size: number, queries: number, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const dim = corpus.dims[modality];
+  const sets = querySets(corpus, modality, size, queries);
+  const all = [...sets.image, ...sets.text];
+  const flat = new Float32Array(all.length * dim);
+  all.forEach((query, i) => flat.set(query.vector, i * dim));
+  const excludes = Int32Array.from(all, (query) => query.exclude ?? -1);
+  const bytes = (array: Float32Array | Int32Array) => Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+  await writeFile(join(dir, `${modality}.vectors.f32`), bytes(corpus.vectors[modality].subarray(0, size * dim)));
+  await writeFile(join(dir, `${modality}.queries.f32`), bytes(flat));
+  await writeFile(join(dir, `${modality}.exclude.i32`), bytes(excludes));
+  const meta = { modality, size, dim, queries, imageRows: imageRowsOf(size), image: sets.image.length, text: sets.text.length, sizes: truthSizes(size), generator: DEFAULT_GENERATOR, recallAt: RECALL_AT };
+  await writeFile(join(dir, `${modality}.meta.json`), `${JSON.stringify(meta)}\n`);
+  log(`${modality}: ${size} vectors and ${all.length} queries written to ${dir} (python3 bench/exact-topk.py ${dir} ${modality} TRUTHS)`);
 }
 
 function dotRow(query: Float32Array, corpus: SyntheticCorpus, modality: Modality, row: number): number {
