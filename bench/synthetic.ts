@@ -179,11 +179,8 @@ export class SyntheticCorpus {
       const batch: ItemInput[] = [];
       for (let j = 0; j < n; j++) {
         const row = this.added + j;
-        const semantic = this.row('semantic', row);
-        const style = this.row('style', row);
-        this.spaces.semantic.sample(semantic, this.dataRng);
-        this.spaces.style.sample(style, this.dataRng);
-        batch.push(syntheticItem(row, semantic, style));
+        this.sampleRow(row);
+        batch.push(syntheticItem(row, this.row('semantic', row), this.row('style', row)));
       }
       const results = await store.catalog.addBatch(batch);
       results.forEach((result, j) => {
@@ -194,6 +191,25 @@ export class SyntheticCorpus {
       this.added += n;
       options.onProgress?.(this.added, target);
     }
+  }
+
+  /**
+   * Generates rows up to `target` without a store (the same vectors, in the same order, as growTo
+   * adds): for benchmarks that build a bare vector index. Row r is seq r + 1 in a store grown fresh.
+   */
+  generateTo(target: number): void {
+    if (target > this.capacity) throw new RangeError(`capacity ${this.capacity} < ${target}`);
+    for (let row = this.added; row < target; row++) {
+      this.sampleRow(row);
+      this.seqs[row] = row + 1;
+    }
+    this.added = Math.max(this.added, target);
+  }
+
+  private sampleRow(row: number): void {
+    // Semantic then style from one stream: the order fixes every later row.
+    this.spaces.semantic.sample(this.row('semantic', row), this.dataRng);
+    this.spaces.style.sample(this.row('style', row), this.dataRng);
   }
 }
 

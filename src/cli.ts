@@ -19,6 +19,7 @@ import { reindexCommand } from './cli/reindex.js';
 import { searchCommand } from './cli/search.js';
 import { serveCommand } from './cli/serve.js';
 import { statsCommand } from './cli/stats.js';
+import { tuneCommand } from './cli/tune.js';
 import { workerCommand } from './cli/worker.js';
 import { isParasolError } from './errors.js';
 
@@ -30,6 +31,7 @@ const COMMANDS: readonly CliCommand[] = [
   searchCommand,
   reindexCommand,
   statsCommand,
+  tuneCommand,
   generateCommand,
   evalCommand,
   corpusCommand,

@@ -14,6 +14,7 @@ import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import { Generator } from './parasol/generate.js';
 import { createGenerationQueue, type GenerationQueue } from './jobs/generation.js';
+import { SearchBreadth } from './search/breadth.js';
 import { SearchEngine } from './search/engine.js';
 import { RefineSessions } from './search/refine.js';
 import { InMemorySessionStore, type SessionStore } from './search/session-store.js';
@@ -29,6 +30,7 @@ import { KeyService } from './services/keys.js';
 import type { Backend, StoreOpener } from './services/migration.js';
 import { SearchService } from './services/search.js';
 import { SessionService } from './services/sessions.js';
+import { TuneService } from './services/tune.js';
 
 export interface ParasolContext {
   config: Config;
@@ -37,6 +39,8 @@ export interface ParasolContext {
   /** The catalog and vector indices: embedded (SQLite + HNSW) or Elasticsearch, by `config.backend`. */
   store: Store;
   engine: SearchEngine;
+  /** The engine's per-modality, per-query-kind search breadth, from the store's tuning (`parasol tune`). */
+  breadth: SearchBreadth;
   sessions: RefineSessions;
   /** Whether the pack has a generator (a `parasol` block in pack.json). */
   generatorAvailable: boolean;
@@ -75,6 +79,7 @@ export function createServices(parts: ServiceParts): ParasolServices {
     }),
     keys: new KeyService(parts.keys),
     admin: new AdminService({ store, encoders }),
+    tune: new TuneService({ store, encoders, breadth: parts.breadth }),
   };
 }
 
@@ -166,12 +171,13 @@ export function generatedDir(config: Config): string {
   return config.generate.sharedDir ?? path.join(config.dataDir, 'generated');
 }
 
-/** The search engine over an opened store (step 3). */
-export function createEngine(config: Config, store: Store, encoders: LoadedEncoders): SearchEngine {
+/** The search engine over an opened store (step 3); `breadth`: the store's tuning (untuned without it). */
+export function createEngine(config: Config, store: Store, encoders: LoadedEncoders, breadth?: SearchBreadth): SearchEngine {
   return new SearchEngine({
     catalog: store.catalog,
     indices: store.indices,
     encoders,
+    breadth,
     options: {
       oversample: config.search.oversample,
       maxCandidates: config.search.maxCandidates,
@@ -210,6 +216,22 @@ export async function loadGeneratorFor(
   }
 }
 
+/**
+ * The store's search tuning as the engine reads it. A record that cannot be read is logged and
+ * ignored (searches run untuned, as before any tune) rather than keeping the server down;
+ * `parasol tune` replaces it, `parasol tune --reset` removes it.
+ */
+async function openBreadth(config: Config, store: Store, logger: Logger): Promise<SearchBreadth> {
+  const fallbackEf = store.backend === 'sqlite' ? config.hnsw.efSearch : undefined;
+  try {
+    return new SearchBreadth(await store.catalog.searchTuning(), fallbackEf);
+  } catch (error) {
+    if (!isParasolError(error) || error.code !== 'STORE_CORRUPT') throw error;
+    logger.warn('ignoring the stored search tuning', { error: error.message });
+    return new SearchBreadth(null, fallbackEf);
+  }
+}
+
 export interface OpenContextOptions {
   /** An opened store to serve from instead of the configured one (the context closes it). */
   store?: Store;
@@ -232,7 +254,16 @@ export async function openContext(config: Config, logger: Logger = silentLogger,
     await encoders.dispose();
     throw error;
   }
-  const engine = createEngine(config, store, encoders);
+  let breadth: SearchBreadth;
+  try {
+    breadth = await openBreadth(config, store, logger);
+  } catch (error) {
+    await keys.close();
+    await store.close();
+    await encoders.dispose();
+    throw error;
+  }
+  const engine = createEngine(config, store, encoders, breadth);
   let sessionRedis: Redis | undefined;
   let sessionStore: SessionStore;
   if (config.sessions.store === 'redis') {
@@ -287,7 +318,7 @@ export async function openContext(config: Config, logger: Logger = silentLogger,
     await encoders.dispose();
     throw error;
   }
-  const parts: ServiceParts = { config, logger, encoders, store, engine, sessions, generatorAvailable, generator, jobs, keys };
+  const parts: ServiceParts = { config, logger, encoders, store, engine, breadth, sessions, generatorAvailable, generator, jobs, keys };
   return {
     ...parts,
     services: createServices(parts),

@@ -36,6 +36,7 @@ import {
   type ScoreExplanation,
   type SearchModality,
 } from './fusion.js';
+import { requestKinds, sourceKinds, type QueryKinds, type SearchBreadth } from './breadth.js';
 import { lexicalPivot, saturate } from './lexical.js';
 import { planSearch, type QueryPlan } from './plan.js';
 import {
@@ -86,6 +87,8 @@ export interface SearchEngineDeps {
   indices: { semantic: VectorIndex; style: VectorIndex };
   encoders: Encoders;
   options?: Partial<SearchEngineOptions>;
+  /** Per-modality, per-query-kind search breadth from the store's tuning; absent: the indices' defaults. */
+  breadth?: Pick<SearchBreadth, 'ef'>;
 }
 
 export interface SearchResult {
@@ -158,6 +161,8 @@ interface RunInput {
   /** The text for the lexical signal, if the query has one. */
   text?: string;
   options: SearchOptions;
+  /** What each descriptor was made from, for its search breadth; absent: unknown. */
+  kinds?: QueryKinds;
   excludeSeqs: Iterable<number>;
   fingerprint: string;
   encodeMs: number;
@@ -191,6 +196,7 @@ export class SearchEngine {
   private readonly indices: Record<SearchModality, VectorIndex>;
   private readonly options: SearchEngineOptions;
   private readonly resolver: DescriptorResolver;
+  private readonly breadth: Pick<SearchBreadth, 'ef'> | undefined;
   /** Whether the catalogue has words, as of a catalog version (asked once per version). */
   private textState: { version: number; hasText: Promise<boolean> } | null = null;
 
@@ -198,6 +204,7 @@ export class SearchEngine {
     this.catalog = deps.catalog;
     this.indices = { content: deps.indices.semantic, style: deps.indices.style };
     this.options = { ...DEFAULT_ENGINE_OPTIONS, ...deps.options };
+    this.breadth = deps.breadth;
     if (!(this.options.oversample >= 1) || !(this.options.maxCandidates >= 1)) {
       throw new RangeError('oversample and maxCandidates must be at least 1');
     }
@@ -221,6 +228,7 @@ export class SearchEngine {
       descriptors: plan.descriptors,
       text: request.q,
       options: request,
+      kinds: requestKinds(request),
       excludeSeqs: plan.excludeSeqs,
       fingerprint: fingerprintOf({
         kind: 'search',
@@ -303,7 +311,8 @@ export class SearchEngine {
       fusion: request.fusion,
       filters: request.filters,
     });
-    const response = await this.run({ descriptors, options: request, excludeSeqs, fingerprint, encodeMs: elapsed(startedAt), startedAt });
+    const kinds = { content: sourceKinds(request.content), style: sourceKinds(request.style) };
+    const response = await this.run({ descriptors, options: request, kinds, excludeSeqs, fingerprint, encodeMs: elapsed(startedAt), startedAt });
     return { ...response, descriptors };
   }
 
@@ -380,7 +389,7 @@ export class SearchEngine {
       pool =
         allowed !== null && allowed.size <= this.options.exactFilterLimit
           ? await this.exactPool(descriptors, weights, fusion, allowed, accept, lexical)
-          : await this.pool(descriptors, weights, fusion, depth, constraint, accept, scored, lexical);
+          : await this.pool(descriptors, weights, fusion, depth, constraint, accept, scored, lexical, input.kinds);
       retrieveMs += elapsed(retrieveStart);
       const fuseStart = performance.now();
       after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
@@ -463,9 +472,12 @@ export class SearchEngine {
     accept: (seq: number) => boolean,
     scored: Map<number, Candidate | null>,
     lexical: LexicalQuery | null,
+    kinds: QueryKinds | undefined,
   ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
     const modalities = vectorModalities(weights);
-    const hitLists = await Promise.all(modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, constraint)));
+    const hitLists = await Promise.all(
+      modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, this.withBreadth(constraint, m, kinds))),
+    );
     // Only a short vector list proves the pool holds every acceptable item: the lexical list
     // holds only the items with a matching word.
     const truncated = hitLists.every((hits) => hits.length >= depth);
@@ -551,6 +563,12 @@ export class SearchEngine {
       candidates.push(candidate);
     }
     return candidates;
+  }
+
+  /** The constraint with this modality's tuned breadth for the query's kind (unchanged when untuned). */
+  private withBreadth(constraint: VectorSearchConstraint, modality: SearchModality, kinds: QueryKinds | undefined): VectorSearchConstraint {
+    const ef = this.breadth?.ef(modality, kinds?.[modality]);
+    return ef === undefined ? constraint : { ...constraint, ef };
   }
 
   private async hydrate(page: FusedCandidate[], explain: boolean): Promise<SearchResult[]> {

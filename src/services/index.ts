@@ -5,6 +5,7 @@ import type { ItemService } from './items.js';
 import type { KeyService } from './keys.js';
 import type { SearchService } from './search.js';
 import type { SessionService } from './sessions.js';
+import type { TuneService } from './tune.js';
 
 export interface ParasolServices {
   items: ItemService;
@@ -13,4 +14,5 @@ export interface ParasolServices {
   generation: GenerationService;
   keys: KeyService;
   admin: AdminService;
+  tune: TuneService;
 }

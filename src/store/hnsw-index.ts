@@ -170,17 +170,23 @@ export class HnswIndex implements VectorIndex {
     this.assertOpen();
     this.assertVector(vector);
     if (constraint.filter) throw new TypeError('an HNSW index filters by label: resolve the filter to allowed seqs first');
-    return this.searchAccepting(vector, k, acceptOf(constraint));
+    return this.searchAccepting(vector, k, acceptOf(constraint), constraint.ef);
   }
 
-  /** A search with any label predicate, checked during the graph walk (evaluations use it; not part of VectorIndex). */
-  async searchAccepting(vector: Float32Array, k: number, accept?: (seq: number) => boolean): Promise<VectorHit[]> {
+  /**
+   * A search with any label predicate, checked during the graph walk (evaluations use it; not part
+   * of VectorIndex), at breadth `ef` (default: the configured efSearch).
+   */
+  async searchAccepting(vector: Float32Array, k: number, accept?: (seq: number) => boolean, ef?: number): Promise<VectorHit[]> {
     this.assertOpen();
     this.assertVector(vector);
+    if (ef !== undefined && !(Number.isInteger(ef) && ef >= 1)) throw new RangeError(`efSearch must be a positive integer, got ${ef}`);
     // hnswlib rejects k above its capacity and pads nothing: ask for at most what exists.
     const wanted = Math.min(Math.floor(k), this.live.size);
     if (!(wanted > 0)) return [];
     const values = Array.from(vector);
+    // searchKnn is synchronous, so the breadth set here is the one this search runs at.
+    this.native.setEf(ef ?? this.options.efSearch);
     const result = accept
       ? this.native.searchKnn(values, wanted, (label) => accept(label))
       : this.native.searchKnn(values, wanted);
@@ -196,9 +202,10 @@ export class HnswIndex implements VectorIndex {
     return [...this.live].sort((a, b) => a - b);
   }
 
-  /** The search breadth from now on (recall against latency; benchmarks sweep it on one loaded graph). */
+  /** The default search breadth from now on (recall against latency; benchmarks sweep it on one loaded graph). */
   setEfSearch(efSearch: number): void {
     if (!Number.isInteger(efSearch) || efSearch < 1) throw createError('CONFIG_INVALID', `HNSW efSearch must be a positive integer, got ${efSearch}`);
+    this.options.efSearch = efSearch;
     this.native.setEf(efSearch);
   }
 

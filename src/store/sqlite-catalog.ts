@@ -14,6 +14,7 @@ import { createError } from '../errors.js';
 import { fromBlob, toBlob } from '../vectors.js';
 import { describeStamp, packMismatchMessage, sameStamp, type PackStamp } from './pack-stamp.js';
 import { carriesText, LEXICAL_WEIGHTS, queryWords } from './lexical.js';
+import { parseSearchTuning, searchTuningSchema, type SearchTuning } from './tuning.js';
 import { hitsFor, topHits, wordPostings, WordPostingsCache, type WordHit, type WordPostings } from './word-postings.js';
 import { assertDims, scopeSeqs, validateFacets, validateInput, type VectorDims } from './validate.js';
 import type {
@@ -245,6 +246,9 @@ export function toFtsQuery(text: string): string | undefined {
 export function idFromHash(contentHash: string): string {
   return contentHash.slice(0, 16).toLowerCase();
 }
+
+/** The `meta` row holding `parasol tune`'s record (JSON). */
+const TUNING_KEY = 'search_tuning';
 
 export class SqliteCatalog implements Catalog {
   readonly dims: VectorDims;
@@ -579,6 +583,20 @@ export class SqliteCatalog implements Catalog {
       };
     });
     return read();
+  }
+
+  async searchTuning(): Promise<SearchTuning | null> {
+    const stored = this.readMeta(TUNING_KEY);
+    return stored === undefined ? null : parseSearchTuning(stored, this.db.name);
+  }
+
+  async setSearchTuning(tuning: SearchTuning | null): Promise<void> {
+    if (tuning === null) {
+      this.prepare('DELETE FROM meta WHERE key = ?').run(TUNING_KEY);
+      return;
+    }
+    const checked = searchTuningSchema.parse(tuning);
+    this.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(TUNING_KEY, JSON.stringify(checked));
   }
 
   async close(): Promise<void> {

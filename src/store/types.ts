@@ -11,6 +11,8 @@
  * came after (see DESIGN.md §5).
  */
 
+import type { SearchTuning } from './tuning.js';
+
 export type Modality = 'semantic' | 'style';
 
 export interface ItemMetadata {
@@ -173,6 +175,10 @@ export interface Catalog {
   scan(batchSize: number): AsyncIterable<ItemWithVectors[]>;
   version(): Promise<number>;
   stats(): Promise<CatalogStats>;
+  /** The search-breadth tuning `parasol tune` stored (see tuning.ts), or null when the store is untuned. */
+  searchTuning(): Promise<SearchTuning | null>;
+  /** Replaces the stored tuning; null removes it (the store searches untuned again). */
+  setSearchTuning(tuning: SearchTuning | null): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -193,6 +199,11 @@ export interface VectorSearchConstraint {
    * `filtersItself` is true; one that filters by label refuses it.
    */
   filter?: ItemFilter;
+  /**
+   * The search breadth for this query (HNSW efSearch; Elasticsearch num_candidates), at least k in
+   * effect; absent: the index's configured default. Tuned per query kind by `parasol tune`.
+   */
+  ef?: number;
 }
 
 export interface VectorIndex {

@@ -697,6 +697,51 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
       });
     });
 
+    describe('catalog: search tuning', () => {
+      const tuning = {
+        format: 1 as const,
+        tunedAt: '2026-12-03T12:00:00.000Z',
+        items: 3,
+        catalogVersion: 1,
+        target: 0.98,
+        knob: 'efSearch' as const,
+        entries: [
+          {
+            modality: 'semantic' as const,
+            kind: 'text' as const,
+            ef: 256,
+            reached: true,
+            queries: 50,
+            source: 'titles',
+            curve: [
+              { ef: 128, recallAt10: 0.9, minRecallAt10: 0.5, p50Ms: 0.2, p95Ms: 0.4 },
+              { ef: 256, recallAt10: 0.985, minRecallAt10: 0.8, p50Ms: 0.3, p95Ms: 0.6 },
+            ],
+          },
+        ],
+      };
+
+      it('is null on a fresh store, round-trips a record, and is removed by null', async () => {
+        expect(await catalog().searchTuning()).toBeNull();
+        await catalog().setSearchTuning(tuning);
+        expect(await catalog().searchTuning()).toEqual(tuning);
+        const retuned = { ...tuning, target: 0.95, entries: [{ ...tuning.entries[0], ef: 128 }] };
+        await catalog().setSearchTuning(retuned);
+        expect(await catalog().searchTuning()).toEqual(retuned);
+        // Tuning is not a catalog change: no version bump, nothing for the indices to replay.
+        expect(await catalog().version()).toBe(0);
+        await catalog().setSearchTuning(null);
+        expect(await catalog().searchTuning()).toBeNull();
+        await catalog().setSearchTuning(null);
+      });
+
+      it('refuses a malformed record instead of storing it', async () => {
+        const broken = { ...tuning, entries: [{ ...tuning.entries[0], ef: 0 }] };
+        await expect(catalog().setSearchTuning(broken)).rejects.toThrow();
+        expect(await catalog().searchTuning()).toBeNull();
+      });
+    });
+
     describe('vector indices', () => {
       let items: ItemInput[];
       let seqOf: Map<string, number>;
@@ -737,6 +782,14 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
         const query = randomUnitVector(DIMS.semantic, seededRandom(3));
         expectHits(await store.indices.semantic.search(query, 1000), expected(query, 'semantic'));
         expect(await store.indices.semantic.search(query, 0)).toEqual([]);
+      });
+
+      it('takes a per-search breadth (ef) of any size: below k it is raised to k, above the backend cap it is capped', async () => {
+        const query = randomUnitVector(DIMS.semantic, seededRandom(31));
+        const want = expected(query, 'semantic').slice(0, 5);
+        for (const ef of [1, 5, 64, 50_000]) expectHits(await store.indices.semantic.search(query, 5, { ef }), want);
+        const exclude = new Set([want[0].seq]);
+        expectHits(await store.indices.semantic.search(query, 4, { ef: 200, exclude }), want.slice(1, 5));
       });
 
       it('never returns excluded seqs', async () => {

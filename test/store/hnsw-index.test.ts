@@ -127,6 +127,35 @@ describe('HnswIndex', () => {
     });
   });
 
+  describe('search breadth', () => {
+    it('searches at the breadth a query asks for, and at the configured one otherwise', async () => {
+      const dim = 32;
+      // A sparse graph (M 4, efConstruction 8): a breadth of 10 misses many neighbours that 1000 finds.
+      const index = HnswIndex.create({ ...options, dim, M: 4, efConstruction: 8, efSearch: 10, capacity: 2000 });
+      const data = points(2000, 21, 1, dim);
+      await index.add(data);
+      const queries = points(40, 22, 1, dim);
+      const recall = async (ef: number | undefined) => {
+        let found = 0;
+        for (const { vector } of queries) {
+          const exact = data.map((p) => ({ seq: p.seq, score: dot(vector, p.vector) })).sort((x, y) => y.score - x.score).slice(0, 10);
+          const hits = new Set((await index.search(vector, 10, ef === undefined ? {} : { ef })).map((h) => h.seq));
+          found += exact.filter((h) => hits.has(h.seq)).length;
+        }
+        return found / (queries.length * 10);
+      };
+      const narrow = await recall(10);
+      const wide = await recall(1000);
+      expect(wide).toBeGreaterThanOrEqual(0.95);
+      expect(narrow).toBeLessThan(wide - 0.05);
+      // A query without a breadth is back at the configured efSearch (10), not the last one asked for.
+      expect(await recall(undefined)).toBe(narrow);
+      index.setEfSearch(1000);
+      expect(await recall(undefined)).toBe(wide);
+      await expect(index.search(queries[0].vector, 10, { ef: 0 })).rejects.toThrow(RangeError);
+    });
+  });
+
   describe('snapshots', () => {
     it('round-trips content, deletes and version', async () => {
       const index = HnswIndex.create(options);

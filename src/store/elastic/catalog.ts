@@ -36,6 +36,7 @@ import { LIVE, liveFilterQuery } from './filters.js';
 import { carriesText, queryWords } from '../lexical.js';
 import { aliasView, ITEM_SOURCE_EXCLUDES, LEXICAL_FIELDS, TEXT_ANALYZER, toItem, toItemWithVectors, vectorToJson, type AliasDoc, type IndexNames, type ItemDoc, type ThumbnailDoc } from './mapping.js';
 import { claimKey, Registry, type Claim } from './registry.js';
+import type { SearchTuning } from '../tuning.js';
 import { collectHits, MAX_PAGE, rechunk, scanHits } from './scan.js';
 import { assertDims, scopeSeqs, validateFacets, validateInput } from '../validate.js';
 
@@ -416,6 +417,14 @@ export class ElasticCatalog implements Catalog {
       sources,
       version: (await this.registry.counter()).version,
     };
+  }
+
+  searchTuning(): Promise<SearchTuning | null> {
+    return this.registry.searchTuning();
+  }
+
+  setSearchTuning(tuning: SearchTuning | null): Promise<void> {
+    return this.registry.setSearchTuning(tuning);
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import { createError } from '../../errors.js';
+import { parseSearchTuning, searchTuningSchema, type SearchTuning } from '../tuning.js';
 import { esCall, isConflict, isDocMissing, toParasolError } from './client.js';
 
 export interface CounterDoc {
@@ -35,6 +36,7 @@ export interface Claim extends ClaimDoc {
 }
 
 const COUNTER_ID = 'counter';
+const TUNING_ID = 'search-tuning';
 const MAX_COUNTER_ATTEMPTS = 100;
 
 export const claimKey = (kind: 'hash' | 'id', value: string): string => `${kind}:${value}`;
@@ -97,6 +99,33 @@ export class Registry {
       found.set(doc._id, { ...doc._source, key: doc._id, seqNo: doc._seq_no ?? 0, primaryTerm: doc._primary_term ?? 0 });
     }
     return found;
+  }
+
+  /** `parasol tune`'s record (see ../tuning.ts), or null when none is stored. */
+  async searchTuning(): Promise<SearchTuning | null> {
+    try {
+      const response = await this.client.get<{ kind: 'tuning'; tuning: unknown }>({ index: this.index, id: TUNING_ID });
+      return parseSearchTuning(JSON.stringify(response._source?.tuning ?? null), this.index);
+    } catch (error) {
+      if (isDocMissing(error)) return null;
+      throw toParasolError(error, 'reading the search tuning');
+    }
+  }
+
+  /** Replaces the record (the doc keeps it in _source only: the meta mapping indexes nothing but `kind`). */
+  async setSearchTuning(tuning: SearchTuning | null): Promise<void> {
+    if (tuning === null) {
+      try {
+        await this.client.delete({ index: this.index, id: TUNING_ID, refresh: 'wait_for' });
+      } catch (error) {
+        if (!isDocMissing(error)) throw toParasolError(error, 'removing the search tuning');
+      }
+      return;
+    }
+    const checked = searchTuningSchema.parse(tuning);
+    await esCall('writing the search tuning', () =>
+      this.client.index({ index: this.index, id: TUNING_ID, document: { kind: 'tuning', tuning: checked }, refresh: 'wait_for' }),
+    );
   }
 
   private async readCounter(): Promise<{ doc: CounterDoc; seqNo: number; primaryTerm: number }> {

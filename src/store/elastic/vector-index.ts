@@ -23,7 +23,7 @@ export interface ElasticVectorIndexOptions {
   alias: string;
   modality: Modality;
   dim: number;
-  /** num_candidates = min(10 000, max(k, ceil(k × factor))): recall against latency per shard. */
+  /** num_candidates = min(10 000, max(k, ceil(k × factor))) unless a search gives its own breadth: recall against latency per shard. */
   numCandidatesFactor: number;
   refresh: 'wait_for' | false;
   bulk: BulkSettings;
@@ -83,7 +83,9 @@ export class ElasticVectorIndex implements VectorIndex {
     if (!(wanted > 0)) return [];
     const filter = liveFilterQuery(constraint.filter, { exclude: constraint.exclude, allowed: constraint.allowed });
     if (filter === null) return [];
-    const numCandidates = Math.min(MAX_K, Math.max(wanted, Math.ceil(wanted * this.options.numCandidatesFactor)));
+    // A tuned breadth (constraint.ef) is num_candidates itself: Lucene's HNSW walk keeps that many per shard, as efSearch does.
+    const breadth = constraint.ef ?? Math.ceil(wanted * this.options.numCandidatesFactor);
+    const numCandidates = Math.min(MAX_K, Math.max(wanted, breadth));
     const response = await esCall(`searching the ${this.modality} vectors`, () =>
       this.options.client.search({
         index: this.options.alias,
