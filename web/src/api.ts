@@ -185,7 +185,11 @@ function unauthorized(error: ApiError): ApiError {
   return error;
 }
 
-async function request<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+/**
+ * `quiet`: a background load the user did not ask for; its 401 does not open the key dialog (the
+ * user's own next request will, and a modal opened under their typing would swallow it).
+ */
+async function request<T>(method: string, url: string, body?: unknown, signal?: AbortSignal, quiet = false): Promise<T> {
   const init: RequestInit = { method, headers: { accept: 'application/json', ...authHeaders() }, signal };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
@@ -210,14 +214,13 @@ async function request<T>(method: string, url: string, body?: unknown, signal?: 
   if (!res.ok) {
     const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
     const retry = Number(res.headers.get('retry-after'));
-    throw unauthorized(
-      new ApiError(
-        res.status,
-        error?.code ?? `HTTP_${res.status}`,
-        error?.message ?? `The server answered ${res.status} ${res.statusText}`.trim(),
-        Number.isFinite(retry) && retry > 0 ? retry : undefined,
-      ),
+    const failure = new ApiError(
+      res.status,
+      error?.code ?? `HTTP_${res.status}`,
+      error?.message ?? `The server answered ${res.status} ${res.statusText}`.trim(),
+      Number.isFinite(retry) && retry > 0 ? retry : undefined,
     );
+    throw quiet ? failure : unauthorized(failure);
   }
   return json as T;
 }
@@ -260,8 +263,8 @@ export const api = {
     request<Page>('GET', `/v1/sessions/${enc(id)}/results${qs({ ...pageQuery(options), cursor })}`),
   interpolate: (req: InterpolateRequest) => request<Page>('POST', '/v1/interpolate', req),
   item: (id: string) => request<Item>('GET', `/v1/items/${enc(id)}`),
-  /** Every indexed source with its item count (the collection switch). */
-  sources: () => request<ApiSources>('GET', '/v1/sources'),
+  /** Every indexed source with its item count (the collection switch; loaded in the background, so quiet). */
+  sources: () => request<ApiSources>('GET', '/v1/sources', undefined, undefined, true),
   thumbnailUrl: (id: string) => `/v1/items/${enc(id)}/thumbnail`,
 
   generate: (req: GenerateRequest) => request<{ jobId: string; params?: Record<string, unknown> }>('POST', '/v1/generate', req),

@@ -41,10 +41,14 @@ export class SourcePicker {
     this.render();
   }
 
-  /** Shows the active source filter (from a search, the facets panel or the URL). */
+  /**
+   * Shows the active source filter (from a search, the facets panel or the URL). A picker whose
+   * first load failed (no key yet) loads again once a search has gone through.
+   */
   show(active: readonly string[]): void {
     this.active = [...active];
     this.render();
+    if (this.sources.length === 0) void this.load();
   }
 
   private render(): void {
