@@ -56,6 +56,8 @@ export const configSchema = z.object({
       M: positiveInt.default(16),
       efConstruction: positiveInt.default(200),
       efSearch: positiveInt.default(128),
+      /** Keep the joint [content, style] index (embedded backend): fused queries cost one search, for ~80% more index memory. */
+      joint: flag.default(true),
     })
     .prefault({}),
   search: z
@@ -214,6 +216,7 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_HNSW_M: ['hnsw', 'M'],
   PARASOL_HNSW_EF_CONSTRUCTION: ['hnsw', 'efConstruction'],
   PARASOL_HNSW_EF_SEARCH: ['hnsw', 'efSearch'],
+  PARASOL_HNSW_JOINT: ['hnsw', 'joint'],
   PARASOL_SESSION_TTL: ['sessions', 'ttlSeconds'],
   PARASOL_MAX_UPLOAD_BYTES: ['limits', 'uploadBytes'],
   PARASOL_MAX_PIXELS: ['limits', 'maxPixels'],

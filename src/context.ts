@@ -113,7 +113,10 @@ export async function openStore(
   logger: Logger = silentLogger,
 ): Promise<Store> {
   const dims = { semantic: encoders.semanticDim, style: encoders.styleDim };
-  if (config.backend === 'sqlite') return openEmbeddedStore({ dataDir: config.dataDir, dims, hnsw: config.hnsw });
+  if (config.backend === 'sqlite') {
+    const { joint, ...hnsw } = config.hnsw;
+    return openEmbeddedStore({ dataDir: config.dataDir, dims, hnsw, joint });
+  }
   // Loaded only when chosen: the embedded default never pays for the client.
   const { openElasticStore } = await import('./store/elastic.js');
   const { elastic } = config;

@@ -17,6 +17,7 @@ import type {
   ItemFilter,
   ItemWithVectors,
   LexicalHit,
+  StoreIndices,
   VectorIndex,
   VectorSearchConstraint,
 } from '../store/types.js';
@@ -25,6 +26,7 @@ import { decodeCursor, encodeCursor, fingerprintOf, type CursorPosition } from '
 import { DescriptorResolver, STORE_MODALITY, type QueryDescriptors } from './descriptors.js';
 import {
   compareFused,
+  explainWeighted,
   fuse,
   isWindowed,
   SEARCH_MODALITIES,
@@ -33,9 +35,12 @@ import {
   type FusionMethod,
   type ModalityScores,
   type ParticipatingWeights,
+  type RankedCandidate,
   type ScoreExplanation,
   type SearchModality,
+  weightedScore,
 } from './fusion.js';
+import { jointQuery } from './joint.js';
 import { lexicalPivot, saturate } from './lexical.js';
 import { planSearch, type QueryPlan } from './plan.js';
 import {
@@ -83,7 +88,8 @@ export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
 
 export interface SearchEngineDeps {
   catalog: Catalog;
-  indices: { semantic: VectorIndex; style: VectorIndex };
+  /** joint: the index over [semantic, style]/√2, when the store keeps one (see StoreIndices). */
+  indices: StoreIndices;
   encoders: Encoders;
   options?: Partial<SearchEngineOptions>;
 }
@@ -189,6 +195,7 @@ const elapsed = (since: number): number => Math.round((performance.now() - since
 export class SearchEngine {
   private readonly catalog: Catalog;
   private readonly indices: Record<SearchModality, VectorIndex>;
+  private readonly joint: VectorIndex | undefined;
   private readonly options: SearchEngineOptions;
   private readonly resolver: DescriptorResolver;
   /** Whether the catalogue has words, as of a catalog version (asked once per version). */
@@ -197,6 +204,7 @@ export class SearchEngine {
   constructor(deps: SearchEngineDeps) {
     this.catalog = deps.catalog;
     this.indices = { content: deps.indices.semantic, style: deps.indices.style };
+    this.joint = deps.indices.joint;
     this.options = { ...DEFAULT_ENGINE_OPTIONS, ...deps.options };
     if (!(this.options.oversample >= 1) || !(this.options.maxCandidates >= 1)) {
       throw new RangeError('oversample and maxCandidates must be at least 1');
@@ -367,25 +375,33 @@ export class SearchEngine {
     // orders exactly as the cosine does, so it takes the exact path.
     const fusion: FusionMethod = options.fusion === 'minmax' && modalities.length === 1 ? 'weighted' : options.fusion;
     const windowed = isWindowed(fusion);
+    const facetFields = [...new Set(options.facets ?? [])] as FacetField[];
+    const oversampled = Math.min(this.options.maxCandidates, Math.ceil((offset + options.k) * this.options.oversample));
+    const exactFilter = allowed !== null && allowed.size <= this.options.exactFilterLimit;
+    const direct = exactFilter || useText || windowed ? null : this.directSource(descriptors, weights);
     let depth = windowed
       ? Math.min(this.options.maxCandidates, this.options.rrfWindow)
-      : Math.min(this.options.maxCandidates, Math.ceil((offset + options.k) * this.options.oversample));
+      : direct
+        ? // One past the page tells whether there is a next one; facets count a pool as deep as before.
+          Math.min(this.options.maxCandidates, facetFields.length > 0 ? Math.max(oversampled, offset + options.k + 1) : offset + options.k + 1)
+        : oversampled;
     let deepenings = 0;
     const scored = new Map<number, Candidate | null>();
     let fuseMs = 0;
-    let pool: { ranked: FusedCandidate[]; truncated: boolean; bound: number };
-    let after: FusedCandidate[];
+    let pool: { ranked: RankedCandidate[]; truncated: boolean; bound: number };
+    let after: RankedCandidate[];
     for (;;) {
       const retrieveStart = performance.now();
-      pool =
-        allowed !== null && allowed.size <= this.options.exactFilterLimit
-          ? await this.exactPool(descriptors, weights, fusion, allowed, accept, lexical)
+      pool = exactFilter
+        ? await this.exactPool(descriptors, weights, fusion, allowed, accept, lexical)
+        : direct
+          ? await this.directPool(direct, descriptors, weights, depth, constraint)
           : await this.pool(descriptors, weights, fusion, depth, constraint, accept, scored, lexical);
       retrieveMs += elapsed(retrieveStart);
       const fuseStart = performance.now();
       after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
       fuseMs += elapsed(fuseStart);
-      if (!pool.truncated || depth >= this.options.maxCandidates || windowed) break;
+      if (direct || !pool.truncated || depth >= this.options.maxCandidates || windowed) break;
       if (deepenings++ >= this.options.maxDeepening) break;
       // One past the page must be provably in place too, or "is there a next page" could be wrong.
       const settled = after.findIndex((c) => c.score < pool.bound);
@@ -394,7 +410,7 @@ export class SearchEngine {
     }
     const page = after.slice(0, options.k);
     const hydrateStart = performance.now();
-    const results = await this.hydrate(page, options.explain);
+    const results = await this.hydrate(page, options.explain ? weights : null);
     const hydrateMs = elapsed(hydrateStart);
 
     const more = after.length > options.k;
@@ -406,7 +422,6 @@ export class SearchEngine {
       timing: { encodeMs: input.encodeMs, retrieveMs, fuseMs, hydrateMs, totalMs: elapsed(input.startedAt) },
     };
     if (!pool.truncated) response.total = pool.ranked.length;
-    const facetFields = [...new Set(options.facets ?? [])] as FacetField[];
     if (facetFields.length > 0) {
       response.facets = await this.catalog.facets({ seqs: pool.ranked.map((c) => c.seq) }, facetFields, { limit: options.facetLimit });
       response.facetScope = FACET_SCOPE;
@@ -491,6 +506,58 @@ export class SearchEngine {
   }
 
   /**
+   * The one index whose ranking is a weighted vector query's own, or null: a single modality's
+   * index when its scores are exact cosines, or for content + style the joint index (its order is
+   * the fused score's, see joint.ts).
+   */
+  private directSource(descriptors: QueryDescriptors, weights: ParticipatingWeights): DirectSource | null {
+    const modalities = vectorModalities(weights);
+    if (modalities.length === 1) {
+      const modality = modalities[0];
+      const index = this.indices[modality];
+      return index.exactScores ? { kind: 'one', modality, index, vector: descriptors[modality] as Float32Array } : null;
+    }
+    if (!this.joint) return null;
+    const vector = jointQuery(descriptors.content as Float32Array, descriptors.style as Float32Array, {
+      content: weights.content as number,
+      style: weights.style as number,
+    }).vector;
+    return { kind: 'joint', index: this.joint, vector };
+  }
+
+  /**
+   * The top `depth` of a weighted vector query from its one index. One modality: the index's
+   * cosines are the scores, nothing is rescored. Joint: the hits' two cosines come from the
+   * catalog's vectors (so every result shows both, and an item deleted since indexing drops out),
+   * and the fused score from them. Either way the order is the exact score's, so pages follow
+   * each other by their (score, seq) keys like the deeper pools do.
+   */
+  private async directPool(
+    direct: DirectSource,
+    descriptors: QueryDescriptors,
+    weights: ParticipatingWeights,
+    depth: number,
+    constraint: VectorSearchConstraint,
+  ): Promise<{ ranked: RankedCandidate[]; truncated: boolean; bound: number }> {
+    const hits = await direct.index.search(direct.vector, depth, constraint);
+    const truncated = hits.length >= depth;
+    let ranked: RankedCandidate[];
+    if (direct.kind === 'one') {
+      const content = direct.modality === 'content';
+      ranked = hits.map((hit) => ({ seq: hit.seq, scores: { content: content ? hit.score : null, style: content ? null : hit.score }, score: hit.score }));
+    } else {
+      const candidates = await this.scoreExactly(
+        hits.map((hit) => hit.seq),
+        descriptors,
+        vectorModalities(weights),
+        null,
+      );
+      ranked = candidates.map((candidate) => ({ ...candidate, score: weightedScore(candidate.scores, weights) }));
+    }
+    return { ranked: ranked.sort(compareFused), truncated, bound: Number.NEGATIVE_INFINITY };
+  }
+
+  /**
    * A filter that leaves few items is answered exactly: a graph search that may only visit a few
    * accepted nodes can come back short, while scoring the whole filtered set is cheap.
    */
@@ -545,7 +612,8 @@ export class SearchEngine {
     return candidates;
   }
 
-  private async hydrate(page: FusedCandidate[], explain: boolean): Promise<SearchResult[]> {
+  /** The page's items from the catalog; explanations (weights given) built here for a pool that has none. */
+  private async hydrate(page: RankedCandidate[], explainWith: ParticipatingWeights | null): Promise<SearchResult[]> {
     const items = await this.catalog.getManyBySeq(page.map((c) => c.seq));
     const results: SearchResult[] = [];
     for (const candidate of page) {
@@ -564,12 +632,17 @@ export class SearchEngine {
         scores: { ...candidate.scores, text: candidate.scores.text ?? null },
       };
       if (item.aliases && item.aliases.length > 0) result.aliases = item.aliases;
-      if (explain) result.explanation = candidate.explanation;
+      if (explainWith) result.explanation = candidate.explanation ?? explainWeighted(candidate, explainWith);
       results.push(result);
     }
     return results;
   }
 }
+
+/** A weighted vector query's one index: a modality's own, or the joint one for content + style. */
+type DirectSource =
+  | { kind: 'one'; modality: SearchModality; index: VectorIndex; vector: Float32Array }
+  | { kind: 'joint'; index: VectorIndex; vector: Float32Array };
 
 /** The vector modalities among the participating signals (each has an index to search). */
 function vectorModalities(weights: ParticipatingWeights): SearchModality[] {
