@@ -480,7 +480,16 @@ export class SearchEngine {
     lexical: LexicalQuery | null,
   ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
     const modalities = vectorModalities(weights);
-    const hitLists = await Promise.all(modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, constraint)));
+    // Weighted content + style (with words) takes its vector candidates from the joint index: one
+    // list in the fused order instead of two that must go deep. RRF and min-max keep one list per
+    // modality: they rank each modality on its own, and its own top items must be in the window.
+    const joint = fusion === 'weighted' && modalities.length === 2 && this.joint ? this.joint : null;
+    const query = joint
+      ? jointQuery(descriptors.content as Float32Array, descriptors.style as Float32Array, { content: weights.content as number, style: weights.style as number })
+      : null;
+    const hitLists = joint && query
+      ? [(await joint.search(query.vector, depth, constraint)).map((hit) => ({ seq: hit.seq, score: hit.score * query.scale }))]
+      : await Promise.all(modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, constraint)));
     // Only a short vector list proves the pool holds every acceptable item: the lexical list
     // holds only the items with a matching word.
     const truncated = hitLists.every((hits) => hits.length >= depth);
@@ -498,10 +507,13 @@ export class SearchEngine {
     // An unseen item's words score at most the lexical list's last (or nothing, if the list holds every match).
     const lastLexical = lexical?.full ? saturate(lexical.hits[lexical.hits.length - 1]?.score ?? 0, lexical.pivot) : 0;
     const textBound = weights.text !== undefined ? (weights.text / totalWeight) * (lexical?.full && lexical.hits.length === 0 ? 1 : lastLexical) : 0;
-    // The index's own cosines may differ from ours in the last float bits: keep a margin.
-    const bound = truncated
-      ? modalities.reduce((sum, m, i) => sum + ((weights[m] as number) / totalWeight) * (hitLists[i][depth - 1]?.score ?? 1), 0) + textBound + 1e-6
-      : Number.NEGATIVE_INFINITY;
+    // An item in no list scores at most each list's last in it (the joint list's last is already
+    // fused over content and style). The index's own cosines may differ from ours in the last
+    // float bits: keep a margin.
+    const vectorBound = joint
+      ? (((weights.content as number) + (weights.style as number)) / totalWeight) * (hitLists[0][depth - 1]?.score ?? 1)
+      : modalities.reduce((sum, m, i) => sum + ((weights[m] as number) / totalWeight) * (hitLists[i][depth - 1]?.score ?? 1), 0);
+    const bound = truncated ? vectorBound + textBound + 1e-6 : Number.NEGATIVE_INFINITY;
     return { ranked, truncated, bound };
   }
 
