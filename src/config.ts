@@ -69,6 +69,8 @@ export const configSchema = z.object({
       maxDeepening: z.coerce.number().int().min(0).max(10).default(2),
       rrfWindow: positiveInt.default(400),
       cacheSize: z.coerce.number().int().min(0).default(1024),
+      /** Items of recent result pages kept until the next catalog write (SQLite catalog only; 0 turns it off). */
+      itemCacheSize: z.coerce.number().int().min(0).default(10_000),
     })
     .prefault({}),
   sessions: z

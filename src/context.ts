@@ -158,6 +158,7 @@ export function createEngine(config: Config, store: Store, encoders: LoadedEncod
       maxCandidates: config.search.maxCandidates,
       maxDeepening: config.search.maxDeepening,
       rrfWindow: config.search.rrfWindow,
+      itemCacheSize: config.search.itemCacheSize,
     },
   });
 }

@@ -40,6 +40,7 @@ import {
   type SearchModality,
   weightedScore,
 } from './fusion.js';
+import { ItemCache, type ItemCacheStats } from './item-cache.js';
 import { jointQuery } from './joint.js';
 import { lexicalPivot, saturate } from './lexical.js';
 import { planSearch, type QueryPlan } from './plan.js';
@@ -75,6 +76,8 @@ export interface SearchEngineOptions {
   rocchio: RocchioWeights;
   /** Filtered sets up to this size are searched exactly instead of through HNSW. */
   exactFilterLimit: number;
+  /** Items of recent pages kept for the catalog's current version (see ItemCache); 0 turns it off. */
+  itemCacheSize: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
@@ -84,6 +87,7 @@ export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
   rrfWindow: 400,
   rocchio: DEFAULT_ROCCHIO,
   exactFilterLimit: 2000,
+  itemCacheSize: 10_000,
 };
 
 export interface SearchEngineDeps {
@@ -198,6 +202,7 @@ export class SearchEngine {
   private readonly joint: VectorIndex | undefined;
   private readonly options: SearchEngineOptions;
   private readonly resolver: DescriptorResolver;
+  private readonly pageItems: ItemCache;
   /** Whether the catalogue has words, as of a catalog version (asked once per version). */
   private textState: { version: number; hasText: Promise<boolean> } | null = null;
 
@@ -209,6 +214,7 @@ export class SearchEngine {
     if (!(this.options.oversample >= 1) || !(this.options.maxCandidates >= 1)) {
       throw new RangeError('oversample and maxCandidates must be at least 1');
     }
+    this.pageItems = new ItemCache(deps.catalog, this.options.itemCacheSize);
     this.resolver = new DescriptorResolver({
       catalog: deps.catalog,
       encoders: deps.encoders,
@@ -218,6 +224,11 @@ export class SearchEngine {
 
   get rocchioWeights(): RocchioWeights {
     return this.options.rocchio;
+  }
+
+  /** Hits and misses of the page item cache (benchmarks report them beside the latencies). */
+  itemCacheStats(): ItemCacheStats {
+    return this.pageItems.stats();
   }
 
   /** A search request (validated here, so the CLI may pass raw input) → one page of results. */
@@ -563,6 +574,7 @@ export class SearchEngine {
         descriptors,
         vectorModalities(weights),
         null,
+        true,
       );
       ranked = candidates.map((candidate) => ({ ...candidate, score: weightedScore(candidate.scores, weights) }));
     }
@@ -597,9 +609,13 @@ export class SearchEngine {
     descriptors: QueryDescriptors,
     modalities: SearchModality[],
     lexical: LexicalQuery | null,
+    cached = false,
   ): Promise<Candidate[]> {
+    // A page's worth (a joint search's hits) goes through the page cache; a pool of hundreds would only churn it.
+    const vectorsOf = (m: SearchModality) =>
+      cached ? this.pageItems.getVectors(seqs, STORE_MODALITY[m]) : this.catalog.getVectorsBySeq(seqs, STORE_MODALITY[m]);
     const [vectors, words] = await Promise.all([
-      Promise.all(modalities.map((m) => this.catalog.getVectorsBySeq(seqs, STORE_MODALITY[m]))),
+      Promise.all(modalities.map(vectorsOf)),
       lexical && seqs.length > 0 ? this.catalog.lexicalScores(lexical.text, seqs) : null,
     ]);
     const candidates: Candidate[] = [];
@@ -626,7 +642,7 @@ export class SearchEngine {
 
   /** The page's items from the catalog; explanations (weights given) built here for a pool that has none. */
   private async hydrate(page: RankedCandidate[], explainWith: ParticipatingWeights | null): Promise<SearchResult[]> {
-    const items = await this.catalog.getManyBySeq(page.map((c) => c.seq));
+    const items = await this.pageItems.getMany(page.map((c) => c.seq));
     const results: SearchResult[] = [];
     for (const candidate of page) {
       const item = items.get(candidate.seq);
@@ -638,7 +654,7 @@ export class SearchEngine {
         source: item.source,
         license: item.license,
         attribution: item.attribution,
-        tags: item.tags,
+        tags: [...item.tags],
         extra: item.extra,
         score: candidate.score,
         scores: { ...candidate.scores, text: candidate.scores.text ?? null },

@@ -179,6 +179,12 @@ export interface Catalog {
   /** Every live item with vectors, in seq order, in pages (for rebuilds and migrations). */
   scan(batchSize: number): AsyncIterable<ItemWithVectors[]>;
   version(): Promise<number>;
+  /**
+   * A value that differs after any committed write, of this process or another, that may have
+   * changed what getManyBySeq returns (the version alone does not move for an alias or a
+   * promotion). Only where it costs a local read (SQLite); absent where it would cost a round trip.
+   */
+  writeStamp?(): string;
   stats(): Promise<CatalogStats>;
   close(): Promise<void>;
 }
