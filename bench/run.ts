@@ -198,7 +198,7 @@ async function main(): Promise<void> {
       provider: encoders.provider,
     },
     config: {
-      hnsw: { M: config.hnsw.M, efConstruction: config.hnsw.efConstruction, efSearch: config.hnsw.efSearch, joint: config.hnsw.joint },
+      hnsw: { M: config.hnsw.M, efConstruction: config.hnsw.efConstruction, efSearch: config.hnsw.efSearch, joint: config.hnsw.joint, jointM: config.hnsw.jointM },
       search: { k, oversample: config.search.oversample, maxCandidates: config.search.maxCandidates, cacheSize: config.search.cacheSize },
       ingest: { batchSize: config.ingest.batchSize },
       device: config.device,

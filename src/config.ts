@@ -58,6 +58,8 @@ export const configSchema = z.object({
       efSearch: positiveInt.default(128),
       /** Keep the joint [content, style] index (embedded backend): fused queries cost one search, for ~80% more index memory. */
       joint: flag.default(true),
+      /** The joint index's graph degree (its flatter 384-d space needs more links than a modality's for the same recall). */
+      jointM: positiveInt.default(32),
     })
     .prefault({}),
   search: z
@@ -219,6 +221,7 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_HNSW_EF_CONSTRUCTION: ['hnsw', 'efConstruction'],
   PARASOL_HNSW_EF_SEARCH: ['hnsw', 'efSearch'],
   PARASOL_HNSW_JOINT: ['hnsw', 'joint'],
+  PARASOL_HNSW_JOINT_M: ['hnsw', 'jointM'],
   PARASOL_SESSION_TTL: ['sessions', 'ttlSeconds'],
   PARASOL_MAX_UPLOAD_BYTES: ['limits', 'uploadBytes'],
   PARASOL_MAX_PIXELS: ['limits', 'maxPixels'],

@@ -28,8 +28,10 @@ export interface EmbeddedStoreOptions {
   dataDir: string;
   dims: VectorDims;
   hnsw: HnswParams;
-  /** Keep the joint index (default true): fused queries at the cost of one, for about 80% more index memory. */
+  /** Keep the joint index (default true): fused queries at the cost of one, for about 90% more index memory. */
   joint?: boolean;
+  /** The joint graph's degree (default hnsw.M): its 384-d, flatter space needs more links for the same recall. */
+  jointM?: number;
 }
 
 export interface EmbeddedStore extends Store {
@@ -61,9 +63,10 @@ function pointOf(name: IndexName, item: ItemWithVectors): Float32Array {
   return name === 'joint' ? jointVector(item.semantic, item.style) : item[name];
 }
 
-/** Only the graph's parameters (a whole config section may be handed in). */
-function hnswParams({ M, efConstruction, efSearch }: HnswParams): HnswParams {
-  return { M, efConstruction, efSearch };
+/** Only the graph's parameters (a whole config section may be handed in); the joint graph may have its own degree. */
+function hnswParams(name: IndexName, options: EmbeddedStoreOptions): HnswParams {
+  const { M, efConstruction, efSearch } = options.hnsw;
+  return { M: name === 'joint' ? (options.jointM ?? M) : M, efConstruction, efSearch };
 }
 
 function dimOf(name: IndexName, dims: VectorDims): number {
@@ -76,7 +79,7 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<
   try {
     const names: IndexName[] = options.joint === false ? [...MODALITIES] : [...MODALITIES, 'joint'];
     const opened = await Promise.all(
-      names.map((name) => HnswIndex.open({ modality: name, dim: dimOf(name, options.dims), dir: options.dataDir, ...hnswParams(options.hnsw) })),
+      names.map((name) => HnswIndex.open({ modality: name, dim: dimOf(name, options.dims), dir: options.dataDir, ...hnswParams(name, options) })),
     );
     const all = new Map(names.map((name, i) => [name, opened[i].index]));
     const startup: Record<Modality, SnapshotState> & { joint?: SnapshotState } = { semantic: opened[0].snapshot, style: opened[1].snapshot };
@@ -210,7 +213,7 @@ class Embedded implements EmbeddedStore {
       dim: dimOf(name, this.options.dims),
       dir: this.options.dataDir,
       capacity: Math.max(1024, expectedPoints),
-      ...hnswParams(this.options.hnsw),
+      ...hnswParams(name, this.options),
     });
   }
 
