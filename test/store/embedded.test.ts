@@ -90,6 +90,19 @@ describe('openEmbeddedStore', () => {
     expect(self).toMatchObject({ seq: a.seq, score: expect.closeTo(1, 5) });
   });
 
+  it('gives the joint graph its own degree, and rebuilds only it when that changes', async () => {
+    const first = await openEmbeddedStore({ dataDir: dir, dims: DIMS, hnsw: HNSW, jointM: 24 });
+    await ingest(first, ['a', 'b']);
+    await first.close();
+    const meta = (name: string) => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { M: number };
+    expect([meta('semantic').M, meta('joint').M]).toEqual([16, 24]);
+    const second = await openStore(); // jointM defaults to hnsw.M
+    expect(second.startup.joint).toMatchObject({ status: 'unusable', reason: expect.stringMatching(/M 24, expected 16/) });
+    expect(second.startup.semantic).toMatchObject({ status: 'loaded' });
+    await expectConsistent(second);
+    expect(meta('joint').M).toBe(16);
+  });
+
   it('builds the joint index from the catalog for a store that had none, and leaves it out when turned off', async () => {
     const first = await openStore(dir, HNSW, false);
     expect(first.indices.joint).toBeUndefined();
