@@ -34,14 +34,14 @@ if (!values.data) throw new Error('--data DIR (a kept bench store, or an empty f
 const config = loadConfig({ dataDir: values.data });
 if (!existsSync(join(values.data, 'semantic.json'))) {
   const dims = { semantic: 256, style: 128 };
-  const fill = await openEmbeddedStore({ dataDir: values.data, dims, hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM });
+  const fill = await openEmbeddedStore({ dataDir: values.data, dims, hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch });
   await new SyntheticCorpus(dims, Number(values.items)).growTo(fill, Number(values.items));
   await fill.close();
 }
 const meta = JSON.parse(await readFile(join(values.data, 'semantic.json'), 'utf8')) as { dim: number; file: string };
 const styleMeta = JSON.parse(await readFile(join(values.data, 'style.json'), 'utf8')) as { dim: number };
 const dims = { semantic: meta.dim, style: styleMeta.dim };
-const store = await openEmbeddedStore({ dataDir: values.data, dims, hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM });
+const store = await openEmbeddedStore({ dataDir: values.data, dims, hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch });
 const engine = new SearchEngine({ catalog: store.catalog, indices: store.indices, encoders: {} as Encoders });
 const raw = new hnswlib.HierarchicalNSW('cosine', dims.semantic);
 await raw.readIndex(join(values.data, meta.file), true);

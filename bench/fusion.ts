@@ -34,6 +34,8 @@ export interface FusionResult {
   items: number;
   k: number;
   efSearch: number;
+  /** The joint index's efSearch (rawJoint and fused use it). */
+  jointEfSearch: number;
   /** 'joint': content + style through the joint index; 'pooled': both indices, pooled and rescored. */
   fusedStrategy: 'joint' | 'pooled';
   raw: LatencySummary;
@@ -111,13 +113,13 @@ export const RECALL_WEIGHTS: Array<[number, number]> = [[1, 1], [1, 0.5], [0.5, 
 export async function measureFusion(
   engine: SearchEngine,
   corpus: SyntheticCorpus,
-  options: { dataDir: string; efSearch: number; k: number; budget: RunBudget; recallQueries: number },
+  options: { dataDir: string; efSearch: number; jointEfSearch: number; k: number; budget: RunBudget; recallQueries: number },
 ): Promise<FusionResult> {
   const { k, budget } = options;
   const loadStart = loadavg();
   const raw = await openRaw(options.dataDir, 'semantic', corpus.dims.semantic, options.efSearch);
   if (!raw) throw new Error(`no semantic snapshot in ${options.dataDir} (save the store first)`);
-  const rawJoint = await openRaw(options.dataDir, 'joint', corpus.dims.semantic + corpus.dims.style, options.efSearch);
+  const rawJoint = await openRaw(options.dataDir, 'joint', corpus.dims.semantic + corpus.dims.style, options.jointEfSearch);
   const count = Math.min(budget.warmup + budget.maxQueries, 2000);
   const queries = Array.from({ length: count }, () => ({ content: corpus.query('semantic'), style: corpus.query('style') }));
   const samples = { raw: [] as number[], single: [] as number[], rawJoint: [] as number[], fused: [] as number[] };
@@ -173,6 +175,7 @@ export async function measureFusion(
     items: corpus.count,
     k,
     efSearch: options.efSearch,
+    jointEfSearch: options.jointEfSearch,
     fusedStrategy: rawJoint ? 'joint' : 'pooled',
     raw: rawSummary,
     single,

@@ -60,6 +60,8 @@ export const configSchema = z.object({
       joint: flag.default(true),
       /** The joint index's graph degree (its flatter 384-d space needs more links than a modality's for the same recall). */
       jointM: positiveInt.default(32),
+      /** The joint index's efSearch (default: efSearch). */
+      jointEfSearch: positiveInt.optional(),
     })
     .prefault({}),
   search: z
@@ -222,6 +224,7 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_HNSW_EF_SEARCH: ['hnsw', 'efSearch'],
   PARASOL_HNSW_JOINT: ['hnsw', 'joint'],
   PARASOL_HNSW_JOINT_M: ['hnsw', 'jointM'],
+  PARASOL_HNSW_JOINT_EF_SEARCH: ['hnsw', 'jointEfSearch'],
   PARASOL_SESSION_TTL: ['sessions', 'ttlSeconds'],
   PARASOL_MAX_UPLOAD_BYTES: ['limits', 'uploadBytes'],
   PARASOL_MAX_PIXELS: ['limits', 'maxPixels'],

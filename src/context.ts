@@ -114,8 +114,8 @@ export async function openStore(
 ): Promise<Store> {
   const dims = { semantic: encoders.semanticDim, style: encoders.styleDim };
   if (config.backend === 'sqlite') {
-    const { joint, jointM, ...hnsw } = config.hnsw;
-    return openEmbeddedStore({ dataDir: config.dataDir, dims, hnsw, joint, jointM });
+    const { joint, jointM, jointEfSearch, ...hnsw } = config.hnsw;
+    return openEmbeddedStore({ dataDir: config.dataDir, dims, hnsw, joint, jointM, jointEfSearch });
   }
   // Loaded only when chosen: the embedded default never pays for the client.
   const { openElasticStore } = await import('./store/elastic.js');

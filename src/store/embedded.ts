@@ -32,6 +32,8 @@ export interface EmbeddedStoreOptions {
   joint?: boolean;
   /** The joint graph's degree (default hnsw.M): its 384-d, flatter space needs more links for the same recall. */
   jointM?: number;
+  /** The joint graph's search breadth (default hnsw.efSearch): its searches cost more per step than a modality's. */
+  jointEfSearch?: number;
 }
 
 export interface EmbeddedStore extends Store {
@@ -66,7 +68,8 @@ function pointOf(name: IndexName, item: ItemWithVectors): Float32Array {
 /** Only the graph's parameters (a whole config section may be handed in); the joint graph may have its own degree. */
 function hnswParams(name: IndexName, options: EmbeddedStoreOptions): HnswParams {
   const { M, efConstruction, efSearch } = options.hnsw;
-  return { M: name === 'joint' ? (options.jointM ?? M) : M, efConstruction, efSearch };
+  if (name !== 'joint') return { M, efConstruction, efSearch };
+  return { M: options.jointM ?? M, efConstruction, efSearch: options.jointEfSearch ?? efSearch };
 }
 
 function dimOf(name: IndexName, dims: VectorDims): number {
