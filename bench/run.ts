@@ -198,7 +198,7 @@ async function main(): Promise<void> {
       provider: encoders.provider,
     },
     config: {
-      hnsw: { M: config.hnsw.M, efConstruction: config.hnsw.efConstruction, efSearch: config.hnsw.efSearch, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch ?? config.hnsw.efSearch },
+      hnsw: { M: config.hnsw.M, efConstruction: config.hnsw.efConstruction, efSearch: config.hnsw.efSearch, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch },
       search: { k, oversample: config.search.oversample, maxCandidates: config.search.maxCandidates, cacheSize: config.search.cacheSize },
       ingest: { batchSize: config.ingest.batchSize },
       device: config.device,
@@ -305,7 +305,7 @@ async function main(): Promise<void> {
           const fusion = await measureFusion(context.engine, corpus, {
             dataDir: scaleDir,
             efSearch: config.hnsw.efSearch,
-            jointEfSearch: config.hnsw.jointEfSearch ?? config.hnsw.efSearch,
+            jointEfSearch: config.hnsw.jointEfSearch,
             k,
             budget: plan.inProcess,
             recallQueries: plan.recallQueries,
