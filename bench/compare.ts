@@ -38,6 +38,19 @@ export function metricsOf(report: BenchReport): Metric[] {
       add(`in-process ${r.scenario} p99 ms ${at}`, r.latency.p99Ms, false);
       add(`in-process ${r.scenario} QPS ${at}`, r.qps, true);
     }
+    if (scale.fusion) {
+      const f = scale.fusion;
+      add(`fusion raw hnswlib p50 ms ${at}`, f.raw.p50Ms, false);
+      add(`fusion single p50 ms ${at}`, f.single.p50Ms, false);
+      add(`fusion single p99 ms ${at}`, f.single.p99Ms, false);
+      add(`fusion engine ÷ raw ${at}`, f.engineOverRaw, false);
+      add(`fusion raw joint p50 ms ${at}`, f.rawJoint?.p50Ms, false);
+      add(`fusion fused p50 ms ${at}`, f.fused.p50Ms, false);
+      add(`fusion fused p99 ms ${at}`, f.fused.p99Ms, false);
+      add(`fusion fused ÷ single ${at}`, f.fusedOverSingle, false);
+      add(`fusion fused recall@10 ${at}`, f.fusedRecallAt10, true);
+      for (const [weights, recall] of Object.entries(f.fusedRecallAt10ByWeights ?? {})) add(`fusion fused recall@10 ${weights} ${at}`, recall, true);
+    }
     for (const r of scale.http) {
       const name = `http ${r.scenario} ×${r.connections}`;
       add(`${name} p50 ms ${at}`, r.latency.p50Ms, false);

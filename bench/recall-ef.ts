@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const config = loadConfig({ dataDir: values.data }, {});
   const { manifest } = await readPack(config.packDir);
   const dims = { semantic: manifest.semantic.dim, style: manifest.style.dim };
-  const store = await openEmbeddedStore({ dataDir: values.data, dims, hnsw: config.hnsw });
+  const store = await openEmbeddedStore({ dataDir: values.data, dims, hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch });
   try {
     const items = (await store.catalog.stats()).items;
     process.stderr.write(`reading ${items} vectors for the exact search…\n`);

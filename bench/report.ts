@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ColdStartChildResult, MemoryChildResult } from './child.js';
+import type { FusionResult } from './fusion.js';
 import type { HttpResult } from './http.js';
 import { describeSettings, type IngestResult } from './ingest-bench.js';
 import type { InProcessResult } from './latency.js';
@@ -19,11 +20,13 @@ export interface ScaleResult {
   recall: RecallResult[];
   inProcess: InProcessResult[];
   http: HttpResult[];
+  /** Fused vs one-modality vs raw hnswlib-node, one interleaved loop (see fusion.ts). */
+  fusion?: FusionResult;
 }
 
 export interface MemoryResult {
   items: number;
-  /** RSS a fresh process gains by opening the store (catalog + both HNSW snapshots), scaled to 100k items. */
+  /** RSS a fresh process gains by opening the store (catalog + every HNSW snapshot), scaled to 100k items. */
   rssPer100kBytes: number | null;
   child?: MemoryChildResult;
   /** The bench's own process: RSS after filling minus before, less the synthetic vectors it holds for the recall check. */
@@ -70,7 +73,7 @@ export interface BenchReport {
   git: GitFacts;
   pack: { name: string; dir: string; fallback: boolean; semanticDim: number; styleDim: number; provider: string };
   config: {
-    hnsw: { M: number; efConstruction: number; efSearch: number };
+    hnsw: { M: number; efConstruction: number; efSearch: number; joint?: boolean; jointM?: number; jointEfSearch?: number };
     search: { k: number; oversample: number; maxCandidates: number; cacheSize: number };
     /** Items per commit; model workers, intra-op threads each, images per model run. */
     ingest: { batchSize: number; workers?: number; threads?: number; runSize?: number };

@@ -15,6 +15,7 @@ import { loadConfig, PACKAGE_ROOT, type Config } from '../src/config.js';
 import { openContext, type ParasolContext } from '../src/context.js';
 import { Progress, formatDuration } from '../src/progress.js';
 import type { ColdStartChildResult, MemoryChildResult } from './child.js';
+import { measureFusion } from './fusion.js';
 import { httpScenarios, runHttpScenario, startHttp, type HttpBudget } from './http.js';
 import { benchIngest, configuredSettings, describeSettings, type IngestSettings } from './ingest-bench.js';
 import { benchSampler } from './sampler-bench.js';
@@ -235,7 +236,7 @@ async function main(): Promise<void> {
       provider: encoders.provider,
     },
     config: {
-      hnsw: { ...config.hnsw },
+      hnsw: { M: config.hnsw.M, efConstruction: config.hnsw.efConstruction, efSearch: config.hnsw.efSearch, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch },
       search: { k, oversample: config.search.oversample, maxCandidates: config.search.maxCandidates, cacheSize: config.search.cacheSize },
       ingest: { batchSize: config.ingest.batchSize, ...encoders.imageSettings },
       device: config.device,
@@ -340,6 +341,24 @@ async function main(): Promise<void> {
           }
         });
 
+        await section(`fusion@${size}`, async () => {
+          // The raw baselines read the snapshots: write them first.
+          await context.store.save();
+          const fusion = await measureFusion(context.engine, corpus, {
+            dataDir: scaleDir,
+            efSearch: config.hnsw.efSearch,
+            jointEfSearch: config.hnsw.jointEfSearch,
+            k,
+            budget: plan.inProcess,
+            recallQueries: plan.recallQueries,
+          });
+          scale.fusion = fusion;
+          log(
+            `fusion at ${size} (${fusion.fusedStrategy}): raw ${fusion.raw.p50Ms} ms, single ${fusion.single.p50Ms} ms (×${fusion.engineOverRaw}), ` +
+              `fused ${fusion.fused.p50Ms} ms (×${fusion.fusedOverSingle} single), fused recall@10 ${fusion.fusedRecallAt10}, load ${fusion.loadAverage.start[0]}`,
+          );
+        });
+
         if (server) {
           await section(`http@${size}`, async () => {
             for (const connections of [...new Set([1, plan.http.connections])]) {
@@ -439,6 +458,32 @@ function targets(report: BenchReport): TargetCheck[] {
     unit: 'ms',
     met: httpText ? httpText.latency.p50Ms <= 5 : null,
     note: httpText ? `cached texts: ${httpWarm?.latency.p50Ms ?? '—'} ms` : 'no 100k run',
+  });
+  const fusion = at100k?.fusion;
+  const loadNote = fusion ? `, load ${fusion.loadAverage.start[0]} → ${fusion.loadAverage.end[0]}` : '';
+  checks.push({
+    name: 'fused (content + style) p50 ÷ one-modality p50 in process at 100k',
+    target: '≤ 2',
+    measured: fusion?.fusedOverSingle ?? null,
+    unit: '×',
+    met: fusion ? fusion.fusedOverSingle <= 2 : null,
+    note: fusion ? `fused ${fusion.fused.p50Ms} ms, single ${fusion.single.p50Ms} ms (${fusion.fusedStrategy})${loadNote}` : 'no 100k run',
+  });
+  checks.push({
+    name: 'fused recall@10 against exact brute-force fusion at 100k (equal weights)',
+    target: '≥ 0.98',
+    measured: fusion?.fusedRecallAt10 ?? null,
+    unit: '',
+    met: fusion ? fusion.fusedRecallAt10 >= 0.98 : null,
+    note: fusion ? `by weights ${JSON.stringify(fusion.fusedRecallAt10ByWeights)}` : undefined,
+  });
+  checks.push({
+    name: 'engine one-modality p50 ÷ raw hnswlib-node p50 (same index and efSearch) at 100k',
+    target: '≤ 1.3',
+    measured: fusion?.engineOverRaw ?? null,
+    unit: '×',
+    met: fusion ? fusion.engineOverRaw <= 1.3 : null,
+    note: fusion ? `engine ${fusion.single.p50Ms} ms, raw ${fusion.raw.p50Ms} ms${loadNote}` : undefined,
   });
   const hybrid = at100k?.inProcess.find((r) => r.scenario === 'text:warm');
   const vectorOnly = at100k?.inProcess.find((r) => r.scenario === 'text:warm:no-words');

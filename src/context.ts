@@ -122,7 +122,10 @@ export async function openStore(
   const dims = { semantic: encoders.semanticDim, style: encoders.styleDim };
   // With the pack's stamp, a store built by another pack is refused (`parasol reindex` moves it).
   const pack = encoders.stamp;
-  if (config.backend === 'sqlite') return openEmbeddedStore({ dataDir: config.dataDir, dims, hnsw: config.hnsw, pack });
+  if (config.backend === 'sqlite') {
+    const { joint, jointM, jointEfSearch, ...hnsw } = config.hnsw;
+    return openEmbeddedStore({ dataDir: config.dataDir, dims, hnsw, joint, jointM, jointEfSearch, pack });
+  }
   // Loaded only when chosen: the embedded default never pays for the client.
   const { openElasticStore } = await import('./store/elastic.js');
   return openElasticStore({ ...elasticSettings(config, logger), dims, pack });
@@ -183,6 +186,7 @@ export function createEngine(config: Config, store: Store, encoders: LoadedEncod
       maxCandidates: config.search.maxCandidates,
       maxDeepening: config.search.maxDeepening,
       rrfWindow: config.search.rrfWindow,
+      itemCacheSize: config.search.itemCacheSize,
     },
   });
 }

@@ -73,3 +73,15 @@ export function fromBlob(blob: Uint8Array): Float32Array {
   copy.set(blob);
   return new Float32Array(copy.buffer);
 }
+
+/**
+ * [a, b]/√2: a unit vector when a and b are, whose dot with [x·qa, y·qb] is (x·a·qa + y·b·qb)/√2,
+ * so one cosine index over these ranks by a weighted sum of the two halves' cosines.
+ */
+export function jointVector(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  const scale = Math.SQRT1_2;
+  for (let i = 0; i < a.length; i++) out[i] = a[i] * scale;
+  for (let i = 0; i < b.length; i++) out[a.length + i] = b[i] * scale;
+  return out;
+}

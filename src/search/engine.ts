@@ -17,6 +17,7 @@ import type {
   ItemFilter,
   ItemWithVectors,
   LexicalHit,
+  StoreIndices,
   VectorIndex,
   VectorSearchConstraint,
 } from '../store/types.js';
@@ -25,6 +26,7 @@ import { decodeCursor, encodeCursor, fingerprintOf, type CursorPosition } from '
 import { DescriptorResolver, STORE_MODALITY, type QueryDescriptors } from './descriptors.js';
 import {
   compareFused,
+  explainWeighted,
   fuse,
   isWindowed,
   SEARCH_MODALITIES,
@@ -33,10 +35,14 @@ import {
   type FusionMethod,
   type ModalityScores,
   type ParticipatingWeights,
+  type RankedCandidate,
   type ScoreExplanation,
   type SearchModality,
+  weightedScore,
 } from './fusion.js';
 import { requestKinds, sourceKinds, type QueryKinds, type SearchBreadth } from './breadth.js';
+import { ItemCache, type ItemCacheStats } from './item-cache.js';
+import { jointQuery } from './joint.js';
 import { lexicalPivot, saturate } from './lexical.js';
 import { planSearch, type QueryPlan } from './plan.js';
 import {
@@ -71,6 +77,8 @@ export interface SearchEngineOptions {
   rocchio: RocchioWeights;
   /** Filtered sets up to this size are searched exactly instead of through HNSW. */
   exactFilterLimit: number;
+  /** Items of recent pages kept for the catalog's current version (see ItemCache); 0 turns it off. */
+  itemCacheSize: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
@@ -80,11 +88,13 @@ export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
   rrfWindow: 400,
   rocchio: DEFAULT_ROCCHIO,
   exactFilterLimit: 2000,
+  itemCacheSize: 10_000,
 };
 
 export interface SearchEngineDeps {
   catalog: Catalog;
-  indices: { semantic: VectorIndex; style: VectorIndex };
+  /** joint: the index over [semantic, style]/√2, when the store keeps one (see StoreIndices). */
+  indices: StoreIndices;
   encoders: Encoders;
   options?: Partial<SearchEngineOptions>;
   /** Per-modality, per-query-kind search breadth from the store's tuning; absent: the indices' defaults. */
@@ -194,20 +204,24 @@ const elapsed = (since: number): number => Math.round((performance.now() - since
 export class SearchEngine {
   private readonly catalog: Catalog;
   private readonly indices: Record<SearchModality, VectorIndex>;
+  private readonly joint: VectorIndex | undefined;
   private readonly options: SearchEngineOptions;
   private readonly resolver: DescriptorResolver;
   private readonly breadth: Pick<SearchBreadth, 'ef'> | undefined;
+  private readonly pageItems: ItemCache;
   /** Whether the catalogue has words, as of a catalog version (asked once per version). */
   private textState: { version: number; hasText: Promise<boolean> } | null = null;
 
   constructor(deps: SearchEngineDeps) {
     this.catalog = deps.catalog;
     this.indices = { content: deps.indices.semantic, style: deps.indices.style };
+    this.joint = deps.indices.joint;
     this.options = { ...DEFAULT_ENGINE_OPTIONS, ...deps.options };
     this.breadth = deps.breadth;
     if (!(this.options.oversample >= 1) || !(this.options.maxCandidates >= 1)) {
       throw new RangeError('oversample and maxCandidates must be at least 1');
     }
+    this.pageItems = new ItemCache(deps.catalog, this.options.itemCacheSize);
     this.resolver = new DescriptorResolver({
       catalog: deps.catalog,
       encoders: deps.encoders,
@@ -217,6 +231,11 @@ export class SearchEngine {
 
   get rocchioWeights(): RocchioWeights {
     return this.options.rocchio;
+  }
+
+  /** Hits and misses of the page item cache (benchmarks report them beside the latencies). */
+  itemCacheStats(): ItemCacheStats {
+    return this.pageItems.stats();
   }
 
   /** A search request (validated here, so the CLI may pass raw input) → one page of results. */
@@ -376,25 +395,33 @@ export class SearchEngine {
     // orders exactly as the cosine does, so it takes the exact path.
     const fusion: FusionMethod = options.fusion === 'minmax' && modalities.length === 1 ? 'weighted' : options.fusion;
     const windowed = isWindowed(fusion);
+    const facetFields = [...new Set(options.facets ?? [])] as FacetField[];
+    const oversampled = Math.min(this.options.maxCandidates, Math.ceil((offset + options.k) * this.options.oversample));
+    const exactFilter = allowed !== null && allowed.size <= this.options.exactFilterLimit;
+    const direct = exactFilter || useText || windowed ? null : this.directSource(descriptors, weights);
     let depth = windowed
       ? Math.min(this.options.maxCandidates, this.options.rrfWindow)
-      : Math.min(this.options.maxCandidates, Math.ceil((offset + options.k) * this.options.oversample));
+      : direct
+        ? // One past the page tells whether there is a next one; facets count a pool as deep as before.
+          Math.min(this.options.maxCandidates, facetFields.length > 0 ? Math.max(oversampled, offset + options.k + 1) : offset + options.k + 1)
+        : oversampled;
     let deepenings = 0;
     const scored = new Map<number, Candidate | null>();
     let fuseMs = 0;
-    let pool: { ranked: FusedCandidate[]; truncated: boolean; bound: number };
-    let after: FusedCandidate[];
+    let pool: { ranked: RankedCandidate[]; truncated: boolean; bound: number };
+    let after: RankedCandidate[];
     for (;;) {
       const retrieveStart = performance.now();
-      pool =
-        allowed !== null && allowed.size <= this.options.exactFilterLimit
-          ? await this.exactPool(descriptors, weights, fusion, allowed, accept, lexical)
+      pool = exactFilter
+        ? await this.exactPool(descriptors, weights, fusion, allowed, accept, lexical)
+        : direct
+          ? await this.directPool(direct, descriptors, weights, depth, constraint, input.kinds)
           : await this.pool(descriptors, weights, fusion, depth, constraint, accept, scored, lexical, input.kinds);
       retrieveMs += elapsed(retrieveStart);
       const fuseStart = performance.now();
       after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
       fuseMs += elapsed(fuseStart);
-      if (!pool.truncated || depth >= this.options.maxCandidates || windowed) break;
+      if (direct || !pool.truncated || depth >= this.options.maxCandidates || windowed) break;
       if (deepenings++ >= this.options.maxDeepening) break;
       // One past the page must be provably in place too, or "is there a next page" could be wrong.
       const settled = after.findIndex((c) => c.score < pool.bound);
@@ -403,7 +430,7 @@ export class SearchEngine {
     }
     const page = after.slice(0, options.k);
     const hydrateStart = performance.now();
-    const results = await this.hydrate(page, options.explain);
+    const results = await this.hydrate(page, options.explain ? weights : null);
     const hydrateMs = elapsed(hydrateStart);
 
     const more = after.length > options.k;
@@ -415,7 +442,6 @@ export class SearchEngine {
       timing: { encodeMs: input.encodeMs, retrieveMs, fuseMs, hydrateMs, totalMs: elapsed(input.startedAt) },
     };
     if (!pool.truncated) response.total = pool.ranked.length;
-    const facetFields = [...new Set(options.facets ?? [])] as FacetField[];
     if (facetFields.length > 0) {
       response.facets = await this.catalog.facets({ seqs: pool.ranked.map((c) => c.seq) }, facetFields, { limit: options.facetLimit });
       response.facetScope = FACET_SCOPE;
@@ -475,9 +501,19 @@ export class SearchEngine {
     kinds: QueryKinds | undefined,
   ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
     const modalities = vectorModalities(weights);
-    const hitLists = await Promise.all(
-      modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, this.withBreadth(constraint, m, kinds))),
-    );
+    // Weighted content + style (with words) takes its vector candidates from the joint index: one
+    // list in the fused order instead of two that must go deep. RRF and min-max keep one list per
+    // modality: they rank each modality on its own, and its own top items must be in the window.
+    // The joint graph searches at hnsw.jointEfSearch (parasol tune does not measure it).
+    const joint = fusion === 'weighted' && modalities.length === 2 && this.joint ? this.joint : null;
+    const query = joint
+      ? jointQuery(descriptors.content as Float32Array, descriptors.style as Float32Array, { content: weights.content as number, style: weights.style as number })
+      : null;
+    const hitLists = joint && query
+      ? [(await joint.search(query.vector, depth, constraint)).map((hit) => ({ seq: hit.seq, score: hit.score * query.scale }))]
+      : await Promise.all(
+          modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, this.withBreadth(constraint, m, kinds))),
+        );
     // Only a short vector list proves the pool holds every acceptable item: the lexical list
     // holds only the items with a matching word.
     const truncated = hitLists.every((hits) => hits.length >= depth);
@@ -503,11 +539,69 @@ export class SearchEngine {
     const everyMatch = lexical !== null && !lexical.full && lexicalHits.length === lexical.hits.length;
     const lastLexical = lexicalHits.length > 0 ? saturate(lexicalHits[lexicalHits.length - 1].score, lexical?.pivot ?? 1) : 1;
     const textBound = weights.text !== undefined && !everyMatch ? (weights.text / totalWeight) * lastLexical : 0;
-    // The index's own cosines may differ from ours in the last float bits: keep a margin.
-    const bound = truncated
-      ? modalities.reduce((sum, m, i) => sum + ((weights[m] as number) / totalWeight) * (hitLists[i][depth - 1]?.score ?? 1), 0) + textBound + 1e-6
-      : Number.NEGATIVE_INFINITY;
+    // An item in no list scores at most each list's last in it (the joint list's last is already
+    // fused over content and style). The index's own cosines may differ from ours in the last
+    // float bits: keep a margin.
+    const vectorBound = joint
+      ? (((weights.content as number) + (weights.style as number)) / totalWeight) * (hitLists[0][depth - 1]?.score ?? 1)
+      : modalities.reduce((sum, m, i) => sum + ((weights[m] as number) / totalWeight) * (hitLists[i][depth - 1]?.score ?? 1), 0);
+    const bound = truncated ? vectorBound + textBound + 1e-6 : Number.NEGATIVE_INFINITY;
     return { ranked, truncated, bound };
+  }
+
+  /**
+   * The one index whose ranking is a weighted vector query's own, or null: a single modality's
+   * index when its scores are exact cosines, or for content + style the joint index (its order is
+   * the fused score's, see joint.ts).
+   */
+  private directSource(descriptors: QueryDescriptors, weights: ParticipatingWeights): DirectSource | null {
+    const modalities = vectorModalities(weights);
+    if (modalities.length === 1) {
+      const modality = modalities[0];
+      const index = this.indices[modality];
+      return index.exactScores ? { kind: 'one', modality, index, vector: descriptors[modality] as Float32Array } : null;
+    }
+    if (!this.joint) return null;
+    const vector = jointQuery(descriptors.content as Float32Array, descriptors.style as Float32Array, {
+      content: weights.content as number,
+      style: weights.style as number,
+    }).vector;
+    return { kind: 'joint', index: this.joint, vector };
+  }
+
+  /**
+   * The top `depth` of a weighted vector query from its one index. One modality: the index's
+   * cosines are the scores, nothing is rescored. Joint: the hits' two cosines come from the
+   * catalog's vectors (so every result shows both, and an item deleted since indexing drops out),
+   * and the fused score from them. Either way the order is the exact score's, so pages follow
+   * each other by their (score, seq) keys like the deeper pools do.
+   */
+  private async directPool(
+    direct: DirectSource,
+    descriptors: QueryDescriptors,
+    weights: ParticipatingWeights,
+    depth: number,
+    constraint: VectorSearchConstraint,
+    kinds: QueryKinds | undefined,
+  ): Promise<{ ranked: RankedCandidate[]; truncated: boolean; bound: number }> {
+    const breadth = direct.kind === 'one' ? this.withBreadth(constraint, direct.modality, kinds) : constraint;
+    const hits = await direct.index.search(direct.vector, depth, breadth);
+    const truncated = hits.length >= depth;
+    let ranked: RankedCandidate[];
+    if (direct.kind === 'one') {
+      const content = direct.modality === 'content';
+      ranked = hits.map((hit) => ({ seq: hit.seq, scores: { content: content ? hit.score : null, style: content ? null : hit.score }, score: hit.score }));
+    } else {
+      const candidates = await this.scoreExactly(
+        hits.map((hit) => hit.seq),
+        descriptors,
+        vectorModalities(weights),
+        null,
+        true,
+      );
+      ranked = candidates.map((candidate) => ({ ...candidate, score: weightedScore(candidate.scores, weights) }));
+    }
+    return { ranked: ranked.sort(compareFused), truncated, bound: Number.NEGATIVE_INFINITY };
   }
 
   /**
@@ -538,9 +632,13 @@ export class SearchEngine {
     descriptors: QueryDescriptors,
     modalities: SearchModality[],
     lexical: LexicalQuery | null,
+    cached = false,
   ): Promise<Candidate[]> {
+    // A page's worth (a joint search's hits) goes through the page cache; a pool of hundreds would only churn it.
+    const vectorsOf = (m: SearchModality) =>
+      cached ? this.pageItems.getVectors(seqs, STORE_MODALITY[m]) : this.catalog.getVectorsBySeq(seqs, STORE_MODALITY[m]);
     const [vectors, words] = await Promise.all([
-      Promise.all(modalities.map((m) => this.catalog.getVectorsBySeq(seqs, STORE_MODALITY[m]))),
+      Promise.all(modalities.map(vectorsOf)),
       lexical && seqs.length > 0 ? this.catalog.lexicalScores(lexical.text, seqs) : null,
     ]);
     const candidates: Candidate[] = [];
@@ -571,8 +669,9 @@ export class SearchEngine {
     return ef === undefined ? constraint : { ...constraint, ef };
   }
 
-  private async hydrate(page: FusedCandidate[], explain: boolean): Promise<SearchResult[]> {
-    const items = await this.catalog.getManyBySeq(page.map((c) => c.seq));
+  /** The page's items from the catalog; explanations (weights given) built here for a pool that has none. */
+  private async hydrate(page: RankedCandidate[], explainWith: ParticipatingWeights | null): Promise<SearchResult[]> {
+    const items = await this.pageItems.getMany(page.map((c) => c.seq));
     const results: SearchResult[] = [];
     for (const candidate of page) {
       const item = items.get(candidate.seq);
@@ -584,18 +683,23 @@ export class SearchEngine {
         source: item.source,
         license: item.license,
         attribution: item.attribution,
-        tags: item.tags,
+        tags: [...item.tags],
         extra: item.extra,
         score: candidate.score,
         scores: { ...candidate.scores, text: candidate.scores.text ?? null },
       };
       if (item.aliases && item.aliases.length > 0) result.aliases = item.aliases;
-      if (explain) result.explanation = candidate.explanation;
+      if (explainWith) result.explanation = candidate.explanation ?? explainWeighted(candidate, explainWith);
       results.push(result);
     }
     return results;
   }
 }
+
+/** A weighted vector query's one index: a modality's own, or the joint one for content + style. */
+type DirectSource =
+  | { kind: 'one'; modality: SearchModality; index: VectorIndex; vector: Float32Array }
+  | { kind: 'joint'; index: VectorIndex; vector: Float32Array };
 
 /** The vector modalities among the participating signals (each has an index to search). */
 function vectorModalities(weights: ParticipatingWeights): SearchModality[] {

@@ -64,8 +64,14 @@ export interface ScoreExplanation {
   summary: string;
 }
 
-export interface FusedCandidate extends Candidate {
+/** A candidate with its fused score: what pagination and the page need. */
+export interface RankedCandidate extends Candidate {
   score: number;
+  /** Built by the fuse functions; a ranking read straight from one index builds it for the page only, when asked. */
+  explanation?: ScoreExplanation;
+}
+
+export interface FusedCandidate extends RankedCandidate {
   explanation: ScoreExplanation;
 }
 
@@ -120,21 +126,46 @@ const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(
  */
 export function fuseWeighted(candidates: Candidate[], weights: ParticipatingWeights): FusedCandidate[] {
   const modalities = participating(weights);
-  const total = modalities.reduce((sum, [, w]) => sum + w, 0);
   const fused = candidates.map((candidate) => {
-    const parts: ScorePart[] = modalities.map(([modality, weight]) => {
-      const cosine = candidate.scores[modality] ?? null;
-      const share = total === 0 ? 0 : weight / total;
-      return { modality, cosine, weight, contribution: share * (cosine ?? 0) };
-    });
-    const score = parts.reduce((sum, part) => sum + part.contribution, 0);
-    const summarize = () =>
-      parts
-        .map((p) => `${fmt(total === 0 ? 0 : p.weight / total)}×${p.cosine === null ? 'none' : fmt(p.cosine)} (${p.modality})`)
-        .join(' + ') + ` = ${fmt(score)}`;
-    return { seq: candidate.seq, scores: candidate.scores, score, explanation: explanationOf('weighted', parts, candidate, summarize) };
+    const { score, explanation } = explainWeightedParts(candidate, modalities);
+    return { seq: candidate.seq, scores: candidate.scores, score, explanation };
   });
   return fused.sort(compareFused);
+}
+
+/**
+ * The weighted score alone, Σ wₘ·cosₘ / Σ wₘ, summed in the same order as fuseWeighted's so that
+ * both give the same float for the same candidate.
+ */
+export function weightedScore(scores: ModalityScores, weights: ParticipatingWeights): number {
+  let total = 0;
+  for (const signal of SEARCH_SIGNALS) total += weights[signal] ?? 0;
+  let score = 0;
+  for (const signal of SEARCH_SIGNALS) {
+    const weight = weights[signal];
+    if (weight === undefined) continue;
+    score += (total === 0 ? 0 : weight / total) * (scores[signal] ?? 0);
+  }
+  return score;
+}
+
+/** fuseWeighted's explanation of one candidate (for a page ranked without building them all). */
+export function explainWeighted(candidate: Candidate, weights: ParticipatingWeights): ScoreExplanation {
+  return explainWeightedParts(candidate, participating(weights)).explanation;
+}
+
+function explainWeightedParts(candidate: Candidate, modalities: Array<[SearchSignal, number]>): { score: number; explanation: ScoreExplanation } {
+  const total = modalities.reduce((sum, [, w]) => sum + w, 0);
+  const parts: ScorePart[] = modalities.map(([modality, weight]) => {
+    const cosine = candidate.scores[modality] ?? null;
+    const share = total === 0 ? 0 : weight / total;
+    return { modality, cosine, weight, contribution: share * (cosine ?? 0) };
+  });
+  const score = parts.reduce((sum, part) => sum + part.contribution, 0);
+  const summarize = () =>
+    parts.map((p) => `${fmt(total === 0 ? 0 : p.weight / total)}×${p.cosine === null ? 'none' : fmt(p.cosine)} (${p.modality})`).join(' + ') +
+    ` = ${fmt(score)}`;
+  return { score, explanation: explanationOf('weighted', parts, candidate, summarize) };
 }
 
 /**

@@ -3,8 +3,11 @@
  * kept consistent by replaying the catalog's change log (DESIGN.md §5).
  *
  *   <dataDir>/catalog.sqlite                  items, keywords, thumbnails, vectors
- *   <dataDir>/{semantic,style}.json           snapshot descriptions (catalog version, params, checksum)
- *   <dataDir>/{semantic,style}.<pid>-<n>.hnsw the HNSW data file each description names
+ *   <dataDir>/{semantic,style,joint}.json     snapshot descriptions (catalog version, params, checksum)
+ *   <dataDir>/{semantic,style,joint}.<pid>-<n>.hnsw the HNSW data file each description names
+ *
+ * The joint index holds [semantic, style]/√2 per item (see IndexName): a weighted content + style
+ * query searches it once instead of both modality indices (`joint: false` leaves it out).
  *
  * Open: load each snapshot and replay `changesSince(snapshot version)`; a snapshot that is missing,
  * unreadable, built with other parameters or ahead of the catalog is rebuilt from `catalog.scan()`.
@@ -16,8 +19,9 @@ import { join } from 'node:path';
 import { createError } from '../errors.js';
 import { HnswIndex, type HnswParams, type SnapshotState } from './hnsw-index.js';
 import { SqliteCatalog, type VectorDims } from './sqlite-catalog.js';
-import type { CatalogChanges, Modality, RebuildProgress, Store } from './types.js';
+import type { CatalogChanges, IndexName, ItemWithVectors, Modality, RebuildProgress, Store, StoreIndices } from './types.js';
 import type { PackStamp } from './pack-stamp.js';
+import { jointVector } from '../vectors.js';
 
 export type { RebuildProgress } from './types.js';
 
@@ -27,19 +31,25 @@ export interface EmbeddedStoreOptions {
   hnsw: HnswParams;
   /** The model pack in use: recorded, and another pack's catalog is refused (see SqliteCatalog). */
   pack?: PackStamp;
+  /** Keep the joint index (default true): fused queries at the cost of one, for about 90% more index memory. */
+  joint?: boolean;
+  /** The joint graph's degree (default hnsw.M): its 384-d, flatter space needs more links for the same recall. */
+  jointM?: number;
+  /** The joint graph's search breadth (default hnsw.efSearch): its searches cost more per step than a modality's. */
+  jointEfSearch?: number;
 }
 
 export interface EmbeddedStore extends Store {
   readonly backend: 'sqlite';
   readonly catalog: SqliteCatalog;
-  readonly indices: Record<Modality, HnswIndex>;
-  /** What opening found for each snapshot, for logs and `parasol stats`. */
-  readonly startup: Record<Modality, SnapshotState>;
-  /** Brings both indices up to the catalog's version; one cheap query when they already are. */
+  readonly indices: StoreIndices<HnswIndex>;
+  /** What opening found for each snapshot, for logs and `parasol stats` (joint: when kept). */
+  readonly startup: Record<Modality, SnapshotState> & { joint?: SnapshotState };
+  /** Brings every index up to the catalog's version; one cheap query when they already are. */
   sync(): Promise<void>;
-  /** Rebuilds both indices from the catalog, swaps them in and saves snapshots (`parasol reindex`). */
+  /** Rebuilds every index from the catalog, swaps them in and saves snapshots (`parasol reindex`). */
   rebuild(onProgress?: (progress: RebuildProgress) => void): Promise<void>;
-  /** Writes snapshots of both indices (atomically, each with the version it holds). */
+  /** Writes snapshots of every index (atomically, each with the version it holds). */
   save(): Promise<void>;
   /** Saves changed snapshots (unless `save: false`) and releases everything. */
   close(options?: { save?: boolean }): Promise<void>;
@@ -53,32 +63,48 @@ export function isEmbeddedStore(store: Store): store is EmbeddedStore {
 const MODALITIES: readonly Modality[] = ['semantic', 'style'];
 const REBUILD_PAGE = 512;
 
+/** The point an item is in a given index. */
+function pointOf(name: IndexName, item: ItemWithVectors): Float32Array {
+  return name === 'joint' ? jointVector(item.semantic, item.style) : item[name];
+}
+
+/** Only the graph's parameters (a whole config section may be handed in); the joint graph may have its own degree. */
+function hnswParams(name: IndexName, options: EmbeddedStoreOptions): HnswParams {
+  const { M, efConstruction, efSearch } = options.hnsw;
+  if (name !== 'joint') return { M, efConstruction, efSearch };
+  return { M: options.jointM ?? M, efConstruction, efSearch: options.jointEfSearch ?? efSearch };
+}
+
+function dimOf(name: IndexName, dims: VectorDims): number {
+  return name === 'joint' ? dims.semantic + dims.style : dims[name];
+}
+
 export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
   await mkdir(options.dataDir, { recursive: true });
   const catalog = new SqliteCatalog({ path: join(options.dataDir, 'catalog.sqlite'), dims: options.dims, pack: options.pack });
   try {
+    const names: IndexName[] = options.joint === false ? [...MODALITIES] : [...MODALITIES, 'joint'];
     const opened = await Promise.all(
-      MODALITIES.map((modality) =>
-        HnswIndex.open({ modality, dim: options.dims[modality], dir: options.dataDir, ...options.hnsw }),
-      ),
+      names.map((name) => HnswIndex.open({ modality: name, dim: dimOf(name, options.dims), dir: options.dataDir, ...hnswParams(name, options) })),
     );
-    const indices = { semantic: opened[0].index, style: opened[1].index };
-    const startup = { semantic: opened[0].snapshot, style: opened[1].snapshot };
+    const all = new Map(names.map((name, i) => [name, opened[i].index]));
+    const startup: Record<Modality, SnapshotState> & { joint?: SnapshotState } = { semantic: opened[0].snapshot, style: opened[1].snapshot };
+    if (opened[2]) startup.joint = opened[2].snapshot;
 
     const catalogVersion = await catalog.version();
-    for (const modality of MODALITIES) {
-      const state = startup[modality];
+    for (const name of names) {
+      const state = startup[name] as SnapshotState;
       // An index that claims more than the catalog holds describes another (or a rolled-back) catalog.
       if (state.status === 'loaded' && state.version > catalogVersion) {
-        startup[modality] = {
+        startup[name] = {
           status: 'unusable',
           reason: `snapshot is at catalog version ${state.version}, the catalog at ${catalogVersion}`,
         };
       }
     }
 
-    const store = new Embedded(catalog, indices, startup, options);
-    const stale = MODALITIES.filter((modality) => startup[modality].status !== 'loaded');
+    const store = new Embedded(catalog, all, startup, options);
+    const stale = names.filter((name) => startup[name]?.status !== 'loaded');
     if (stale.length > 0) await store.rebuildOnly(stale);
     else await store.sync();
     return store;
@@ -93,13 +119,19 @@ class Embedded implements EmbeddedStore {
   /** sync, rebuild, save and close take turns so that each sees indices in a settled state. */
   private turn: Promise<unknown> = Promise.resolve();
   private closed = false;
+  readonly indices: StoreIndices<HnswIndex>;
 
   constructor(
     readonly catalog: SqliteCatalog,
-    readonly indices: Record<Modality, HnswIndex>,
-    readonly startup: Record<Modality, SnapshotState>,
+    /** Every index kept, by name: both modalities and, unless turned off, the joint one. */
+    private readonly all: ReadonlyMap<IndexName, HnswIndex>,
+    readonly startup: Record<Modality, SnapshotState> & { joint?: SnapshotState },
     private readonly options: EmbeddedStoreOptions,
-  ) {}
+  ) {
+    this.indices = { semantic: all.get('semantic') as HnswIndex, style: all.get('style') as HnswIndex };
+    const joint = all.get('joint');
+    if (joint) this.indices.joint = joint;
+  }
 
   sync(): Promise<void> {
     return this.inTurn(async () => {
@@ -109,31 +141,31 @@ class Embedded implements EmbeddedStore {
   }
 
   rebuild(onProgress?: (progress: RebuildProgress) => void): Promise<void> {
-    return this.rebuildOnly(MODALITIES, onProgress);
+    return this.rebuildOnly([...this.all.keys()], onProgress);
   }
 
-  rebuildOnly(modalities: readonly Modality[], onProgress?: (progress: RebuildProgress) => void): Promise<void> {
+  rebuildOnly(names: readonly IndexName[], onProgress?: (progress: RebuildProgress) => void): Promise<void> {
     return this.inTurn(async () => {
       this.assertOpen();
       // Items committed while the scan runs are picked up by the replay from `startVersion`.
       const startVersion = await this.catalog.version();
       const total = (await this.catalog.stats()).items;
-      const fresh = new Map(modalities.map((modality) => [modality, this.freshIndex(modality, total)]));
+      const fresh = new Map(names.map((name) => [name, this.freshIndex(name, total)]));
       let done = 0;
       onProgress?.({ done, total });
       for await (const page of this.catalog.scan(REBUILD_PAGE)) {
-        for (const [modality, index] of fresh) {
-          await index.add(page.map((item) => ({ seq: item.seq, vector: item[modality] })));
+        for (const [name, index] of fresh) {
+          await index.add(page.map((item) => ({ seq: item.seq, vector: pointOf(name, item) })));
         }
         done += page.length;
         onProgress?.({ done, total: Math.max(total, done) });
       }
-      for (const [modality, index] of fresh) {
+      for (const [name, index] of fresh) {
         index.setVersion(startVersion);
-        await this.indices[modality].replaceContents(index);
+        await this.index(name).replaceContents(index);
       }
       await this.applyPendingChanges();
-      for (const modality of modalities) await this.indices[modality].save();
+      for (const name of names) await this.index(name).save();
     });
   }
 
@@ -150,12 +182,12 @@ class Embedded implements EmbeddedStore {
       this.closed = true;
       try {
         if (options.save ?? true) {
-          for (const modality of MODALITIES) {
-            if (this.indices[modality].isDirty()) await this.indices[modality].save();
+          for (const index of this.all.values()) {
+            if (index.isDirty()) await index.save();
           }
         }
       } finally {
-        await Promise.all(MODALITIES.map((modality) => this.indices[modality].close()));
+        await Promise.all([...this.all.values()].map((index) => index.close()));
         await this.catalog.close();
       }
     });
@@ -163,27 +195,31 @@ class Embedded implements EmbeddedStore {
 
   private async applyPendingChanges(): Promise<void> {
     const catalogVersion = await this.catalog.version();
-    const since = Math.min(...MODALITIES.map((modality) => this.indices[modality].version()));
+    const since = Math.min(...[...this.all.values()].map((index) => index.version()));
     if (since >= catalogVersion) return;
     const changes = await this.catalog.changesSince(since);
-    for (const modality of MODALITIES) await applyChanges(this.indices[modality], changes, modality);
+    for (const [name, index] of this.all) await applyChanges(index, changes, name);
   }
 
   private async saveAll(): Promise<void> {
-    for (const modality of MODALITIES) await this.indices[modality].save();
+    for (const index of this.all.values()) await index.save();
+  }
+
+  private index(name: IndexName): HnswIndex {
+    return this.all.get(name) as HnswIndex;
   }
 
   private assertOpen(): void {
     if (this.closed) throw createError('NOT_READY', 'the embedded store is closed');
   }
 
-  private freshIndex(modality: Modality, expectedPoints: number): HnswIndex {
+  private freshIndex(name: IndexName, expectedPoints: number): HnswIndex {
     return HnswIndex.create({
-      modality,
-      dim: this.options.dims[modality],
+      modality: name,
+      dim: dimOf(name, this.options.dims),
       dir: this.options.dataDir,
       capacity: Math.max(1024, expectedPoints),
-      ...this.options.hnsw,
+      ...hnswParams(name, this.options),
     });
   }
 
@@ -195,9 +231,9 @@ class Embedded implements EmbeddedStore {
   }
 }
 
-async function applyChanges(index: HnswIndex, changes: CatalogChanges, modality: Modality): Promise<void> {
+async function applyChanges(index: HnswIndex, changes: CatalogChanges, name: IndexName): Promise<void> {
   if (index.version() >= changes.version) return;
-  await index.add(changes.added.map((item) => ({ seq: item.seq, vector: item[modality] })));
+  await index.add(changes.added.map((item) => ({ seq: item.seq, vector: pointOf(name, item) })));
   await index.remove(changes.deleted);
   index.setVersion(changes.version);
 }

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { z } from 'zod';
 import { createError } from '../errors.js';
-import type { Modality, VectorHit, VectorIndex, VectorSearchConstraint } from './types.js';
+import type { IndexName, VectorHit, VectorIndex, VectorSearchConstraint } from './types.js';
 import { assertIndexPoints, assertIndexVector } from './validate.js';
 
 const { HierarchicalNSW } = hnswlib;
@@ -33,7 +33,8 @@ export interface HnswParams {
 }
 
 export interface HnswIndexOptions extends HnswParams {
-  modality: Modality;
+  /** A modality, or 'joint' for the index over [semantic, style]/√2 (its points come from jointVector). */
+  modality: IndexName;
   dim: number;
   /** Where the snapshot files live. */
   dir: string;
@@ -53,7 +54,7 @@ const DEFAULT_CAPACITY = 1024;
 
 const snapshotMetaSchema = z.object({
   format: z.literal(SNAPSHOT_FORMAT),
-  modality: z.enum(['semantic', 'style']),
+  modality: z.enum(['semantic', 'style', 'joint']),
   space: z.literal('cosine'),
   dim: z.number().int().positive(),
   M: z.number().int().positive(),
@@ -61,7 +62,7 @@ const snapshotMetaSchema = z.object({
   version: z.number().int().nonnegative(),
   count: z.number().int().nonnegative(),
   deleted: z.array(z.number().int().nonnegative()),
-  file: z.string().regex(/^(semantic|style)\.\d+-[0-9a-z]+\.hnsw$/),
+  file: z.string().regex(/^(semantic|style|joint)\.\d+-[0-9a-z]+\.hnsw$/),
   hnswBytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   savedAt: z.string(),
@@ -69,9 +70,10 @@ const snapshotMetaSchema = z.object({
 type SnapshotMeta = z.infer<typeof snapshotMetaSchema>;
 
 export class HnswIndex implements VectorIndex {
-  readonly modality: Modality;
+  readonly modality: IndexName;
   readonly dim: number;
   readonly filtersItself = false;
+  readonly exactScores = true;
   private readonly options: HnswIndexOptions;
   private native: NativeIndex;
   /** Labels present and not marked deleted: exactly what a search can return. */
@@ -391,7 +393,7 @@ function validateOptions(options: HnswIndexOptions): void {
 let saves = 0;
 
 /** Unique per save; the pid tells a later open whether the writer is gone (see removeOrphanFiles). */
-function dataFileName(modality: Modality): string {
+function dataFileName(modality: IndexName): string {
   saves += 1;
   return `${modality}.${process.pid}-${Date.now().toString(36)}${saves.toString(36)}.hnsw`;
 }
@@ -401,7 +403,7 @@ function dataFileName(modality: Modality): string {
  * Those of a process still running are left alone: it may be saving right now. The file the
  * .json names is kept even when the snapshot is unusable here (it may suit other parameters).
  */
-async function removeOrphanFiles(dir: string, modality: Modality): Promise<void> {
+async function removeOrphanFiles(dir: string, modality: IndexName): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   const referenced = await readFile(join(dir, `${modality}.json`), 'utf8')
     .then((text) => (JSON.parse(text) as { file?: unknown }).file)

@@ -563,6 +563,13 @@ export class SqliteCatalog implements Catalog {
     return this.currentVersion();
   }
 
+  /** data_version moves when another connection commits, total_changes() with every row this one writes. */
+  writeStamp(): string {
+    const others = this.db.pragma('data_version', { simple: true }) as number;
+    const own = this.prepare<[], { n: number }>('SELECT total_changes() AS n').get()?.n ?? 0;
+    return `${others}:${own}`;
+  }
+
   async stats(): Promise<CatalogStats> {
     const read = this.db.transaction((): CatalogStats => {
       const counts = this

@@ -15,6 +15,13 @@ import type { SearchTuning } from './tuning.js';
 
 export type Modality = 'semantic' | 'style';
 
+/**
+ * What a vector index is built over: one modality, or both at once. The joint index holds
+ * [semantic, style]/√2 per item, so its cosine to a query [a·q_semantic, b·q_style] ranks items by
+ * a·cos_semantic + b·cos_style exactly: a weighted two-modality query is one graph search.
+ */
+export type IndexName = Modality | 'joint';
+
 export interface ItemMetadata {
   /** Public id; the catalog derives one from the content hash when absent. */
   id?: string;
@@ -174,6 +181,12 @@ export interface Catalog {
   /** Every live item with vectors, in seq order, in pages (for rebuilds and migrations). */
   scan(batchSize: number): AsyncIterable<ItemWithVectors[]>;
   version(): Promise<number>;
+  /**
+   * A value that differs after any committed write, of this process or another, that may have
+   * changed what getManyBySeq returns (the version alone does not move for an alias or a
+   * promotion). Only where it costs a local read (SQLite); absent where it would cost a round trip.
+   */
+  writeStamp?(): string;
   stats(): Promise<CatalogStats>;
   /** The search-breadth tuning `parasol tune` stored (see tuning.ts), or null when the store is untuned. */
   searchTuning(): Promise<SearchTuning | null>;
@@ -207,13 +220,19 @@ export interface VectorSearchConstraint {
 }
 
 export interface VectorIndex {
-  readonly modality: Modality;
+  readonly modality: IndexName;
   readonly dim: number;
   /**
    * Whether the index evaluates an `ItemFilter` itself (a search server holding the metadata).
    * When false, callers resolve filters to `allowed` seqs through the catalog first.
    */
   readonly filtersItself: boolean;
+  /**
+   * Whether a hit's score is the cosine of the stored vector itself, unquantised (float32 sums):
+   * a weighted query over this one index is then ranked by it, with no rescoring from the
+   * catalog. Absent means no (Elasticsearch may quantise).
+   */
+  readonly exactScores?: boolean;
   /** Adds or replaces points; grows capacity as needed. Vectors must be L2-normalised and of `dim`. */
   add(points: Array<{ seq: number; vector: Float32Array }>): Promise<void>;
   remove(seqs: number[]): Promise<void>;
@@ -228,11 +247,18 @@ export interface VectorIndex {
   close(): Promise<void>;
 }
 
+/**
+ * A store's vector indices: one per modality and, when the backend keeps one (embedded, unless
+ * turned off), the joint index over [semantic, style]/√2 (see IndexName), which answers a weighted
+ * content + style query in one search.
+ */
+export type StoreIndices<Index extends VectorIndex = VectorIndex> = Record<Modality, Index> & { joint?: Index };
+
 /** What both backends offer the services: a catalog, one vector index per modality, and their upkeep. */
 export interface Store {
   readonly backend: 'sqlite' | 'elastic';
   readonly catalog: Catalog;
-  readonly indices: Record<Modality, VectorIndex>;
+  readonly indices: StoreIndices;
   /** Brings the indices up to the catalog (embedded: replays the change log; a server: makes writes visible). */
   sync(): Promise<void>;
   /**

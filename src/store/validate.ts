@@ -3,7 +3,7 @@
  * that both backends refuse the same batches with the same words.
  */
 import { createError } from '../errors.js';
-import { FACET_FIELDS, MAX_FACET_VALUES, type FacetField, type ItemInput, type Modality } from './types.js';
+import { FACET_FIELDS, MAX_FACET_VALUES, type FacetField, type IndexName, type ItemInput } from './types.js';
 
 export interface VectorDims {
   semantic: number;
@@ -54,7 +54,7 @@ export function assertDims(dims: VectorDims): void {
 }
 
 /** A query or point vector handed to a vector index: a Float32Array of the index's dimension. */
-export function assertIndexVector(modality: Modality, dim: number, vector: Float32Array): void {
+export function assertIndexVector(modality: IndexName, dim: number, vector: Float32Array): void {
   if (!(vector instanceof Float32Array) || vector.length !== dim) {
     const got = vector instanceof Float32Array ? `${vector.length}-d` : typeof vector;
     throw createError('UNPROCESSABLE', `${modality} index expects ${dim}-d Float32Array vectors, got ${got}`);
@@ -62,7 +62,7 @@ export function assertIndexVector(modality: Modality, dim: number, vector: Float
 }
 
 /** Points handed to VectorIndex.add: non-negative integer labels and vectors of the index's dimension. */
-export function assertIndexPoints(modality: Modality, dim: number, points: ReadonlyArray<{ seq: number; vector: Float32Array }>): void {
+export function assertIndexPoints(modality: IndexName, dim: number, points: ReadonlyArray<{ seq: number; vector: Float32Array }>): void {
   for (const point of points) {
     if (!Number.isInteger(point.seq) || point.seq < 0) {
       throw createError('UNPROCESSABLE', `${modality} index: label ${point.seq} is not a non-negative integer`);

@@ -305,6 +305,109 @@ describe('pagination', () => {
   });
 });
 
+describe('one index per weighted vector query', () => {
+  /** The store's indices, each counting the searches it answers, and a catalog counting vector reads. */
+  function counted() {
+    const searches: Record<string, number[]> = { semantic: [], style: [], joint: [] };
+    const wrap = (name: string, index: VectorIndex): VectorIndex =>
+      Object.assign(Object.create(index) as VectorIndex, {
+        search: (vector: Float32Array, k: number, constraint?: VectorSearchConstraint) => {
+          searches[name].push(k);
+          return index.search(vector, k, constraint);
+        },
+      });
+    const vectorReads: number[] = [];
+    const catalog = Object.assign(Object.create(t.store.catalog) as typeof t.store.catalog, {
+      getVectorsBySeq: (seqs: number[], modality: 'semantic' | 'style') => {
+        vectorReads.push(seqs.length);
+        return t.store.catalog.getVectorsBySeq(seqs, modality);
+      },
+    });
+    const { semantic, style, joint } = t.store.indices;
+    const indices = { semantic: wrap('semantic', semantic), style: wrap('style', style), joint: wrap('joint', joint!) };
+    return { engine: new SearchEngine({ catalog, indices, encoders, options: { oversample: 2, maxCandidates: 200 } }), searches, vectorReads };
+  }
+
+  it('content + style: one joint search as deep as the page (+1), scores exact from the page’s vectors', async () => {
+    const { engine: counting, searches } = counted();
+    const qc = textVector('semantic', 'dog');
+    const qs = textVector('style', 'watercolor');
+    for (const [wc, ws] of [[1, 1], [3, 1], [1, 5]]) {
+      searches.joint.length = 0;
+      const response = await counting.searchFromDescriptors({ content: qc, style: qs }, { weights: { content: wc, style: ws, text: 0 }, k: 9 });
+      expect(searches).toEqual({ semantic: [], style: [], joint: [10] });
+      const expected = corpusItems()
+        .map((item) => ({ id: item.id, score: (wc * dot(qc, item.semantic) + ws * dot(qs, item.style)) / (wc + ws) }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 9);
+      expect(ids(response)).toEqual(expected.map((x) => x.id));
+      response.results.forEach((r, i) => {
+        expect(r.score).toBeCloseTo(expected[i].score, 12);
+        expect(r.scores.content).toBeCloseTo(dot(qc, corpusItems().find((item) => item.id === r.id)!.semantic), 12);
+        expect(r.scores.style).not.toBeNull();
+      });
+    }
+  });
+
+  it('one modality: one search of its index, ranked by the index’s cosines, no vectors read back', async () => {
+    const { engine: counting, searches, vectorReads } = counted();
+    const qs = textVector('style', 'ink');
+    const response = await counting.searchFromDescriptors({ style: qs }, { k: 12 });
+    expect(searches).toEqual({ semantic: [], style: [13], joint: [] });
+    expect(vectorReads).toEqual([]);
+    expect(styles(response)).toEqual(Array(12).fill('ink'));
+    for (const r of response.results) {
+      expect(r.scores.content).toBeNull();
+      expect(r.score).toBe(r.scores.style);
+      // float32 sums in the index, so a few ulps from the double-precision cosine
+      expect(r.score).toBeCloseTo(dot(qs, corpusItems().find((item) => item.id === r.id)!.style), 5);
+    }
+  });
+
+  it('pages through the joint index with cursors: the pages are one deep page', async () => {
+    const { engine: counting } = counted();
+    const descriptors = { content: textVector('semantic', 'house'), style: textVector('style', 'oil') };
+    const options = { weights: { content: 2, style: 1, text: 0 }, k: 7 };
+    const pages: SearchResponse[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await counting.searchFromDescriptors(descriptors, { ...options, cursor });
+      pages.push(page);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor && pages.length < 6);
+    const deep = await counting.searchFromDescriptors(descriptors, { ...options, k: 42 });
+    expect(pages.flatMap(ids)).toEqual(ids(deep));
+    expect(new Set(pages.flatMap(ids)).size).toBe(42);
+  });
+
+  it('explains a directly ranked page like the fused one', async () => {
+    const response = await engine.searchFromDescriptors(
+      { content: textVector('semantic', 'cat'), style: textVector('style', 'ink') },
+      { weights: { content: 1, style: 3, text: 0 }, k: 2, explain: true },
+    );
+    const [first] = response.results;
+    expect(first.explanation?.method).toBe('weighted');
+    expect(first.explanation?.parts.map((p) => [p.modality, p.weight])).toEqual([['content', 1], ['style', 3]]);
+    expect(first.explanation?.summary).toMatch(/^0\.2500×[-0-9.]+ \(content\) \+ 0\.7500×[-0-9.]+ \(style\) = /);
+  });
+
+  it('leaves out items deleted from the catalog but not yet from the joint index', async () => {
+    const own = await openCorpusStore();
+    try {
+      const qc = textVector('semantic', 'boat');
+      const qs = textVector('style', 'pixel');
+      const local = new SearchEngine({ catalog: own.store.catalog, indices: own.store.indices, encoders });
+      const before = await local.searchFromDescriptors({ content: qc, style: qs }, { k: 5 });
+      await own.store.catalog.delete(before.results[0].id); // not synced: the indices still hold it
+      const after = await local.searchFromDescriptors({ content: qc, style: qs }, { k: 5 });
+      expect(ids(after)).not.toContain(before.results[0].id);
+      expect(ids(after).slice(0, 4)).toEqual(ids(before).slice(1, 5));
+    } finally {
+      await own.cleanup();
+    }
+  });
+});
+
 describe('moreLike', () => {
   it('style: neighbours share the style, content takes no part', async () => {
     const response = await engine.moreLike('tree-pixel-0', 'style', { k: 17 });

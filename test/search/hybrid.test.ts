@@ -135,6 +135,38 @@ describe('the lexical signal', () => {
     expect(exact.results.slice(0, 3).every((r) => r.scores.text !== null && r.scores.text > 0)).toBe(true);
   });
 
+  it('content + style + words: the joint index gives the vector candidates, and the ranking is the two lists\' ranking', async () => {
+    const searched: string[] = [];
+    const { semantic, style, joint } = t.store.indices;
+    const count = <I extends typeof semantic>(name: string, index: I): I =>
+      Object.assign(Object.create(index) as I, {
+        search: (...args: Parameters<I['search']>) => {
+          searched.push(name);
+          return index.search(...args);
+        },
+      });
+    const options = { oversample: 1, maxCandidates: 200, maxDeepening: 8 };
+    const withJoint = new SearchEngine({
+      catalog: t.store.catalog,
+      indices: { semantic: count('semantic', semantic), style: count('style', style), joint: count('joint', joint!) },
+      encoders: new FakeEncoders(),
+      options,
+    });
+    const twoLists = new SearchEngine({ catalog: t.store.catalog, indices: { semantic, style }, encoders: new FakeEncoders(), options });
+    for (const request of [
+      { q: 'pizza cat', style: 'oil', k: 10 },
+      { q: 'dog', style: 'ink', weights: { content: 1, style: 3, text: 2 }, k: 15 },
+    ] satisfies SearchRequestInput[]) {
+      searched.length = 0;
+      const viaJoint = await withJoint.search(request);
+      expect(new Set(searched)).toEqual(new Set(['joint']));
+      const expected = await twoLists.search(request);
+      expect(ids(viaJoint)).toEqual(ids(expected));
+      viaJoint.results.forEach((r, i) => expect(r.score).toBeCloseTo(expected.results[i].score, 12));
+      expect(viaJoint.results.some((r) => (r.scores.text ?? 0) > 0)).toBe(true);
+    }
+  });
+
   describe('pagination stays exact with the words on', () => {
     // A small lexical window and shallow oversampling, so lists are cut short and pools deepen.
     // Oversampled, the words' list (never oversampled: it is exact) reaches less deep than the indices'.

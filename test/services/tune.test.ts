@@ -146,7 +146,13 @@ describe('parasol tune on a real store', () => {
   it('leaves an untuned store exactly as before: no breadth passed, the same results', async () => {
     const untuned = new SearchBreadth(null, config.hnsw.efSearch);
     const seen: Array<VectorSearchConstraint | undefined> = [];
-    const indices = { semantic: recording(context.store.indices.semantic, seen), style: recording(context.store.indices.style, seen) };
+    // The same indices as `without` (the joint one too), each recording what it was asked.
+    const { joint } = context.store.indices;
+    const indices = {
+      semantic: recording(context.store.indices.semantic, seen),
+      style: recording(context.store.indices.style, seen),
+      ...(joint ? { joint: recording(joint, seen) } : {}),
+    };
     const withBreadth = new SearchEngine({ catalog: context.store.catalog, indices, encoders: context.encoders, breadth: untuned });
     const without = new SearchEngine({ catalog: context.store.catalog, indices: context.store.indices, encoders: context.encoders });
     const request = { q: 'moon boat', style: 'moon', weights: { content: 1, style: 1, text: 0 } };

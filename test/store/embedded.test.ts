@@ -2,6 +2,7 @@ import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from '
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEmbeddedStore, type EmbeddedStore, type RebuildProgress } from '../../src/store/embedded.js';
+import { dot, jointVector } from '../../src/vectors.js';
 import { DIMS, makeItem, seededRandom, snapshotDataFile, tempDir } from './helpers.js';
 
 const HNSW = { M: 16, efConstruction: 100, efSearch: 64 };
@@ -21,8 +22,8 @@ describe('openEmbeddedStore', () => {
     cleanup();
   });
 
-  async function openStore(dataDir = dir, hnsw = HNSW): Promise<EmbeddedStore> {
-    const store = await openEmbeddedStore({ dataDir, dims: DIMS, hnsw });
+  async function openStore(dataDir = dir, hnsw = HNSW, joint = true): Promise<EmbeddedStore> {
+    const store = await openEmbeddedStore({ dataDir, dims: DIMS, hnsw, joint });
     open.push(store);
     return store;
   }
@@ -37,15 +38,17 @@ describe('openEmbeddedStore', () => {
   async function expectConsistent(store: EmbeddedStore): Promise<void> {
     const live = [...(await store.catalog.matchFilter({}))].sort((a, b) => a - b);
     const version = await store.catalog.version();
-    for (const modality of ['semantic', 'style'] as const) {
-      expect(store.indices[modality].liveSeqs()).toEqual(live);
-      expect(store.indices[modality].version()).toBe(version);
+    for (const name of ['semantic', 'style', 'joint'] as const) {
+      const index = store.indices[name];
+      if (name === 'joint' && !index) continue;
+      expect(index!.liveSeqs()).toEqual(live);
+      expect(index!.version()).toBe(version);
     }
   }
 
   it('starts empty, indexes committed batches on sync and finds them', async () => {
     const store = await openStore();
-    expect(store.startup).toEqual({ semantic: { status: 'missing' }, style: { status: 'missing' } });
+    expect(store.startup).toEqual({ semantic: { status: 'missing' }, style: { status: 'missing' }, joint: { status: 'missing' } });
     const [a] = await ingest(store, ['a', 'b', 'c']);
     await expectConsistent(store);
     const item = await store.catalog.getWithVectors(a.id);
@@ -62,7 +65,57 @@ describe('openEmbeddedStore', () => {
     const second = await openStore();
     expect(second.startup.semantic).toEqual({ status: 'loaded', version: 1, count: 2 });
     expect(second.startup.style).toEqual({ status: 'loaded', version: 1, count: 2 });
+    expect(second.startup.joint).toEqual({ status: 'loaded', version: 1, count: 2 });
     await expectConsistent(second);
+  });
+
+  it('ranks the joint index by the weighted sum of both cosines', async () => {
+    const store = await openStore();
+    const names = Array.from({ length: 60 }, (_, i) => `j${i}`);
+    await ingest(store, names);
+    const items = await Promise.all(names.map(async (name) => store.catalog.getWithVectors((await store.catalog.findByHash(makeItem(name, random).contentHash))!.id)));
+    const [a, b] = [items[3]!, items[40]!];
+    for (const [wc, ws] of [[1, 1], [3, 1], [1, 4]]) {
+      // the query [wc·a.semantic, ws·b.style]: the best item by wc·cos(a) + ws·cos(b) comes first
+      const query = new Float32Array([...a.semantic.map((x) => wc * x), ...b.style.map((x) => ws * x)]);
+      const hits = await store.indices.joint!.search(query, 10);
+      const expected = items
+        .map((item) => ({ seq: item!.seq, score: wc * dot(a.semantic, item!.semantic) + ws * dot(b.style, item!.style) }))
+        .sort((x, y) => y.score - x.score)
+        .slice(0, 10)
+        .map((x) => x.seq);
+      expect(hits.map((hit) => hit.seq)).toEqual(expected);
+    }
+    const [self] = await store.indices.joint!.search(jointVector(a.semantic, a.style), 1);
+    expect(self).toMatchObject({ seq: a.seq, score: expect.closeTo(1, 5) });
+  });
+
+  it('gives the joint graph its own degree, and rebuilds only it when that changes', async () => {
+    const first = await openEmbeddedStore({ dataDir: dir, dims: DIMS, hnsw: HNSW, jointM: 24 });
+    await ingest(first, ['a', 'b']);
+    await first.close();
+    const meta = (name: string) => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { M: number };
+    expect([meta('semantic').M, meta('joint').M]).toEqual([16, 24]);
+    const second = await openStore(); // jointM defaults to hnsw.M
+    expect(second.startup.joint).toMatchObject({ status: 'unusable', reason: expect.stringMatching(/M 24, expected 16/) });
+    expect(second.startup.semantic).toMatchObject({ status: 'loaded' });
+    await expectConsistent(second);
+    expect(meta('joint').M).toBe(16);
+  });
+
+  it('builds the joint index from the catalog for a store that had none, and leaves it out when turned off', async () => {
+    const first = await openStore(dir, HNSW, false);
+    expect(first.indices.joint).toBeUndefined();
+    expect(first.startup.joint).toBeUndefined();
+    await ingest(first, ['a', 'b', 'c']);
+    await first.close();
+    expect(readdirSync(dir).filter((name) => name.startsWith('joint'))).toEqual([]);
+    const second = await openStore();
+    expect(second.startup.joint).toEqual({ status: 'missing' });
+    expect(second.startup.semantic).toMatchObject({ status: 'loaded' });
+    await expectConsistent(second);
+    expect(await second.indices.joint!.size()).toBe(3);
+    expect(readdirSync(dir)).toContain('joint.json');
   });
 
   it('replays adds and deletes committed after the snapshot', async () => {

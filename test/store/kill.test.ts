@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbeddedStore } from '../../src/store/embedded.js';
 import { ensureStoreBuilt } from './build-dist.js';
 import { seededRandom, tempDir } from './helpers.js';
+import { jointVector } from '../../src/vectors.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -147,14 +148,18 @@ async function checkDataDir(dataDir: string, states: Map<string, IdState>, conte
     const lexical = await catalog.lexicalSearch('even odd', { limit: liveSeqs.length + 10 });
     expect(lexical.map((hit) => hit.seq).sort((a, b) => a - b), `${context}: lexical search finds the live items`).toEqual(liveSeqs);
     const catalogVersion = await catalog.version();
-    for (const modality of ['semantic', 'style'] as const) {
-      expect(indices[modality].liveSeqs(), `${context}: ${modality} index labels`).toEqual(liveSeqs);
-      expect(indices[modality].version(), `${context}: ${modality} index version`).toBe(catalogVersion);
+    for (const name of ['semantic', 'style', 'joint'] as const) {
+      const index = indices[name];
+      expect(index, `${context}: the ${name} index is open`).toBeDefined();
+      expect(index!.liveSeqs(), `${context}: ${name} index labels`).toEqual(liveSeqs);
+      expect(index!.version(), `${context}: ${name} index version`).toBe(catalogVersion);
     }
     // The index holds each item's own vector, not just its label.
     for (const sample of samples.slice(0, 20)) {
       const [hit] = await indices.semantic.search(sample.semantic, 1);
       expect(hit.score, `${context}: seq ${sample.seq} finds itself`).toBeCloseTo(1, 4);
+      const [joint] = await indices.joint!.search(jointVector(sample.semantic, sample.style), 1);
+      expect(joint, `${context}: seq ${sample.seq} finds itself in the joint index`).toMatchObject({ seq: sample.seq, score: expect.closeTo(1, 4) });
     }
     const startup = store.startup.semantic;
     const reason = 'reason' in startup ? startup.reason : undefined;
