@@ -78,7 +78,7 @@ def decay_groups(params, weight_decay=0.05):
 class SemanticStage(TrainStage):
     name = "semantic"
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, resume: bool = False):
         c = cfg.semantic
         self.take_schedule(c)
         self.batch = c.batch
@@ -97,7 +97,8 @@ class SemanticStage(TrainStage):
             f"(p {self.wordnet_p})")
         self.img = SemanticImage(256)
         self.txt = TextTower(len(self.tok.vocab), 256, embed=c.text_embed)
-        if cfg.runtime.init_rev:
+        # a resumed run loads its checkpoint over these weights: the warm start would be wasted work
+        if cfg.runtime.init_rev and not (resume and os.path.exists(ckpt_path(cfg, self.name))):
             warm_start_semantic(cfg, self.img, self.txt, self.X, self.tok.vocab)
         self.logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         params = list(self.img.parameters()) + list(self.txt.parameters()) + [self.logit_scale]
@@ -170,4 +171,4 @@ class SemanticStage(TrainStage):
 
 def run(cfg: Config, resume: bool) -> None:
     setup(cfg.runtime.threads, cfg.runtime.seed)
-    run_stage(lambda: SemanticStage(cfg), ckpt_path(cfg, "semantic"), resume)
+    run_stage(lambda: SemanticStage(cfg, resume), ckpt_path(cfg, "semantic"), resume)

@@ -6,6 +6,7 @@ white): the encoder cannot memorise palettes and has to learn to compare them, a
 Augmentations are style-preserving only: small scale/crop, translation, horizontal flip; no colour jitter.
 With an artwork corpus, artists with at least runtime.style_min_works drawings are style classes too: of the real
 classes in a batch, `artist_classes` are artists and the rest emoji sets."""
+import os
 import random
 
 import numpy as np
@@ -40,7 +41,7 @@ def style_classes(items, attrs, min_works=20, per_class=1):
 class StyleStage(TrainStage):
     name = "style"
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, resume: bool = False):
         c = cfg.style
         self.take_schedule(c)
         self.P, self.K = c.classes, c.per_class
@@ -57,7 +58,8 @@ class StyleStage(TrainStage):
         log(f"style: {len(self.emoji_sets)} emoji sets and {len(self.artists)} artists ({self.n_artists} per batch), "
             f"{n_train} images, {len(self.colour_sets)} colour classes give palette pseudo-styles")
         self.net = StyleNet(128, colour_dim=c.colour_dim)
-        if cfg.runtime.init_rev:
+        # a resumed run loads its checkpoint over these weights: the warm start would be wasted work
+        if cfg.runtime.init_rev and not (resume and os.path.exists(ckpt_path(cfg, self.name))):
             warm_start_style(cfg, self.net, self.X[[i for v in self.by_set.values() for i in v]])
         self.optimizer = torch.optim.AdamW(decay_groups(list(self.net.parameters())), lr=self.lr)
         log(f"params: style image {n_params(self.net)}")
@@ -94,4 +96,4 @@ class StyleStage(TrainStage):
 
 def run(cfg: Config, resume: bool) -> None:
     setup(cfg.runtime.threads, cfg.runtime.seed)
-    run_stage(lambda: StyleStage(cfg), ckpt_path(cfg, "style"), resume)
+    run_stage(lambda: StyleStage(cfg, resume), ckpt_path(cfg, "style"), resume)
