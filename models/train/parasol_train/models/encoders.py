@@ -127,17 +127,20 @@ class StyleNet(nn.Module):
         sd = (h.var(dim=(2, 3), unbiased=False) + 1e-5).sqrt()
         return [mu, sd]
 
-    def soft_hist(self, pixels, foreground=False):
+    def soft_hists(self, pixels):
+        """[soft histogram of all pixels] (+ [of the foreground only] with the colour branch): the RBF responses
+        are computed once for both."""
         u = F.avg_pool2d(pixels * self.std + self.mean, 2)
         d = (u * u).sum(1, keepdim=True) - 2 * F.conv2d(u, self.centres) + self.cc
         r = torch.exp(-d * self.inv2s2)
-        if not foreground:
-            return (r.mean(dim=(2, 3)) + 1e-6).sqrt()
-        w = (u.amin(1, keepdim=True) < 0.97).to(r.dtype)  # not near-white
-        return ((r * w).sum(dim=(2, 3)) / (w.sum(dim=(2, 3)) + 1e-3) + 1e-6).sqrt()
+        hists = [(r.mean(dim=(2, 3)) + 1e-6).sqrt()]
+        if self.colour_dim:
+            w = (u.amin(1, keepdim=True) < 0.97).to(r.dtype)  # not near-white
+            hists.append(((r * w).sum(dim=(2, 3)) / (w.sum(dim=(2, 3)) + 1e-3) + 1e-6).sqrt())
+        return hists
 
     def forward(self, pixels):
-        hists = [self.soft_hist(pixels)] + ([self.soft_hist(pixels, True)] if self.colour_dim else [])
+        hists = self.soft_hists(pixels)
         feats = self.stats(pixels) + hists
         h = pixels
         for c in self.convs:
