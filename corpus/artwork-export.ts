@@ -10,12 +10,14 @@
  * artists stay in training, so no artist dominates the held-out metrics (or their chance level). The package
  * files some drawings twice, under two categories, as separate files that differ only in their
  * metadata: a drawing (its SVG without the <metadata> element) is exported once, under its first
- * path, so no copy of a held-out drawing is trained on.
+ * path, so no copy of a held-out drawing is trained on. A drawing whose rendering is blank white is left
+ * out (the splits are drawn before, so they do not depend on the renderer).
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Progress, forEachConcurrent, type ProgressSink } from '../src/progress.js';
+import sharp from 'sharp';
 import { renderSvg } from '../indexer/sources/artwork.js';
 import { OPENCLIPART_SOURCE, openClipArtDir, readOpenClipArt, type ArtworkItem } from './openclipart.js';
 import { fnv1a, type Split } from './split.js';
@@ -105,7 +107,15 @@ export interface ArtworkExportSummary {
   rendered: number;
   reused: number;
   failed: number;
+  /** Drawings whose rendering has no pixel that is not white (nothing to learn from, nothing to find). */
+  blank: number;
   seconds: number;
+}
+
+/** True when no pixel of the PNG is darker than near-white in any channel. */
+async function isBlank(png: Buffer): Promise<boolean> {
+  const { channels } = await sharp(png).stats();
+  return channels.slice(0, 3).every((channel) => channel.min >= 250);
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -143,17 +153,26 @@ export async function exportArtworkCorpus(options: ArtworkExportOptions): Promis
   let rendered = 0;
   let reused = 0;
   let failed = 0;
+  let blank = 0;
   await forEachConcurrent(distinct, options.concurrency ?? 4, async (item) => {
     const relative = path.posix.join('images', OPENCLIPART_SOURCE, `${item.id.slice(item.id.indexOf(':') + 1).replace(/[^A-Za-z0-9~-]/g, '_')}.png`);
     const file = path.join(options.out, relative);
     try {
+      let png: Buffer;
       if (await exists(file)) {
+        png = await readFile(file);
         reused++;
       } else {
         const svg = await readFile(path.join(corpus.svgDir, item.path));
         if (svg.length > SVG_LIMIT) throw new Error(`${svg.length} bytes`);
-        await writeAtomic(file, await renderSvg(svg, options.size));
+        png = await renderSvg(svg, options.size);
+        await writeAtomic(file, png);
         rendered++;
+      }
+      if (await isBlank(png)) {
+        blank++;
+        progress.tick();
+        return;
       }
       records.set(item.id, JSON.stringify(artworkRecord(item, relative, corpus.license, artworkSplitOf(item, splits))));
     } catch {
@@ -171,6 +190,7 @@ export async function exportArtworkCorpus(options: ArtworkExportOptions): Promis
     items: lines.length,
     duplicates: corpus.items.length - distinct.length,
     failed,
+    blank,
     styleMinWorks: STYLE_MIN_WORKS,
     ...splits,
     size: options.size,
@@ -182,6 +202,7 @@ export async function exportArtworkCorpus(options: ArtworkExportOptions): Promis
     rendered,
     reused,
     failed,
+    blank,
     seconds: (Date.now() - started) / 1000,
   };
 }

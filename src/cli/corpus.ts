@@ -31,7 +31,7 @@ async function exportCommand(args: string[]): Promise<void> {
     const summary = await exportArtworkCorpus({ dataDir: configFor(values.data).dataDir, out: values.out, size });
     process.stderr.write(
       `exported ${summary.items} drawings (${summary.rendered} rendered, ${summary.reused} already there, ` +
-        `${summary.duplicates} duplicate files skipped, ${summary.failed} unrenderable) in ${summary.seconds.toFixed(1)} s\n`,
+        `${summary.duplicates} duplicate files skipped, ${summary.failed} unrenderable, ${summary.blank} blank left out) in ${summary.seconds.toFixed(1)} s\n`,
     );
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;

@@ -94,6 +94,8 @@ describe('corpus export --corpus artwork', () => {
       path.join(dir, 'usr/share/openclipart/svg/produce/red_apple_danny_allen_01.svg'),
       svg.replace(/<metadata[\s\S]*?<\/metadata>/, '<metadata><dc:title>apple again</dc:title></metadata>'),
     );
+    // A drawing with nothing visible renders blank white: it is left out.
+    await writeFile(path.join(dir, 'usr/share/openclipart/svg/unsorted/empty_01.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>');
     return data;
   }
 
@@ -101,7 +103,7 @@ describe('corpus export --corpus artwork', () => {
     const data = await dataDirWithFixtures();
     const out = await tempDir('parasol-artwork-out-');
     const summary = await exportArtworkCorpus({ dataDir: data, out, size: 32, progress: null });
-    expect(summary).toMatchObject({ items: 4, duplicates: 1, rendered: 4, failed: 0 });
+    expect(summary).toMatchObject({ items: 4, duplicates: 1, rendered: 5, failed: 0, blank: 1 });
     const lines = (await readFile(path.join(out, 'items.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.id)).toEqual([
       'openclipart:animals~bugs~ladybird_nicu_buculei_01',
@@ -131,10 +133,10 @@ describe('corpus export --corpus artwork', () => {
       expect([meta.width, meta.height]).toEqual([32, 32]);
     }
     const description = JSON.parse(await readFile(path.join(out, 'corpus.json'), 'utf8'));
-    expect(description).toMatchObject({ corpus: 'artwork', items: 4, duplicates: 1, size: 32, heldOutArtists: [] });
+    expect(description).toMatchObject({ corpus: 'artwork', items: 4, duplicates: 1, blank: 1, size: 32, heldOutArtists: [] });
 
     const again = await exportArtworkCorpus({ dataDir: data, out, size: 32, progress: null });
-    expect(again).toMatchObject({ items: 4, rendered: 0, reused: 4 });
+    expect(again).toMatchObject({ items: 4, rendered: 0, reused: 5, blank: 1 });
   });
 
   it('is the CLI\'s `corpus export --corpus artwork`, and says what is wrong in one line', async () => {
@@ -143,7 +145,7 @@ describe('corpus export --corpus artwork', () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       expect(await main(['corpus', 'export', '--corpus', 'artwork', '--data', data, '--out', out, '--size', '16'])).toBe(0);
-      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/exported 4 drawings .*1 duplicate files skipped/);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/exported 4 drawings .*1 duplicate files skipped, 0 unrenderable, 1 blank left out/);
       stderr.mockClear();
       expect(await main(['corpus', 'export', '--corpus', 'paintings', '--out', out])).not.toBe(0);
       expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/--corpus must be emoji or artwork/);
