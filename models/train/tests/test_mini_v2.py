@@ -91,6 +91,36 @@ class ConfigAndDataTest(unittest.TestCase):
                                                                            "artist:Ann", None])
 
 
+class MetricsTest(unittest.TestCase):
+    def test_chance_of_a_hit_in_the_top_k(self):
+        from parasol_train.stages.metrics import chance_hit
+        self.assertAlmostEqual(chance_hit(100, 1, 10), 0.1)
+        self.assertAlmostEqual(chance_hit(100, 2, 10), 1 - (90 * 89) / (100 * 99))
+        self.assertEqual(chance_hit(5, 1, 10), 1.0)
+        self.assertEqual(chance_hit(100, 0, 10), 0.0)
+
+    def test_style_precision_by_label_with_its_chance_level(self):
+        import numpy as np
+        from parasol_train.stages.metrics import style_metrics
+        items = [{"artist": a, "codepoint": None} for a in "aaabbc"]
+        E = np.array([[1, 0], [1, 0.1], [1, 0.2], [0, 1], [0.1, 1], [1, -1]], np.float32)
+        r = style_metrics(E, items, list(range(6)), "artist")
+        # a's queries: 2 of their top 10 (everything else) are a; b's: 1; c's: 0
+        self.assertAlmostEqual(r["P@10"], (3 * 0.2 + 2 * 0.1 + 0) / 6)
+        self.assertAlmostEqual(r["chance_P@10"], (3 * 2 / 5 + 2 * 1 / 5 + 0) / 6)
+        self.assertEqual(sorted(r["P@10_per_set"]), ["a", "b", "c"])
+
+    def test_artwork_text_to_image_counts_a_drawing_with_the_query_title(self):
+        import numpy as np
+        from parasol_train.stages.metrics import artwork_text_metrics
+        items = [{"name": "Red  Apple"}, {"name": "pear"}, {"name": "red apple"}]
+        Ei = np.eye(3, dtype=np.float32)
+        Et = np.array([[0, 0, 1], [1, 0, 0]], np.float32)  # "red apple" -> item 2; "pear" -> item 0 (a miss at 1)
+        r = artwork_text_metrics(Et, Ei, items, [0, 1, 2], ["red apple", "pear"])
+        self.assertEqual((r["R@1"], r["R@5"], r["queries"], r["database"]), (0.5, 1.0, 2, 3))
+        self.assertEqual(r["chance_R@10"], 1.0)
+
+
 class ModelTest(unittest.TestCase):
     def test_colour_branch_unit_output_and_mix(self):
         torch.manual_seed(0)

@@ -103,7 +103,8 @@ def style_metrics(E, items, db, label="set"):
         excl[r] = True
         s[excl] = -np.inf
         top = np.argsort(-s, kind="stable")[:10]
-        rel = sets[top] == sets[r]
+        rel = np.zeros(10, bool)  # an excluded item is never relevant, even in a database of fewer than 10 others
+        rel[:len(top)] = (sets[top] == sets[r]) & ~excl[top]
         R = int(((sets == sets[r]) & ~excl).sum())
         p10.append(rel.mean())
         if R == 0:
