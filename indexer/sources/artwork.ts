@@ -19,7 +19,14 @@ export async function renderSvg(svg: Buffer, size: number): Promise<Buffer> {
   const longest = Math.max(width ?? size, height ?? size, 1);
   // librsvg rasterises at 72 dpi by default: scale the density so the drawing comes out at `size`.
   const density = Math.min(2400, Math.max(1, (72 * size) / longest));
-  return sharp(svg, { density })
+  let raster = await sharp(svg, { density }).raw().toBuffer({ resolveWithObject: true });
+  if (Math.max(raster.info.width, raster.info.height) < size / 2) {
+    // An SVG whose width/height are in physical units (cm, pt, ...) comes out a few pixels wide, and blank, at
+    // a custom density: rasterise it at the default density (the size metadata reports) and let resize scale it.
+    raster = await sharp(svg).raw().toBuffer({ resolveWithObject: true });
+  }
+  const { width: w, height: h, channels } = raster.info;
+  return sharp(raster.data, { raw: { width: w, height: h, channels } })
     .resize(size, size, { fit: 'contain', background: '#ffffff' })
     .flatten({ background: '#ffffff' })
     .png()

@@ -5,7 +5,7 @@
  * and `parasol index --demo artwork`.
  */
 import { execFileSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -186,6 +186,17 @@ describe('indexing the artwork corpus', () => {
     const pixel = (x: number, y: number) => [...data.subarray((y * 64 + x) * 3, (y * 64 + x) * 3 + 3)];
     expect(pixel(32, 32)).toEqual([255, 0, 0]); // the drawing fills the height, centred
     expect(pixel(2, 32)).toEqual([255, 255, 255]); // white beside it
+  });
+
+  it('renders an SVG sized in physical units (cm, pt) without a viewBox, as old Inkscape files are', async () => {
+    // A drawing of the package (public domain) whose width/height are "9cm"/"270pt": at a custom density
+    // librsvg made it a few pixels wide, and the rendering came out blank white.
+    const svg = await readFile(path.join(HERE, 'fixtures', 'apple_bitten_dan_gerhard_01.svg'));
+    const { data, info } = await sharp(await renderSvg(svg, 64)).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([64, 64]);
+    let drawn = 0;
+    for (let i = 0; i < data.length; i += 3) if (Math.min(data[i], data[i + 1], data[i + 2]) < 250) drawn++;
+    expect(drawn).toBeGreaterThan(64 * 64 * 0.3);
   });
 
   it('stores each drawing with its title, keywords as tags, creator, licence and source', async () => {

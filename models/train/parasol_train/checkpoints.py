@@ -30,18 +30,18 @@ def load_encoder_towers(cfg: Config, vocab_size: int, which=ENCODER_STAGES) -> d
     out = {}
     if "semantic" in which:
         ck = load_checkpoint(ckpt_path(cfg, "semantic"))
-        img, txt = SemanticImage(256), TextTower(vocab_size, 256)
+        img, txt = SemanticImage(256), TextTower(vocab_size, 256, embed=cfg.semantic.text_embed)
         img.load_state_dict(ck["img"])
         txt.load_state_dict(ck["txt"])
         out["semantic_image"], out["semantic_text"] = img.eval(), txt.eval()
     if "style" in which:
         ck = load_checkpoint(ckpt_path(cfg, "style"))
-        net = StyleNet(128)
+        net = StyleNet(128, colour_dim=cfg.style.colour_dim)
         net.load_state_dict(ck["net"])
         out["style_image"] = net.eval()
     if "style_text" in which:
         ck = load_checkpoint(ckpt_path(cfg, "style_text"))
-        txt = TextTower(vocab_size, 128, width=128)
+        txt = TextTower(vocab_size, 128, width=128, embed=cfg.style_text.text_embed)
         txt.load_state_dict(ck["txt"])
         out["style_text"] = txt.eval()
     return out
@@ -113,7 +113,7 @@ def load_frozen_encoders(cfg: Config):
     random_ok = cfg.runtime.random_encoders
     (sm, ss), (tm, ts) = encoder_preprocess(cfg)
     nets, tags = {}, []
-    for name, make, key in (("semantic", lambda: SemanticImage(256), "img"), ("style", lambda: StyleNet(128), "net")):
+    for name, make, key in (("semantic", lambda: SemanticImage(256), "img"), ("style", lambda: StyleNet(128, colour_dim=cfg.style.colour_dim), "net")):
         seed = 7 if name == "semantic" else 8
         torch.manual_seed(seed)
         net = nets[name] = make()

@@ -20,6 +20,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(TRAIN_DIR))
 class Paths:
     work: str = "work"  # checkpoints, caches, logs
     corpus: str = "work/corpus"  # `parasol corpus export --size 64` output (items.jsonl + PNGs)
+    # `parasol corpus export --corpus artwork --size 64` output (Open Clip Art); "" trains on emoji only
+    artwork: str = ""
+    artwork_data: str = "work/data"  # the data dir `parasol corpus fetch openclipart --data` unpacks into
     pack: str = "../mini"  # where the exported pack is written
     gen: str = "work/gen"  # generator checkpoints and caches
     style_descriptions: str = "style_descriptions.json"
@@ -32,6 +35,12 @@ class Runtime:
     threads: int = 2
     seed: int = 1234  # encoders (prepare, semantic, style, style_text)
     subset: int = 0  # > 0: train on a seeded random sample of this many corpus items (smoke runs)
+    wordnet: bool = False  # WordNet synonyms/hypernyms as caption augmentation (and in the vocabulary)
+    # true: train on every item, held-out splits included (the shipped pack); the metrics then measure training data
+    all_data: bool = False
+    # a git revision whose models/mini encoders the semantic and style towers start from ("" = from scratch)
+    init_rev: str = ""
+    style_min_works: int = 20  # artists with at least this many drawings are style labels
     random_encoders: bool = False  # generator stages may use seeded random encoders when checkpoints are missing
 
 
@@ -39,6 +48,9 @@ class Runtime:
 class Semantic:
     steps: int = 800
     batch: int = 128  # codepoints per step (two renderings each)
+    artwork_batch: int = 0  # artwork drawings per step (one view each, image-text loss only)
+    wordnet_p: float = 0.0  # chance that a caption gets WordNet substitutions (needs runtime.wordnet)
+    text_embed: int = 0  # > 0: factorised token embedding of this width (vocab x e, then e -> width)
     lr: float = 2e-3
     warmup: int = 100
     log_every: int = 20
@@ -50,6 +62,8 @@ class Style:
     steps: int = 500
     classes: int = 12  # style classes per batch (half real sets, half palette pseudo-styles)
     per_class: int = 12  # items per class
+    artist_classes: int = 0  # of the real classes per batch, this many are artwork artists (the rest emoji sets)
+    colour_dim: int = 0  # > 0: this many of the output dims are a learned projection of the soft colour histograms
     lr: float = 2e-3
     warmup: int = 100
     log_every: int = 20
@@ -60,6 +74,7 @@ class Style:
 class StyleText:
     steps: int = 600
     batch: int = 256
+    text_embed: int = 0  # > 0: factorised token embedding of this width
     lr: float = 2e-3
     warmup: int = 50
     log_every: int = 50
@@ -202,11 +217,22 @@ def parse_override(text: str) -> dict[str, Any]:
     return out
 
 
+def _load_file(cfg: Config, path: str, depth: int = 0) -> None:
+    """Applies a TOML file; its optional top-level `base = "other.toml"` (relative to the file) is applied first."""
+    with open(path, "rb") as f:
+        values = tomllib.load(f)
+    base = values.pop("base", None)
+    if base is not None:
+        if not isinstance(base, str) or depth > 4:
+            raise ConfigError(f"{path}: base must name one TOML file (at most 4 levels)")
+        _load_file(cfg, os.path.join(os.path.dirname(os.path.abspath(path)), base), depth + 1)
+    _apply(cfg, values, "")
+
+
 def load_config(path: str | None, overrides: list[str] = ()) -> Config:
     cfg = Config()
     if path:
-        with open(path, "rb") as f:
-            _apply(cfg, tomllib.load(f), "")
+        _load_file(cfg, path)
     for o in overrides:
         _apply(cfg, parse_override(o), "")
     return cfg

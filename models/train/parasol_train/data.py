@@ -31,6 +31,53 @@ def load_corpus_items(corpus: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+ARTWORK = "artwork"
+
+
+def corpus_of(it: dict) -> str:
+    """`emoji` or `artwork` (the artwork export marks its items; the emoji export predates the field)."""
+    return it.get("corpus") or "emoji"
+
+
+def load_training_items(corpus: str, artwork: str) -> list[dict]:
+    """The emoji corpus followed by the artwork corpus (when `artwork` is set). Artwork paths are rewritten relative
+    to the emoji corpus folder, so `os.path.join(corpus, it["path"])` finds every image."""
+    items = load_corpus_items(corpus)
+    for it in items:
+        it.setdefault("corpus", "emoji")
+    if artwork:
+        path = os.path.join(artwork, "items.jsonl")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path} is missing: fetch and export the artwork corpus first (node dist/src/cli.js "
+                                    "corpus fetch openclipart --data DIR, then corpus export --corpus artwork --data DIR "
+                                    "--out <paths.artwork> --size 64; run.sh does)")
+        art = load_corpus_items(artwork)
+        rel = os.path.relpath(artwork, corpus)
+        for it in art:
+            if corpus_of(it) != ARTWORK:
+                raise ValueError(f"{path}: item {it.get('id')} is not an artwork item")
+            it["path"] = os.path.join(rel, it["path"])
+        items += art
+    return items
+
+
+def style_label_of(it: dict, style_artists: set[str]) -> str | None:
+    """The style class of an item: its emoji set, or `artist:<name>` for a drawing by an artist with enough works
+    (others have no style label and are not used for style training or style metrics)."""
+    if corpus_of(it) != ARTWORK:
+        return it["set"]
+    a = it.get("artist")
+    return f"artist:{a}" if a and a in style_artists else None
+
+
+def style_artists_of(items: list[dict], min_works: int) -> set[str]:
+    counts: dict[str, int] = {}
+    for it in items:
+        if corpus_of(it) == ARTWORK and it.get("artist"):
+            counts[it["artist"]] = counts.get(it["artist"], 0) + 1
+    return {a for a, n in counts.items() if n >= min_works}
+
+
 def select_items(items: list[dict], subset: int) -> list[dict]:
     """The items a run trains on: all, or a seeded random sample of `subset` of them (smoke runs)."""
     if subset and subset < len(items):

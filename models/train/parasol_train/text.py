@@ -155,8 +155,22 @@ def build_vocab(texts):
 
 
 def item_texts(it):
-    """Word pool sources of an item: name, short names, keywords."""
+    """Word pool sources of an item: name (an artwork's title), short names, keywords, and for artwork the words of
+    its category folder (`animals/amphibian` -> `animals`, `amphibian`)."""
     out = [it.get("name") or ""]
     out += [s.replace("_", " ") for s in it.get("shortNames") or []]
     out += [k.replace("_", " ") for k in it.get("keywords") or []]
+    if it.get("corpus") == "artwork" and it.get("category"):
+        out += [c.replace("_", " ") for c in it["category"].split("/")]
     return [t for t in out if t]
+
+
+def augment_text(text, table, rng, p_word=0.5):
+    """`text` with some of its words replaced by a WordNet synonym or hypernym from `table` (word -> phrases);
+    at least one word is replaced when any can be. Words are matched after normalisation (lowercase, no accents)."""
+    words = words_of(text)
+    can = [i for i, w in enumerate(words) if w in table]
+    if not can:
+        return text
+    chosen = {i for i in can if rng.random() < p_word} or {rng.choice(can)}
+    return " ".join(rng.choice(table[w]) if i in chosen else w for i, w in enumerate(words))

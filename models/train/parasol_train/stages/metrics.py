@@ -12,6 +12,14 @@ Definitions (also stated in models/mini/CARD.md):
     its first item in items.jsonl order); hit@k = 1 if any item with that codepoint is in the top k; averaged.
   text->style P@10: database = items of split unseen-content in the training sets; queries = the held-out
     paraphrases of style_descriptions.json; P@10 = share of the top 10 items that belong to the described set.
+  artwork style P@10 (Open Clip Art): database = the drawings of the held-out artists (splits unseen-style and
+    unseen-both); each a query, excluding itself; relevant = same artist; P@10 as above, averaged over queries
+    (and per artist). chance = mean over queries of (drawings by the query's artist - 1) / (database - 1).
+  artwork text->image R@k: database = the drawings of the held-out categories (unseen-content + unseen-both), or of
+    the held-out artists (unseen-style + unseen-both); one query per distinct title (lowercased, spaces collapsed),
+    the title itself as text, embedded by the semantic text tower only (no lexical match); hit@k = 1 if a drawing
+    with that title is in the top k. chance R@10 = mean over queries of 1 - C(N - n, 10) / C(N, 10).
+Splits: the protocol's split of each item (`eval_split` in an all-data run, whose numbers are then on training data).
 Baselines: 'hist' = 8x8x8 RGB histogram (bin = value // 32 per channel) over all 64x64 pixels including the white
 background, L1-normalised, cosine similarity; 'hist_fg' the same over non-white pixels only (pixels with
 min(R,G,B) < 250; all-white images get a zero vector); 'pix16' = 16x16 RGB thumbnail (mean of each 4x4 block of
@@ -24,8 +32,14 @@ import numpy as np
 
 from ..checkpoints import ENCODER_STAGES, cached_image_embeddings, ckpt_path, embed_texts, load_encoder_towers
 from ..config import Config
-from ..data import HELD_OUT_SETS, load_snapshot
+from ..data import ARTWORK, HELD_OUT_SETS, corpus_of, load_snapshot
 from ..runtime import load_checkpoint, log, setup
+
+
+# mini v2 (issue 15): emoji protocol and artwork protocol targets
+TARGETS = {"style_P@10": ">= 0.93 and > baseline_hist", "content_R@10": ">= 0.65", "text_to_image_R@10": ">= 0.8",
+           "text_to_style_P@10": ">= 0.8", "artwork_text_to_image_R@10": ">= 3x chance (held-out categories and artists)",
+           "artwork_style_P@10": ">= 3x chance (held-out artists)"}
 
 
 def l2n(e):
@@ -63,10 +77,23 @@ def topk_excluding(E, q_idx, excl_fn, k=10):
     return res
 
 
-def style_metrics(E, items, db):
-    """db: indices of items forming the database; E: embeddings of all items."""
+def split_of(it):
+    return it.get("eval_split", it["split"])
+
+
+def chance_hit(n_db, n_rel, k=10):
+    """P(at least one of n_rel relevant items in a random top k of n_db)."""
+    if n_rel <= 0:
+        return 0.0
+    if n_db - n_rel < k:
+        return 1.0
+    return 1 - float(np.prod([(n_db - n_rel - j) / (n_db - j) for j in range(k)]))
+
+
+def style_metrics(E, items, db, label="set"):
+    """db: indices of items forming the database; E: embeddings of all items; relevant = same items[i][label]."""
     Ed = l2n(E[db])
-    sets = np.array([items[i]["set"] for i in db])
+    sets = np.array([items[i][label] for i in db])
     cps = np.array([items[i]["codepoint"] or f"__none{i}" for i in db])
     p10, ap10 = [], []
     S = Ed @ Ed.T
@@ -76,7 +103,8 @@ def style_metrics(E, items, db):
         excl[r] = True
         s[excl] = -np.inf
         top = np.argsort(-s, kind="stable")[:10]
-        rel = sets[top] == sets[r]
+        rel = np.zeros(10, bool)  # an excluded item is never relevant, even in a database of fewer than 10 others
+        rel[:len(top)] = (sets[top] == sets[r]) & ~excl[top]
         R = int(((sets == sets[r]) & ~excl).sum())
         p10.append(rel.mean())
         if R == 0:
@@ -84,7 +112,56 @@ def style_metrics(E, items, db):
         prec = np.cumsum(rel) / np.arange(1, 11)
         ap10.append(float((prec * rel).sum() / min(10, R)))
     per_set = {s: float(np.mean([p for p, ss in zip(p10, sets) if ss == s])) for s in sorted(set(sets))}
-    return {"P@10": float(np.mean(p10)), "mAP@10": float(np.mean(ap10)), "P@10_per_set": per_set, "queries": len(db)}
+    n = len(db)
+    chance = float(np.mean([((sets == s).sum() - 1) / max(1, n - 1) for s in sets])) if n else 0.0
+    return {"P@10": float(np.mean(p10)), "mAP@10": float(np.mean(ap10)), "P@10_per_set": per_set, "queries": n,
+            "P@10_macro": float(np.mean(list(per_set.values()))), "chance_P@10": chance}
+
+
+def title_key(t):
+    return " ".join((t or "").lower().split())
+
+
+def artwork_text_metrics(Et, Ei, items, db, titles):
+    """R@k of each distinct title over `db` (hit: a drawing with that title in the top k)."""
+    Ed = l2n(Ei[db])
+    keys = np.array([title_key(items[i]["name"]) for i in db])
+    S = l2n(Et) @ Ed.T
+    hits = {1: [], 5: [], 10: []}
+    for r, t in enumerate(titles):
+        top = np.argsort(-S[r], kind="stable")[:10]
+        for k in hits:
+            hits[k].append(float((keys[top[:k]] == t).any()))
+    chance = float(np.mean([chance_hit(len(db), int((keys == t).sum())) for t in titles])) if titles else 0.0
+    return {f"R@{k}": float(np.mean(v)) for k, v in hits.items()} | {"queries": len(titles), "database": len(db),
+                                                                      "chance_R@10": chance}
+
+
+def artwork_metrics(E_sem, E_sty, X, items, m, tok):
+    art = [i for i, it in enumerate(items) if corpus_of(it) == ARTWORK]
+    if not art:
+        return None
+    out = {}
+    sdb = [i for i in art if split_of(items[i]) in ("unseen-style", "unseen-both") and items[i].get("artist")]
+    if sdb:
+        sub = [{"artist": items[i]["artist"], "codepoint": None} for i in sdb]
+        ids = list(range(len(sdb)))
+        out["style_retrieval"] = {
+            "model": style_metrics(E_sty, items, sdb, "artist"),
+            "baseline_hist": style_metrics(hist_feat(X[sdb]), sub, ids, "artist"),
+            "baseline_hist_fg": style_metrics(hist_feat(X[sdb], True), sub, ids, "artist"),
+            "baseline_pix16": style_metrics(pix16_feat(X[sdb]), sub, ids, "artist"),
+            "semantic_model_as_style": style_metrics(E_sem, items, sdb, "artist"),
+        }
+    for name, splits in (("held_out_categories", ("unseen-content", "unseen-both")),
+                         ("held_out_artists", ("unseen-style", "unseen-both"))):
+        db = [i for i in art if split_of(items[i]) in splits]
+        if not db:
+            continue
+        titles = sorted({title_key(items[i]["name"]) for i in db} - {""})
+        Et = embed_texts(m["semantic_text"], tok, titles)
+        out[f"text_to_image_{name}"] = artwork_text_metrics(Et, E_sem, items, db, titles)
+    return out
 
 
 def content_metrics(E, items, db):
@@ -129,10 +206,11 @@ def run(cfg: Config, resume: bool) -> None:
     E_sty = cached_image_embeddings(cfg, "style", m["style_image"], X, f"style-{ck['style']['step']}")
     held = set(HELD_OUT_SETS)
     style_db = [i for i, it in enumerate(items) if it["set"] in held]
-    assert all(items[i]["split"] in ("unseen-style", "unseen-both") for i in style_db)
-    content_db = [i for i, it in enumerate(items) if it["codepoint"] and it["split"] in ("unseen-content", "unseen-both")]
-    out = {"corpus": {"items": len(items), "splits": {s: sum(it["split"] == s for it in items) for s in
-                                                         ("train", "unseen-style", "unseen-content", "unseen-both")}}}
+    assert all(split_of(items[i]) in ("unseen-style", "unseen-both") for i in style_db)
+    content_db = [i for i, it in enumerate(items) if it["codepoint"] and split_of(it) in ("unseen-content", "unseen-both")]
+    out = {"corpus": {"items": len(items), "all_data": cfg.runtime.all_data,
+                      "splits": {s: sum(split_of(it) == s for it in items) for s in
+                                 ("train", "unseen-style", "unseen-content", "unseen-both")}}}
     log("style retrieval ...")
     Xs = X[style_db]
     out["style_retrieval"] = {
@@ -161,10 +239,9 @@ def run(cfg: Config, resume: bool) -> None:
     rng = np.random.RandomState(0)
     rand = rng.randn(len(q_cps), 8).astype(np.float32)
     out["text_to_image"]["chance_R@10"] = float(np.mean([
-        1 - np.prod([(len(content_db) - sum(items[i]["codepoint"] == c for i in content_db) - j) / (len(content_db) - j)
-                     for j in range(10)]) for c in q_cps]))
+        chance_hit(len(content_db), sum(items[i]["codepoint"] == c for i in content_db)) for c in q_cps]))
     log("text -> style ...")
-    tdb = [i for i, it in enumerate(items) if it["split"] == "unseen-content" and it["set"] in desc]
+    tdb = [i for i, it in enumerate(items) if split_of(it) == "unseen-content" and it["set"] in desc]
     Ed = l2n(E_sty[tdb])
     dsets = np.array([items[i]["set"] for i in tdb])
     res = {}
@@ -182,8 +259,11 @@ def run(cfg: Config, resume: bool) -> None:
     res["chance"] = float(np.mean([(dsets == s).mean() for s in sorted(desc)]))
     res["database"] = len(tdb)
     out["text_to_style"] = res
-    out["targets"] = {"style_P@10": ">= 0.9 and >= 2x baseline_hist", "content_R@10": ">= 0.6",
-                      "text_to_image_R@10": ">= 0.5", "text_to_style_P@10": ">= 0.8"}
+    log("artwork ...")
+    art = artwork_metrics(E_sem, E_sty, X, items, m, tok)
+    if art:
+        out["artwork"] = art
+    out["targets"] = TARGETS
     out["eval_seconds"] = time.time() - t0
     os.makedirs(OUT, exist_ok=True)
     json.dump(out, open(os.path.join(OUT, "metrics.json"), "w"), indent=2)

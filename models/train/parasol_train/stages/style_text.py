@@ -41,7 +41,7 @@ class StyleTextStage(TrainStage):
         self.sets = sorted(self.by_set)
         n_train = sum(map(len, self.by_set.values()))
         log(f"style text: {len(self.sets)} sets, {n_train} images")
-        self.txt = TextTower(len(self.tok.vocab), 128, width=128)
+        self.txt = TextTower(len(self.tok.vocab), 128, width=128, embed=c.text_embed)
         self.logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.optimizer = torch.optim.AdamW(decay_groups(list(self.txt.parameters()) + [self.logit_scale]), lr=self.lr)
         self.rng = random.Random(cfg.runtime.seed + 2)
