@@ -14,13 +14,14 @@
  * out (the splits are drawn before, so they do not depend on the renderer).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Progress, forEachConcurrent, type ProgressSink } from '../src/progress.js';
 import sharp from 'sharp';
 import { renderSvg } from '../indexer/sources/artwork.js';
 import { OPENCLIPART_SOURCE, openClipArtDir, readOpenClipArt, type ArtworkItem } from './openclipart.js';
 import { fnv1a, type Split } from './split.js';
+import { exists, writeAtomic } from './files.js';
 
 const ARTWORK_SPLIT_SEED = 'parasol-artwork-split-v1';
 /** Artists with at least this many drawings are style labels. */
@@ -116,20 +117,6 @@ export interface ArtworkExportSummary {
 async function isBlank(png: Buffer): Promise<boolean> {
   const { channels } = await sharp(png).stats();
   return channels.slice(0, 3).every((channel) => channel.min >= 250);
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    return (await stat(file)).size > 0;
-  } catch {
-    return false;
-  }
-}
-
-async function writeAtomic(file: string, data: Buffer | string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, file);
 }
 
 /** Renders every distinct drawing at `size` px onto white and writes items.jsonl + corpus.json (resumable). */

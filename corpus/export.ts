@@ -2,13 +2,14 @@
  * `parasol corpus export`: writes the rendered corpus and its `items.jsonl` for training.
  * Resumable: images already on disk are kept, and files are written atomically.
  */
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Progress, forEachConcurrent } from '../src/progress.js';
 import type { ProgressSink } from '../src/progress.js';
 import { buildCorpus, iconOf } from './corpus.js';
 import type { Corpus, CorpusItem } from './corpus.js';
 import { renderIcon } from './render.js';
+import { exists, writeAtomic } from './files.js';
 
 export interface ExportOptions {
   out: string;
@@ -31,20 +32,6 @@ export interface ExportSummary {
 export function imagePathFor(item: CorpusItem): string {
   const key = item.codepoint ?? item.id.slice(item.id.indexOf(':') + 1);
   return path.posix.join('images', item.set, `${key.replace(/[^a-z0-9~-]/g, '_')}.png`);
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    return (await stat(file)).size > 0;
-  } catch {
-    return false;
-  }
-}
-
-async function writeAtomic(file: string, data: Buffer | string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, file);
 }
 
 export function itemRecord(item: CorpusItem, imagePath: string): Record<string, unknown> {
