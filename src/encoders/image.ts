@@ -173,16 +173,22 @@ function keepsPixels(image: DecodedImage, preprocess: Preprocess): boolean {
  */
 export async function prepareDecoded(image: DecodedImage, preprocesses: readonly Preprocess[]): Promise<Float32Array[]> {
   const opaque = isOpaque(image);
+  return perPreprocess(preprocesses, (preprocess) =>
+    opaque && keepsPixels(image, preprocess)
+      ? Promise.resolve(normalizePixels(image.pixels, preprocess.size, preprocess.mean, preprocess.std, 4))
+      : toModelInput(image, preprocess),
+  );
+}
+
+/** `prepare` once per distinct preprocess block, in the blocks' order: towers that share a block share the work. */
+function perPreprocess(preprocesses: readonly Preprocess[], prepare: (preprocess: Preprocess) => Promise<Float32Array>): Promise<Float32Array[]> {
   const byKey = new Map<string, Promise<Float32Array>>();
   return Promise.all(
     preprocesses.map((preprocess) => {
       const key = preprocessKey(preprocess);
       let prepared = byKey.get(key);
       if (!prepared) {
-        prepared =
-          opaque && keepsPixels(image, preprocess)
-            ? Promise.resolve(normalizePixels(image.pixels, preprocess.size, preprocess.mean, preprocess.std, 4))
-            : toModelInput(image, preprocess);
+        prepared = prepare(preprocess);
         byKey.set(key, prepared);
       }
       return prepared;
@@ -226,18 +232,7 @@ async function prepareChecked(
     return preprocesses.map(() => prepared);
   }
   const decoded = await decodeChecked(input, limit);
-  const byKey = new Map<string, Promise<Float32Array>>();
-  return Promise.all(
-    preprocesses.map((preprocess) => {
-      const key = preprocessKey(preprocess);
-      let prepared = byKey.get(key);
-      if (!prepared) {
-        prepared = toModelInput(decoded, preprocess);
-        byKey.set(key, prepared);
-      }
-      return prepared;
-    }),
-  );
+  return perPreprocess(preprocesses, (preprocess) => toModelInput(decoded, preprocess));
 }
 
 function tooLarge(limit: number) {

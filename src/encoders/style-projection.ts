@@ -22,6 +22,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { normalize } from '../vectors.js';
 import { packInvalid } from './runtime.js';
+import { mulberry32 } from '../random.js';
 
 export interface StyleProjection {
   readonly inDim: number;
@@ -237,14 +238,9 @@ function symmetricEigen(input: Float64Array, p: number): { values: number[]; vec
 
 /** Deterministic standard normals (mulberry32 + Box–Muller): the same fit on the same images. */
 function seededGaussian(count: number, seed: number): Float64Array {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
-  };
+  const next = mulberry32(seed);
+  // In (0, 1]: the logarithm below never sees 0.
+  const uniform = () => (next() + 1) / 4294967297;
   const out = new Float64Array(count);
   for (let i = 0; i < count; i += 2) {
     const r = Math.sqrt(-2 * Math.log(uniform()));

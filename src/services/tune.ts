@@ -18,6 +18,7 @@ import type { SearchBreadth } from '../search/breadth.js';
 import { chooseEf, DEFAULT_LADDER, DEFAULT_TARGET, ExactMatrix, exactTopK, measureCurve, RECALL_AT, type TuneQuery } from '../search/tune.js';
 import { QUERY_KINDS, TUNING_FORMAT, type QueryKind, type SearchTuning, type TuningEntry } from '../store/tuning.js';
 import type { ItemWithVectors, Modality, Store } from '../store/types.js';
+import { seededRandom } from '../random.js';
 
 export type { QueryKind, SearchTuning, TuningEntry } from '../store/tuning.js';
 export type { Modality } from '../store/types.js';
@@ -233,16 +234,4 @@ function sampleRows(rows: number, count: number, random: () => number): Set<numb
   }
   while (picked.size < count) picked.add(Math.floor(random() * rows));
   return picked;
-}
-
-/** mulberry32: a small seeded generator, so a tune's sample is reproducible. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
