@@ -150,7 +150,7 @@ def load_vae(cfg: Config):
     ck = load_checkpoint(path)
     if not ck.get("done"):
         raise RuntimeError(f"{path}: the autoencoder has not finished training")
-    enc, dec = VaeEncoder(), VaeDecoder()
+    enc, dec = make_vae(cfg.generator.vae)
     enc.load_state_dict(ck["enc"])
     dec.load_state_dict(ck["dec"])
     _frozen(enc, dec)

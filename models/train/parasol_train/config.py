@@ -87,6 +87,11 @@ class Vae:
     batch: int = 32
     lr: float = 1e-3
     kl: float = 1e-4
+    latent_channels: int = 4  # the latent is latent_channels x 16 x 16
+    crop: int = 0  # train on random crops of this many px (a multiple of 4; 0: whole images) ...
+    full_steps: int = 0  # ... except the last full_steps steps, on whole images (GroupNorm sees whole images)
+    enc_channels: list[int] = field(default_factory=lambda: [32, 64, 96])  # at 64, 32, 16 px
+    dec_channels: list[int] = field(default_factory=lambda: [96, 64, 16])  # at 16, 32, 64 px
     warmup: int = 50
     log_every: int = 20
     ckpt_every: int = 100
@@ -104,6 +109,7 @@ class Triplets:
 @dataclass
 class Unet:
     steps: int = 4000
+    channels: list[int] = field(default_factory=lambda: [64, 128, 128])  # at 16, 8, 4 latent px
     batch: int = 64
     lr: float = 5e-4
     p_drop: float = 0.12  # per-modality condition dropout
@@ -190,6 +196,10 @@ def _coerce(value: Any, type_name: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return value
+    if kind == "list[int]":
+        if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+            raise ConfigError(f"{where}: expected a list of integers, got {value!r}")
+        return list(value)
     if kind == "bool":
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, got {value!r}")

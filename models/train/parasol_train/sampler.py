@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .models.generator import LATENT
+from .models.generator import LATENT_SIZE
 from .schedule import sampling_plan
 
 
@@ -31,7 +31,7 @@ def sample_from_noise(unet, content, style, steps=25, g_s=3.0, g_y=3.0, seed=0):
     """DDPM (trailing spacing, as the TypeScript sampler) from seeded noise; returns clean latents."""
     gen = torch.Generator().manual_seed(seed)
     n = content.shape[0]
-    x = torch.randn((n, *LATENT), generator=gen)
+    x = torch.randn((n, unet.out.out_channels, LATENT_SIZE, LATENT_SIZE), generator=gen)
     for st in sampling_plan(steps):
         eps = guided_eps(unet, x, st["t"], content, style, g_s, g_y)
         x = step_mean(st, x, eps)

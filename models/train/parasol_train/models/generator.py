@@ -7,7 +7,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-LATENT = (4, 16, 16)
+LATENT_SIZE = 16  # the latent's spatial size: the autoencoder downsamples 64 px by 4
+
+
+def latent_shape(channels: int) -> tuple[int, int, int]:
+    """[C, 16, 16]: the autoencoder's latent for `generator.vae.latent_channels` = C."""
+    return (channels, LATENT_SIZE, LATENT_SIZE)
 
 
 def gn(ch):
@@ -40,9 +45,9 @@ class ResBlock(nn.Module):
 
 
 class VaeEncoder(nn.Module):
-    """64x64x3 -> (mean, logvar) of a 4x16x16 Gaussian posterior. forward() returns the mean (the ONNX model)."""
+    """64x64x3 -> (mean, logvar) of a Cx16x16 Gaussian posterior. forward() returns the mean (the ONNX model)."""
 
-    def __init__(self, ch=(32, 64, 96)):
+    def __init__(self, ch=(32, 64, 96), latent=4):
         super().__init__()
         c0, c1, c2 = ch
         self.inp = nn.Conv2d(3, c0, 3, padding=1)
@@ -52,7 +57,7 @@ class VaeEncoder(nn.Module):
         self.res2 = ResBlock(c2, c2)
         self.res3 = ResBlock(c2, c2)
         self.norm = gn(c2)
-        self.out = nn.Conv2d(c2, 2 * LATENT[0], 3, padding=1)
+        self.out = nn.Conv2d(c2, 2 * latent, 3, padding=1)
 
     def moments(self, x):
         h = F.silu(self.inp(x))
@@ -66,12 +71,12 @@ class VaeEncoder(nn.Module):
 
 
 class VaeDecoder(nn.Module):
-    """4x16x16 -> 64x64x3 in [-1, 1] (tanh); the last 2x upsampling is a sub-pixel (pixel-shuffle) convolution."""
+    """Cx16x16 -> 64x64x3 in [-1, 1] (tanh); the last 2x upsampling is a sub-pixel (pixel-shuffle) convolution."""
 
-    def __init__(self, ch=(96, 64, 16)):
+    def __init__(self, ch=(96, 64, 16), latent=4):
         super().__init__()
         c0, c1, c2 = ch
-        self.inp = nn.Conv2d(LATENT[0], c0, 3, padding=1)
+        self.inp = nn.Conv2d(latent, c0, 3, padding=1)
         self.res1 = ResBlock(c0, c0)
         self.res2 = ResBlock(c0, c0)
         self.up1 = nn.Conv2d(c0, c1, 3, padding=1)  # after 2x nearest: 32x32
@@ -151,11 +156,11 @@ class SelfAttention(nn.Module):
 
 
 class UNet(nn.Module):
-    """eps(z_t, t, c_y, m_s) over 4x16x16 latents: 16 -> 8 -> 4 -> 8 -> 16, ResBlocks with a (timestep +
+    """eps(z_t, t, c_y, m_s) over Cx16x16 latents: 16 -> 8 -> 4 -> 8 -> 16, ResBlocks with a (timestep +
     condition) scale-shift embedding, cross-attention on the two condition tokens at every level, self-attention
     at 4x4. Where a mask is 0 the modality's token is the learned null token (exactly: m*proj(c) + (1-m)*null)."""
 
-    def __init__(self, sem_dim=256, ch=(64, 128, 128), token=128, emb=256):
+    def __init__(self, sem_dim=256, ch=(64, 128, 128), token=128, emb=256, latent=4):
         super().__init__()
         c0, c1, c2 = ch
         self.temb = TimestepEmbedding(128, emb)
@@ -165,7 +170,7 @@ class UNet(nn.Module):
         self.null_style = nn.Parameter(torch.randn(token) * 0.1)
         self.tok_norm = nn.LayerNorm(token)
         self.cond_emb = nn.Linear(2 * token, emb)
-        self.inp = nn.Conv2d(LATENT[0], c0, 3, padding=1)
+        self.inp = nn.Conv2d(latent, c0, 3, padding=1)
         self.d1 = ResBlock(c0, c0, emb)
         self.a1 = CrossAttention(c0, token)
         self.down1 = nn.Conv2d(c0, c1, 3, stride=2, padding=1)  # 8x8
@@ -181,7 +186,7 @@ class UNet(nn.Module):
         self.u1 = ResBlock(c1 + c0, c0, emb)  # 16x16, skip from d1
         self.ua1 = CrossAttention(c0, token)
         self.norm_out = gn(c0)
-        self.out = nn.Conv2d(c0, LATENT[0], 3, padding=1)
+        self.out = nn.Conv2d(c0, latent, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -224,10 +229,21 @@ class Projector(nn.Module):
 class Generator(nn.Module):
     """The UNet and the projector, trained (and checkpointed) together."""
 
-    def __init__(self):
+    def __init__(self, latent=4, ch=(64, 128, 128)):
         super().__init__()
-        self.unet = UNet()
+        self.unet = UNet(ch=tuple(ch), latent=latent)
         self.proj = Projector()
+
+
+def make_vae(c) -> tuple["VaeEncoder", "VaeDecoder"]:
+    """The autoencoder of a `generator.vae` config section."""
+    return (VaeEncoder(tuple(c.enc_channels), c.latent_channels),
+            VaeDecoder(tuple(c.dec_channels), c.latent_channels))
+
+
+def make_generator(g) -> Generator:
+    """The UNet + projector of a `generator` config section."""
+    return Generator(g.vae.latent_channels, tuple(g.unet.channels))
 
 
 class EMA:

@@ -23,7 +23,7 @@ from ..checkpoints import ckpt_path, load_frozen_encoders, load_vae, vae_tag
 from ..config import Config
 from ..data import IMAGE, load_png, split_images, to_pm1, to_uint8
 from ..export import export_onnx, onnxruntime_outputs, run_node
-from ..models.generator import LATENT, Generator
+from ..models.generator import latent_shape, make_generator
 from ..runtime import load_checkpoint, log, n_params, setup
 from ..sampler import colour_transfer, invert_and_sample, sample_from_noise
 from ..schedule import SCHEDULE, T
@@ -32,7 +32,7 @@ from .vae import generator_items
 FILES = {"unet": "unet.onnx", "encoder": "vae_encoder.onnx", "decoder": "vae_decoder.onnx", "projector": "projector.onnx"}
 
 
-def parasol_block(scale):
+def parasol_block(scale, latent):
     return {
         "unet": {"file": FILES["unet"],
                  "inputs": {"latent": "latent", "timestep": "timestep", "content": "content", "style": "style",
@@ -42,17 +42,17 @@ def parasol_block(scale):
                 "decoder": {"file": FILES["decoder"], "input": "latent", "output": "pixels"},
                 "imageSize": IMAGE, "scale": float(f"{scale:.6g}")},
         "projector": {"file": FILES["projector"], "input": "style", "output": "embedding"},
-        "latent": list(LATENT),
+        "latent": list(latent),
         "timesteps": T,
         "prediction": "epsilon",
         "schedule": dict(SCHEDULE),
     }
 
 
-def write_block(pack_path, scale):
+def write_block(pack_path, scale, latent):
     """read-modify-write of the `parasol` block only (re-read right before writing; atomic rename)."""
     pack = json.load(open(pack_path))
-    pack["parasol"] = parasol_block(scale)
+    pack["parasol"] = parasol_block(scale, latent)
     tmp = pack_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(pack, f, indent=2)
@@ -153,13 +153,14 @@ def run(cfg: Config, resume: bool, pack_only: bool = False) -> None:
         raise SystemExit(f"{pack_path} has no semantic/style blocks: export the encoder pack first")
     sem_dim, sty_dim = pack["semantic"]["dim"], pack["style"]["dim"]
     enc, dec, scale, vck = load_vae(cfg)
+    LATENT = latent_shape(cfg.generator.vae.latent_channels)
     if pack_only:  # only (re)write the `parasol` block, e.g. after the encoder export rewrote pack.json
-        write_block(pack_path, scale)
+        write_block(pack_path, scale, LATENT)
         return
     uck = load_checkpoint(ckpt_path(cfg, "unet"))
     if not uck.get("done"):
         log("WARNING: the UNet has not finished training; exporting its latest checkpoint (EMA weights)")
-    g = Generator()
+    g = make_generator(cfg.generator)
     g.load_state_dict(uck["ema"])
     g.eval()
     unet, proj = g.unet, g.proj
@@ -180,7 +181,7 @@ def run(cfg: Config, resume: bool, pack_only: bool = False) -> None:
     export_onnx(proj, (F.normalize(torch.randn(B, sty_dim), dim=1),), ["style"], "embedding",
            os.path.join(OUT, FILES["projector"]))
 
-    write_block(pack_path, scale)
+    write_block(pack_path, scale, LATENT)
 
     # --- reference outputs
     items = generator_items(cfg)

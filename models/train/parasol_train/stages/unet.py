@@ -22,7 +22,7 @@ import torch
 from ..checkpoints import ckpt_path, load_frozen_encoders, load_vae, vae_tag
 from ..config import Config
 from ..data import split_images, to_pm1
-from ..models.generator import EMA, LATENT, Generator
+from ..models.generator import EMA, latent_shape, make_generator
 from ..runtime import log, n_params, setup
 from ..schedule import T, alphas_cumprod
 from ..trainer import TrainStage, run_stage, warmup_then_cosine
@@ -66,7 +66,7 @@ class UnetStage(TrainStage):
         self.ac = torch.from_numpy(alphas_cumprod()).float()
         snr = self.ac / (1 - self.ac)
         self.w_t = torch.clamp(snr, max=c.min_snr) / snr
-        self.model = Generator()
+        self.model = make_generator(cfg.generator)
         log(f"unet: {len(self.xs)} triplets; params unet {n_params(self.model.unet)}, projector "
             f"{n_params(self.model.proj)}; {dataclasses.asdict(c)}; latent scale {self.scale:.4f}")
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=1e-4, betas=(0.9, 0.99))
@@ -75,7 +75,7 @@ class UnetStage(TrainStage):
         g_fix = torch.Generator().manual_seed(self.seed + 1)
         self.fix = torch.randint(0, len(self.xs), (128,), generator=g_fix)
         self.fix_t = torch.linspace(0, T - 1, 128).round().long()
-        self.fix_n = torch.randn((128, *LATENT), generator=g_fix)
+        self.fix_n = torch.randn((128, *latent_shape(cfg.generator.vae.latent_channels)), generator=g_fix)
         self.model.train()
 
     def modules(self):

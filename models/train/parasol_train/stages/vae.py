@@ -1,5 +1,7 @@
-"""Stage vae (generator 1/4): the autoencoder E/D (64x64x3 in [-1, 1] <-> 4x16x16), train split only.
+"""Stage vae (generator 1/4): the autoencoder E/D (64x64x3 in [-1, 1] <-> Cx16x16), train split only.
 
+Training on random crops (`crop`) then whole images for the last `full_steps` steps: the autoencoder is fully
+convolutional, so crops show it many more images per second.
 Loss: L1 + MSE reconstruction of the decoded posterior sample + kl * KL(q(z|x) || N(0, I)) (mean per latent
 element; small: it only keeps the latent space smooth). Random horizontal flips. AdamW, warmup + cosine.
 After training: `scale` = 1 / std of the posterior means over train images, so scaled latents have unit std;
@@ -12,9 +14,9 @@ import torch
 
 from ..checkpoints import ckpt_path
 from ..config import Config
-from ..data import load_corpus_items, select_items, split_images, to_pm1
+from ..data import load_training_items, select_items, split_images, to_pm1
 from ..losses import psnr
-from ..models.generator import VaeDecoder, VaeEncoder
+from ..models.generator import make_vae
 from ..runtime import log, n_params, setup
 from ..trainer import TrainStage, run_stage, warmup_then_cosine
 
@@ -31,8 +33,20 @@ def evaluate(enc, dec, X, n=512, bs=128):
     return sum(vals) / len(idx), sum(l1) / len(idx)
 
 
+def random_crops(x, size, g):
+    """One random size x size window per image, at positions on the latent's 4-px grid (the autoencoder is fully
+    convolutional, so a crop costs (size/64)^2 of a whole image: many more images per second of training)."""
+    n, _, h, w = x.shape
+    oy = torch.randint(0, (h - size) // 4 + 1, (n,), generator=g) * 4
+    ox = torch.randint(0, (w - size) // 4 + 1, (n,), generator=g) * 4
+    return torch.stack([x[i, :, oy[i]:oy[i] + size, ox[i]:ox[i] + size] for i in range(n)])
+
+
 def generator_items(cfg: Config):
-    return select_items(load_corpus_items(cfg.path("corpus")), cfg.runtime.subset)
+    """Every item of the demo corpora the generator learns from: the emoji sets, then (when `paths.artwork` is set)
+    the Open Clip Art drawings; each stage takes the train split of these."""
+    artwork = cfg.path("artwork") if cfg.paths.artwork else ""
+    return select_items(load_training_items(cfg.path("corpus"), artwork), cfg.runtime.subset)
 
 
 class VaeStage(TrainStage):
@@ -45,8 +59,8 @@ class VaeStage(TrainStage):
         self.seed = cfg.generator.seed
         self.all_items = generator_items(cfg)
         items, self.X = split_images(cfg.path("gen"), cfg.path("corpus"), self.all_items, train=True)
-        log(f"vae: {len(items)} train images; steps {c.steps} batch {c.batch} lr {c.lr} kl {c.kl}")
-        self.enc, self.dec = VaeEncoder(), VaeDecoder()
+        log(f"vae: {len(items)} train images; {dataclasses.asdict(c)}")
+        self.enc, self.dec = make_vae(c)
         log(f"params: encoder {n_params(self.enc)}, decoder {n_params(self.dec)}")
         self.params = list(self.enc.parameters()) + list(self.dec.parameters())
         self.optimizer = torch.optim.AdamW(self.params, lr=self.lr, weight_decay=1e-4)
@@ -73,6 +87,8 @@ class VaeStage(TrainStage):
         x = to_pm1(self.X[np.sort(idx)])
         flip = torch.rand(B, generator=g) < 0.5
         x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+        if self.c.crop and step < self.total - self.c.full_steps:
+            x = random_crops(x, self.c.crop, g)
         mean, logvar = self.enc.moments(x)
         z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g)
         r = self.dec(z)

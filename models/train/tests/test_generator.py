@@ -1,0 +1,47 @@
+"""Generator settings of mini v2: the latent's channel count and the autoencoder's widths come from the config
+(lists parse, bad lists are refused), every model agrees on the latent shape, and crop training takes windows on
+the latent's 4-px grid. Run from models/train: python -m unittest discover tests"""
+import unittest
+
+import torch
+
+from parasol_train.config import ConfigError, load_config
+from parasol_train.models.generator import latent_shape, make_generator, make_vae
+from parasol_train.stages.vae import random_crops
+
+
+class GeneratorShapeTest(unittest.TestCase):
+    def test_latent_channels_and_widths_from_the_config(self):
+        cfg = load_config(None, ["generator.vae.latent_channels=8", "generator.vae.dec_channels=[48, 32, 16]",
+                                 "generator.unet.channels=[32, 64, 64]"])
+        self.assertEqual(cfg.generator.vae.dec_channels, [48, 32, 16])
+        enc, dec = make_vae(cfg.generator.vae)
+        gen = make_generator(cfg.generator)
+        z = enc(torch.zeros(2, 3, 64, 64))
+        self.assertEqual(tuple(z.shape[1:]), latent_shape(8))
+        self.assertEqual(tuple(dec(z).shape), (2, 3, 64, 64))
+        eps = gen.unet(z, torch.tensor([5.0, 500.0]), torch.zeros(2, 256), torch.zeros(2, 256), torch.ones(2),
+                       torch.zeros(2))
+        self.assertEqual(eps.shape, z.shape)
+
+    def test_bad_lists_are_refused(self):
+        for bad in ("generator.vae.enc_channels=[32, 1.5, 64]", "generator.vae.enc_channels=32",
+                    "generator.unet.channels=[true, 2, 3]"):
+            with self.assertRaises(ConfigError):
+                load_config(None, [bad])
+
+
+class CropTest(unittest.TestCase):
+    def test_windows_on_the_latent_grid(self):
+        x = torch.arange(64, dtype=torch.float32).view(1, 1, 1, 64).expand(6, 3, 64, 64).contiguous()
+        g = torch.Generator().manual_seed(3)
+        crops = random_crops(x, 32, g)
+        self.assertEqual(tuple(crops.shape), (6, 3, 32, 32))
+        starts = crops[:, 0, 0, 0]
+        self.assertTrue(bool((starts % 4 == 0).all()))
+        self.assertTrue(bool((crops[:, 0, 0, 31] - starts == 31).all()))
+        self.assertGreater(len(set(starts.tolist())), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
