@@ -43,6 +43,7 @@ import {
   type RecognitionIndex,
   type RecognitionTarget,
 } from './recognisability.js';
+import { comparisonLines, type GenerationComparison } from './generation-compare.js';
 import { loadHeldOutParaphrases } from './retrieval.js';
 
 export interface GenerationMetrics {
@@ -72,6 +73,8 @@ export interface GenerationReport {
   };
   /** Judged through the demo index at the defaults; absent when no index was given. */
   recognisability?: RecognisabilityReport;
+  /** An earlier report's recognisability beside this one (`--baseline`). */
+  comparison?: GenerationComparison;
   files: { plot: string; sheet: string; report: string };
   seconds: number;
 }
@@ -499,6 +502,7 @@ export function formatGenerationReport(report: GenerationReport): string {
     line(`single scale g = ${a.singleScale.g}`, a.singleScale),
     line('no colour transfer', a.noColour),
     ...recognisabilityLines(report.recognisability),
+    ...(report.comparison ? comparisonLines(report.comparison, report) : []),
     `plot: ${report.files.plot}`,
     `examples: ${report.files.sheet}`,
     '',
