@@ -13,7 +13,7 @@ import torch.nn as nn
 from .config import Config
 from .data import MEAN, STD, to_pm1, to_tensor
 from .models.encoders import SemanticImage, StyleNet, TextTower
-from .models.generator import VaeDecoder, VaeEncoder
+from .models.generator import make_vae
 from .runtime import load_checkpoint, log
 
 ENCODER_STAGES = ("semantic", "style", "style_text")
