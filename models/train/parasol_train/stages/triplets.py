@@ -45,7 +45,7 @@ def first_valid(sim_rank, sim_check, tau, k, chunk=1024):
     for i0 in range(0, n, chunk):
         rows = torch.arange(i0, min(n, i0 + chunk), device=R.device)
         s = R[rows] @ R.T
-        s[torch.arange(len(rows)), rows] = -2.0  # never x itself
+        s[torch.arange(len(rows), device=R.device), rows] = -2.0  # never x itself
         top_v, top_j = s.topk(k, dim=1)
         chk = (Q[rows].unsqueeze(1) * Q[top_j]).sum(-1)  # [rows, k]
         ok = chk < tau
