@@ -140,8 +140,9 @@ def load_frozen_encoders(cfg: Config):
 
 
 @torch.no_grad()
-def embed_pm1(model, X_uint8, bs=256):
-    return torch.cat([model(to_pm1(X_uint8[i:i + bs])) for i in range(0, len(X_uint8), bs)])
+def embed_pm1(model, X_uint8, bs=256, device=None):
+    """model(pixels in [-1, 1]) of uint8 images, batched; on `device` (the model's), results on that device."""
+    return torch.cat([model(to_pm1(X_uint8[i:i + bs]).to(device or "cpu")) for i in range(0, len(X_uint8), bs)])
 
 
 def load_vae(cfg: Config):

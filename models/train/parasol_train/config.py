@@ -42,6 +42,10 @@ class Runtime:
     init_rev: str = ""
     style_min_works: int = 20  # artists with at least this many drawings are style labels
     random_encoders: bool = False  # generator stages may use seeded random encoders when checkpoints are missing
+    # the generator stages' device (vae, triplets, unet): cpu, cuda, or auto (cuda when torch sees one); the encoder
+    # stages always train on the CPU
+    device: str = "auto"
+    amp: bool = False  # bf16 autocast of the generator stages' forward passes, on CUDA only (ignored on the CPU)
 
 
 @dataclass
@@ -92,6 +96,7 @@ class Vae:
     full_steps: int = 0  # ... except the last full_steps steps, on whole images (GroupNorm sees whole images)
     enc_channels: list[int] = field(default_factory=lambda: [32, 64, 96])  # at 64, 32, 16 px
     dec_channels: list[int] = field(default_factory=lambda: [96, 64, 16])  # at 16, 32, 64 px
+    minutes: float = 0.0  # > 0: as many steps as fit in this many minutes (measured on the first steps), not `steps`
     warmup: int = 50
     log_every: int = 20
     ckpt_every: int = 100
@@ -120,6 +125,7 @@ class Unet:
     aux_every: int = 2
     ema: float = 0.999
     min_snr: float = 5.0
+    minutes: float = 0.0  # > 0: as many steps as fit in this many minutes (measured on the first steps), not `steps`
     warmup: int = 100
     log_every: int = 25
     eval_every: int = 500  # fixed-set eps-MSE of the EMA weights

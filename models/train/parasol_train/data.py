@@ -132,13 +132,18 @@ def load_snapshot(work: str, pack: str) -> Snapshot:
                     WordPiece.load(os.path.join(pack, "tokenizer.json")))
 
 
-def split_images(cache_dir: str, corpus: str, items: list[dict], train: bool) -> tuple[list[dict], np.ndarray]:
-    """(items, uint8 pixels) of the train split (train=True) or of every other split; cached by item ids."""
+def split_cache(cache_dir: str, items: list[dict], train: bool) -> tuple[list[dict], str, str]:
+    """(the split's items, its cache file, the cache key: a hash of their ids) of split_images."""
     chosen = [it for it in items if (it["split"] == "train") == train]
     tag = "train" if train else "heldout"
     key = hashlib.sha1("\n".join(it["id"] for it in chosen).encode()).hexdigest()
+    return chosen, os.path.join(cache_dir, f"images_{tag}.npz"), key
+
+
+def split_images(cache_dir: str, corpus: str, items: list[dict], train: bool) -> tuple[list[dict], np.ndarray]:
+    """(items, uint8 pixels) of the train split (train=True) or of every other split; cached by item ids."""
+    chosen, cache, key = split_cache(cache_dir, items, train)
     os.makedirs(cache_dir, exist_ok=True)
-    cache = os.path.join(cache_dir, f"images_{tag}.npz")
     if os.path.exists(cache):
         z = np.load(cache, allow_pickle=False)
         if str(z["key"]) == key:

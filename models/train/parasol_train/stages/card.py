@@ -27,6 +27,21 @@ def f(x):
     return f"{x:.3f}"
 
 
+def generator_devices(cfg: Config) -> str:
+    """Which device trained the generator's weights, as its checkpoints record it (those from before the device
+    setting hold no `devices`: they were trained on the CPU)."""
+    parts = []
+    for name in ("vae", "unet"):
+        path = ckpt_path(cfg, name)
+        if not os.path.exists(path):
+            continue
+        ck = load_checkpoint(path)
+        devices = ", then ".join(ck.get("devices") or ["cpu"])
+        parts.append(f"{name} on {devices}{' (bf16 autocast)' if ck.get('amp') else ''}: {ck.get('step')} steps in "
+                     f"{ck.get('t_spent', 0.0) / 60:.1f} min" + (" (time budget)" if ck.get("budget_minutes") else ""))
+    return ("**Generator training device** (from its checkpoints): " + "; ".join(parts) + ".\n") if parts else ""
+
+
 def run(cfg: Config, resume: bool) -> None:
     OUT, WORK, CORPUS = cfg.path("pack"), cfg.path("work"), cfg.path("corpus")
     snap = load_snapshot(WORK, OUT)
@@ -207,6 +222,7 @@ def run(cfg: Config, resume: bool) -> None:
     generator_card = cfg.path("generator_card")
     if os.path.exists(generator_card):
         a("\n" + open(generator_card).read().strip())
+    a("\n" + generator_devices(cfg))
     a("\n## Training configuration\n")
     a("The configuration this pack was trained with (`python -m parasol_train all --config ...` plus overrides; "
       "paths are relative to `models/train`):\n")

@@ -14,6 +14,9 @@ they are only counted afterwards (how often y shares x's codepoint, s shares x's
 
 Writes paths.gen/triplets.npz: x, y, s (indices into the train items), c (N x 256), a (N x 128), thresholds,
 the encoder tag; and paths.gen/triplets.json (counts and examples).
+Device (runtime.device): the embeddings and the neighbour searches run there; the random pairs of the thresholds are
+drawn on the CPU. On CUDA the embeddings differ from the CPU's in the last bits, so a near-tie can pick another
+neighbour: the triplets are the same search, not bitwise the same file.
 """
 import json
 import os
@@ -24,7 +27,7 @@ import torch
 from ..checkpoints import embed_pm1, load_frozen_encoders
 from ..config import Config
 from ..data import split_images
-from ..runtime import log, setup
+from ..runtime import log, resolve_device, setup
 from .vae import generator_items
 
 
@@ -40,9 +43,9 @@ def first_valid(sim_rank, sim_check, tau, k, chunk=1024):
     out = np.full(n, -1, np.int64)
     val = np.full(n, np.nan, np.float32)
     for i0 in range(0, n, chunk):
-        rows = torch.arange(i0, min(n, i0 + chunk))
+        rows = torch.arange(i0, min(n, i0 + chunk), device=R.device)
         s = R[rows] @ R.T
-        s[torch.arange(len(rows)), rows] = -2.0  # never x itself
+        s[torch.arange(len(rows), device=R.device), rows] = -2.0  # never x itself
         top_v, top_j = s.topk(k, dim=1)
         chk = (Q[rows].unsqueeze(1) * Q[top_j]).sum(-1)  # [rows, k]
         ok = chk < tau
@@ -50,6 +53,7 @@ def first_valid(sim_rank, sim_check, tau, k, chunk=1024):
         first = torch.where(has, ok.float().argmax(1), torch.zeros_like(rows))
         j = top_j.gather(1, first.unsqueeze(1)).squeeze(1)
         v = top_v.gather(1, first.unsqueeze(1)).squeeze(1)
+        rows, has, j, v = rows.cpu(), has.cpu(), j.cpu(), v.cpu()
         out[rows.numpy()] = np.where(has.numpy(), j.numpy(), -1)
         val[rows.numpy()] = np.where(has.numpy(), v.numpy(), np.nan)
     return out, val
@@ -62,16 +66,18 @@ def run(cfg: Config, resume: bool) -> None:
     TRIPLETS = triplets_path(cfg)
     items, X = split_images(GEN, cfg.path("corpus"), generator_items(cfg), train=True)
     C, A, tag = load_frozen_encoders(cfg)
+    dev = resolve_device(cfg.runtime.device)
+    C, A = C.to(dev), A.to(dev)
     if os.path.exists(TRIPLETS):
         z = np.load(TRIPLETS, allow_pickle=False)
         if str(z["tag"]) == tag and len(z["c"]) == len(items):
             log(f"triplets: up to date ({TRIPLETS}, encoders {tag})")
             return
     log(f"triplets: embedding {len(items)} train images with the frozen encoders ({tag}) ...")
-    c = embed_pm1(C, X)
-    a = embed_pm1(A, X)
-    c = torch.nn.functional.normalize(c, dim=1)
-    a = torch.nn.functional.normalize(a, dim=1)
+    c = torch.nn.functional.normalize(embed_pm1(C, X, device=dev), dim=1)
+    a = torch.nn.functional.normalize(embed_pm1(A, X, device=dev), dim=1)
+    c_dev, a_dev = c, a
+    c, a = c.cpu(), a.cpu()
     g = torch.Generator().manual_seed(SEED)
     i = torch.randint(0, len(items), (200000,), generator=g)
     j = torch.randint(0, len(items), (200000,), generator=g)
@@ -84,8 +90,8 @@ def run(cfg: Config, resume: bool) -> None:
     tau_sem = tc.tau_sem if tc.tau_sem is not None else float(rs.quantile(tc.sem_quantile))
     tau_sty = tc.tau_sty if tc.tau_sty is not None else float(ra.quantile(tc.sty_quantile))
     log(f"thresholds: semantic < {tau_sem:.4f} for s, style < {tau_sty:.4f} for y (top-{K} candidates)")
-    s_idx, s_sim = first_valid(a, c, tau_sem, K)
-    y_idx, y_sim = first_valid(c, a, tau_sty, K)
+    s_idx, s_sim = first_valid(a_dev, c_dev, tau_sem, K)
+    y_idx, y_sim = first_valid(c_dev, a_dev, tau_sty, K)
     valid = (s_idx >= 0) & (y_idx >= 0)
     xs = np.nonzero(valid)[0]
     # sanity check with labels (never used to choose)

@@ -12,7 +12,12 @@ Loss  L = L_DM + w_s * L_s + w_y * L_y
         t < aux_t (low noise: z0_hat is meaningful there), every aux_every steps, only where that modality
         was not dropped.
 Schedule: linear betas 0.00085 .. 0.012, T = 1000, t uniform. AdamW, warmup + cosine; EMA of the weights
-(exported). Batches come from per-step seeded generators, so a resumed run continues exactly."""
+(exported). Batches come from per-step seeded generators, so a resumed run continues exactly.
+
+Device (runtime.device, runtime.amp): the UNet, its EMA, the frozen decoder and encoders, the latents, condition
+embeddings and the schedule live on the device; batch indices, condition drops, timesteps and noise are drawn by the
+step's CPU generator and moved there, so every device sees the same batches. On the CPU a resumed run is bitwise the
+run it continues; on CUDA (TF32 / bf16 kernels) it continues the same data order but not bitwise the same weights."""
 import dataclasses
 import os
 
@@ -30,14 +35,15 @@ from .triplets import triplets_path
 from .vae import generator_items
 
 
-def train_latents(path, X, enc, scale, tag):
+def train_latents(path, X, enc, scale, tag, device=torch.device("cpu")):
+    """The scaled posterior means of the train images (a CPU tensor), cached in `path` per autoencoder tag."""
     if os.path.exists(path):
         z = np.load(path)
         if str(z["tag"]) == tag and len(z["z"]) == len(X):
             return torch.from_numpy(z["z"])
     log(f"encoding {len(X)} train images to latents ...")
     with torch.no_grad():
-        z = torch.cat([enc(to_pm1(X[i:i + 256])) * scale for i in range(0, len(X), 256)])
+        z = torch.cat([(enc(to_pm1(X[i:i + 256]).to(device)) * scale).cpu() for i in range(0, len(X), 256)])
     np.savez(path + ".tmp.npz", z=z.numpy(), tag=np.array(tag))
     os.replace(path + ".tmp.npz", path)
     return z
@@ -49,33 +55,36 @@ class UnetStage(TrainStage):
     def __init__(self, cfg: Config):
         c = self.c = cfg.generator.unet
         self.take_schedule(c)
+        dev = self.use_device(cfg.runtime)
         self.seed = cfg.generator.seed
         _, X = split_images(cfg.path("gen"), cfg.path("corpus"), generator_items(cfg), train=True)
         trip = np.load(triplets_path(cfg), allow_pickle=False)
-        self.xs, self.ys, self.ss = (torch.from_numpy(trip[k]) for k in ("x", "y", "s"))
+        self.xs, self.ys, self.ss = (torch.from_numpy(trip[k]).to(dev) for k in ("x", "y", "s"))
         if len(self.xs) == 0:
             raise ValueError("unet: no valid triplets to train on")
-        self.c_all = torch.from_numpy(trip["c"])
-        self.a_all = torch.from_numpy(trip["a"])
-        enc, self.dec, self.scale, vck = load_vae(cfg)
+        self.c_all = torch.from_numpy(trip["c"]).to(dev)
+        self.a_all = torch.from_numpy(trip["a"]).to(dev)
+        enc, dec, self.scale, vck = load_vae(cfg)
+        enc, self.dec = enc.to(dev), dec.to(dev)
         self.vae = vae_tag(vck)
-        self.Z = train_latents(os.path.join(cfg.path("gen"), "latents.npz"), X, enc, self.scale, self.vae)
-        self.C, self.A, self.encoders = load_frozen_encoders(cfg)
+        self.Z = train_latents(os.path.join(cfg.path("gen"), "latents.npz"), X, enc, self.scale, self.vae, dev).to(dev)
+        C, A, self.encoders = load_frozen_encoders(cfg)
+        self.C, self.A = C.to(dev), A.to(dev)
         if self.encoders != str(trip["tag"]):
             log(f"WARNING: encoders {self.encoders} differ from the triplets' {str(trip['tag'])}")
-        self.ac = torch.from_numpy(alphas_cumprod()).float()
-        snr = self.ac / (1 - self.ac)
-        self.w_t = torch.clamp(snr, max=c.min_snr) / snr
-        self.model = make_generator(cfg.generator)
+        ac = torch.from_numpy(alphas_cumprod()).float()
+        snr = ac / (1 - ac)
+        self.ac, self.w_t = ac.to(dev), (torch.clamp(snr, max=c.min_snr) / snr).to(dev)
+        self.model = make_generator(cfg.generator).to(dev)
         log(f"unet: {len(self.xs)} triplets; params unet {n_params(self.model.unet)}, projector "
             f"{n_params(self.model.proj)}; {dataclasses.asdict(c)}; latent scale {self.scale:.4f}")
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=1e-4, betas=(0.9, 0.99))
         self.ema = EMA(self.model, c.ema)
         self.hist, self.run = [], {}
         g_fix = torch.Generator().manual_seed(self.seed + 1)
-        self.fix = torch.randint(0, len(self.xs), (128,), generator=g_fix)
-        self.fix_t = torch.linspace(0, T - 1, 128).round().long()
-        self.fix_n = torch.randn((128, *latent_shape(cfg.generator.vae.latent_channels)), generator=g_fix)
+        self.fix = torch.randint(0, len(self.xs), (128,), generator=g_fix).to(dev)
+        self.fix_t = torch.linspace(0, T - 1, 128).round().long().to(dev)
+        self.fix_n = torch.randn((128, *latent_shape(cfg.generator.vae.latent_channels)), generator=g_fix).to(dev)
         self.model.train()
 
     def modules(self):
@@ -99,7 +108,7 @@ class UnetStage(TrainStage):
             zt = abar.sqrt() * z0 + (1 - abar).sqrt() * self.fix_n
             m = net.proj(self.a_all[self.ss[fix]])
             c_y = self.c_all[self.ys[fix]]
-            one = torch.ones(len(fix))
+            one = torch.ones(len(fix), device=self.device)
             on = float(((net.unet(zt, fix_t.float(), c_y, m, one, one) - self.fix_n) ** 2).mean())
             off = float(((net.unet(zt, fix_t.float(), c_y, m, 0 * one, 0 * one) - self.fix_n) ** 2).mean())
         return on, off
@@ -107,18 +116,20 @@ class UnetStage(TrainStage):
     def train_step(self, step):
         c, B = self.c, self.c.batch
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-        b = torch.randint(0, len(self.xs), (B,), generator=g)
+        dev = self.device
+        b = torch.randint(0, len(self.xs), (B,), generator=g).to(dev)
         z0 = self.Z[self.xs[b]]
         c_y = self.c_all[self.ys[b]]
         a_s = self.a_all[self.ss[b]]
-        cm = (torch.rand(B, generator=g) >= c.p_drop).float()
-        sm = (torch.rand(B, generator=g) >= c.p_drop).float()
-        t = torch.randint(0, T, (B,), generator=g)
-        noise = torch.randn(z0.shape, generator=g)
+        cm = (torch.rand(B, generator=g) >= c.p_drop).float().to(dev)
+        sm = (torch.rand(B, generator=g) >= c.p_drop).float().to(dev)
+        t = torch.randint(0, T, (B,), generator=g).to(dev)
+        noise = torch.randn(z0.shape, generator=g).to(dev)
         abar = self.ac[t].view(-1, 1, 1, 1)
         zt = abar.sqrt() * z0 + (1 - abar).sqrt() * noise
-        m_s = self.model.proj(a_s)
-        eps = self.model.unet(zt, t.float(), c_y, m_s, cm, sm)
+        with self.autocast():
+            m_s = self.model.proj(a_s)
+            eps = self.model.unet(zt, t.float(), c_y, m_s, cm, sm).float()
         per_row = ((eps - noise) ** 2).flatten(1).mean(1)
         l_dm = (per_row * self.w_t[t]).mean()
         loss = l_dm
@@ -128,12 +139,13 @@ class UnetStage(TrainStage):
             if len(rows) > 0:
                 ab = abar[rows]
                 z0_hat = (zt[rows] - (1 - ab).sqrt() * eps[rows]) / ab.sqrt()
-                x_hat = self.dec(z0_hat / self.scale)
                 wsm, wcm = sm[rows], cm[rows]
-                if float(wsm.sum()) > 0:
-                    l_s = ((((self.A(x_hat) - a_s[rows]) ** 2).mean(1)) * wsm).sum() / wsm.sum()
-                if float(wcm.sum()) > 0:
-                    l_y = ((((self.C(x_hat) - c_y[rows]) ** 2).mean(1)) * wcm).sum() / wcm.sum()
+                with self.autocast():
+                    x_hat = self.dec(z0_hat / self.scale)
+                    if float(wsm.sum()) > 0:
+                        l_s = ((((self.A(x_hat).float() - a_s[rows]) ** 2).mean(1)) * wsm).sum() / wsm.sum()
+                    if float(wcm.sum()) > 0:
+                        l_y = ((((self.C(x_hat).float() - c_y[rows]) ** 2).mean(1)) * wcm).sum() / wcm.sum()
                 loss = loss + c.w_s * l_s + c.w_y * l_y
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -6,7 +6,13 @@ Loss: L1 + MSE reconstruction of the decoded posterior sample + kl * KL(q(z|x) |
 element; small: it only keeps the latent space smooth). Random horizontal flips. AdamW, warmup + cosine.
 After training: `scale` = 1 / std of the posterior means over train images, so scaled latents have unit std;
 reconstruction PSNR of the posterior mean on held-out images (every non-train split) goes into the checkpoint.
-Batches are drawn from per-step seeded generators, so a resumed run continues exactly."""
+Batches are drawn from per-step seeded generators, so a resumed run continues exactly.
+
+Device (runtime.device, runtime.amp): the models, the train images (as uint8) and each batch live on the device; every
+random draw (indices, flips, crop windows, posterior noise) is still made by the step's CPU generator and then moved,
+so the batches are the same on every device and a resume continues the same data order. On the CPU a resumed run
+is bitwise the run it continues; on CUDA (TF32 / bf16 kernels, cuDNN autotuning) the arithmetic differs slightly from
+run to run and from the CPU's, so weights match a CPU run's closely but not bitwise."""
 import dataclasses
 
 import numpy as np
@@ -17,16 +23,16 @@ from ..config import Config
 from ..data import load_training_items, select_items, split_images, to_pm1
 from ..losses import psnr
 from ..models.generator import make_vae
-from ..runtime import log, n_params, setup
+from ..runtime import autocast, log, n_params, setup
 from ..trainer import TrainStage, run_stage, warmup_then_cosine
 
 
 @torch.no_grad()
-def evaluate(enc, dec, X, n=512, bs=128):
+def evaluate(enc, dec, X, n=512, bs=128, device=torch.device("cpu")):
     idx = np.random.RandomState(0).permutation(len(X))[:n]
     vals, l1 = [], []
     for i in range(0, len(idx), bs):
-        x = to_pm1(X[np.sort(idx[i:i + bs])])
+        x = to_pm1(X[np.sort(idx[i:i + bs])]).to(device)
         r = dec(enc(x))
         vals.append(psnr(r, x) * len(x))
         l1.append(float((r - x).abs().mean()) * len(x))
@@ -60,7 +66,10 @@ class VaeStage(TrainStage):
         self.all_items = generator_items(cfg)
         items, self.X = split_images(cfg.path("gen"), cfg.path("corpus"), self.all_items, train=True)
         log(f"vae: {len(items)} train images; {dataclasses.asdict(c)}")
-        self.enc, self.dec = make_vae(c)
+        dev = self.use_device(cfg.runtime)
+        self.enc, self.dec = (m.to(dev) for m in make_vae(c))
+        # on a GPU the train images stay there as uint8 (64x64x3 bytes each) and batches are gathered in place
+        self.X_dev = torch.from_numpy(self.X).to(dev) if dev.type != "cpu" else None
         log(f"params: encoder {n_params(self.enc)}, decoder {n_params(self.dec)}")
         self.params = list(self.enc.parameters()) + list(self.dec.parameters())
         self.optimizer = torch.optim.AdamW(self.params, lr=self.lr, weight_decay=1e-4)
@@ -74,6 +83,20 @@ class VaeStage(TrainStage):
     def lr_factor(self, step):
         return warmup_then_cosine(step, self.total, self.warmup, 0.05)
 
+    def steps_that_fit(self, step, rate, seconds):
+        # `rate` was measured on crops; a whole-image step costs (64 / crop)^2 of one (an upper bound)
+        if not self.c.crop or step >= self.total - self.c.full_steps:
+            return step + int(rate * seconds)
+        k = (64 / self.c.crop) ** 2
+        crops = int(rate * seconds - self.c.full_steps * k)
+        return step + max(crops, 1) + self.c.full_steps
+
+    def pixels(self, idx):
+        """[-1, 1] NCHW pixels of train images `idx` (sorted numpy indices), on the stage's device."""
+        if self.X_dev is None:
+            return to_pm1(self.X[idx])
+        return self.X_dev[torch.from_numpy(idx).to(self.device)].permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
     def extra_state(self):
         return {"run_l1": self.run_l1, "run_kl": self.run_kl}
 
@@ -84,14 +107,16 @@ class VaeStage(TrainStage):
         B = self.c.batch
         g = torch.Generator().manual_seed(self.seed * 7919 + step)
         idx = torch.randint(0, len(self.X), (B,), generator=g).numpy()
-        x = to_pm1(self.X[np.sort(idx)])
-        flip = torch.rand(B, generator=g) < 0.5
+        x = self.pixels(np.sort(idx))
+        flip = (torch.rand(B, generator=g) < 0.5).to(self.device)
         x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
         if self.c.crop and step < self.total - self.c.full_steps:
             x = random_crops(x, self.c.crop, g)
-        mean, logvar = self.enc.moments(x)
-        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g)
-        r = self.dec(z)
+        with self.autocast():
+            mean, logvar = self.enc.moments(x)
+            mean, logvar = mean.float(), logvar.float()
+            z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g).to(self.device)
+            r = self.dec(z).float()
         l1 = (r - x).abs().mean()
         l2 = ((r - x) ** 2).mean()
         kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
@@ -111,14 +136,14 @@ class VaeStage(TrainStage):
         dec.eval()
         with torch.no_grad():  # latent scale: 1 / std of the posterior means over (up to) 4096 train images
             sel = np.sort(np.random.RandomState(1).permutation(len(X))[:4096])
-            mu = torch.cat([enc(to_pm1(X[sel[i:i + 256]])) for i in range(0, len(sel), 256)])
+            mu = torch.cat([enc(to_pm1(X[sel[i:i + 256]]).to(self.device)) for i in range(0, len(sel), 256)])
             std = float(mu.std())
         scale = 1.0 / std
         log(f"latent mean {float(mu.mean()):.4f} std {std:.4f} -> scale {scale:.5f}; per-channel std "
             f"{[round(float(v), 3) for v in mu.std(dim=(0, 2, 3))]}")
-        p_train, l1_train = evaluate(enc, dec, X)
+        p_train, l1_train = evaluate(enc, dec, X, device=self.device)
         _, HX = split_images(self.cfg.path("gen"), self.cfg.path("corpus"), self.all_items, train=False)
-        p_held, l1_held = evaluate(enc, dec, HX)
+        p_held, l1_held = evaluate(enc, dec, HX, device=self.device)
         log(f"vae: PSNR train {p_train:.2f} dB (L1 {l1_train:.4f}), held-out {p_held:.2f} dB (L1 {l1_held:.4f}, "
             f"{min(512, len(HX))} of {len(HX)} held-out images)")
         return {"scale": scale, "latent_std": std, "psnr_train": p_train, "psnr_heldout": p_held,
