@@ -28,6 +28,7 @@ class Paths:
     style_descriptions: str = "style_descriptions.json"
     limits: str = "LIMITS.md"  # quoted in the card
     generator_card: str = "CARD_GENERATOR.md"  # appended to the card
+    card_preface: str = ""  # a markdown file placed right after the card's title ("" = none)
 
 
 @dataclass

@@ -62,6 +62,8 @@ def run(cfg: Config, resume: bool) -> None:
     L = []
     a = L.append
     a("# `mini` model pack (v2) — model card\n")
+    if cfg.paths.card_preface and os.path.exists(cfg.path("card_preface")):
+        a(open(cfg.path("card_preface")).read().strip() + "\n")
     protocol = ("**all data**: every item, held-out splits included, was trained on (the shipped pack); the metrics below "
                 "are then measured on training data and are NOT the protocol's numbers — those come from the held-out run "
                 "(`configs/mini_heldout.toml`)" if cfg.runtime.all_data else
@@ -201,7 +203,8 @@ def run(cfg: Config, resume: bool) -> None:
                 a(f"R@1 {f(r['R@1'])}, R@5 {f(r['R@5'])}, **R@10 {f(r['R@10'])}** over {r['queries']} distinct titles, database {r['database']} drawings (chance R@10 {f(r['chance_R@10'])}, 3× = {f(3 * r['chance_R@10'])}).\n")
     a("### Targets (issue 15)\n")
     t_style, hist = sr["model"]["P@10"], sr["baseline_hist"]["P@10"]
-    ok = lambda c: "met" if c else "NOT met"
+    # an all-data run trained on the items it is measured on: its numbers cannot meet or miss a held-out target
+    ok = (lambda c: "not judged: trained on these items") if cfg.runtime.all_data else (lambda c: "met" if c else "NOT met")
     a(f"- emoji style P@10 ≥ 0.93 and above the histogram ({f(hist)}; foreground histogram {f(sr['baseline_hist_fg']['P@10'])}): **{f(t_style)}** ({ok(t_style >= 0.93 and t_style > hist)}).")
     a(f"- emoji content R@10 ≥ 0.65: **{f(cr['model']['R@10'])}** ({ok(cr['model']['R@10'] >= 0.65)}).")
     a(f"- emoji text → image R@10 ≥ 0.8: **{f(ti['R@10'])}** ({ok(ti['R@10'] >= 0.8)}).")
