@@ -53,9 +53,14 @@ async function main(): Promise<void> {
     return;
   }
   const packDir = resolve(values.pack ?? join(PACKAGE_ROOT, 'models', 'mini'));
-  const limit = Number(values.limit ?? 3000);
-  const repeat = Number(values.repeat ?? 2);
-  const stagesLimit = Number(values.stages ?? 1000);
+  const count = (name: string, value: string | undefined, fallback: number, min: number): number => {
+    const n = value === undefined ? fallback : Number(value);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} takes an integer ≥ ${min}, got "${value}"`);
+    return n;
+  };
+  const limit = count('limit', values.limit, 3000, 1);
+  const repeat = count('repeat', values.repeat, 2, 1);
+  const stagesLimit = count('stages', values.stages, 1000, 0);
   const tmp = await mkdtemp(join(os.tmpdir(), 'parasol-ingest-'));
   const config = loadConfig({ dataDir: join(tmp, 'data'), packDir });
   // The settings the product runs with: what the encoders choose under this config.
@@ -63,12 +68,12 @@ async function main(): Promise<void> {
   const { workers, threads, runSize } = configuredSettings(config, probe);
   await probe.dispose();
   const pick = (name: string, value: string | undefined, fallback: number[]) => list(name, value) ?? fallback;
+  const joints: Array<number | undefined> = list('joint-ef-construction', values['joint-ef-construction']) ?? [undefined];
   const settings: IngestSettings[] = [];
   for (const w of pick('workers', values.workers, workers === 1 ? [1] : [workers, 1])) {
     for (const t of pick('threads', values.threads, [threads])) {
       for (const r of pick('run', values.run, [runSize])) {
         for (const b of pick('batch', values.batch, [config.ingest.batchSize])) {
-          const joints = list('joint-ef-construction', values['joint-ef-construction']) ?? [undefined];
           for (const j of joints) settings.push({ workers: w, threads: t, runSize: r, batchSize: b, ...(j === undefined ? {} : { jointEfConstruction: j }) });
         }
       }
