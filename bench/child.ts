@@ -117,7 +117,7 @@ async function memory(dataDir: string, packDir: string, dims: { semantic: number
   const config = loadConfig({ dataDir, packDir });
   settle();
   const before = process.memoryUsage();
-  const store = await openEmbeddedStore({ dataDir, dims, hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch });
+  const store = await openEmbeddedStore({ dataDir, dims, hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfConstruction: config.hnsw.jointEfConstruction, jointEfSearch: config.hnsw.jointEfSearch });
   settle();
   const after = process.memoryUsage();
   const result: MemoryChildResult = {

@@ -28,12 +28,22 @@ const M = 16;
 const EF_CONSTRUCTION = 200;
 const K = 24;
 
-function build(space: 'cosine' | 'ip', dim: number, rows: number, row: (i: number) => Float32Array, m = M): { index: Native; seconds: number } {
+function build(
+  space: 'cosine' | 'ip',
+  dim: number,
+  rows: number,
+  row: (i: number) => Float32Array,
+  m = M,
+  efConstruction = EF_CONSTRUCTION,
+): { index: Native; seconds: number; cpuSeconds: number } {
   const index = new hnswlib.HierarchicalNSW(space, dim);
-  index.initIndex({ maxElements: rows, m, efConstruction: EF_CONSTRUCTION, randomSeed: 100 });
+  index.initIndex({ maxElements: rows, m, efConstruction, randomSeed: 100 });
   const started = performance.now();
+  const cpu = process.cpuUsage();
   for (let i = 0; i < rows; i++) index.addPoint(Array.from(row(i)), i);
-  return { index, seconds: round((performance.now() - started) / 1000, 1) };
+  const used = process.cpuUsage(cpu);
+  // CPU time survives a loaded machine better than wall time.
+  return { index, seconds: round((performance.now() - started) / 1000, 1), cpuSeconds: round((used.user + used.system) / 1e6, 2) };
 }
 
 /** The k best rows by score(row), best first. */
@@ -84,6 +94,8 @@ async function main(): Promise<void> {
       ef: { type: 'string', default: '64,128,256,512' },
       /** The joint index's graph degree (the separate ones keep M 16). */
       'joint-m': { type: 'string', default: String(M) },
+      /** The joint index's efConstruction (the separate ones keep 200): its build cost against its recall. */
+      'joint-ef-construction': { type: 'string', default: String(EF_CONSTRUCTION) },
       /** Build only the joint index (no separate figures). */
       'joint-only': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -118,7 +130,8 @@ async function main(): Promise<void> {
   const jointM = Number(values['joint-m']);
   const separateContent = jointOnly ? undefined : build('cosine', dc, rows, (i) => content.subarray(i * dc, (i + 1) * dc));
   const separateStyle = jointOnly ? undefined : build('cosine', ds, rows, (i) => style.subarray(i * ds, (i + 1) * ds));
-  const jointIndex = build('ip', dc + ds, rows, joint, jointM);
+  const jointEfConstruction = Number(values['joint-ef-construction']);
+  const jointIndex = build('ip', dc + ds, rows, joint, jointM, jointEfConstruction);
   const dir = await mkdtemp(join(tmpdir(), 'parasol-fusion-options-'));
   const bytes = {
     content: separateContent ? await bytesOf(separateContent.index, dir, 'content.hnsw') : null,
@@ -185,6 +198,8 @@ async function main(): Promise<void> {
     queries: queryCount,
     generator: DEFAULT_GENERATOR,
     jointM,
+    jointEfConstruction,
+    buildCpuSeconds: { content: separateContent?.cpuSeconds ?? null, style: separateStyle?.cpuSeconds ?? null, joint: jointIndex.cpuSeconds },
     buildSeconds: { content: separateContent?.seconds ?? null, style: separateStyle?.seconds ?? null, joint: jointIndex.seconds },
     indexBytes: bytes,
     perEf,

@@ -13,10 +13,11 @@ import { join } from 'node:path';
 import type { Config } from '../src/config.js';
 import { loadEncoders, type LoadedEncoders } from '../src/encoders/index.js';
 import { readPack } from '../src/encoders/pack.js';
-import { openEmbeddedStore } from '../src/store/embedded.js';
+import { openStore } from '../src/context.js';
 import { demoIndexSource } from '../indexer/demo-index.js';
 import { ingest } from '../indexer/ingest.js';
 import type { IngestSource } from '../indexer/sources/types.js';
+import { measureIngestStages, type IngestStages } from './ingest-stages.js';
 import { round } from './stats.js';
 
 /** How ingestion runs: model worker threads, intra-op threads each, images per model run, items per batch (one commit each). */
@@ -25,6 +26,8 @@ export interface IngestSettings {
   threads: number;
   runSize: number;
   batchSize: number;
+  /** The joint graph's efConstruction, when a run overrides the config's (its inserts are most of the graph time). */
+  jointEfConstruction?: number;
 }
 
 export interface IngestRun {
@@ -85,6 +88,8 @@ export interface IngestResult extends Omit<IngestRun, 'settings'> {
   /** Every run in the order it ran (settings interleaved). */
   runs: IngestRun[];
   comparison: IngestComparison[];
+  /** Where an image's CPU time goes, step by step (the configured settings; absent when not asked for). */
+  stages?: IngestStages;
 }
 
 export interface IngestBenchOptions {
@@ -93,6 +98,8 @@ export interface IngestBenchOptions {
   settings: IngestSettings[];
   /** Runs of each setting, interleaved. */
   repeat: number;
+  /** Items for the step-by-step CPU breakdown, measured before the runs (0 or absent: none). */
+  stages?: number;
 }
 
 /** The settings the encoders run with under `config` (what `openContext` gives them). */
@@ -106,19 +113,11 @@ export async function benchIngest(config: Config, dataDir: string, options: Inge
   const setupStart = performance.now();
   const source = demoIndexSource(await readPack(config.packDir), { limit: options.limit });
   const sourceSetupSeconds = (performance.now() - setupStart) / 1000;
+  const stages = options.stages ? await breakdown(config, dataDir, options.settings[0], options.stages) : undefined;
   const runs: IngestRun[] = [];
   for (let pass = 0; pass < options.repeat; pass++) {
     for (const [i, settings] of options.settings.entries()) {
-      const encoders = await loadEncoders({
-        packDir: config.packDir,
-        device: config.device,
-        imageThreads: settings.threads,
-        imageWorkers: Math.max(1, settings.workers),
-        imageRunSize: settings.runSize,
-        batchSize: settings.batchSize,
-        cacheSize: 0,
-        limitInputPixels: config.limits.maxPixels,
-      });
+      const encoders = await encodersFor(config, settings);
       try {
         const run = await oneRun(config, encoders, source, join(dataDir, `run-${pass}-${i}`), settings);
         runs.push(run);
@@ -170,7 +169,37 @@ export async function benchIngest(config: Config, dataDir: string, options: Inge
     sourceSetupSeconds: round(sourceSetupSeconds, 2),
     runs,
     comparison,
+    ...(stages ? { stages } : {}),
   };
+}
+
+function encodersFor(config: Config, settings: IngestSettings): Promise<LoadedEncoders> {
+  return loadEncoders({
+    packDir: config.packDir,
+    device: config.device,
+    imageThreads: settings.threads,
+    imageWorkers: Math.max(1, settings.workers),
+    imageRunSize: settings.runSize,
+    batchSize: settings.batchSize,
+    cacheSize: 0,
+    limitInputPixels: config.limits.maxPixels,
+  });
+}
+
+async function breakdown(config: Config, dataDir: string, settings: IngestSettings, limit: number): Promise<IngestStages> {
+  const encoders = await encodersFor(config, settings);
+  try {
+    const source = demoIndexSource(encoders, { limit });
+    const stages = await measureIngestStages(config, encoders, source, join(dataDir, 'stages'), { batchSize: settings.batchSize });
+    process.stderr.write(
+      `  ingest steps (${stages.images} items, CPU ms/img): ` +
+        `${Object.entries(stages.stages).map(([name, cost]) => `${name} ${cost.cpuMsPerImage}`).join(', ')}; ` +
+        `pipeline ${stages.pipelineCpuMsPerImage}, not the towers ${stages.notEncoderCpuMsPerImage}\n`,
+    );
+    return stages;
+  } finally {
+    await encoders.dispose();
+  }
 }
 
 type NumericKey = 'seconds' | 'imagesPerSecond' | 'encoderSeconds' | 'wallPerEncoder' | 'encoderShare' | 'encoderImagesPerSecond' | 'cpuMsPerImage' | 'coresBusy';
@@ -183,18 +212,17 @@ function midpoint(values: readonly number[]): number {
 }
 
 export function describeSettings(s: IngestSettings): string {
-  return `${s.workers} worker${s.workers === 1 ? '' : 's'} × ${s.threads} thread${s.threads === 1 ? '' : 's'}, runs of ${s.runSize}, batch ${s.batchSize}`;
+  const joint = s.jointEfConstruction === undefined ? '' : `, joint efConstruction ${s.jointEfConstruction}`;
+  return `${s.workers} worker${s.workers === 1 ? '' : 's'} × ${s.threads} thread${s.threads === 1 ? '' : 's'}, runs of ${s.runSize}, batch ${s.batchSize}${joint}`;
 }
 
 async function oneRun(config: Config, encoders: LoadedEncoders, source: IngestSource, dir: string, settings: IngestSettings): Promise<IngestRun> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const dataDir = dir;
-  const store = await openEmbeddedStore({
-    dataDir,
-    dims: { semantic: encoders.semanticDim, style: encoders.styleDim },
-    hnsw: config.hnsw,
-  });
+  // The store the product opens (openStore): the joint graph with its own degree included.
+  const hnsw = { ...config.hnsw, jointEfConstruction: settings.jointEfConstruction ?? config.hnsw.jointEfConstruction };
+  const store = await openStore({ ...config, hnsw, backend: 'sqlite', dataDir }, encoders);
   // Start every model worker before the clock: a long-running ingest pays that once.
   const blank = new Float32Array(3 * encoders.manifest.semantic.image.preprocess.size ** 2);
   const styleBlank = new Float32Array(3 * encoders.manifest.style.image.preprocess.size ** 2);

@@ -73,7 +73,7 @@ export interface BenchReport {
   git: GitFacts;
   pack: { name: string; dir: string; fallback: boolean; semanticDim: number; styleDim: number; provider: string };
   config: {
-    hnsw: { M: number; efConstruction: number; efSearch: number; joint?: boolean; jointM?: number; jointEfSearch?: number };
+    hnsw: { M: number; efConstruction: number; efSearch: number; joint?: boolean; jointM?: number; jointEfConstruction?: number; jointEfSearch?: number };
     search: { k: number; oversample: number; maxCandidates: number; cacheSize: number };
     /** Items per commit; model workers, intra-op threads each, images per model run. */
     ingest: { batchSize: number; workers?: number; threads?: number; runSize?: number };

@@ -43,6 +43,8 @@ interface Plan {
   /** Peer settings run beside the configured ones, interleaved (the lists' combinations). */
   ingestPeers: { workers: number[]; threads: number[]; run: number[]; batch: number[] };
   ingestRepeat: number;
+  /** Items for the ingest's step-by-step CPU breakdown (0: none). */
+  ingestStages: number;
   samplerBatch: number;
   samplerSteps: number[];
   recallQueries: number;
@@ -62,6 +64,7 @@ const USAGE = `usage: npm run bench [-- options]
                         run) and --ingest-batch 64 (items per commit) likewise (default: the
                         configured value); every combination is a peer
   --ingest-repeat N     runs of each ingest setting, interleaved (default 2; quick 1)
+  --ingest-stages N     demo items for the ingest's CPU breakdown by step (default 1000; quick 300; 0 skips)
   --sampler-batch N     images per batch in the sampler section (default 4; quick 2; 0 skips the sampler)
   --duration S          seconds per HTTP run (default 4; quick 2)
   --connections N       HTTP connections (default 10)
@@ -86,6 +89,7 @@ function parsePlan(argv: string[]): { plan: Plan; pack?: string; out: string; ke
       'ingest-batch': { type: 'string' },
       'ingest-run': { type: 'string' },
       'ingest-repeat': { type: 'string' },
+      'ingest-stages': { type: 'string' },
       'sampler-batch': { type: 'string' },
       duration: { type: 'string' },
       connections: { type: 'string' },
@@ -125,6 +129,7 @@ function parsePlan(argv: string[]): { plan: Plan; pack?: string; out: string; ke
       batch: list('ingest-batch', values['ingest-batch'], 1) ?? [],
     },
     ingestRepeat: int('ingest-repeat', values['ingest-repeat'], quick ? 1 : 2),
+    ingestStages: int('ingest-stages', values['ingest-stages'], quick ? 300 : 1000, 0),
     samplerBatch: int('sampler-batch', values['sampler-batch'], quick ? 2 : 4, 0),
     samplerSteps: quick ? [8] : [25, 50],
     recallQueries: quick ? 50 : 100,
@@ -236,7 +241,7 @@ async function main(): Promise<void> {
       provider: encoders.provider,
     },
     config: {
-      hnsw: { M: config.hnsw.M, efConstruction: config.hnsw.efConstruction, efSearch: config.hnsw.efSearch, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch },
+      hnsw: { M: config.hnsw.M, efConstruction: config.hnsw.efConstruction, efSearch: config.hnsw.efSearch, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfConstruction: config.hnsw.jointEfConstruction, jointEfSearch: config.hnsw.jointEfSearch },
       search: { k, oversample: config.search.oversample, maxCandidates: config.search.maxCandidates, cacheSize: config.search.cacheSize },
       ingest: { batchSize: config.ingest.batchSize, ...encoders.imageSettings },
       device: config.device,
@@ -257,7 +262,7 @@ async function main(): Promise<void> {
       const settings = ingestSettings(configuredSettings(config, encoders), plan.ingestPeers);
       log(`ingest: ${settings.map(describeSettings).join(' | ')}; ${plan.ingestRepeat} run(s) each, interleaved`);
       report.ingest = await section('ingest', () =>
-        benchIngest(config, join(tmp, 'ingest'), { limit: plan.ingestLimit, settings, repeat: plan.ingestRepeat }),
+        benchIngest(config, join(tmp, 'ingest'), { limit: plan.ingestLimit, settings, repeat: plan.ingestRepeat, stages: plan.ingestStages }),
       );
       if (report.ingest) log(`ingest: ${report.ingest.imagesPerSecond} img/s, wall ÷ encoder ${report.ingest.wallPerEncoder}`);
       await rm(join(tmp, 'ingest'), { recursive: true, force: true });

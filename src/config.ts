@@ -60,6 +60,8 @@ export const configSchema = z.object({
       joint: flag.default(true),
       /** The joint index's graph degree (its flatter 384-d space needs more links than a modality's for the same recall). */
       jointM: positiveInt.default(32),
+      /** The joint index's efConstruction (default: the store's, src/store/embedded.ts): its inserts are most of an ingested image's graph time. */
+      jointEfConstruction: positiveInt.optional(),
       /** The joint index's efSearch: at 100k, M 32, 96 keeps fused recall@10 ≥ 0.99 at every weight ratio for 0.63× the cost of 128. */
       jointEfSearch: positiveInt.default(96),
     })
@@ -227,6 +229,7 @@ const ENV_PATHS: Record<string, string[]> = {
   PARASOL_HNSW_EF_SEARCH: ['hnsw', 'efSearch'],
   PARASOL_HNSW_JOINT: ['hnsw', 'joint'],
   PARASOL_HNSW_JOINT_M: ['hnsw', 'jointM'],
+  PARASOL_HNSW_JOINT_EF_CONSTRUCTION: ['hnsw', 'jointEfConstruction'],
   PARASOL_HNSW_JOINT_EF_SEARCH: ['hnsw', 'jointEfSearch'],
   PARASOL_SESSION_TTL: ['sessions', 'ttlSeconds'],
   PARASOL_MAX_UPLOAD_BYTES: ['limits', 'uploadBytes'],

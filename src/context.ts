@@ -123,8 +123,8 @@ export async function openStore(
   // With the pack's stamp, a store built by another pack is refused (`parasol reindex` moves it).
   const pack = encoders.stamp;
   if (config.backend === 'sqlite') {
-    const { joint, jointM, jointEfSearch, ...hnsw } = config.hnsw;
-    return openEmbeddedStore({ dataDir: config.dataDir, dims, hnsw, joint, jointM, jointEfSearch, pack });
+    const { joint, jointM, jointEfConstruction, jointEfSearch, ...hnsw } = config.hnsw;
+    return openEmbeddedStore({ dataDir: config.dataDir, dims, hnsw, joint, jointM, jointEfConstruction, jointEfSearch, pack });
   }
   // Loaded only when chosen: the embedded default never pays for the client.
   const { openElasticStore } = await import('./store/elastic.js');

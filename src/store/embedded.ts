@@ -35,6 +35,8 @@ export interface EmbeddedStoreOptions {
   joint?: boolean;
   /** The joint graph's degree (default hnsw.M): its 384-d, flatter space needs more links for the same recall. */
   jointM?: number;
+  /** The joint graph's build breadth (default hnsw.efConstruction): most of an ingested item's graph time goes to its 384-d inserts. */
+  jointEfConstruction?: number;
   /** The joint graph's search breadth (default hnsw.efSearch): its searches cost more per step than a modality's. */
   jointEfSearch?: number;
 }
@@ -68,11 +70,11 @@ function pointOf(name: IndexName, item: ItemWithVectors): Float32Array {
   return name === 'joint' ? jointVector(item.semantic, item.style) : item[name];
 }
 
-/** Only the graph's parameters (a whole config section may be handed in); the joint graph may have its own degree. */
+/** Only the graph's parameters (a whole config section may be handed in); the joint graph may have its own degree and breadths. */
 function hnswParams(name: IndexName, options: EmbeddedStoreOptions): HnswParams {
   const { M, efConstruction, efSearch } = options.hnsw;
   if (name !== 'joint') return { M, efConstruction, efSearch };
-  return { M: options.jointM ?? M, efConstruction, efSearch: options.jointEfSearch ?? efSearch };
+  return { M: options.jointM ?? M, efConstruction: options.jointEfConstruction ?? efConstruction, efSearch: options.jointEfSearch ?? efSearch };
 }
 
 function dimOf(name: IndexName, dims: VectorDims): number {

@@ -103,6 +103,19 @@ describe('openEmbeddedStore', () => {
     expect(meta('joint').M).toBe(16);
   });
 
+  it('gives the joint graph its own efConstruction, and rebuilds only it when that changes', async () => {
+    const first = await openEmbeddedStore({ dataDir: dir, dims: DIMS, hnsw: HNSW, jointEfConstruction: 40 });
+    await ingest(first, ['a', 'b']);
+    await first.close();
+    const meta = (name: string) => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { efConstruction: number };
+    expect([meta('semantic').efConstruction, meta('style').efConstruction, meta('joint').efConstruction]).toEqual([100, 100, 40]);
+    const second = await openStore(); // jointEfConstruction defaults to hnsw.efConstruction
+    expect(second.startup.joint).toMatchObject({ status: 'unusable', reason: expect.stringMatching(/efConstruction 40, expected 100/) });
+    expect(second.startup.style).toMatchObject({ status: 'loaded' });
+    await expectConsistent(second);
+    expect(meta('joint').efConstruction).toBe(100);
+  });
+
   it('builds the joint index from the catalog for a store that had none, and leaves it out when turned off', async () => {
     const first = await openStore(dir, HNSW, false);
     expect(first.indices.joint).toBeUndefined();
