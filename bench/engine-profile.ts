@@ -1,14 +1,24 @@
 /**
- * Where a one-modality query's time goes beyond hnswlib (issue 12): each step the engine takes,
- * timed alone in a loop on a kept bench store, beside the raw hnswlib-node search.
+ * Where a vector query's time goes beyond hnswlib (issue 12), on a kept bench store, in one process:
  *
- *   node dist/bench/engine-profile.js --data DIR [--items 20000] [--queries 2000]
+ * - `steps`: each step the engine takes, timed alone in a loop, beside the raw hnswlib-node search;
+ * - `paired`: raw searchKnn, the engine's one-modality query, raw searchKnn on the joint index and
+ *   the engine's fused (content + style) query, interleaved for the same query vectors, so load
+ *   drifts hit every figure alike; the ratios are the issue's (engine ÷ raw, fused ÷ single);
+ * - `jointCurve`: per joint efSearch, the fused query's latency (paired with single again) and its
+ *   recall@10 against exact brute-force weighted fusion over every stored vector, by weight ratio.
+ *
+ * Each latency comes as wall-clock p50 and as mean CPU time of the process per query (user +
+ * system): on a machine shared with other work the CPU figure moves far less than the wall one.
+ *
+ *   node dist/bench/engine-profile.js --data DIR [--items 100000] [--queries 2000] [--joint-ef 64,96,128]
+ *     [--recall-queries 200] [--out bench/results/FILE.json]
  *
  * DIR is a kept bench store (`npm run bench -- --keep`: its scale/ folder), or an empty folder
  * that is first filled with --items synthetic items (the mini pack's dimensions, 256 + 128).
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,64 +28,255 @@ import { fingerprintOf } from '../src/search/cursor.js';
 import { SearchEngine } from '../src/search/engine.js';
 import { parseSearchOptions } from '../src/search/query.js';
 import { openEmbeddedStore } from '../src/store/embedded.js';
+import type { HnswIndex } from '../src/store/hnsw-index.js';
 import type { Encoders } from '../src/encoders/types.js';
-import { round } from './stats.js';
+import { RECALL_WEIGHTS } from './fusion.js';
+import { round, summarize, type LatencySummary } from './stats.js';
 import { DEFAULT_GENERATOR, SyntheticCorpus } from './synthetic.js';
 
 const { values } = parseArgs({
   options: {
     data: { type: 'string' },
-    items: { type: 'string', default: '20000' },
+    items: { type: 'string', default: '100000' },
     queries: { type: 'string', default: '2000' },
     k: { type: 'string', default: '24' },
+    'joint-ef': { type: 'string' },
+    'recall-queries': { type: 'string', default: '200' },
+    out: { type: 'string' },
   },
 });
 if (!values.data) throw new Error('--data DIR (a kept bench store, or an empty folder to fill)');
 const config = loadConfig({ dataDir: values.data });
+const storeOptions = { hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch };
 if (!existsSync(join(values.data, 'semantic.json'))) {
   const dims = { semantic: 256, style: 128 };
-  const fill = await openEmbeddedStore({ dataDir: values.data, dims, hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch });
-  await new SyntheticCorpus(dims, Number(values.items)).growTo(fill, Number(values.items));
+  const fill = await openEmbeddedStore({ dataDir: values.data, dims, ...storeOptions });
+  await new SyntheticCorpus(dims, Number(values.items)).growTo(fill, Number(values.items), {
+    onProgress: (done, total) => {
+      if (done % 10_000 === 0) process.stderr.write(`filled ${done}/${total}\n`);
+    },
+  });
   await fill.close();
 }
-const meta = JSON.parse(await readFile(join(values.data, 'semantic.json'), 'utf8')) as { dim: number; file: string };
-const styleMeta = JSON.parse(await readFile(join(values.data, 'style.json'), 'utf8')) as { dim: number };
-const dims = { semantic: meta.dim, style: styleMeta.dim };
-const store = await openEmbeddedStore({ dataDir: values.data, dims, hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch });
+const readMeta = async (name: string) => JSON.parse(await readFile(join(values.data as string, `${name}.json`), 'utf8')) as { dim: number; file: string };
+const meta = await readMeta('semantic');
+const dims = { semantic: meta.dim, style: (await readMeta('style')).dim };
+const store = await openEmbeddedStore({ dataDir: values.data, dims, ...storeOptions });
 const engine = new SearchEngine({ catalog: store.catalog, indices: store.indices, encoders: {} as Encoders });
-const raw = new hnswlib.HierarchicalNSW('cosine', dims.semantic);
-await raw.readIndex(join(values.data, meta.file), true);
-raw.setEf(config.hnsw.efSearch);
+const joint = store.indices.joint as HnswIndex | undefined;
+
+async function openRaw(name: string, dim: number, ef: number): Promise<InstanceType<typeof hnswlib.HierarchicalNSW>> {
+  const native = new hnswlib.HierarchicalNSW('cosine', dim);
+  await native.readIndex(join(values.data as string, (await readMeta(name)).file), true);
+  native.setEf(ef);
+  return native;
+}
+const raw = await openRaw('semantic', dims.semantic, config.hnsw.efSearch);
+const rawJoint = joint ? await openRaw('joint', dims.semantic + dims.style, config.hnsw.jointEfSearch) : undefined;
 
 const n = Number(values.queries);
 const k = Number(values.k);
 const corpus = new SyntheticCorpus(dims, 1, DEFAULT_GENERATOR);
-const queries = Array.from({ length: 200 }, () => corpus.query('semantic'));
-const seqPages = queries.map((q) => raw.searchKnn(Array.from(q), k).neighbors);
+const queries = Array.from({ length: Math.max(n, 200) }, () => ({ content: corpus.query('semantic'), style: corpus.query('style') }));
+const seqPages = queries.slice(0, 200).map((q) => raw.searchKnn(Array.from(q.content), k).neighbors);
+const cpuMicros = (): number => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
 
-async function time(name: string, fn: (i: number) => unknown): Promise<[string, number]> {
+/** Mean wall and CPU microseconds of one call, over n calls after 200 unmeasured ones. */
+async function step(fn: (i: number) => unknown): Promise<{ wallUs: number; cpuUs: number }> {
   for (let i = 0; i < 200; i++) await fn(i);
+  const cpu = cpuMicros();
   const started = performance.now();
   for (let i = 0; i < n; i++) await fn(i);
-  return [name, round(((performance.now() - started) / n) * 1000, 1)];
+  return { wallUs: round(((performance.now() - started) / n) * 1000, 1), cpuUs: round((cpuMicros() - cpu) / n, 1) };
 }
 
-const rows = [
-  await time('raw searchKnn (k)', (i) => raw.searchKnn(Array.from(queries[i % 200]), k)),
-  await time('HnswIndex.search (k + 1)', (i) => store.indices.semantic.search(queries[i % 200], k + 1)),
-  await time('Array.from(query)', (i) => Array.from(queries[i % 200])),
-  await time('parseSearchOptions', () => parseSearchOptions({ k })),
-  await time('fingerprintOf', (i) => fingerprintOf({ kind: 'descriptors', content: queries[i % 200], style: null, weights: undefined, fusion: 'weighted', exclude: [] })),
-  await time('catalog.getManyBySeq (page)', (i) => store.catalog.getManyBySeq(seqPages[i % 200])),
-  await time('engine single (whole)', (i) => engine.searchFromDescriptors({ content: queries[i % 200] }, { k })),
-];
-const phases = { encodeMs: 0, retrieveMs: 0, fuseMs: 0, hydrateMs: 0, totalMs: 0 };
-for (let i = 0; i < n; i++) {
-  const { timing } = await engine.searchFromDescriptors({ content: queries[i % 200] }, { k });
-  for (const key of Object.keys(phases) as Array<keyof typeof phases>) phases[key] += (timing[key] * 1000) / n;
+function jointArray(content: Float32Array, style: Float32Array): number[] {
+  const out = new Array<number>(content.length + style.length);
+  for (let i = 0; i < content.length; i++) out[i] = content[i] / 2;
+  for (let i = 0; i < style.length; i++) out[content.length + i] = style[i] / 2;
+  return out;
 }
-const enginePhases = Object.fromEntries(Object.entries(phases).map(([key, value]) => [key, round(value, 1)]));
-process.stdout.write(
-  `${JSON.stringify({ items: await store.indices.semantic.size(), k, efSearch: config.hnsw.efSearch, loadAverage: loadavg(), meanMicroseconds: Object.fromEntries(rows), enginePhasesMicroseconds: enginePhases }, null, 2)}\n`,
-);
+
+const loadStart = loadavg();
+const steps = {
+  rawSearchKnn: await step((i) => raw.searchKnn(Array.from(queries[i % 200].content), k)),
+  indexSearch: await step((i) => store.indices.semantic.search(queries[i % 200].content, k + 1)),
+  parseSearchOptions: await step(() => parseSearchOptions({ k })),
+  fingerprintOf: await step((i) =>
+    fingerprintOf({ kind: 'descriptors', content: queries[i % 200].content, style: null, weights: undefined, fusion: 'weighted', exclude: [] }),
+  ),
+  catalogWriteStamp: await step(() => store.catalog.writeStamp?.()),
+  catalogGetManyBySeq: await step((i) => store.catalog.getManyBySeq(seqPages[i % 200])),
+  catalogGetVectorsBySeq: await step((i) => store.catalog.getVectorsBySeq(seqPages[i % 200], 'semantic')),
+  engineSingle: await step((i) => engine.searchFromDescriptors({ content: queries[i % 200].content }, { k })),
+  engineFused: await step((i) => engine.searchFromDescriptors(queries[i % 200], { k })),
+};
+
+interface Paired {
+  raw: LatencySummary;
+  single: LatencySummary;
+  rawJoint?: LatencySummary;
+  fused: LatencySummary;
+  cpuMeanUs: Record<string, number>;
+  phasesUs: Record<'single' | 'fused', Record<string, number>>;
+  engineOverRaw: number;
+  fusedOverSingle: number;
+  fusedOverRawJoint?: number;
+  /** Share of the page items the loop found in the engine's page cache (hydration reads the rest). */
+  itemCacheHitRate: number;
+}
+
+/** The interleaved loop: every query runs raw, single, raw joint and fused in turn. */
+async function paired(count: number, withRaw: boolean): Promise<Paired> {
+  const wall = { raw: [] as number[], single: [] as number[], rawJoint: [] as number[], fused: [] as number[] };
+  const cpu = { raw: 0, single: 0, rawJoint: 0, fused: 0 };
+  const phases = { single: {} as Record<string, number>, fused: {} as Record<string, number> };
+  const measure = async (name: keyof typeof wall, warm: boolean, fn: () => unknown): Promise<unknown> => {
+    const c = cpuMicros();
+    const t = performance.now();
+    const result = await fn();
+    if (!warm) {
+      wall[name].push(performance.now() - t);
+      cpu[name] += cpuMicros() - c;
+    }
+    return result;
+  };
+  const addPhases = (into: Record<string, number>, timing: Record<string, number>) => {
+    for (const [key, value] of Object.entries(timing)) into[key] = (into[key] ?? 0) + value * 1000;
+  };
+  const warmup = 200;
+  let cacheBefore = engine.itemCacheStats();
+  for (let i = 0; i < warmup + count; i++) {
+    if (i === warmup) cacheBefore = engine.itemCacheStats();
+    const q = queries[(i + 200) % queries.length];
+    const warm = i < warmup;
+    if (withRaw) await measure('raw', warm, () => raw.searchKnn(Array.from(q.content), k));
+    const single = (await measure('single', warm, () => engine.searchFromDescriptors({ content: q.content }, { k }))) as { timing: Record<string, number> };
+    if (withRaw && rawJoint) await measure('rawJoint', warm, () => rawJoint.searchKnn(jointArray(q.content, q.style), k));
+    const fused = (await measure('fused', warm, () => engine.searchFromDescriptors(q, { k }))) as { timing: Record<string, number> };
+    if (!warm) {
+      addPhases(phases.single, single.timing);
+      addPhases(phases.fused, fused.timing);
+    }
+  }
+  const cacheAfter = engine.itemCacheStats();
+  const cacheHits = cacheAfter.hits - cacheBefore.hits;
+  const perQuery = (total: number) => round(total / count, 1);
+  const summaries = { raw: summarize(wall.raw), single: summarize(wall.single), rawJoint: summarize(wall.rawJoint), fused: summarize(wall.fused) };
+  const result: Paired = {
+    raw: summaries.raw,
+    single: summaries.single,
+    fused: summaries.fused,
+    cpuMeanUs: Object.fromEntries(Object.entries(cpu).filter(([name]) => wall[name as keyof typeof wall].length > 0).map(([name, total]) => [name, perQuery(total)])),
+    phasesUs: {
+      single: Object.fromEntries(Object.entries(phases.single).map(([key, total]) => [key, perQuery(total)])),
+      fused: Object.fromEntries(Object.entries(phases.fused).map(([key, total]) => [key, perQuery(total)])),
+    },
+    engineOverRaw: round(summaries.single.p50Ms / summaries.raw.p50Ms, 2),
+    fusedOverSingle: round(summaries.fused.p50Ms / summaries.single.p50Ms, 2),
+    itemCacheHitRate: round(cacheHits / Math.max(1, cacheHits + cacheAfter.misses - cacheBefore.misses), 3),
+  };
+  if (withRaw && rawJoint) {
+    result.rawJoint = summaries.rawJoint;
+    result.fusedOverRawJoint = round(summaries.fused.p50Ms / summaries.rawJoint.p50Ms, 2);
+  }
+  return result;
+}
+
+const main = await paired(n, true);
+
+// Every stored vector, for the exact fused ranking.
+const count = await store.indices.semantic.size();
+const all = { seqs: new Int32Array(count), semantic: new Float32Array(count * dims.semantic), style: new Float32Array(count * dims.style) };
+let row = 0;
+for await (const batch of store.catalog.scan(2000)) {
+  for (const item of batch) {
+    all.seqs[row] = item.seq;
+    all.semantic.set(item.semantic, row * dims.semantic);
+    all.style.set(item.style, row * dims.style);
+    row++;
+  }
+}
+
+/** The exact fused top 10 (as seqs) at every weight ratio, from one pass over the stored vectors. */
+function exactTop10s(content: Float32Array, style: Float32Array): Set<number>[] {
+  const best = RECALL_WEIGHTS.map(() => [] as Array<{ seq: number; score: number }>);
+  for (let r = 0; r < row; r++) {
+    let a = 0;
+    for (let i = 0, o = r * dims.semantic; i < dims.semantic; i++) a += all.semantic[o + i] * content[i];
+    let b = 0;
+    for (let i = 0, o = r * dims.style; i < dims.style; i++) b += all.style[o + i] * style[i];
+    RECALL_WEIGHTS.forEach(([wc, ws], w) => {
+      const list = best[w];
+      const score = (wc * a + ws * b) / (wc + ws);
+      if (list.length === 10 && score <= list[9].score) return;
+      if (list.length === 10) list.pop();
+      let at = list.length;
+      while (at > 0 && list[at - 1].score < score) at--;
+      list.splice(at, 0, { seq: all.seqs[r], score });
+    });
+  }
+  return best.map((list) => new Set(list.map((b) => b.seq)));
+}
+
+const recallQueries = Math.min(Number(values['recall-queries']), queries.length);
+const perQuery = queries.slice(0, recallQueries).map((q) => exactTop10s(q.content, q.style));
+const truths = RECALL_WEIGHTS.map((weights, w) => ({ weights, sets: perQuery.map((sets) => sets[w]) }));
+
+async function fusedRecall(): Promise<{ byWeights: Record<string, number>; equalMin: number }> {
+  const byWeights: Record<string, number> = {};
+  let equalMin = 1;
+  for (const { weights, sets } of truths) {
+    let sum = 0;
+    for (let i = 0; i < recallQueries; i++) {
+      const response = await engine.searchFromDescriptors(queries[i], { k: 10, weights: { content: weights[0], style: weights[1], text: 0 } });
+      const recall = response.results.filter((r) => sets[i].has(r.seq)).length / sets[i].size;
+      sum += recall;
+      if (weights[0] === weights[1]) equalMin = Math.min(equalMin, recall);
+    }
+    byWeights[`${weights[0]}:${weights[1]}`] = round(sum / Math.max(1, recallQueries), 4);
+  }
+  return { byWeights, equalMin };
+}
+
+const jointCurve = [];
+const efs = values['joint-ef'] ? values['joint-ef'].split(',').map(Number) : [config.hnsw.jointEfSearch];
+for (const ef of joint ? efs : []) {
+  joint?.setEfSearch(ef);
+  const recall = await fusedRecall();
+  const latency = await paired(Math.min(n, 1000), false);
+  jointCurve.push({
+    jointEfSearch: ef,
+    fusedRecallAt10: recall.byWeights['1:1'],
+    fusedMinRecallAt10: round(recall.equalMin, 2),
+    fusedRecallAt10ByWeights: recall.byWeights,
+    single: latency.single,
+    fused: latency.fused,
+    cpuMeanUs: latency.cpuMeanUs,
+    fusedOverSingle: latency.fusedOverSingle,
+    itemCacheHitRate: latency.itemCacheHitRate,
+  });
+  process.stderr.write(`jointEfSearch ${ef}: recall ${recall.byWeights['1:1']}, fused ÷ single ${latency.fusedOverSingle}\n`);
+}
+
+const report = {
+  items: count,
+  k,
+  efSearch: config.hnsw.efSearch,
+  jointEfSearch: config.hnsw.jointEfSearch,
+  jointM: config.hnsw.jointM,
+  queries: n,
+  recallQueries,
+  stepsMicroseconds: steps,
+  paired: main,
+  jointCurve,
+  itemCache: engine.itemCacheStats(),
+  loadAverage: { start: loadStart.map((x) => round(x, 2)), end: loadavg().map((x) => round(x, 2)) },
+};
+const text = `${JSON.stringify(report, null, 2)}\n`;
+if (values.out) await writeFile(values.out, text);
+process.stdout.write(text);
 await store.close({ save: false });

@@ -58,6 +58,8 @@ export interface FusionResult {
   /** The same mean recall at other content:style weights (key "c:s"). */
   fusedRecallAt10ByWeights: Record<string, number>;
   recallQueries: number;
+  /** The page item cache over the timed loop (single and fused pages): hydration reads only its misses from the catalog. */
+  itemCache: { hits: number; misses: number; hitRate: number };
   /** os.loadavg() before and after the loop: the figures are only comparable at similar load. */
   loadAverage: { start: number[]; end: number[] };
 }
@@ -125,6 +127,7 @@ export async function measureFusion(
   const samples = { raw: [] as number[], single: [] as number[], rawJoint: [] as number[], fused: [] as number[] };
   const timings = { single: [] as SearchResponse['timing'][], fused: [] as SearchResponse['timing'][] };
   const deadline = performance.now() + budget.durationMs * 4;
+  const cacheBefore = engine.itemCacheStats();
   for (let i = 0; i < budget.warmup + budget.maxQueries && performance.now() < deadline; i++) {
     const q = queries[i % queries.length];
     const warm = i < budget.warmup;
@@ -150,6 +153,9 @@ export async function measureFusion(
     }
   }
   const loadEnd = loadavg();
+  const cacheAfter = engine.itemCacheStats();
+  const cacheHits = cacheAfter.hits - cacheBefore.hits;
+  const cacheMisses = cacheAfter.misses - cacheBefore.misses;
 
   const recallQueries = Math.min(options.recallQueries, queries.length);
   const byWeights: Record<string, number> = {};
@@ -189,6 +195,7 @@ export async function measureFusion(
     fusedMinRecallAt10: round(equalMin, 2),
     fusedRecallAt10ByWeights: byWeights,
     recallQueries,
+    itemCache: { hits: cacheHits, misses: cacheMisses, hitRate: round(cacheHits / Math.max(1, cacheHits + cacheMisses), 3) },
     loadAverage: { start: loadStart.map((x) => round(x, 2)), end: loadEnd.map((x) => round(x, 2)) },
   };
 }

@@ -23,25 +23,32 @@ interface CursorPayload {
   q: number;
 }
 
-/** JSON with sorted keys; byte arrays become their sha256 so images and vectors hash cheaply and exactly. */
-function canonical(value: unknown): unknown {
+/**
+ * JSON with sorted keys; byte arrays (images, vectors) become a placeholder with their length and
+ * their bytes go to `binary`, in order, to be hashed after the JSON: exact, and one hash per query
+ * (a digest per vector cost more than the rest of the fingerprint).
+ */
+function canonical(value: unknown, binary: Uint8Array[]): unknown {
   if (value instanceof Float32Array || value instanceof Uint8Array) {
-    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-    return { sha256: createHash('sha256').update(bytes).digest('hex') };
+    binary.push(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    return { bytes: value.byteLength, kind: value instanceof Float32Array ? 'f32' : 'u8' };
   }
-  if (Array.isArray(value)) return value.map(canonical);
+  if (Array.isArray(value)) return value.map((item) => canonical(item, binary));
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return Object.fromEntries(entries.map(([k, v]) => [k, canonical(v)]));
+    return Object.fromEntries(entries.map(([k, v]) => [k, canonical(v, binary)]));
   }
   return value;
 }
 
 /** A short digest of everything that determines a query's ranking. */
 export function fingerprintOf(basis: unknown): string {
-  return createHash('sha256').update(JSON.stringify(canonical(basis))).digest('base64url').slice(0, 22);
+  const binary: Uint8Array[] = [];
+  const hash = createHash('sha256').update(JSON.stringify(canonical(basis, binary)));
+  for (const bytes of binary) hash.update(bytes);
+  return hash.digest('base64url').slice(0, 22);
 }
 
 export function encodeCursor(fingerprint: string, position: CursorPosition): string {

@@ -79,10 +79,13 @@ export class DescriptorResolver {
     if (values.length !== this.dims[modality]) {
       throw createError('INVALID_QUERY', `${modality} vector has ${values.length} dimensions, expected ${this.dims[modality]}`);
     }
-    const vector = Float32Array.from(values);
-    if (!vector.every(Number.isFinite)) throw createError('INVALID_QUERY', `${modality} vector has non-finite values`);
+    // normalize() copies, so a Float32Array is read in place (Float32Array.from iterates it slowly).
+    const vector = values instanceof Float32Array ? values : Float32Array.from(values);
+    for (let i = 0; i < vector.length; i++) {
+      if (!Number.isFinite(vector[i])) throw createError('INVALID_QUERY', `${modality} vector has non-finite values`);
+    }
     const unit = normalize(vector);
-    if (unit.every((x) => x === 0)) throw createError('INVALID_QUERY', `${modality} vector is zero`);
+    if (!unit.some((x) => x !== 0)) throw createError('INVALID_QUERY', `${modality} vector is zero`);
     return unit;
   }
 

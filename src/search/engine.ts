@@ -592,14 +592,18 @@ export class SearchEngine {
       const content = direct.modality === 'content';
       ranked = hits.map((hit) => ({ seq: hit.seq, scores: { content: content ? hit.score : null, style: content ? null : hit.score }, score: hit.score }));
     } else {
-      const candidates = await this.scoreExactly(
-        hits.map((hit) => hit.seq),
-        descriptors,
-        vectorModalities(weights),
-        null,
-        true,
-      );
-      ranked = candidates.map((candidate) => ({ ...candidate, score: weightedScore(candidate.scores, weights) }));
+      // The page's items with both vectors in one read (through the page cache): the same rows
+      // hydrate the page right after, and an item deleted since indexing is not among them.
+      const items = await this.pageItems.getManyWithVectors(hits.map((hit) => hit.seq));
+      const content = descriptors.content as Float32Array;
+      const style = descriptors.style as Float32Array;
+      ranked = [];
+      for (const hit of hits) {
+        const item = items.get(hit.seq);
+        if (!item) continue;
+        const scores: ModalityScores = { content: dot(content, item.semantic), style: dot(style, item.style), text: null };
+        ranked.push({ seq: hit.seq, scores, score: weightedScore(scores, weights) });
+      }
     }
     return { ranked: ranked.sort(compareFused), truncated, bound: Number.NEGATIVE_INFINITY };
   }
@@ -632,13 +636,9 @@ export class SearchEngine {
     descriptors: QueryDescriptors,
     modalities: SearchModality[],
     lexical: LexicalQuery | null,
-    cached = false,
   ): Promise<Candidate[]> {
-    // A page's worth (a joint search's hits) goes through the page cache; a pool of hundreds would only churn it.
-    const vectorsOf = (m: SearchModality) =>
-      cached ? this.pageItems.getVectors(seqs, STORE_MODALITY[m]) : this.catalog.getVectorsBySeq(seqs, STORE_MODALITY[m]);
     const [vectors, words] = await Promise.all([
-      Promise.all(modalities.map(vectorsOf)),
+      Promise.all(modalities.map((m) => this.catalog.getVectorsBySeq(seqs, STORE_MODALITY[m]))),
       lexical && seqs.length > 0 ? this.catalog.lexicalScores(lexical.text, seqs) : null,
     ]);
     const candidates: Candidate[] = [];

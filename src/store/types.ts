@@ -72,6 +72,15 @@ export interface ItemWithVectors extends Item {
   style: Float32Array;
 }
 
+/** What a search result shows of an item: the fields a page is hydrated with, and nothing else. */
+export type ResultItem = Pick<Item, 'seq' | 'id' | 'title' | 'source' | 'license' | 'attribution' | 'tags' | 'extra' | 'aliases'>;
+
+/** A result item with both vectors (to score a page's hits in each modality from the same read). */
+export interface ResultItemWithVectors extends ResultItem {
+  semantic: Float32Array;
+  style: Float32Array;
+}
+
 export type AddStatus = 'added' | 'duplicate';
 
 export interface AddResult {
@@ -152,6 +161,13 @@ export interface Catalog {
   /** Live items for the given seqs; missing or deleted seqs are absent from the map. */
   getManyBySeq(seqs: number[]): Promise<Map<number, Item>>;
   getVectorsBySeq(seqs: number[], modality: Modality): Promise<Map<number, Float32Array>>;
+  /**
+   * A results page's live items, only the fields a result shows (with both vectors when asked),
+   * in one read: missing or deleted seqs absent, as getManyBySeq. Optional: search falls back to
+   * getManyBySeq (+ getVectorsBySeq).
+   */
+  getResultItemsBySeq?(seqs: number[]): Promise<Map<number, ResultItem>>;
+  getResultItemsWithVectorsBySeq?(seqs: number[]): Promise<Map<number, ResultItemWithVectors>>;
   findByHash(contentHash: string): Promise<Item | undefined>;
   thumbnail(id: string): Promise<Buffer | undefined>;
   /**

@@ -391,6 +391,31 @@ describe('one index per weighted vector query', () => {
     expect(first.explanation?.summary).toMatch(/^0\.2500×[-0-9.]+ \(content\) \+ 0\.7500×[-0-9.]+ \(style\) = /);
   });
 
+  it('shows an item as it is after a write, on the pages the cache held it for (one modality and joint)', async () => {
+    const own = await openCorpusStore();
+    try {
+      const qc = textVector('semantic', 'boat');
+      const qs = textVector('style', 'pixel');
+      const local = new SearchEngine({ catalog: own.store.catalog, indices: own.store.indices, encoders });
+      const single = () => local.searchFromDescriptors({ content: qc }, { k: 5 });
+      const joint = () => local.searchFromDescriptors({ content: qc, style: qs }, { k: 5 });
+      const [top] = (await joint()).results;
+      await single();
+      // An alias of the top item's image, then the item's own id deleted: the alias takes the seq over.
+      const input = corpusItems().find((item) => item.id === top.id)!;
+      await own.store.catalog.addBatch([{ ...input, id: `${top.id}-renamed`, title: 'Renamed' }]);
+      await own.store.catalog.delete(top.id);
+      for (const response of [await joint(), await single()]) {
+        const shown = response.results.find((r) => r.seq === top.seq);
+        if (shown) expect(shown).toMatchObject({ id: `${top.id}-renamed`, title: 'Renamed' });
+        expect(ids(response)).not.toContain(top.id);
+      }
+      expect((await joint()).results[0]).toMatchObject({ seq: top.seq, id: `${top.id}-renamed`, title: 'Renamed' });
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it('leaves out items deleted from the catalog but not yet from the joint index', async () => {
     const own = await openCorpusStore();
     try {

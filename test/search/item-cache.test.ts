@@ -14,9 +14,9 @@ describe('ItemCache', () => {
     catalog = new SqliteCatalog({ path: ':memory:', dims: DIMS });
     reads = [];
     const counting = Object.assign(Object.create(catalog) as SqliteCatalog, {
-      getManyBySeq: (seqs: number[]) => {
+      getResultItemsBySeq: (seqs: number[]) => {
         reads.push([...seqs]);
-        return catalog.getManyBySeq(seqs);
+        return catalog.getResultItemsBySeq(seqs);
       },
     });
     cache = new ItemCache(counting, 3);
@@ -69,23 +69,63 @@ describe('ItemCache', () => {
     }
   });
 
-  it('keeps the pages\' vectors by modality under the same rule', async () => {
+  it('reads a page with both vectors in one read, and serves later pages of those items from it', async () => {
     const inputs = ['a', 'b'].map((name) => makeItem(name, random));
     const [a, b] = await catalog.addBatch(inputs);
-    const vectorReads: string[] = [];
+    const log: string[] = [];
     const counting = Object.assign(Object.create(catalog) as SqliteCatalog, {
-      getVectorsBySeq: (seqs: number[], modality: 'semantic' | 'style') => {
-        vectorReads.push(`${modality}:${seqs.join(',')}`);
-        return catalog.getVectorsBySeq(seqs, modality);
+      getResultItemsBySeq: (seqs: number[]) => {
+        log.push(`items:${seqs.join(',')}`);
+        return catalog.getResultItemsBySeq(seqs);
+      },
+      getResultItemsWithVectorsBySeq: (seqs: number[]) => {
+        log.push(`vectors:${seqs.join(',')}`);
+        return catalog.getResultItemsWithVectorsBySeq(seqs);
       },
     });
-    const vectors = new ItemCache(counting, 10);
-    expect((await vectors.getVectors([a.seq, b.seq], 'style')).get(b.seq)).toEqual(inputs[1].style);
-    expect((await vectors.getVectors([b.seq], 'style')).get(b.seq)).toEqual(inputs[1].style);
-    expect((await vectors.getVectors([a.seq], 'semantic')).get(a.seq)).toEqual(inputs[0].semantic);
+    const pages = new ItemCache(counting, 10);
+    await pages.getMany([b.seq]);
+    const first = await pages.getManyWithVectors([a.seq, b.seq]);
+    expect(first.get(a.seq)).toMatchObject({ id: a.id, semantic: inputs[0].semantic, style: inputs[0].style });
+    expect(first.get(b.seq)?.style).toEqual(inputs[1].style);
+    expect((await pages.getMany([a.seq, b.seq])).get(b.seq)?.id).toBe(b.id);
+    expect((await pages.getManyWithVectors([b.seq])).get(b.seq)?.semantic).toEqual(inputs[1].semantic);
     await catalog.delete(a.id);
-    expect([...(await vectors.getVectors([a.seq, b.seq], 'style')).keys()]).toEqual([b.seq]);
-    expect(vectorReads).toEqual([`style:${a.seq},${b.seq}`, `semantic:${a.seq}`, `style:${a.seq},${b.seq}`]);
+    expect([...(await pages.getManyWithVectors([a.seq, b.seq])).keys()]).toEqual([b.seq]);
+    // b was held without vectors, so the joint page read it again; after the delete, both again.
+    expect(log).toEqual([`items:${b.seq}`, `vectors:${a.seq},${b.seq}`, `vectors:${a.seq},${b.seq}`]);
+  });
+
+  it('never serves a page\'s vectors as they were before a re-encode wrote new ones', async () => {
+    const [a] = await catalog.addBatch([makeItem('a', random)]);
+    const pages = new ItemCache(catalog, 10);
+    await pages.getManyWithVectors([a.seq]);
+    const replacement = makeItem('a2', random);
+    catalog.beginReencode({ name: 'next', fingerprint: '0123456789abcdef' }, DIMS);
+    catalog.commitReencoded([{ seq: a.seq, semantic: replacement.semantic, style: replacement.style }], a.seq);
+    const after = (await pages.getManyWithVectors([a.seq])).get(a.seq);
+    expect(after?.semantic).toEqual(replacement.semantic);
+    expect(after?.style).toEqual(replacement.style);
+  });
+
+  it('reads through getManyBySeq and getVectorsBySeq where the catalog has no page read', async () => {
+    const inputs = [makeItem('a', random), makeItem('b', random, { license: 'CC0-1.0', attribution: 'A. Painter', tags: ['x', 'y'], extra: { year: 1901 } })];
+    const [a, b] = await catalog.addBatch(inputs);
+    await catalog.addBatch([{ ...makeItem('a', random), contentHash: inputs[0].contentHash, id: 'a-alias', title: 'Alias' }]);
+    const plain = {
+      getManyBySeq: (seqs: number[]) => catalog.getManyBySeq(seqs),
+      getVectorsBySeq: (seqs: number[], modality: 'semantic' | 'style') => catalog.getVectorsBySeq(seqs, modality),
+    };
+    const fallback = new ItemCache(plain, 10);
+    const narrow = new ItemCache(catalog, 10);
+    const wide = await fallback.getManyWithVectors([a.seq, b.seq]);
+    expect(wide.get(a.seq)).toMatchObject({ id: a.id, aliases: ['a-alias'], semantic: inputs[0].semantic, style: inputs[0].style });
+    // The narrow read shows the same fields as the full item for every result field.
+    const fields = ['seq', 'id', 'title', 'source', 'license', 'attribution', 'tags', 'extra', 'aliases'] as const;
+    const pick = (item: object | undefined) => Object.fromEntries(fields.map((f) => [f, (item as Record<string, unknown>)?.[f]]));
+    const viaNarrow = await narrow.getMany([a.seq, b.seq]);
+    for (const seq of [a.seq, b.seq]) expect(pick(viaNarrow.get(seq))).toEqual(pick(wide.get(seq)));
+    expect(viaNarrow.get(b.seq)).not.toHaveProperty('aliases');
   });
 
   it('with capacity 0 is the catalog itself', async () => {
