@@ -190,6 +190,30 @@ describe('the lexical signal', () => {
       const deep = await engine.search({ ...request, k: wordResults.length });
       expect(ids(deep)).toEqual(wordResults.map((r) => r.id));
     }
+    // The same index searches, as deep, as the query without words: no pool of candidates to rescore.
+    const asked: string[] = [];
+    const { semantic, style, joint } = t.store.indices;
+    const count = <I extends typeof semantic>(name: string, index: I): I =>
+      Object.assign(Object.create(index) as I, {
+        search: (...args: Parameters<I['search']>) => {
+          asked.push(`${name}:${args[1]}`);
+          return index.search(...args);
+        },
+      });
+    const counted = new SearchEngine({
+      catalog: t.store.catalog,
+      indices: { semantic: count('semantic', semantic), style: count('style', style), ...(joint ? { joint: count('joint', joint) } : {}) },
+      encoders: new FakeEncoders(),
+      options: { oversample: 2, maxCandidates: 200 },
+    });
+    for (const request of [{ q: 'xylophone quartz', k: 7 }, { q: 'xylophone quartz', style: 'ink', k: 7 }] satisfies SearchRequestInput[]) {
+      asked.length = 0;
+      await counted.search({ ...request, weights: { content: 1, style: 1, text: 0 } });
+      const without = [...asked];
+      asked.length = 0;
+      await counted.search(request);
+      expect(asked).toEqual(without);
+    }
   });
 
   describe('pagination stays exact with the words on', () => {
