@@ -4,19 +4,19 @@
  */
 import { Rng } from './rng.js';
 
-const ADJECTIVES = [
+export const ADJECTIVES = [
   'red', 'blue', 'green', 'yellow', 'orange', 'purple', 'pink', 'black', 'white', 'golden', 'silver', 'tiny', 'huge',
   'happy', 'sad', 'angry', 'sleepy', 'smiling', 'crying', 'laughing', 'flying', 'running', 'old', 'young', 'shiny',
   'round', 'square', 'striped', 'spotted', 'frozen', 'burning', 'wet', 'dry', 'wooden', 'glass', 'paper', 'metal',
 ];
-const NOUNS = [
+export const NOUNS = [
   'cat', 'dog', 'fox', 'bear', 'panda', 'monkey', 'lion', 'tiger', 'rabbit', 'mouse', 'frog', 'fish', 'whale', 'bird',
   'owl', 'eagle', 'penguin', 'snake', 'turtle', 'butterfly', 'bee', 'flower', 'rose', 'tree', 'leaf', 'cactus', 'apple',
   'banana', 'cherry', 'grapes', 'pizza', 'burger', 'cake', 'coffee', 'tea', 'house', 'castle', 'car', 'bus', 'train',
   'rocket', 'boat', 'bicycle', 'sun', 'moon', 'star', 'cloud', 'rain', 'snowflake', 'fire', 'heart', 'hand', 'face',
   'ghost', 'robot', 'alien', 'crown', 'key', 'book', 'clock', 'phone', 'guitar', 'drum', 'ball', 'flag', 'mountain',
 ];
-const RELATIONS = ['with', 'on', 'under', 'next to', 'holding', 'and', 'in'];
+export const RELATIONS = ['with', 'on', 'under', 'next to', 'holding', 'and', 'in'];
 const STYLES = [
   'flat', 'vector', 'outline', 'line art', 'monochrome', 'black and white', 'pastel', 'vivid', 'glossy', '3d', 'render',
   'cartoon', 'pixel art', 'watercolor', 'ink wash', 'sketch', 'hand drawn', 'thick outlines', 'soft shading', 'gradient',

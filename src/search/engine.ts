@@ -398,7 +398,11 @@ export class SearchEngine {
     const facetFields = [...new Set(options.facets ?? [])] as FacetField[];
     const oversampled = Math.min(this.options.maxCandidates, Math.ceil((offset + options.k) * this.options.oversample));
     const exactFilter = allowed !== null && allowed.size <= this.options.exactFilterLimit;
-    const direct = exactFilter || useText || windowed ? null : this.directSource(descriptors, weights);
+    // Words that no acceptable item matches add 0 to every item's fused score: the ranking is the
+    // vectors' own, so the query reads it from the vector index like a query without words (the
+    // scores keep the words' share of the weight, and scores.text is 0).
+    const wordsMatch = lexical !== null && (lexical.hits.length > 0 || lexical.full);
+    const direct = exactFilter || wordsMatch || windowed ? null : this.directSource(descriptors, weights);
     let depth = windowed
       ? Math.min(this.options.maxCandidates, this.options.rrfWindow)
       : direct
@@ -588,9 +592,16 @@ export class SearchEngine {
     const hits = await direct.index.search(direct.vector, depth, breadth);
     const truncated = hits.length >= depth;
     let ranked: RankedCandidate[];
+    // Words in the query that matched nothing: they score 0 everywhere and keep their share of the weight.
+    const words = weights.text !== undefined;
     if (direct.kind === 'one') {
       const content = direct.modality === 'content';
-      ranked = hits.map((hit) => ({ seq: hit.seq, scores: { content: content ? hit.score : null, style: content ? null : hit.score }, score: hit.score }));
+      ranked = hits.map((hit) => {
+        const scores: ModalityScores = { content: content ? hit.score : null, style: content ? null : hit.score };
+        if (!words) return { seq: hit.seq, scores, score: hit.score };
+        scores.text = 0;
+        return { seq: hit.seq, scores, terms: [], score: weightedScore(scores, weights) };
+      });
     } else {
       // The page's items with both vectors in one read (through the page cache): the same rows
       // hydrate the page right after, and an item deleted since indexing is not among them.
@@ -601,8 +612,10 @@ export class SearchEngine {
       for (const hit of hits) {
         const item = items.get(hit.seq);
         if (!item) continue;
-        const scores: ModalityScores = { content: dot(content, item.semantic), style: dot(style, item.style), text: null };
-        ranked.push({ seq: hit.seq, scores, score: weightedScore(scores, weights) });
+        const scores: ModalityScores = { content: dot(content, item.semantic), style: dot(style, item.style), text: words ? 0 : null };
+        ranked.push(
+          words ? { seq: hit.seq, scores, terms: [], score: weightedScore(scores, weights) } : { seq: hit.seq, scores, score: weightedScore(scores, weights) },
+        );
       }
     }
     return { ranked: ranked.sort(compareFused), truncated, bound: Number.NEGATIVE_INFINITY };

@@ -66,9 +66,22 @@ function better(a: WordHit, b: WordHit): boolean {
 /**
  * The query's best `limit` rows (BM25 = the words' contributions summed in word order), best
  * first, ties by seq, among those `accept` lets through. One word: a prefix of its ranking. More:
- * one pass adding up the words' postings and one over the rows they touch, into a bounded heap,
- * so the cost grows with the matches' count, not with their sort, and a row is only built when
- * it would be kept.
+ * MaxScore over the cached postings (Turtle & Flood 1995), rows visited in ascending seq order:
+ *
+ * - each word's best contribution bounds what it can add; once `limit` rows are held, the words
+ *   whose bounds together cannot lift a row past the worst held score are "non-essential": only
+ *   rows in an essential word's postings are visited, and a non-essential word is looked up
+ *   (galloping forward in its postings) for a row that could still make it;
+ * - a row is skipped as soon as its bound cannot beat the worst held row. Rows come in ascending
+ *   seq order, so every held row has a smaller seq and a later row must score strictly more to
+ *   enter: a bound equal to the worst held score is enough to skip, and once every word is
+ *   non-essential no later row can enter at all.
+ *
+ * Exactness: a row's score is its contributions added in word order from 0, as FTS5 adds them,
+ * and every bound is summed in that same order with each unknown contribution replaced by the
+ * word's best. Floating-point addition is monotone in each operand, so a bound is never below the
+ * score it stands for, and the result is exactly the exhaustive ranking (word-postings.test.ts
+ * checks it against scoring every row).
  */
 export function topHits(lists: readonly WordPostings[], limit: number, accept?: (seq: number) => boolean): WordHit[] {
   if (limit <= 0) return [];
@@ -82,44 +95,109 @@ export function topHits(lists: readonly WordPostings[], limit: number, accept?: 
     }
     return out;
   }
-  // Sums by seq in a dense scratch, word after word: each row's contributions are added in word
-  // order starting from 0, as FTS5 adds them, so the double is the same. Then each touched row
-  // is visited once (its mark cleared, so the scratch is clean for the next query).
-  let top = 0;
-  for (const list of lists) if (list.seqs.length > 0) top = Math.max(top, list.seqs[list.seqs.length - 1]);
-  const { sums, marks } = scratchFor(top);
+  const words = lists.length;
+  const bestOf = new Float64Array(words);
   lists.forEach((list, word) => {
-    const bit = 2 ** word;
-    for (let i = 0; i < list.seqs.length; i++) {
-      const seq = list.seqs[i];
-      sums[seq] += list.scores[i];
-      marks[seq] += bit;
-    }
+    bestOf[word] = list.order.length > 0 ? list.scores[list.order[0]] : 0;
   });
+  // The words with matches, least best contribution first: the order in which they turn non-essential.
+  const byBest = Array.from({ length: words }, (_, word) => word)
+    .filter((word) => lists[word].seqs.length > 0)
+    .sort((a, b) => bestOf[a] - bestOf[b] || a - b);
+  const n = byBest.length;
+  if (n === 0) return [];
+  const rankOf = new Int32Array(words).fill(-1);
+  byBest.forEach((word, rank) => {
+    rankOf[word] = rank;
+  });
+  // reach[j]: the most a row matching only the words byBest[0..j) can score, summed in word order.
+  const reach = new Float64Array(n + 1);
+  for (let j = 1; j <= n; j++) {
+    let sum = 0;
+    for (let word = 0; word < words; word++) if (rankOf[word] >= 0 && rankOf[word] < j) sum += bestOf[word];
+    reach[j] = sum;
+  }
+  const cursor = new Int32Array(words);
+  const contribution = new Float64Array(words);
   const best = new BestHits(limit);
-  for (const list of lists) {
-    for (let i = 0; i < list.seqs.length; i++) {
-      const seq = list.seqs[i];
-      const matched = marks[seq];
-      if (matched === 0) continue;
-      const score = sums[seq];
-      sums[seq] = 0;
-      marks[seq] = 0;
-      if (best.admits(score, seq) && (!accept || accept(seq))) best.add({ seq, score, matched });
+  let floor = Number.NEGATIVE_INFINITY;
+  // byBest[0..essentialFrom) are non-essential.
+  let essentialFrom = 0;
+  for (;;) {
+    // The next row: the smallest seq under an essential word's cursor.
+    let seq = Number.POSITIVE_INFINITY;
+    for (let j = essentialFrom; j < n; j++) {
+      const word = byBest[j];
+      const at = cursor[word];
+      const seqs = lists[word].seqs;
+      if (at < seqs.length && seqs[at] < seq) seq = seqs[at];
     }
+    if (seq === Number.POSITIVE_INFINITY) break;
+    // The essential words' contributions are known (0 where the row is not under a word's
+    // cursor); the cursors at the row move on.
+    for (let j = essentialFrom; j < n; j++) {
+      const word = byBest[j];
+      const list = lists[word];
+      const at = cursor[word];
+      if (at < list.seqs.length && list.seqs[at] === seq) {
+        contribution[word] = list.scores[at];
+        cursor[word] = at + 1;
+      } else {
+        contribution[word] = 0;
+      }
+    }
+    if (accept && !accept(seq)) continue;
+    if (essentialFrom > 0) {
+      let bound = 0;
+      for (let word = 0; word < words; word++) {
+        const rank = rankOf[word];
+        if (rank >= 0) bound += rank < essentialFrom ? bestOf[word] : contribution[word];
+      }
+      if (bound <= floor) continue;
+      for (let j = 0; j < essentialFrom; j++) {
+        const word = byBest[j];
+        const list = lists[word];
+        const at = seek(list.seqs, cursor[word], seq);
+        cursor[word] = at;
+        contribution[word] = at < list.seqs.length && list.seqs[at] === seq ? list.scores[at] : 0;
+      }
+    }
+    let score = 0;
+    let matched = 0;
+    for (let word = 0; word < words; word++) {
+      if (rankOf[word] < 0 || contribution[word] === 0) continue;
+      score += contribution[word];
+      matched += 2 ** word;
+    }
+    if (matched === 0 || !best.admits(score, seq)) continue;
+    best.add({ seq, score, matched });
+    if (!best.full) continue;
+    floor = best.worstScore;
+    while (essentialFrom < n && reach[essentialFrom + 1] <= floor) essentialFrom++;
+    if (essentialFrom === n) break;
   }
   return best.sorted();
 }
 
-/** The accumulator's arrays, kept between queries (all zero between calls) and grown with the largest seq. */
-let scratch = { sums: new Float64Array(0), marks: new Uint32Array(0) };
-
-function scratchFor(top: number): typeof scratch {
-  if (scratch.sums.length <= top) {
-    const size = Math.max(top + 1, scratch.sums.length * 2);
-    scratch = { sums: new Float64Array(size), marks: new Uint32Array(size) };
+/** The first index at or after `from` whose seq is ≥ `seq`: galloping, then a binary search. */
+function seek(seqs: Int32Array, from: number, seq: number): number {
+  if (from >= seqs.length || seqs[from] >= seq) return from;
+  // seqs[lo] < seq throughout; the answer is in (lo, hi].
+  let lo = from;
+  let step = 1;
+  let hi = from + 1;
+  while (hi < seqs.length && seqs[hi] < seq) {
+    lo = hi;
+    step *= 2;
+    hi = from + step;
   }
-  return scratch;
+  if (hi > seqs.length) hi = seqs.length;
+  while (lo + 1 < hi) {
+    const mid = (lo + hi) >> 1;
+    if (seqs[mid] < seq) lo = mid;
+    else hi = mid;
+  }
+  return hi;
 }
 
 /** The best `limit` hits seen so far: a min-heap, the worst of them on top. */
@@ -127,6 +205,15 @@ class BestHits {
   private readonly heap: WordHit[] = [];
 
   constructor(private readonly limit: number) {}
+
+  get full(): boolean {
+    return this.heap.length >= this.limit;
+  }
+
+  /** The worst held score (only meaningful when full). */
+  get worstScore(): number {
+    return this.heap[0].score;
+  }
 
   /** Whether a hit with this score and seq would be kept (checked before building it). */
   admits(score: number, seq: number): boolean {

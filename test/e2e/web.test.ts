@@ -157,21 +157,39 @@ describe.skipIf(!hasChromium)('web app', () => {
       console.warn(`e2e: models/mini/pack.json is missing; with the tiny random pack the style-set assertion is skipped (share ${share.toFixed(2)})`);
     }
     await shot('more-like-this-style');
+    // The sliders show the weights the step searched with: style raised to content + words
+    // (1 + 1: the demo items carry titles), marked as changed; the session says the same.
+    const view = page.locator('.view-search');
+    const session = (await (await fetch(`${server.url}/v1/sessions/${new URL(page.url()).searchParams.get('sid')}`)).json()) as {
+      session: { weights: { content: number; style: number; text: number } };
+    };
+    expect(session.session.weights).toEqual({ content: 1, style: 2, text: 1 });
+    await expect(view.getByLabel('Style weight').inputValue()).resolves.toBe('2');
+    await expect(view.locator('.weight-style .weight-value').innerText()).resolves.toBe('2.0');
+    await expect(view.locator('.weight-style').getAttribute('class')).resolves.toContain('weight-adjusted');
+    await expect(view.getByLabel('Content weight').inputValue()).resolves.toBe('1');
+    await expect(view.getByLabel('Words weight').inputValue()).resolves.toBe('1');
 
     // The browser's back and forward buttons walk the trail too.
     await page.goBack();
     await page.waitForFunction(() => document.querySelectorAll('.crumbs li').length === 1);
     await idle();
     expect((await cardIds()).slice(0, PAGE)).toEqual(initial.slice(0, PAGE));
+    // Back at the first step the sliders show its weights again.
+    await expect(view.getByLabel('Style weight').inputValue()).resolves.toBe('1');
+    await expect(view.locator('.weight-style').getAttribute('class')).resolves.not.toContain('weight-adjusted');
     await page.goForward();
     await page.waitForFunction(() => document.querySelectorAll('.crumbs li').length === 2);
     await idle();
     expect((await cardIds()).slice(0, PAGE)).toEqual(refined.slice(0, PAGE));
 
+    await expect(view.getByLabel('Style weight').inputValue()).resolves.toBe('2');
+
     await page.getByRole('button', { name: 'Undo' }).click();
     await page.waitForFunction(() => document.querySelectorAll('.crumbs li').length === 1);
     await idle();
     expect((await cardIds()).slice(0, PAGE)).toEqual(initial.slice(0, PAGE));
+    await expect(view.getByLabel('Style weight').inputValue()).resolves.toBe('1');
     expect(new URL(page.url()).searchParams.getAll('r')).toEqual([]);
   });
 

@@ -167,6 +167,55 @@ describe('the lexical signal', () => {
     }
   });
 
+  it('words that match no item: the vectors\' ranking, each score keeping the words\' share of the weight, text 0', async () => {
+    for (const request of [
+      { q: 'xylophone quartz', k: 7 },
+      { q: 'xylophone quartz', style: 'ink', k: 7 },
+      { q: 'xylophone', style: 'oil', weights: { content: 2, style: 1, text: 1.5 }, k: 7 },
+    ] satisfies SearchRequestInput[]) {
+      const weights = { content: 1, style: 1, text: 1, ...request.weights };
+      const vectorOnly = await allPages(engine, { ...request, weights: { ...weights, text: 0 } });
+      const withWords = await allPages(engine, { ...request, explain: true });
+      const vectorResults = vectorOnly.flatMap((page) => page.results);
+      const wordResults = withWords.flatMap((page) => page.results);
+      expect(wordResults.map((r) => r.id)).toEqual(vectorResults.map((r) => r.id));
+      const share = (request.style ? weights.content + weights.style : weights.content) / (request.style ? weights.content + weights.style + weights.text : weights.content + weights.text);
+      wordResults.forEach((r, i) => {
+        expect(r.scores.text).toBe(0);
+        expect(r.explanation?.terms).toEqual([]);
+        expect(r.scores.content).toBe(vectorResults[i].scores.content);
+        expect(r.score).toBeCloseTo(vectorResults[i].score * share, 12);
+      });
+      // The cursor's pages equal one deep page.
+      const deep = await engine.search({ ...request, k: wordResults.length });
+      expect(ids(deep)).toEqual(wordResults.map((r) => r.id));
+    }
+    // The same index searches, as deep, as the query without words: no pool of candidates to rescore.
+    const asked: string[] = [];
+    const { semantic, style, joint } = t.store.indices;
+    const count = <I extends typeof semantic>(name: string, index: I): I =>
+      Object.assign(Object.create(index) as I, {
+        search: (...args: Parameters<I['search']>) => {
+          asked.push(`${name}:${args[1]}`);
+          return index.search(...args);
+        },
+      });
+    const counted = new SearchEngine({
+      catalog: t.store.catalog,
+      indices: { semantic: count('semantic', semantic), style: count('style', style), ...(joint ? { joint: count('joint', joint) } : {}) },
+      encoders: new FakeEncoders(),
+      options: { oversample: 2, maxCandidates: 200 },
+    });
+    for (const request of [{ q: 'xylophone quartz', k: 7 }, { q: 'xylophone quartz', style: 'ink', k: 7 }] satisfies SearchRequestInput[]) {
+      asked.length = 0;
+      await counted.search({ ...request, weights: { content: 1, style: 1, text: 0 } });
+      const without = [...asked];
+      asked.length = 0;
+      await counted.search(request);
+      expect(asked).toEqual(without);
+    }
+  });
+
   describe('pagination stays exact with the words on', () => {
     // A small lexical window and shallow oversampling, so lists are cut short and pools deepen.
     // Oversampled, the words' list (never oversampled: it is exact) reaches less deep than the indices'.

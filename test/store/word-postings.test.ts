@@ -51,6 +51,35 @@ describe('word postings', () => {
     }
   });
 
+  it('prunes with the words\' best contributions yet ranks exactly: rare strong words beside dense weak ones, with and without ties', async () => {
+    const random = seededRandom(9);
+    const n = 3000;
+    // [density, score levels]: levels 0 = continuous scores (no ties).
+    const shapes: Array<Array<[number, number[] | null]>> = [
+      [[0.02, null], [0.6, null]],
+      [[0.6, [0.2, 0.3]], [0.5, [0.25]], [0.01, [4, 5]]],
+      [[0.3, null], [0.3, null], [0.05, null], [0.9, [0.1]], [0, null]],
+      [[0.5, [1]], [0.5, [1]]],
+    ];
+    for (const shape of shapes) {
+      const lists = shape.map(([density, levels]) => {
+        const seqs: number[] = [];
+        const scores: number[] = [];
+        for (let seq = 1; seq <= n; seq++) {
+          if (random() >= density) continue;
+          seqs.push(seq);
+          scores.push(levels ? levels[Math.floor(random() * levels.length)] : 0.05 + random() * 3);
+        }
+        return wordPostings(seqs, scores);
+      });
+      for (const limit of [1, 5, 24, 400, 5000]) {
+        expect(topHits(lists, limit)).toEqual(bruteForce(lists, n).slice(0, limit));
+      }
+      const sparse = (seq: number) => seq % 7 === 3;
+      expect(topHits(lists, 24, sparse)).toEqual(bruteForce(lists, n, sparse).slice(0, 24));
+    }
+  });
+
   it('scores given seqs with the same sums, leaving out seqs that match no word', () => {
     const random = seededRandom(6);
     const lists = randomLists(random, 3, 200);

@@ -215,6 +215,9 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
 
   const applySessionPage = (page: SessionPage) => {
     state.sessionId = page.session.id;
+    // The sliders show the weights the session searched with, which a step may have changed (a
+    // style-only "more like this style" raises style to content + words): what you see is what ran.
+    weightSliders.show(page.session.weights, state.weights);
     renderPage(page, false);
     renderTrail();
   };
@@ -484,50 +487,79 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
   };
 }
 
-/** The content, style and words weight sliders (0–2, each 1 by default). */
-function createWeightSliders(): { el: HTMLElement; value(): SearchWeights; set(weights: SearchWeights): void } {
+/**
+ * The content, style and words weight sliders (0–2, each 1 by default). `show` puts the weights a
+ * session searched with on them; one that differs from what the user asked for is marked, with
+ * the asked value in its tooltip, and a weight above 2 widens its slider so that it is shown as is.
+ */
+function createWeightSliders(): {
+  el: HTMLElement;
+  value(): SearchWeights;
+  set(weights: SearchWeights): void;
+  show(used: SearchWeights, asked: SearchWeights): void;
+} {
   const labels: Record<keyof SearchWeights, [string, string]> = {
     content: ['content', 'What the image shows'],
     style: ['style', 'How it is drawn'],
     text: ['words', 'The catalogue’s words (title, tags, keywords, description) matching “What”'],
   };
+  const keys = Object.keys(labels) as Array<keyof SearchWeights>;
   const inputs = {} as Record<keyof SearchWeights, HTMLInputElement>;
-  const rows = (Object.keys(labels) as Array<keyof SearchWeights>).map((key) => {
+  const rowOf = {} as Record<keyof SearchWeights, HTMLElement>;
+  const rows = keys.map((key) => {
     const output = h('span', { class: 'weight-value', 'aria-hidden': 'true' }, DEFAULT_WEIGHTS[key].toFixed(1));
     const input = h('input', {
       type: 'range',
       name: `weight-${key}`,
       min: '0',
-      max: '2',
+      max: String(SLIDER_MAX),
       step: '0.1',
       value: String(DEFAULT_WEIGHTS[key]),
       'aria-label': `${labels[key][0][0].toUpperCase()}${labels[key][0].slice(1)} weight`,
       title: labels[key][1],
       oninput: () => {
         output.textContent = Number(input.value).toFixed(1);
+        // A hand on the slider takes over from what the session chose.
+        row.classList.remove('weight-adjusted');
+        input.title = labels[key][1];
       },
     });
     inputs[key] = input;
-    return h('label', { class: `weight weight-${key}` }, h('span', { class: 'weight-name' }, labels[key][0]), input, output);
+    const row = h('label', { class: `weight weight-${key}` }, h('span', { class: 'weight-name' }, labels[key][0]), input, output);
+    rowOf[key] = row;
+    return row;
   });
   const set = (weights: SearchWeights) => {
-    for (const key of Object.keys(inputs) as Array<keyof SearchWeights>) {
+    for (const key of keys) {
+      inputs[key].max = String(Math.max(SLIDER_MAX, weights[key]));
       inputs[key].value = String(weights[key]);
       inputs[key].dispatchEvent(new Event('input'));
+    }
+  };
+  const show = (used: SearchWeights, asked: SearchWeights) => {
+    set(used);
+    for (const key of keys) {
+      if (used[key] === asked[key]) continue;
+      rowOf[key].classList.add('weight-adjusted');
+      inputs[key].title = `${labels[key][1]}: ${used[key].toFixed(1)} in this step (the search asked for ${asked[key].toFixed(1)})`;
     }
   };
   return {
     el: h('fieldset', { class: 'weights' }, h('legend', {}, 'Weights'), ...rows),
     value: () => {
       const weights = { ...DEFAULT_WEIGHTS };
-      for (const key of Object.keys(inputs) as Array<keyof SearchWeights>) weights[key] = Number(inputs[key].value);
+      for (const key of keys) weights[key] = Number(inputs[key].value);
       // The server refuses content and style both at 0: keep the search possible.
       if (weights.content === 0 && weights.style === 0) Object.assign(weights, { content: DEFAULT_WEIGHTS.content, style: DEFAULT_WEIGHTS.style });
       return weights;
     },
     set,
+    show,
   };
 }
+
+/** A slider's usual reach; a session's weight beyond it widens that slider. */
+const SLIDER_MAX = 2;
 
 function expired(error: unknown): undefined {
   if (error instanceof ApiError && (error.code === 'SESSION_NOT_FOUND' || error.status === 404)) return undefined;
