@@ -393,7 +393,9 @@ describe.skipIf(!hasChromium)('web app', () => {
     }
     await view.getByLabel('Content: text or a pinned result').selectOption({ label: title });
     await view.getByLabel('Style text').fill('flat');
-    await view.getByLabel('Steps', { exact: true }).fill('4');
+    // The README's screenshot shows the engine's default 25 steps; the test itself runs 4.
+    const steps = WRITE_DOCS ? '25' : '4';
+    await view.getByLabel('Steps', { exact: true }).fill(steps);
 
     // A full queue: the panel says the server is busy and keeps working.
     server.setGenerateMode('busy');
@@ -414,7 +416,7 @@ describe.skipIf(!hasChromium)('web app', () => {
     const provenance = await view.locator('.provenance').innerText();
     expect(provenance).toContain(title);
     expect(provenance).toMatch(/Seed\s+7/);
-    expect(provenance).toMatch(/server: steps\s+4/);
+    expect(provenance).toMatch(new RegExp(`server: steps\\s+${steps}`));
     expect(await view.getByRole('link', { name: 'Download' }).getAttribute('download')).toBe('parasol-7.png');
     await shot('generate', 'screenshot-generate.png');
 
@@ -423,6 +425,7 @@ describe.skipIf(!hasChromium)('web app', () => {
     await page.locator('.crumbs li').first().waitFor();
     await idle();
     expect(await page.locator('.card').count()).toBeGreaterThan(0);
+    await shot('generate-search', 'screenshot-generate-search.png');
     await expect(page.locator('.crumbs li').first().innerText()).resolves.toContain('an image');
   });
 });
