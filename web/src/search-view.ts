@@ -322,12 +322,8 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
     });
   }
 
-  /** Adds (or removes) a facet value as a filter and searches again: a new session, its trail replayed. */
-  async function refilter(field: FacetField, value: string, add: boolean): Promise<void> {
-    if (!hasQuery(state)) return;
-    const key = FILTER_OF[field];
-    const list = state.filters[key].filter((v) => v !== value);
-    const next: SearchState = { ...state, filters: { ...state.filters, [key]: add ? [...list, value] : list }, sessionId: null };
+  /** Searches `next` (filters changed) again as a new session, its trail replayed, unless a newer search overtakes it. */
+  async function searchAgain(next: SearchState): Promise<void> {
     await exclusive(async (token) => {
       const page = await replay(next);
       if (token !== generation) return;
@@ -335,6 +331,15 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
       applySessionPage(page);
       syncUrl(false);
     });
+  }
+
+  /** Adds (or removes) a facet value as a filter and searches again: a new session, its trail replayed. */
+  async function refilter(field: FacetField, value: string, add: boolean): Promise<void> {
+    if (!hasQuery(state)) return;
+    const key = FILTER_OF[field];
+    const list = state.filters[key].filter((v) => v !== value);
+    const next: SearchState = { ...state, filters: { ...state.filters, [key]: add ? [...list, value] : list }, sessionId: null };
+    await searchAgain(next);
   }
 
   /** The collection switch: narrows to the chosen sources (none: all) and searches again, as a facet does. */
@@ -346,13 +351,7 @@ export function createSearchView(navigate: (url: string, replace: boolean) => vo
       sourcePicker.show(sources);
       return;
     }
-    await exclusive(async (token) => {
-      const page = await replay(next);
-      if (token !== generation) return;
-      state = { ...next, sessionId: page.session.id };
-      applySessionPage(page);
-      syncUrl(false);
-    });
+    await searchAgain(next);
   }
 
   async function loadMore(): Promise<void> {
