@@ -126,6 +126,9 @@ class Unet:
     aux_every: int = 2
     ema: float = 0.999
     min_snr: float = 5.0
+    # what the network learns to predict: "epsilon" (the noise) or "v" (sqrt(abar) eps - sqrt(1 - abar) z0). The
+    # exported unet.onnx always outputs epsilon (a v-model's graph converts), so the engine's sampler is unchanged.
+    prediction: str = "epsilon"
     minutes: float = 0.0  # > 0: as many steps as fit in this many minutes (measured on the first steps), not `steps`
     warmup: int = 100
     log_every: int = 25
@@ -143,8 +146,18 @@ class Samples:
 
 
 @dataclass
+class NoiseSchedule:
+    """The DDPM betas over T = 1000 steps (schedule.py; the engine's src/parasol/schedule.ts reads them from the
+    pack). kind: "linear" (betas evenly spaced) or "scaled-linear" (their square roots evenly spaced)."""
+    kind: str = "linear"
+    beta_start: float = 0.00085
+    beta_end: float = 0.012
+
+
+@dataclass
 class Generator:
     seed: int = 20261129
+    schedule: NoiseSchedule = field(default_factory=NoiseSchedule)
     vae: Vae = field(default_factory=Vae)
     triplets: Triplets = field(default_factory=Triplets)
     unet: Unet = field(default_factory=Unet)
@@ -252,4 +265,16 @@ def load_config(path: str | None, overrides: list[str] = ()) -> Config:
         _load_file(cfg, path)
     for o in overrides:
         _apply(cfg, parse_override(o), "")
+    _check(cfg)
     return cfg
+
+
+def _check(cfg: Config) -> None:
+    """Settings whose values form a closed set or a range: wrong ones fail here, not hours into a run."""
+    u, s = cfg.generator.unet, cfg.generator.schedule
+    if u.prediction not in ("epsilon", "v"):
+        raise ConfigError(f"generator.unet.prediction: expected \"epsilon\" or \"v\", got {u.prediction!r}")
+    if s.kind not in ("linear", "scaled-linear"):
+        raise ConfigError(f"generator.schedule.kind: expected \"linear\" or \"scaled-linear\", got {s.kind!r}")
+    if not 0 < s.beta_start <= s.beta_end < 1:
+        raise ConfigError(f"generator.schedule: need 0 < beta_start <= beta_end < 1, got {s.beta_start}, {s.beta_end}")

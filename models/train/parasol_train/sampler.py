@@ -7,7 +7,7 @@ import math
 import torch
 
 from .models.generator import LATENT_SIZE
-from .schedule import sampling_plan
+from .schedule import SCHEDULE, sampling_plan
 
 
 @torch.no_grad()
@@ -27,12 +27,12 @@ def step_mean(st, x, eps):
 
 
 @torch.no_grad()
-def sample_from_noise(unet, content, style, steps=25, g_s=3.0, g_y=3.0, seed=0):
+def sample_from_noise(unet, content, style, steps=25, g_s=3.0, g_y=3.0, seed=0, spec=SCHEDULE):
     """DDPM (trailing spacing, as the TypeScript sampler) from seeded noise; returns clean latents."""
     gen = torch.Generator().manual_seed(seed)
     n = content.shape[0]
     x = torch.randn((n, unet.out.out_channels, LATENT_SIZE, LATENT_SIZE), generator=gen)
-    for st in sampling_plan(steps):
+    for st in sampling_plan(steps, spec=spec):
         eps = guided_eps(unet, x, st["t"], content, style, g_s, g_y)
         x = step_mean(st, x, eps)
         if st["sigma"] > 0:
@@ -41,11 +41,12 @@ def sample_from_noise(unet, content, style, steps=25, g_s=3.0, g_y=3.0, seed=0):
 
 
 @torch.no_grad()
-def invert_and_sample(unet, z0, content, own_style, target_style, lam, steps=25, g_s=3.0, g_y=3.0, seed=0):
+def invert_and_sample(unet, z0, content, own_style, target_style, lam, steps=25, g_s=3.0, g_y=3.0, seed=0,
+                      spec=SCHEDULE):
     """PARASOL: edit-friendly DDPM inversion of z0 under y's own conditions, then the reverse process with the
     own style for the first `lam` steps and the target style after (mirrors src/parasol/invert.ts + sampler.ts)."""
     gen = torch.Generator().manual_seed(seed)
-    plan = sampling_plan(steps)
+    plan = sampling_plan(steps, spec=spec)
     noisy = []
     for st in plan:
         noisy.append(math.sqrt(st["ab"]) * z0 + math.sqrt(1 - st["ab"]) * torch.randn(z0.shape, generator=gen))

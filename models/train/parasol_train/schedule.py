@@ -12,6 +12,11 @@ T = 1000
 SCHEDULE = {"kind": "linear", "betaStart": 0.00085, "betaEnd": 0.012}
 
 
+def spec_of(schedule) -> dict:
+    """The pack.json `schedule` block of a config's `generator.schedule` section."""
+    return {"kind": schedule.kind, "betaStart": schedule.beta_start, "betaEnd": schedule.beta_end}
+
+
 def betas(timesteps=T, spec=SCHEDULE):
     if spec["kind"] == "linear":
         return np.linspace(spec["betaStart"], spec["betaEnd"], timesteps, dtype=np.float64)

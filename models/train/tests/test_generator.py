@@ -45,3 +45,51 @@ class CropTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PredictionTest(unittest.TestCase):
+    """A v-predicting UNet exported as epsilon: the engine's sampler must see the same eps an eps model would."""
+
+    def test_a_perfect_v_model_reads_as_the_true_noise(self):
+        from parasol_train.models.generator import EpsilonFromV
+        from parasol_train.schedule import alphas_cumprod
+
+        ac = torch.from_numpy(alphas_cumprod(spec={"kind": "scaled-linear", "betaStart": 0.00085, "betaEnd": 0.012}))
+        g = torch.Generator().manual_seed(0)
+        z0, noise = torch.randn(3, 8, 16, 16, generator=g), torch.randn(3, 8, 16, 16, generator=g)
+        t = torch.tensor([0.0, 411.0, 999.0])
+        ab = ac[t.long()].float().view(-1, 1, 1, 1)
+        zt = ab.sqrt() * z0 + (1 - ab).sqrt() * noise
+        v = ab.sqrt() * noise - (1 - ab).sqrt() * z0
+
+        class Oracle(torch.nn.Module):
+            out = torch.nn.Conv2d(1, 8, 1)
+
+            def forward(self, latent, timestep, *conds):
+                return v
+
+        eps = EpsilonFromV(Oracle(), ac)(zt, t, None, None, None, None)
+        self.assertLess(float((eps - noise).abs().max()), 1e-4)
+        self.assertEqual(EpsilonFromV(Oracle(), ac).out.out_channels, 8)
+
+    def test_epsilon_models_pass_through_and_unknown_kinds_fail(self):
+        from parasol_train.models.generator import epsilon_model
+
+        net = torch.nn.Identity()
+        self.assertIs(epsilon_model(net, "epsilon", [0.5]), net)
+        with self.assertRaises(ValueError):
+            epsilon_model(net, "x0", [0.5])
+
+    def test_prediction_and_schedule_settings_are_checked(self):
+        cfg = load_config(None, ['generator.unet.prediction="v"', 'generator.schedule.kind="scaled-linear"'])
+        self.assertEqual((cfg.generator.unet.prediction, cfg.generator.schedule.kind), ("v", "scaled-linear"))
+        for bad in ('generator.unet.prediction="x0"', 'generator.schedule.kind="cosine"',
+                    "generator.schedule.beta_start=0.02"):
+            with self.assertRaises(ConfigError):
+                load_config(None, [bad])
+
+    def test_a_checkpoint_refuses_another_prediction_on_resume(self):
+        from parasol_train.stages.unet import trained_as
+
+        self.assertEqual(trained_as({}), ("epsilon", {"kind": "linear", "betaStart": 0.00085, "betaEnd": 0.012}))
+        self.assertEqual(trained_as({"prediction": "v", "schedule": {"kind": "linear"}})[0], "v")

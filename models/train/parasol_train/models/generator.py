@@ -235,6 +235,38 @@ class Generator(nn.Module):
         self.proj = Projector()
 
 
+class EpsilonFromV(nn.Module):
+    """A v-predicting UNet seen as an epsilon-predicting one: eps = sqrt(abar_t) v + sqrt(1 - abar_t) z_t, with
+    abar_t looked up from the schedule at the (integer-valued) timestep. Exported this way, unet.onnx outputs
+    epsilon whatever the network learnt, and the engine's sampler (guidance, inversion) stays as it is: guidance
+    weights sum to 1, so guiding the v's and converting equals converting and guiding the eps's."""
+
+    def __init__(self, unet: nn.Module, alphas_cumprod):
+        super().__init__()
+        self.unet = unet
+        ac = torch.as_tensor(alphas_cumprod, dtype=torch.float32)
+        self.register_buffer("sqrt_ab", ac.sqrt(), persistent=False)
+        self.register_buffer("sqrt_1m_ab", (1 - ac).sqrt(), persistent=False)
+
+    @property
+    def out(self):  # the sampler reads the latent's channels from the output convolution
+        return self.unet.out
+
+    def forward(self, latent, timestep, content, style, content_mask, style_mask):
+        v = self.unet(latent, timestep, content, style, content_mask, style_mask)
+        t = timestep.round().long().clamp(0, self.sqrt_ab.shape[0] - 1)
+        return self.sqrt_ab[t].view(-1, 1, 1, 1) * v + self.sqrt_1m_ab[t].view(-1, 1, 1, 1) * latent
+
+
+def epsilon_model(unet: nn.Module, prediction: str, alphas_cumprod) -> nn.Module:
+    """The UNet as the engine calls it (epsilon out), for a network trained to predict `prediction`."""
+    if prediction == "epsilon":
+        return unet
+    if prediction == "v":
+        return EpsilonFromV(unet, alphas_cumprod)
+    raise ValueError(f"unknown prediction {prediction!r}")
+
+
 def make_vae(c) -> tuple["VaeEncoder", "VaeDecoder"]:
     """The autoencoder of a `generator.vae` config section."""
     return (VaeEncoder(tuple(c.enc_channels), c.latent_channels),

@@ -23,16 +23,17 @@ from ..checkpoints import ckpt_path, load_frozen_encoders, load_vae, vae_tag
 from ..config import Config
 from ..data import IMAGE, load_png, split_images, to_pm1, to_uint8
 from ..export import export_onnx, onnxruntime_outputs, run_node
-from ..models.generator import latent_shape, make_generator
+from ..models.generator import epsilon_model, latent_shape, make_generator
 from ..runtime import load_checkpoint, log, n_params, setup
 from ..sampler import colour_transfer, invert_and_sample, sample_from_noise
-from ..schedule import SCHEDULE, T
+from ..schedule import T, alphas_cumprod, spec_of
+from .unet import trained_as
 from .vae import generator_items
 
 FILES = {"unet": "unet.onnx", "encoder": "vae_encoder.onnx", "decoder": "vae_decoder.onnx", "projector": "projector.onnx"}
 
 
-def parasol_block(scale, latent):
+def parasol_block(scale, latent, schedule):
     return {
         "unet": {"file": FILES["unet"],
                  "inputs": {"latent": "latent", "timestep": "timestep", "content": "content", "style": "style",
@@ -45,14 +46,14 @@ def parasol_block(scale, latent):
         "latent": list(latent),
         "timesteps": T,
         "prediction": "epsilon",
-        "schedule": dict(SCHEDULE),
+        "schedule": dict(schedule),
     }
 
 
-def write_block(pack_path, scale, latent):
+def write_block(pack_path, scale, latent, schedule):
     """read-modify-write of the `parasol` block only (re-read right before writing; atomic rename)."""
     pack = json.load(open(pack_path))
-    pack["parasol"] = parasol_block(scale, latent)
+    pack["parasol"] = parasol_block(scale, latent, schedule)
     tmp = pack_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(pack, f, indent=2)
@@ -102,7 +103,7 @@ def sheet_pairs(items):
 
 
 @torch.no_grad()
-def generate(unet, proj, dec, enc, scale, C, A, Yx, Sx, steps, g_s, g_y, seed):
+def generate(unet, proj, dec, enc, scale, C, A, Yx, Sx, steps, g_s, g_y, seed, spec):
     """PARASOL on [-1,1] image batches (y, s): returns dict of [-1,1] images."""
     y, s = to_pm1(Yx), to_pm1(Sx)
     c_y, a_y, a_s = C(y), A(y), A(s)
@@ -110,10 +111,10 @@ def generate(unet, proj, dec, enc, scale, C, A, Yx, Sx, steps, g_s, g_y, seed):
     z0 = enc(y) * scale
     lam = steps // 2
     out = {}
-    out["parasol"] = dec(invert_and_sample(unet, z0, c_y, m_y, m_s, lam, steps, g_s, g_y, seed) / scale)
+    out["parasol"] = dec(invert_and_sample(unet, z0, c_y, m_y, m_s, lam, steps, g_s, g_y, seed, spec) / scale)
     out["colour"] = colour_transfer((out["parasol"] + 1) / 2, (s + 1) / 2) * 2 - 1
-    out["noise"] = dec(sample_from_noise(unet, c_y, m_s, steps, g_s, g_y, seed) / scale)
-    out["recon"] = dec(invert_and_sample(unet, z0, c_y, m_y, m_s, steps, steps, g_s, g_y, seed) / scale)
+    out["noise"] = dec(sample_from_noise(unet, c_y, m_s, steps, g_s, g_y, seed, spec) / scale)
+    out["recon"] = dec(invert_and_sample(unet, z0, c_y, m_y, m_s, steps, steps, g_s, g_y, seed, spec) / scale)
     out["vae"] = dec(z0 / scale)
     return out
 
@@ -154,20 +155,26 @@ def run(cfg: Config, resume: bool, pack_only: bool = False) -> None:
     sem_dim, sty_dim = pack["semantic"]["dim"], pack["style"]["dim"]
     enc, dec, scale, vck = load_vae(cfg)
     LATENT = latent_shape(cfg.generator.vae.latent_channels)
-    if pack_only:  # only (re)write the `parasol` block, e.g. after the encoder export rewrote pack.json
-        write_block(pack_path, scale, LATENT)
-        return
     uck = load_checkpoint(ckpt_path(cfg, "unet"))
+    prediction, schedule = trained_as(uck.get("extra", {}))
+    if (prediction, schedule) != (cfg.generator.unet.prediction, spec_of(cfg.generator.schedule)):
+        raise SystemExit(f"the UNet checkpoint was trained with prediction/schedule {(prediction, schedule)}, the "
+                         f"config says {(cfg.generator.unet.prediction, spec_of(cfg.generator.schedule))}")
+    if pack_only:  # only (re)write the `parasol` block, e.g. after the encoder export rewrote pack.json
+        write_block(pack_path, scale, LATENT, schedule)
+        return
     if not uck.get("done"):
         log("WARNING: the UNet has not finished training; exporting its latest checkpoint (EMA weights)")
     g = make_generator(cfg.generator)
     g.load_state_dict(uck["ema"])
     g.eval()
-    unet, proj = g.unet, g.proj
+    # what the engine calls: epsilon out, whatever the network predicts
+    unet, proj = epsilon_model(g.unet, prediction, alphas_cumprod(spec=schedule)).eval(), g.proj
     for p in g.parameters():
         p.requires_grad_(False)
     C, A, enc_tag = load_frozen_encoders(cfg)
-    report = {"encoders": enc_tag, "unet_step": uck["step"], "unet_done": bool(uck.get("done")), "scale": scale}
+    report = {"encoders": enc_tag, "unet_step": uck["step"], "unet_done": bool(uck.get("done")), "scale": scale,
+              "prediction": prediction, "schedule": schedule}
 
     # --- ONNX export
     os.makedirs(OUT, exist_ok=True)
@@ -181,7 +188,7 @@ def run(cfg: Config, resume: bool, pack_only: bool = False) -> None:
     export_onnx(proj, (F.normalize(torch.randn(B, sty_dim), dim=1),), ["style"], "embedding",
            os.path.join(OUT, FILES["projector"]))
 
-    write_block(pack_path, scale, LATENT)
+    write_block(pack_path, scale, LATENT, schedule)
 
     # --- reference outputs
     items = generator_items(cfg)
@@ -278,7 +285,7 @@ def run(cfg: Config, resume: bool, pack_only: bool = False) -> None:
     Yx = HX[[p[0] for p in pairs]]
     Sx = HX[[p[1] for p in pairs]]
     t0 = time.time()
-    out = generate(unet, proj, dec, enc, scale, C, A, Yx, Sx, STEPS, G_S, G_Y, SEED)
+    out = generate(unet, proj, dec, enc, scale, C, A, Yx, Sx, STEPS, G_S, G_Y, SEED, schedule)
     rows = []
     for k in range(len(pairs)):
         r = {"y": Yx[k], "s": Sx[k]}
@@ -316,7 +323,7 @@ def run(cfg: Config, resume: bool, pack_only: bool = False) -> None:
     Sx = HX[[p[1] for p in ev]]
     out = {}
     for i in range(0, len(ev), 16):
-        o = generate(unet, proj, dec, enc, scale, C, A, Yx[i:i + 16], Sx[i:i + 16], STEPS, G_S, G_Y, SEED + i)
+        o = generate(unet, proj, dec, enc, scale, C, A, Yx[i:i + 16], Sx[i:i + 16], STEPS, G_S, G_Y, SEED + i, schedule)
         for k, v in o.items():
             out.setdefault(k, []).append(v)
     out = {k: torch.cat(v) for k, v in out.items()}

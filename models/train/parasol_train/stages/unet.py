@@ -5,13 +5,16 @@ c_y = C(y) (frozen semantic image encoder), a_s = A(s) (frozen style image encod
 Each condition is dropped independently with probability p_drop (mask 0 -> the learned null token).
 
 Loss  L = L_DM + w_s * L_s + w_y * L_y
-  L_DM: ||eps - eps_hat||^2 (mean over latent elements), weighted per row by min(SNR, min_snr) / SNR (the
-        weights' batch mean is ~0.5, so L_DM here is not the plain eps-MSE, which is logged as `mse`).
+  L_DM: the squared error of the network's prediction (mean over latent elements), weighted per row by min-SNR:
+        prediction "epsilon": target eps, weight min(SNR, min_snr) / SNR;
+        prediction "v": target v = sqrt(abar_t) eps - sqrt(1 - abar_t) z0, weight min(SNR, min_snr) / (SNR + 1)
+        (the same weighting of the implied x0 error). The plain eps-MSE is logged as `mse` for both.
   L_s = MSE(A(x'), a_s), L_y = MSE(C(x'), c_y) (mean over the embedding's dims), x' = D(z0_hat / scale) with
-        z0_hat = (z_t - sqrt(1 - abar_t) eps_hat) / sqrt(abar_t); computed for aux_n rows of the batch whose
+        z0_hat = (z_t - sqrt(1 - abar_t) eps_hat) / sqrt(abar_t) (v: sqrt(abar_t) z_t - sqrt(1 - abar_t) v_hat);
+        computed for aux_n rows of the batch whose
         t < aux_t (low noise: z0_hat is meaningful there), every aux_every steps, only where that modality
         was not dropped.
-Schedule: linear betas 0.00085 .. 0.012, T = 1000, t uniform. AdamW, warmup + cosine; EMA of the weights
+Schedule: generator.schedule (default linear betas 0.00085 .. 0.012), T = 1000, t uniform. AdamW, warmup + cosine; EMA of the weights
 (exported). Batches come from per-step seeded generators, so a resumed run continues exactly.
 
 Device (runtime.device, runtime.amp): the UNet, its EMA, the frozen decoder and encoders, the latents, condition
@@ -25,11 +28,11 @@ import numpy as np
 import torch
 
 from ..checkpoints import ckpt_path, load_frozen_encoders, load_vae, vae_tag
-from ..config import Config
+from ..config import Config, NoiseSchedule
 from ..data import split_images, to_pm1
 from ..models.generator import EMA, latent_shape, make_generator
 from ..runtime import log, n_params, setup
-from ..schedule import T, alphas_cumprod
+from ..schedule import T, alphas_cumprod, spec_of
 from ..trainer import TrainStage, run_stage, warmup_then_cosine
 from .triplets import triplets_path
 from .vae import generator_items
@@ -72,9 +75,12 @@ class UnetStage(TrainStage):
         self.C, self.A = C.to(dev), A.to(dev)
         if self.encoders != str(trip["tag"]):
             log(f"WARNING: encoders {self.encoders} differ from the triplets' {str(trip['tag'])}")
-        ac = torch.from_numpy(alphas_cumprod()).float()
+        self.schedule = spec_of(cfg.generator.schedule)
+        ac = torch.from_numpy(alphas_cumprod(spec=self.schedule)).float()
         snr = ac / (1 - ac)
-        self.ac, self.w_t = ac.to(dev), (torch.clamp(snr, max=c.min_snr) / snr).to(dev)
+        self.v = c.prediction == "v"
+        w_t = torch.clamp(snr, max=c.min_snr) / (snr + 1 if self.v else snr)
+        self.ac, self.w_t = ac.to(dev), w_t.to(dev)
         self.model = make_generator(cfg.generator).to(dev)
         log(f"unet: {len(self.xs)} triplets; params unet {n_params(self.model.unet)}, projector "
             f"{n_params(self.model.proj)}; {dataclasses.asdict(c)}; latent scale {self.scale:.4f}")
@@ -94,10 +100,24 @@ class UnetStage(TrainStage):
         return warmup_then_cosine(step, self.total, self.warmup, 0.1)
 
     def extra_state(self):
-        return {"hist": self.hist, "run": self.run}
+        return {"hist": self.hist, "run": self.run, "prediction": self.c.prediction, "schedule": self.schedule}
 
     def load_extra_state(self, state):
+        trained = trained_as(state)
+        if trained != (self.c.prediction, self.schedule):
+            raise ValueError(f"unet: the checkpoint was trained with prediction/schedule {trained}, the config asks "
+                             f"for {(self.c.prediction, self.schedule)}: start a new run (without --resume)")
         self.hist, self.run = state.get("hist", []), state.get("run", {})
+
+    def to_eps(self, out, zt, abar):
+        """the network's output as eps_hat."""
+        return abar.sqrt() * out + (1 - abar).sqrt() * zt if self.v else out
+
+    def to_z0(self, out, zt, abar):
+        """the network's output as z0_hat."""
+        if self.v:
+            return abar.sqrt() * zt - (1 - abar).sqrt() * out
+        return (zt - (1 - abar).sqrt() * out) / abar.sqrt()
 
     def fixed_eval(self, net):
         """plain eps-MSE of a fixed set (128 triplets at evenly spread t), conditions on / both null."""
@@ -109,8 +129,9 @@ class UnetStage(TrainStage):
             m = net.proj(self.a_all[self.ss[fix]])
             c_y = self.c_all[self.ys[fix]]
             one = torch.ones(len(fix), device=self.device)
-            on = float(((net.unet(zt, fix_t.float(), c_y, m, one, one) - self.fix_n) ** 2).mean())
-            off = float(((net.unet(zt, fix_t.float(), c_y, m, 0 * one, 0 * one) - self.fix_n) ** 2).mean())
+            on = self.to_eps(net.unet(zt, fix_t.float(), c_y, m, one, one), zt, abar)
+            off = self.to_eps(net.unet(zt, fix_t.float(), c_y, m, 0 * one, 0 * one), zt, abar)
+            on, off = float(((on - self.fix_n) ** 2).mean()), float(((off - self.fix_n) ** 2).mean())
         return on, off
 
     def train_step(self, step):
@@ -129,16 +150,17 @@ class UnetStage(TrainStage):
         zt = abar.sqrt() * z0 + (1 - abar).sqrt() * noise
         with self.autocast():
             m_s = self.model.proj(a_s)
-            eps = self.model.unet(zt, t.float(), c_y, m_s, cm, sm).float()
-        per_row = ((eps - noise) ** 2).flatten(1).mean(1)
-        l_dm = (per_row * self.w_t[t]).mean()
+            out = self.model.unet(zt, t.float(), c_y, m_s, cm, sm).float()
+        target = abar.sqrt() * noise - (1 - abar).sqrt() * z0 if self.v else noise
+        l_dm = (((out - target) ** 2).flatten(1).mean(1) * self.w_t[t]).mean()
+        per_row = ((self.to_eps(out, zt, abar) - noise) ** 2).flatten(1).mean(1) if self.v else \
+            ((out - noise) ** 2).flatten(1).mean(1)
         loss = l_dm
         l_s = l_y = torch.zeros(())
         if c.aux_n > 0 and c.w_s + c.w_y > 0 and step % c.aux_every == 0:
             rows = torch.nonzero(t < c.aux_t).flatten()[:c.aux_n]
             if len(rows) > 0:
-                ab = abar[rows]
-                z0_hat = (zt[rows] - (1 - ab).sqrt() * eps[rows]) / ab.sqrt()
+                z0_hat = self.to_z0(out[rows], zt[rows], abar[rows])
                 wsm, wcm = sm[rows], cm[rows]
                 with self.autocast():
                     x_hat = self.dec(z0_hat / self.scale)
@@ -169,7 +191,14 @@ class UnetStage(TrainStage):
         log(f"unet: final (running) loss {r['loss']:.4f} L_DM {r['ldm']:.4f} eps-MSE {r['mse']:.4f} "
             f"L_s {r['ls']:.5f} L_y {r['ly']:.5f}")
         return {"hist": self.hist, "final": r, "scale": self.scale, "vae": self.vae, "encoders": self.encoders,
+                "prediction": self.c.prediction, "schedule": self.schedule,
                 "config": {**dataclasses.asdict(self.c), "triplets": int(len(self.xs))}}
+
+
+def trained_as(extra: dict) -> tuple[str, dict]:
+    """(prediction, schedule) a UNet checkpoint's extra state records; checkpoints from before these settings
+    existed were epsilon / the default linear schedule."""
+    return extra.get("prediction", "epsilon"), extra.get("schedule", spec_of(NoiseSchedule()))
 
 
 def run(cfg: Config, resume: bool) -> None:
