@@ -145,8 +145,10 @@ def embed_pm1(model, X_uint8, bs=256, device=None):
     return torch.cat([model(to_pm1(X_uint8[i:i + bs]).to(device or "cpu")) for i in range(0, len(X_uint8), bs)])
 
 
-def load_vae(cfg: Config):
-    """(encoder, decoder, scale, checkpoint) of the finished autoencoder, frozen."""
+def load_vae(cfg: Config, fine_tuned: bool = True):
+    """(encoder, decoder, scale, checkpoint) of the finished autoencoder, frozen. With generator.decoder.steps > 0
+    the decoder is the `decoder` stage's fine-tuned one (unless fine_tuned=False), which must have finished; the
+    checkpoint then carries its step as `decoder_step`."""
     path = ckpt_path(cfg, "vae")
     ck = load_checkpoint(path)
     if not ck.get("done"):
@@ -154,9 +156,25 @@ def load_vae(cfg: Config):
     enc, dec = make_vae(cfg.generator.vae)
     enc.load_state_dict(ck["enc"])
     dec.load_state_dict(ck["dec"])
+    if fine_tuned and cfg.generator.decoder.steps > 0:
+        dpath = ckpt_path(cfg, "decoder")
+        dck = load_checkpoint(dpath) if os.path.exists(dpath) else {}
+        if not dck.get("done"):
+            raise RuntimeError(f"{dpath}: generator.decoder.steps is set but the decoder fine-tuning has not finished "
+                               f"(run the `decoder` stage)")
+        if dck.get("vae") != vae_tag(ck):
+            raise RuntimeError(f"{dpath} fine-tuned the decoder of {dck.get('vae')}, not of {vae_tag(ck)}")
+        dec.load_state_dict(dck["dec"])
+        ck = {**ck, "decoder_step": int(dck["step"])}
     _frozen(enc, dec)
     return enc, dec, float(ck["scale"]), ck
 
 
 def vae_tag(ck) -> str:
+    """The encoder's identity (what the latents depend on): the `vae` stage's step and latent scale."""
     return f"vae@{ck['step']}:{ck['scale']:.6f}"
+
+
+def decoder_tag(ck) -> str:
+    """The identity of the whole autoencoder (what reconstructions depend on): vae_tag plus the fine-tuning's step."""
+    return vae_tag(ck) + (f"+decoder@{ck['decoder_step']}" if ck.get("decoder_step") else "")

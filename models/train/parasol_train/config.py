@@ -104,6 +104,20 @@ class Vae:
 
 
 @dataclass
+class Decoder:
+    """Fine-tuning of the autoencoder's decoder alone (stage `decoder`, after `vae`): the encoder is frozen, so the
+    latents (and the UNet trained on them) are unchanged; whole train images, decoded from their posterior means,
+    which is what the sampler's latents approximate. steps = 0: no fine-tuning (the `vae` stage's decoder is used)."""
+    steps: int = 0
+    batch: int = 32
+    lr: float = 2e-4
+    minutes: float = 0.0
+    warmup: int = 20
+    log_every: int = 20
+    ckpt_every: int = 50
+
+
+@dataclass
 class Triplets:
     k: int = 64  # candidates per search
     sem_quantile: float = 0.99  # tau_sem = this quantile of random-pair semantic similarities
@@ -159,6 +173,7 @@ class Generator:
     seed: int = 20261129
     schedule: NoiseSchedule = field(default_factory=NoiseSchedule)
     vae: Vae = field(default_factory=Vae)
+    decoder: Decoder = field(default_factory=Decoder)
     triplets: Triplets = field(default_factory=Triplets)
     unet: Unet = field(default_factory=Unet)
     samples: Samples = field(default_factory=Samples)

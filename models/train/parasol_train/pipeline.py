@@ -17,6 +17,7 @@ STAGES = {
     "style_text": "style_text",
     "export": "export_encoders",
     "vae": "vae",
+    "decoder": "decoder",
     "triplets": "triplets",
     "unet": "unet",
     "export_generator": "export_generator",

@@ -93,3 +93,40 @@ class PredictionTest(unittest.TestCase):
 
         self.assertEqual(trained_as({}), ("epsilon", {"kind": "linear", "betaStart": 0.00085, "betaEnd": 0.012}))
         self.assertEqual(trained_as({"prediction": "v", "schedule": {"kind": "linear"}})[0], "v")
+
+
+class DecoderFineTuneTest(unittest.TestCase):
+    """load_vae() hands out the `decoder` stage's fine-tuned decoder exactly when generator.decoder.steps is set,
+    and only one made from this autoencoder."""
+
+    def test_the_fine_tuned_decoder_replaces_the_vae_stages_one(self):
+        import os
+        import tempfile
+
+        from parasol_train.checkpoints import decoder_tag, load_vae, vae_tag
+        from parasol_train.runtime import atomic_save
+
+        with tempfile.TemporaryDirectory() as gen:
+            cfg = load_config(None, [f'paths.gen="{gen}"', "generator.vae.dec_channels=[32, 16, 8]",
+                                     "generator.vae.enc_channels=[8, 16, 16]"])
+            enc, dec = make_vae(cfg.generator.vae)
+            atomic_save({"done": True, "step": 5, "scale": 1.25, "enc": enc.state_dict(), "dec": dec.state_dict()},
+                        os.path.join(gen, "vae.pt"))
+            tuned = {k: v + 1 for k, v in dec.state_dict().items()}
+            self.assertIsNone(load_vae(cfg)[3].get("decoder_step"))  # steps = 0: the vae stage's decoder
+
+            cfg = load_config(None, [f'paths.gen="{gen}"', "generator.vae.dec_channels=[32, 16, 8]",
+                                     "generator.vae.enc_channels=[8, 16, 16]", "generator.decoder.steps=3"])
+            with self.assertRaises(RuntimeError):  # asked for, not made yet
+                load_vae(cfg)
+            atomic_save({"done": True, "step": 3, "vae": "vae@4:1.250000", "dec": tuned}, os.path.join(gen, "decoder.pt"))
+            with self.assertRaises(RuntimeError):  # made from another autoencoder
+                load_vae(cfg)
+            atomic_save({"done": True, "step": 3, "vae": "vae@5:1.250000", "dec": tuned}, os.path.join(gen, "decoder.pt"))
+            _, got, scale, ck = load_vae(cfg)
+            self.assertEqual((scale, ck["decoder_step"]), (1.25, 3))
+            self.assertTrue(torch.equal(got.out.weight, tuned["out.weight"]))
+            self.assertEqual(vae_tag(ck), "vae@5:1.250000")  # the latents' identity is the encoder's
+            self.assertEqual(decoder_tag(ck), "vae@5:1.250000+decoder@3")
+            _, plain, _, ck = load_vae(cfg, fine_tuned=False)
+            self.assertTrue(torch.equal(plain.out.weight, dec.state_dict()["out.weight"]))

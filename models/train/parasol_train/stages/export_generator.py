@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checkpoints import ckpt_path, load_frozen_encoders, load_vae, vae_tag
+from ..checkpoints import ckpt_path, decoder_tag, load_frozen_encoders, load_vae
 from ..config import Config
 from ..data import IMAGE, load_png, split_images, to_pm1, to_uint8
 from ..export import export_onnx, onnxruntime_outputs, run_node
@@ -300,7 +300,7 @@ def run(cfg: Config, resume: bool, pack_only: bool = False) -> None:
 
     # VAE reconstruction PSNR on every held-out image, by split (cached per autoencoder: it is frozen)
     psnr_cache = os.path.join(GEN, "vae_psnr_heldout.json")
-    vtag = vae_tag(vck)
+    vtag = decoder_tag(vck)
     cached = json.load(open(psnr_cache)) if os.path.exists(psnr_cache) else {}
     if cached.get("vae") == vtag and cached.get("n") == len(HX):
         report["vae_psnr_heldout"] = {k: v for k, v in cached.items() if k != "vae"}
