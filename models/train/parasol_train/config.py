@@ -143,6 +143,10 @@ class Unet:
     # what the network learns to predict: "epsilon" (the noise) or "v" (sqrt(abar) eps - sqrt(1 - abar) z0). The
     # exported unet.onnx always outputs epsilon (a v-model's graph converts), so the engine's sampler is unchanged.
     prediction: str = "epsilon"
+    # share of each batch's rows whose target x and style image s get one random palette transform together (hue
+    # rotation about the grey axis, saturation scale; the style tower's pseudo-styles): the style condition then
+    # comes from looks no training set has, as the unseen sets' do. 0: off (the latents and style vectors are cached)
+    p_palette: float = 0.0
     minutes: float = 0.0  # > 0: as many steps as fit in this many minutes (measured on the first steps), not `steps`
     warmup: int = 100
     log_every: int = 25
@@ -287,6 +291,8 @@ def load_config(path: str | None, overrides: list[str] = ()) -> Config:
 def _check(cfg: Config) -> None:
     """Settings whose values form a closed set or a range: wrong ones fail here, not hours into a run."""
     u, s = cfg.generator.unet, cfg.generator.schedule
+    if not 0 <= u.p_palette <= 1:
+        raise ConfigError(f"generator.unet.p_palette: expected a probability in [0, 1], got {u.p_palette}")
     if u.prediction not in ("epsilon", "v"):
         raise ConfigError(f"generator.unet.prediction: expected \"epsilon\" or \"v\", got {u.prediction!r}")
     if s.kind not in ("linear", "scaled-linear"):

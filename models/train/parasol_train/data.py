@@ -205,6 +205,19 @@ def colour_aug(x, p_gray=0.1, strength=0.15):
     return (u - m) / s
 
 
+def recolour(u, theta, sat):
+    """Per image: rotate the colours of u (NCHW in [0, 1]) by theta[i] radians about the grey axis, then scale their
+    saturation by sat[i] (0: grey); white and black stay as they are. Returns [0, 1]."""
+    k = torch.ones(3, dtype=u.dtype, device=u.device) / math.sqrt(3)
+    K = torch.stack([torch.stack([0 * k[0], -k[2], k[1]]), torch.stack([k[2], 0 * k[0], -k[0]]),
+                     torch.stack([-k[1], k[0], 0 * k[0]])])
+    c, s = torch.cos(theta).view(-1, 1, 1), torch.sin(theta).view(-1, 1, 1)
+    R = c * torch.eye(3, dtype=u.dtype, device=u.device) + s * K + (1 - c) * torch.outer(k, k)
+    u = torch.einsum("bij,bjhw->bihw", R, u)
+    g = u.mean(1, keepdim=True)
+    return (g + sat.view(-1, 1, 1, 1) * (u - g)).clamp(0, 1)
+
+
 def palette_transform(x, rng):
     """Random fixed hue rotation (about the grey axis) + saturation scale, same for the whole class batch."""
     m = torch.tensor(MEAN).view(1, 3, 1, 1)

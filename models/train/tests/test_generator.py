@@ -130,3 +130,32 @@ class DecoderFineTuneTest(unittest.TestCase):
             self.assertEqual(decoder_tag(ck), "vae@5:1.250000+decoder@3")
             _, plain, _, ck = load_vae(cfg, fine_tuned=False)
             self.assertTrue(torch.equal(plain.out.weight, dec.state_dict()["out.weight"]))
+
+
+class RecolourTest(unittest.TestCase):
+    """The palette pseudo-styles of the UNet stage: one transform per image, white stays white."""
+
+    def test_identity_grey_and_white(self):
+        import math
+
+        from parasol_train.data import recolour
+
+        g = torch.Generator().manual_seed(1)
+        u = torch.rand(3, 3, 8, 8, generator=g)
+        u[:, :, 0, 0] = 1.0  # a white pixel
+        same = recolour(u, torch.zeros(3), torch.ones(3))
+        self.assertLess(float((same - u).abs().max()), 1e-6)
+        out = recolour(u, torch.tensor([1.0, 2.0, math.pi]), torch.tensor([1.0, 0.0, 0.7]))
+        self.assertLess(float((out[:, :, 0, 0] - 1).abs().max()), 1e-5)  # white stays white
+        grey = out[1]
+        self.assertLess(float((grey - grey.mean(0, keepdim=True)).abs().max()), 1e-6)  # saturation 0: grey
+        self.assertGreater(float((out[0] - u[0]).abs().max()), 0.05)  # a rotation changes colours
+        # a rotation keeps each pixel's grey level (the mean of its channels) where nothing clips
+        inside = (out[0] > 0) & (out[0] < 1)
+        if bool(inside.all(0).any()):
+            m = inside.all(0)
+            self.assertLess(float((out[0].mean(0)[m] - u[0].mean(0)[m]).abs().max()), 1e-5)
+
+    def test_p_palette_is_a_probability(self):
+        with self.assertRaises(ConfigError):
+            load_config(None, ["generator.unet.p_palette=1.5"])

@@ -22,6 +22,7 @@ embeddings and the schedule live on the device; batch indices, condition drops, 
 step's CPU generator and moved there, so every device sees the same batches. On the CPU a resumed run is bitwise the
 run it continues; on CUDA (TF32 / bf16 kernels) it continues the same data order but not bitwise the same weights."""
 import dataclasses
+import math
 import os
 
 import numpy as np
@@ -29,7 +30,7 @@ import torch
 
 from ..checkpoints import ckpt_path, load_frozen_encoders, load_vae, vae_tag
 from ..config import Config, NoiseSchedule
-from ..data import split_images, to_pm1
+from ..data import recolour, split_images, to_pm1
 from ..models.generator import EMA, latent_shape, make_generator
 from ..runtime import log, n_params, setup
 from ..schedule import T, alphas_cumprod, spec_of
@@ -60,7 +61,7 @@ class UnetStage(TrainStage):
         self.take_schedule(c)
         dev = self.use_device(cfg.runtime)
         self.seed = cfg.generator.seed
-        _, X = split_images(cfg.path("gen"), cfg.path("corpus"), generator_items(cfg), train=True)
+        items, X = split_images(cfg.path("gen"), cfg.path("corpus"), generator_items(cfg), train=True)
         trip = np.load(triplets_path(cfg), allow_pickle=False)
         self.xs, self.ys, self.ss = (torch.from_numpy(trip[k]).to(dev) for k in ("x", "y", "s"))
         if len(self.xs) == 0:
@@ -71,6 +72,11 @@ class UnetStage(TrainStage):
         enc, self.dec = enc.to(dev), dec.to(dev)
         self.vae = vae_tag(vck)
         self.Z = train_latents(os.path.join(cfg.path("gen"), "latents.npz"), X, enc, self.scale, self.vae, dev).to(dev)
+        if c.p_palette > 0:  # recoloured rows are encoded afresh each step: keep the pixels and the encoder
+            ids = [str(i) for i in trip["ids"]]
+            if ids != [it["id"] for it in items]:
+                raise ValueError("unet: the triplets were made from other train images; rerun the triplets stage")
+            self.X, self.enc = torch.from_numpy(X).to(dev), enc
         C, A, self.encoders = load_frozen_encoders(cfg)
         self.C, self.A = C.to(dev), A.to(dev)
         if self.encoders != str(trip["tag"]):
@@ -119,6 +125,32 @@ class UnetStage(TrainStage):
             return abar.sqrt() * zt - (1 - abar).sqrt() * out
         return (zt - (1 - abar).sqrt() * out) / abar.sqrt()
 
+    @torch.no_grad()
+    def recoloured(self, b, z0, a_s, g):
+        """z0 and a_s with a p_palette share of the rows replaced by those of a palette pseudo-style: x and s both
+        recoloured by one random transform per row (hue rotation in [0.35, 2 pi - 0.35], saturation 0 / U(0.4, 1.3)
+        / 1 / 1 as the style tower's), x re-encoded, s's style vector recomputed. Draws come after the step's
+        others, so p_palette = 0 leaves every batch as it was."""
+        n = len(b)
+        pick = torch.rand(n, generator=g) < self.c.p_palette
+        theta = 0.35 + torch.rand(n, generator=g) * (2 * math.pi - 0.7)
+        kind = torch.randint(0, 4, (n,), generator=g)
+        sat = torch.where(kind == 0, torch.zeros(n), torch.where(kind == 1, 0.4 + 0.9 * torch.rand(n, generator=g),
+                                                                torch.ones(n)))
+        rows = torch.nonzero(pick).flatten()
+        if len(rows) == 0:
+            return z0, a_s
+        dev = self.device
+        th, sa = theta[rows].to(dev), sat[rows].to(dev)
+        rb = b[rows.to(dev)]
+        pix = lambda idx: self.X[idx].permute(0, 3, 1, 2).float() / 255.0
+        x = recolour(pix(self.xs[rb]), th, sa) * 2 - 1
+        s = recolour(pix(self.ss[rb]), th, sa) * 2 - 1
+        z0, a_s = z0.clone(), a_s.clone()
+        z0[rows.to(dev)] = self.enc(x) * self.scale
+        a_s[rows.to(dev)] = self.A(s)
+        return z0, a_s
+
     def fixed_eval(self, net):
         """plain eps-MSE of a fixed set (128 triplets at evenly spread t), conditions on / both null."""
         fix, fix_t = self.fix, self.fix_t
@@ -146,6 +178,8 @@ class UnetStage(TrainStage):
         sm = (torch.rand(B, generator=g) >= c.p_drop).float().to(dev)
         t = torch.randint(0, T, (B,), generator=g).to(dev)
         noise = torch.randn(z0.shape, generator=g).to(dev)
+        if c.p_palette > 0:
+            z0, a_s = self.recoloured(b, z0, a_s, g)
         abar = self.ac[t].view(-1, 1, 1, 1)
         zt = abar.sqrt() * z0 + (1 - abar).sqrt() * noise
         with self.autocast():
