@@ -31,7 +31,6 @@ import {
   compareFused,
   explainWeighted,
   fuse,
-  fuseWeighted,
   isWindowed,
   SEARCH_MODALITIES,
   type Candidate,
@@ -622,7 +621,7 @@ export class SearchEngine {
     accept: (seq: number) => boolean,
     lexical: LexicalQuery,
     kinds: QueryKinds | undefined,
-  ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
+  ): Promise<{ ranked: RankedCandidate[]; truncated: boolean; bound: number }> {
     const modalities = vectorModalities(weights);
     const { lists, joint } = await this.vectorLists(descriptors, weights, 'weighted', depth, constraint, kinds);
     const seqs = [...new Set([...lists.flat(), ...lexical.hits.slice(0, depth)].map((hit) => hit.seq))].filter(accept);
@@ -633,7 +632,9 @@ export class SearchEngine {
     const candidates = await this.scoreExactly(seqs, descriptors, modalities, lexical, cosines);
     // A vector list that came back short holds every acceptable item: so does the pool.
     const truncated = lists.every((hits) => hits.length >= depth);
-    return { ranked: fuseWeighted(candidates, weights), truncated, bound: Number.NEGATIVE_INFINITY };
+    // The weighted sum alone (fuseWeighted's float): only the page's explanations are built, when asked.
+    const ranked = candidates.map((candidate): RankedCandidate => ({ ...candidate, score: weightedScore(candidate.scores, weights) }));
+    return { ranked: ranked.sort(compareFused), truncated, bound: Number.NEGATIVE_INFINITY };
   }
 
   /**
