@@ -2,7 +2,7 @@
  * The words' (lexical signal's) cost, side by side with the same text query without them:
  *
  *   npm run build && node dist/bench/words.js [--items 100000] [--data DIR] [--seconds 6] [--out DIR]
- *     [--scenarios worst,realistic] [--name FILE-STEM]
+ *     [--scenarios worst,realistic] [--name FILE-STEM] [--windows 64,256]
  *
  * Two corpora, the same items and vectors, different words:
  *
@@ -31,7 +31,9 @@
  * (where the difference goes), and how many pool rounds (index searches) a query took.
  * `pageRecall`: how much of the exact weighted-fusion top k (content cosine and the words' score
  * computed for every item) the engine's first page holds, for the typical texts that match a
- * word — what the engine's bounded pool and deepening give up.
+ * word — what the engine's fixed window of candidates gives up (SearchEngineOptions.wordsWindow).
+ * `windows` (with `--windows`): the matching and common texts' CPU ratios and the page recall again
+ * on engines with other words windows, over the same store: the trade-off between cost and recall.
  *
  * Writes `<out>/<date>-<name>.json` (default name `words-<items>`) with os.loadavg() at start and
  * end. Measures, never asserts.
@@ -45,7 +47,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, PACKAGE_ROOT } from '../src/config.js';
 import Database from 'better-sqlite3';
 import { openContext, type ParasolContext } from '../src/context.js';
-import type { SearchEngine } from '../src/search/engine.js';
+import { DEFAULT_ENGINE_OPTIONS, SearchEngine } from '../src/search/engine.js';
 import { lexicalPivot, saturate } from '../src/search/lexical.js';
 import type { Catalog, Store } from '../src/store/types.js';
 import { dot } from '../src/vectors.js';
@@ -141,17 +143,21 @@ async function phases(engine: SearchEngine, store: Store, texts: string[], secon
   const wrap = <T extends object>(target: T, name: string, label: string, onCall?: (args: unknown[]) => void) => {
     const own = Object.prototype.hasOwnProperty.call(target, name);
     const original = (target as Record<string, unknown>)[name] as (...args: unknown[]) => unknown;
-    (target as Record<string, unknown>)[name] = async function (this: unknown, ...args: unknown[]) {
+    const record = (started: number) => {
+      const entry = spent.get(label) ?? { ms: 0, calls: 0 };
+      entry.ms += performance.now() - started;
+      entry.calls++;
+      spent.set(label, entry);
+    };
+    // A synchronous method stays synchronous (writeStamp: the caches compare its value, and a
+    // promise in its place would empty them on every query).
+    (target as Record<string, unknown>)[name] = function (this: unknown, ...args: unknown[]) {
       onCall?.(args);
       const started = performance.now();
-      try {
-        return await original.apply(this, args);
-      } finally {
-        const entry = spent.get(label) ?? { ms: 0, calls: 0 };
-        entry.ms += performance.now() - started;
-        entry.calls++;
-        spent.set(label, entry);
-      }
+      const result = original.apply(this, args);
+      if (result instanceof Promise) return result.finally(() => record(started));
+      record(started);
+      return result;
     };
     restore.push(() => {
       if (own) (target as Record<string, unknown>)[name] = original;
@@ -193,25 +199,48 @@ async function phases(engine: SearchEngine, store: Store, texts: string[], secon
   return { queries: n, meanTotalMs: round(totals.reduce((a, b) => a + b, 0) / n), calls, engine: engineMeans, rounds, depths };
 }
 
-/** Mean share of the exact top k (weighted fusion of content and words, over every item) on the engine's first page. */
-async function pageRecall(engine: SearchEngine, catalog: Catalog, texts: string[]): Promise<{ texts: number; recallAtK: number; min: number }> {
+/** The exact weighted-fusion top k (content cosine and the words' score, computed for every item) of each text that matches a word. */
+async function exactTopK(engine: SearchEngine, catalog: Catalog, texts: string[]): Promise<Map<string, Set<number>>> {
   const items: Array<{ seq: number; vector: Float32Array }> = [];
   for await (const batch of catalog.scan(5000)) for (const item of batch) items.push({ seq: item.seq, vector: item.semantic });
-  const seqs = items.map((item) => item.seq);
-  const recalls: number[] = [];
+  const truth = new Map<string, Set<number>>();
   for (const q of texts) {
     const hits = await catalog.lexicalSearch(q, { limit: 400 });
     if (hits.length === 0) continue;
     const pivot = lexicalPivot(hits);
-    const [content, words] = await Promise.all([engine.descriptorFor({ text: q }, 'content'), catalog.lexicalScores(q, seqs)]);
+    // Every match with its BM25 (the same doubles lexicalScores gives), in one pass over the postings.
+    const matches = await catalog.lexicalSearch(q, { limit: items.length });
+    const words = new Map(matches.map((hit) => [hit.seq, hit]));
+    const content = await engine.descriptorFor({ text: q }, 'content');
     const exact = items
       .map((item) => ({ seq: item.seq, score: (dot(content, item.vector) + saturate(words.get(item.seq)?.score ?? 0, pivot)) / 2 }))
       .sort((a, b) => b.score - a.score || a.seq - b.seq);
-    const truth = new Set(exact.slice(0, K).map((hit) => hit.seq));
+    truth.set(q, new Set(exact.slice(0, K).map((hit) => hit.seq)));
+  }
+  return truth;
+}
+
+/** Mean share of the exact top k on the engine's first page, over the texts that match a word. */
+async function pageRecall(engine: SearchEngine, truth: Map<string, Set<number>>): Promise<{ texts: number; recallAtK: number; min: number }> {
+  const recalls: number[] = [];
+  for (const [q, exact] of truth) {
     const page = await engine.search({ q, k: K });
-    recalls.push(page.results.filter((r) => truth.has(r.seq)).length / K);
+    recalls.push(page.results.filter((r) => exact.has(r.seq)).length / K);
   }
   return { texts: recalls.length, recallAtK: round(recalls.reduce((a, b) => a + b, 0) / Math.max(1, recalls.length)), min: round(Math.min(...recalls)) };
+}
+
+/** The engine with another words window (SearchEngineOptions.wordsWindow) over the same store and encoders. */
+function withWindow(context: ParasolContext, wordsWindow: number): SearchEngine {
+  return new SearchEngine({ catalog: context.store.catalog, indices: context.store.indices, encoders: context.encoders, options: { wordsWindow } });
+}
+
+/** One words window's trade-off: the matching texts' cost beside the vector-only query, and the page recall. */
+interface WindowReport {
+  wordsWindow: number;
+  matching: Pair;
+  common: Pair;
+  pageRecall: { texts: number; recallAtK: number; min: number };
 }
 
 /**
@@ -313,11 +342,21 @@ interface ScenarioReport {
   firstAfterWrite: LatencySummary;
   phases: { typicalHybrid: Phases; typicalVectorOnly: Phases; matchingHybrid: Phases | null };
   pageRecall: { texts: number; recallAtK: number; min: number };
+  /** The same measures at other words windows (--windows), each on its own engine over the same store. */
+  windows: WindowReport[];
   /** How many items the common texts' words are in (share of all items), the most frequent first. */
   wordShares: Record<string, number>;
 }
 
-async function measure(context: ParasolContext, items: number, seconds: number, commonTexts: string[], typicalTexts: string[], label: string): Promise<ScenarioReport> {
+async function measure(
+  context: ParasolContext,
+  items: number,
+  seconds: number,
+  commonTexts: string[],
+  typicalTexts: string[],
+  label: string,
+  windows: number[],
+): Promise<ScenarioReport> {
   const { engine } = context;
   const catalog = context.store.catalog;
   const say = (message: string) => log(`${label}: ${message}`);
@@ -369,8 +408,21 @@ async function measure(context: ParasolContext, items: number, seconds: number, 
   say(`first common-word query after a write: p50 ${firstAfterWrite.p50Ms} ms, max ${firstAfterWrite.maxMs} ms`);
 
   say('page recall against the exact fusion');
-  const recall = await pageRecall(engine, catalog, typicalTexts);
+  const truth = await exactTopK(engine, catalog, typicalTexts);
+  const recall = await pageRecall(engine, truth);
   say(`page recall@${K}: ${recall.recallAtK} (min ${recall.min}) over ${recall.texts} texts with a matching word`);
+  const windowReports: WindowReport[] = [];
+  for (const wordsWindow of windows) {
+    const other = withWindow(context, wordsWindow);
+    const report: WindowReport = {
+      wordsWindow,
+      matching: await paired(other, matchingTexts.length > 0 ? matchingTexts : commonTexts, seconds / 2),
+      common: await paired(other, commonTexts, seconds / 2),
+      pageRecall: await pageRecall(other, truth),
+    };
+    say(`words window ${wordsWindow}: matching CPU p50 ×${report.matching.cpu.p50Ratio}, common ×${report.common.cpu.p50Ratio}, page recall ${report.pageRecall.recallAtK} (min ${report.pageRecall.min})`);
+    windowReports.push(report);
+  }
   const none = {
     hybrid: summarize([]),
     vectorOnly: summarize([]),
@@ -386,6 +438,7 @@ async function measure(context: ParasolContext, items: number, seconds: number, 
     firstAfterWrite,
     phases: { typicalHybrid: phasesHybrid, typicalVectorOnly: phasesVectorOnly, matchingHybrid: phasesMatching },
     pageRecall: recall,
+    windows: windowReports,
     wordShares,
   };
 }
@@ -408,6 +461,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       scenarios: { type: 'string', default: 'worst,realistic' },
       name: { type: 'string' },
+      windows: { type: 'string', default: '' },
     },
     strict: true,
   });
@@ -416,6 +470,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(items) || items < 1000) throw new Error(`--items must be an integer ≥ 1000, got "${values.items}"`);
   if (!(seconds > 0)) throw new Error(`--seconds must be positive, got "${values.seconds}"`);
   const scenarios = values.scenarios.split(',').map((name) => name.trim());
+  const windows = values.windows === '' ? [] : values.windows.split(',').map(Number);
+  for (const w of windows) if (!Number.isInteger(w) || w < 1) throw new Error(`--windows takes positive integers, got "${values.windows}"`);
   for (const name of scenarios) if (name !== 'worst' && name !== 'realistic') throw new Error(`--scenarios takes worst and realistic, got "${name}"`);
   const dataDir = values.data ? resolve(values.data) : await mkdtemp(join(os.tmpdir(), 'parasol-words-'));
   const realisticDir = `${dataDir}.realistic`;
@@ -436,7 +492,7 @@ async function main(): Promise<void> {
       } else if (held < items) {
         throw new Error(`${dataDir} holds ${held} items, fewer than --items ${items}: give a new --data dir`);
       }
-      if (scenarios.includes('worst')) reports.worst = await measure(context, items, seconds, COMMON_TEXTS, typicalTexts, 'worst');
+      if (scenarios.includes('worst')) reports.worst = await measure(context, items, seconds, COMMON_TEXTS, typicalTexts, 'worst', windows);
     });
     if (scenarios.includes('realistic')) {
       if (!existsSync(realisticDir)) {
@@ -445,13 +501,13 @@ async function main(): Promise<void> {
       }
       const [first, second, third] = vocabulary.byFrequency;
       const common = [first, `a ${first}`, `${first} ${second}`, `a ${second} with a ${third}`, second, `${third} and ${first}`];
-      reports.realistic = await withContext(realisticDir, (context) => measure(context, items, seconds, common, typicalTexts, 'realistic'));
+      reports.realistic = await withContext(realisticDir, (context) => measure(context, items, seconds, common, typicalTexts, 'realistic', windows));
     }
 
     const report = {
       kind: 'words',
       createdAt: new Date().toISOString(),
-      command: `node dist/bench/words.js --items ${items}${values.data ? ` --data ${values.data}` : ''} --seconds ${seconds} --scenarios ${scenarios.join(',')}`,
+      command: `node dist/bench/words.js --items ${items}${values.data ? ` --data ${values.data}` : ''} --seconds ${seconds} --scenarios ${scenarios.join(',')}${windows.length > 0 ? ` --windows ${windows.join(',')}` : ''}`,
       machine: { ...machine, loadAverageEnd: os.loadavg().map((x) => round(x, 2)) },
       git,
       items,
@@ -462,6 +518,7 @@ async function main(): Promise<void> {
         realistic: 'the same store with its titles (4-6 words) and tags (3) drawn from a Zipf law over 5000 filler words, the query texts\' adjectives and nouns (each in about 0.05-6% of the items) and title function words (a, with, and, ...)',
       },
       typicalTexts: typicalTexts.length,
+      wordsWindow: DEFAULT_ENGINE_OPTIONS.wordsWindow,
       ...reports,
     };
     const out = resolve(values.out ?? join(PACKAGE_ROOT, 'bench', 'results'));

@@ -4,8 +4,11 @@
  * Pipeline for one page: descriptors → oversampled kNN in each participating index (filters and
  * exclusions pushed into the index's accept function, so a filtered search still fills a page),
  * plus the lexical (BM25) candidates of the query text → exact cosines for every candidate in
- * every participating modality from the catalog's vectors, and exact BM25 for every candidate →
- * fusion → keyset pagination → catalog metadata for the page (and facet counts over the pool).
+ * every participating modality from the catalog's vectors (kept in memory by the vector cache),
+ * and exact BM25 for every candidate → fusion → keyset pagination → catalog metadata for the page
+ * (and facet counts over the pool). A weighted query whose words match ranks one fixed window of
+ * both lists (wordsPool); without words, or with words that match nothing, a weighted query is
+ * read from its one index or proven exact by deepening its pool.
  */
 import { performance } from 'node:perf_hooks';
 import { createError } from '../errors.js';
@@ -42,6 +45,8 @@ import {
 } from './fusion.js';
 import { requestKinds, sourceKinds, type QueryKinds, type SearchBreadth } from './breadth.js';
 import { ItemCache, type ItemCacheStats } from './item-cache.js';
+import { LexicalCache } from './lexical-cache.js';
+import { VectorCache } from './vector-cache.js';
 import { jointQuery } from './joint.js';
 import { lexicalPivot, saturate } from './lexical.js';
 import { planSearch, type QueryPlan } from './plan.js';
@@ -67,7 +72,8 @@ export interface SearchEngineOptions {
   /** ...but never more than this (and RRF always ranks over exactly this many). */
   maxCandidates: number;
   /**
-   * How many times weighted fusion may double its pool to prove a page exact. Independent
+   * How many times weighted fusion may double its pool to prove a page exact (a query without
+   * words: one whose words match ranks one fixed window, see wordsWindow). Independent
    * content and style lists can otherwise drive every query to maxCandidates (measured: 75 ms
    * instead of 3 ms at 100k items); past this the page is the best of a 2^n-times deeper pool.
    */
@@ -79,6 +85,16 @@ export interface SearchEngineOptions {
   exactFilterLimit: number;
   /** Items of recent pages kept for the catalog's current version (see ItemCache); 0 turns it off. */
   itemCacheSize: number;
+  /**
+   * A weighted query whose words match ranks one fixed window (see wordsPool): the vector index's
+   * top `wordsWindow` and the words' top `wordsWindow`, every candidate scored exactly; its pages
+   * end where the window does. Capped by maxCandidates and the lexical list (rrfWindow).
+   */
+  wordsWindow: number;
+  /** Candidates' vectors kept per modality for the catalog's current version (see VectorCache); 0 turns it off. */
+  vectorCacheSize: number;
+  /** Unfiltered words' candidate lists of recent texts kept for the catalog's current version (see LexicalCache); 0 turns it off. */
+  lexicalCacheSize: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
@@ -89,6 +105,9 @@ export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
   rocchio: DEFAULT_ROCCHIO,
   exactFilterLimit: 2000,
   itemCacheSize: 10_000,
+  wordsWindow: 256,
+  vectorCacheSize: 50_000,
+  lexicalCacheSize: 1024,
 };
 
 export interface SearchEngineDeps {
@@ -209,6 +228,8 @@ export class SearchEngine {
   private readonly resolver: DescriptorResolver;
   private readonly breadth: Pick<SearchBreadth, 'ef'> | undefined;
   private readonly pageItems: ItemCache;
+  private readonly vectors: VectorCache;
+  private readonly lexicalLists: LexicalCache;
   /** Whether the catalogue has words, as of a catalog version (asked once per version). */
   private textState: { version: number; hasText: Promise<boolean> } | null = null;
 
@@ -222,6 +243,8 @@ export class SearchEngine {
       throw new RangeError('oversample and maxCandidates must be at least 1');
     }
     this.pageItems = new ItemCache(deps.catalog, this.options.itemCacheSize);
+    this.vectors = new VectorCache(deps.catalog, this.options.vectorCacheSize);
+    this.lexicalLists = new LexicalCache(deps.catalog, this.options.lexicalCacheSize);
     this.resolver = new DescriptorResolver({
       catalog: deps.catalog,
       encoders: deps.encoders,
@@ -403,9 +426,13 @@ export class SearchEngine {
     // scores keep the words' share of the weight, and scores.text is 0).
     const wordsMatch = lexical !== null && (lexical.hits.length > 0 || lexical.full);
     const direct = exactFilter || wordsMatch || windowed ? null : this.directSource(descriptors, weights);
+    // Words that match: one fixed window of both lists, scored exactly (see wordsPool).
+    const wordsWindowed = wordsMatch && !exactFilter && !windowed;
     let depth = windowed
       ? Math.min(this.options.maxCandidates, this.options.rrfWindow)
-      : direct
+      : wordsWindowed
+        ? Math.min(this.options.maxCandidates, this.options.wordsWindow)
+        : direct
         ? // One past the page tells whether there is a next one; facets count a pool as deep as before.
           Math.min(this.options.maxCandidates, facetFields.length > 0 ? Math.max(oversampled, offset + options.k + 1) : offset + options.k + 1)
         : oversampled;
@@ -420,12 +447,14 @@ export class SearchEngine {
         ? await this.exactPool(descriptors, weights, fusion, allowed, accept, lexical)
         : direct
           ? await this.directPool(direct, descriptors, weights, depth, constraint, input.kinds)
-          : await this.pool(descriptors, weights, fusion, depth, constraint, accept, scored, lexical, input.kinds);
+          : wordsWindowed && lexical
+            ? await this.wordsPool(descriptors, weights, depth, constraint, accept, lexical, input.kinds)
+            : await this.pool(descriptors, weights, fusion, depth, constraint, accept, scored, lexical, input.kinds);
       retrieveMs += elapsed(retrieveStart);
       const fuseStart = performance.now();
       after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
       fuseMs += elapsed(fuseStart);
-      if (direct || !pool.truncated || depth >= this.options.maxCandidates || windowed) break;
+      if (direct || wordsWindowed || !pool.truncated || depth >= this.options.maxCandidates || windowed) break;
       if (deepenings++ >= this.options.maxDeepening) break;
       // One past the page must be provably in place too, or "is there a next page" could be wrong.
       const settled = after.findIndex((c) => c.score < pool.bound);
@@ -479,19 +508,54 @@ export class SearchEngine {
     accept: (seq: number) => boolean,
   ): Promise<LexicalQuery> {
     const limit = Math.min(this.options.maxCandidates, this.options.rrfWindow);
-    const found = await this.catalog.lexicalSearch(text, { limit, ...(allowed ? { allowed } : {}), ...(filter ? { filter } : {}) });
+    const found =
+      allowed || filter
+        ? await this.catalog.lexicalSearch(text, { limit, ...(allowed ? { allowed } : {}), ...(filter ? { filter } : {}) })
+        : await this.lexicalLists.search(text, limit);
     const hits = found.filter((hit) => accept(hit.seq));
     return { text, pivot: lexicalPivot(hits), hits, full: found.length >= limit };
   }
 
   /**
-   * One candidate pool: the top `depth` of each participating index, scored exactly in every
-   * modality and fused.
+   * The vector candidates of a pool: the top `depth` of each participating index, or for weighted
+   * content + style the joint index's one list in the fused order (its scores already fused over
+   * both, see joint.ts). RRF and min-max keep one list per modality: they rank each modality on its
+   * own, and its own top items must be in the window. The joint graph searches at
+   * hnsw.jointEfSearch (parasol tune does not measure it).
+   */
+  private async vectorLists(
+    descriptors: QueryDescriptors,
+    weights: ParticipatingWeights,
+    fusion: FusionMethod,
+    depth: number,
+    constraint: VectorSearchConstraint,
+    kinds: QueryKinds | undefined,
+  ): Promise<{ lists: Array<Array<{ seq: number; score: number }>>; joint: boolean }> {
+    const modalities = vectorModalities(weights);
+    if (fusion === 'weighted' && modalities.length === 2 && this.joint) {
+      const query = jointQuery(descriptors.content as Float32Array, descriptors.style as Float32Array, {
+        content: weights.content as number,
+        style: weights.style as number,
+      });
+      const hits = await this.joint.search(query.vector, depth, constraint);
+      return { lists: [hits.map((hit) => ({ seq: hit.seq, score: hit.score * query.scale }))], joint: true };
+    }
+    const lists = await Promise.all(
+      modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, this.withBreadth(constraint, m, kinds))),
+    );
+    return { lists, joint: false };
+  }
+
+  /**
+   * One candidate pool: the top `depth` of each participating index (see vectorLists), with the
+   * words' list for RRF and min-max (its whole window), scored exactly in every modality and fused.
    *
    * The bound (weighted fusion): an item outside index m's list has cosine ≤ that list's last
    * score, so an item in no list fuses to at most Σ w̄ₘ·lastₘ (Fagin's threshold). Pooled
    * items scoring at least that are in their true place; below it, an unseen item might belong.
    * When any list came back short, the pool holds every acceptable item and the bound is -∞.
+   * A weighted query whose words match never comes here (wordsPool); one whose words match
+   * nothing has no words' list, and the words add 0 to every item.
    */
   private async pool(
     descriptors: QueryDescriptors,
@@ -505,28 +569,11 @@ export class SearchEngine {
     kinds: QueryKinds | undefined,
   ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
     const modalities = vectorModalities(weights);
-    // Weighted content + style (with words) takes its vector candidates from the joint index: one
-    // list in the fused order instead of two that must go deep. RRF and min-max keep one list per
-    // modality: they rank each modality on its own, and its own top items must be in the window.
-    // The joint graph searches at hnsw.jointEfSearch (parasol tune does not measure it).
-    const joint = fusion === 'weighted' && modalities.length === 2 && this.joint ? this.joint : null;
-    const query = joint
-      ? jointQuery(descriptors.content as Float32Array, descriptors.style as Float32Array, { content: weights.content as number, style: weights.style as number })
-      : null;
-    const hitLists = joint && query
-      ? [(await joint.search(query.vector, depth, constraint)).map((hit) => ({ seq: hit.seq, score: hit.score * query.scale }))]
-      : await Promise.all(
-          modalities.map((m) => this.indices[m].search(descriptors[m] as Float32Array, depth, this.withBreadth(constraint, m, kinds))),
-        );
+    const { lists: hitLists, joint } = await this.vectorLists(descriptors, weights, fusion, depth, constraint, kinds);
     // Only a short vector list proves the pool holds every acceptable item: the lexical list
     // holds only the items with a matching word.
     const truncated = hitLists.every((hits) => hits.length >= depth);
-    // The words' list is exact, so unlike a graph index it is not oversampled: its best
-    // offset + k (doubling with each deepening) join the pool; RRF and min-max take the whole window.
-    // Measured at 100k items: the page holds as much of the exact top k with 24 of them as with 400
-    // (ties in BM25 are broken by seq, not by relevance), and each costs a vector read.
-    const reach = isWindowed(fusion) ? depth : Math.ceil(depth / this.options.oversample);
-    const lexicalHits = lexical?.hits.slice(0, reach) ?? [];
+    const lexicalHits = lexical?.hits.slice(0, depth) ?? [];
     const seqs = [...new Set([...hitLists.flat(), ...lexicalHits].map((hit) => hit.seq))].filter(accept);
     // A deeper round finds the shallower round's candidates again: score only the new ones.
     const fresh = seqs.filter((seq) => !scored.has(seq));
@@ -538,19 +585,56 @@ export class SearchEngine {
     });
     const ranked = fuse(fusion, candidates, weights);
     const totalWeight = Object.values(weights).reduce((sum, w) => sum + w, 0);
-    // An unseen item's words score at most the last pooled lexical hit's, or nothing when the
-    // pooled hits are every match.
-    const everyMatch = lexical !== null && !lexical.full && lexicalHits.length === lexical.hits.length;
-    const lastLexical = lexicalHits.length > 0 ? saturate(lexicalHits[lexicalHits.length - 1].score, lexical?.pivot ?? 1) : 1;
-    const textBound = weights.text !== undefined && !everyMatch ? (weights.text / totalWeight) * lastLexical : 0;
     // An item in no list scores at most each list's last in it (the joint list's last is already
     // fused over content and style). The index's own cosines may differ from ours in the last
     // float bits: keep a margin.
     const vectorBound = joint
       ? (((weights.content as number) + (weights.style as number)) / totalWeight) * (hitLists[0][depth - 1]?.score ?? 1)
       : modalities.reduce((sum, m, i) => sum + ((weights[m] as number) / totalWeight) * (hitLists[i][depth - 1]?.score ?? 1), 0);
-    const bound = truncated ? vectorBound + textBound + 1e-6 : Number.NEGATIVE_INFINITY;
+    const bound = truncated ? vectorBound + 1e-6 : Number.NEGATIVE_INFINITY;
     return { ranked, truncated, bound };
+  }
+
+  /**
+   * The pool of a weighted query whose words match: one fixed window, the same for every page.
+   * Candidates are the vector index's top `depth` (the joint index's for content + style) and the
+   * words' top `depth` (BM25 order); each is scored exactly in every signal (cosines from the
+   * candidates' vectors, through the vector cache; BM25 from the same postings for every
+   * candidate, however it was found) and fused by the weighted sum.
+   *
+   * Why not a proof, as pool() gives a query without words: an unseen item may carry any of the
+   * words, so the bound adds the words' last pooled score to the vectors' and is rarely beaten; the
+   * proof deepened the index search to the limit and read hundreds of vectors, and still ended as
+   * the best of its deepest pool (measured at 100k items: 6.8-9.5× the vector-only query's CPU,
+   * 0.67 of the exact fused top 24). One window, both lists as deep, costs one index search at
+   * about the vector-only query's breadth and puts more of the exact top k on the page.
+   *
+   * What it gives up: an item outside both lists (a middling cosine and middling words) is never
+   * ranked, and the ranking ends with the window: past its last candidate the cursor ends.
+   * Pagination is exact: every page ranks the same candidates with the same scores.
+   */
+  private async wordsPool(
+    descriptors: QueryDescriptors,
+    weights: ParticipatingWeights,
+    depth: number,
+    constraint: VectorSearchConstraint,
+    accept: (seq: number) => boolean,
+    lexical: LexicalQuery,
+    kinds: QueryKinds | undefined,
+  ): Promise<{ ranked: RankedCandidate[]; truncated: boolean; bound: number }> {
+    const modalities = vectorModalities(weights);
+    const { lists, joint } = await this.vectorLists(descriptors, weights, 'weighted', depth, constraint, kinds);
+    const seqs = [...new Set([...lists.flat(), ...lexical.hits.slice(0, depth)].map((hit) => hit.seq))].filter(accept);
+    // One modality's index scores with the exact cosine (as a query without words is ranked by
+    // it): only the words' candidates need their vectors.
+    const own = !joint && modalities.length === 1 && this.indices[modalities[0]].exactScores;
+    const cosines = own ? new Map(lists[0].map((hit) => [hit.seq, hit.score])) : null;
+    const candidates = await this.scoreExactly(seqs, descriptors, modalities, lexical, cosines);
+    // A vector list that came back short holds every acceptable item: so does the pool.
+    const truncated = lists.every((hits) => hits.length >= depth);
+    // The weighted sum alone (fuseWeighted's float): only the page's explanations are built, when asked.
+    const ranked = candidates.map((candidate): RankedCandidate => ({ ...candidate, score: weightedScore(candidate.scores, weights) }));
+    return { ranked: ranked.sort(compareFused), truncated, bound: Number.NEGATIVE_INFINITY };
   }
 
   /**
@@ -640,7 +724,7 @@ export class SearchEngine {
   }
 
   /**
-   * Cosines from the catalog's vectors for every candidate in every participating modality, so
+   * Cosines from the catalog's vectors (held in the vector cache) for every candidate in every participating modality, so
    * that an item found by one index still has its score in the other, and a score never depends
    * on which index found it. Candidates the catalog no longer holds (deleted since indexing) drop out.
    */
@@ -649,25 +733,34 @@ export class SearchEngine {
     descriptors: QueryDescriptors,
     modalities: SearchModality[],
     lexical: LexicalQuery | null,
+    /** One modality only: cosines known already (its index's exact scores), by seq. */
+    cosines: ReadonlyMap<number, number> | null = null,
   ): Promise<Candidate[]> {
+    const unscored = cosines ? seqs.filter((seq) => !cosines.has(seq)) : seqs;
+    // The words' own hits carry their BM25 already (the same doubles lexicalScores gives): ask
+    // only for the others.
+    const listed = lexical ? new Map(lexical.hits.map((hit) => [hit.seq, hit])) : null;
+    const unlisted = listed ? seqs.filter((seq) => !listed.has(seq)) : [];
     const [vectors, words] = await Promise.all([
-      Promise.all(modalities.map((m) => this.catalog.getVectorsBySeq(seqs, STORE_MODALITY[m]))),
-      lexical && seqs.length > 0 ? this.catalog.lexicalScores(lexical.text, seqs) : null,
+      Promise.all(modalities.map((m) => this.vectors.get(unscored, STORE_MODALITY[m]))),
+      lexical && unlisted.length > 0 ? this.catalog.lexicalScores(lexical.text, unlisted) : null,
     ]);
     const candidates: Candidate[] = [];
     for (const seq of seqs) {
       const scores: ModalityScores = { content: null, style: null, text: null };
       let live = true;
       modalities.forEach((modality, i) => {
-        const vector = vectors[i].get(seq);
-        if (!vector) live = false;
+        const known = cosines?.get(seq);
+        const vector = known === undefined ? vectors[i].get(seq) : undefined;
+        if (known !== undefined) scores[modality] = known;
+        else if (!vector) live = false;
         else scores[modality] = dot(descriptors[modality] as Float32Array, vector);
       });
       if (!live) continue;
       const candidate: Candidate = { seq, scores };
       if (lexical) {
-        // BM25 from the same call for every candidate, however it was found: no match scores 0.
-        const hit = words?.get(seq);
+        // BM25 for every candidate, however it was found: no match scores 0.
+        const hit = listed?.get(seq) ?? words?.get(seq);
         scores.text = hit ? saturate(hit.score, lexical.pivot) : 0;
         candidate.terms = hit?.terms ?? [];
       }

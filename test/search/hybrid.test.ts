@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SearchEngine, type SearchResponse } from '../../src/search/engine.js';
+import { compareFused } from '../../src/search/fusion.js';
 import { lexicalPivot, saturate } from '../../src/search/lexical.js';
 import type { SearchRequestInput } from '../../src/search/query.js';
 import { openEmbeddedStore } from '../../src/store/embedded.js';
@@ -251,6 +252,77 @@ describe('the lexical signal', () => {
     const pizza = response.results.find((r) => r.id === 'pizza-0');
     expect(pizza?.aliases).toEqual(['pizza-0-sku2']);
     expect(ids(response)).not.toContain('pizza-0-sku2');
+  });
+});
+
+describe('a weighted query whose words match ranks one fixed window', () => {
+  const windowed = (wordsWindow: number) =>
+    new SearchEngine({ catalog: t.store.catalog, indices: t.store.indices, encoders: new FakeEncoders(), options: { wordsWindow, maxCandidates: 200 } });
+
+  /** The fused ranking (content + words, weights 1:1) of the given seqs, from the catalog's own vectors and BM25. */
+  async function fusedBySeq(q: string, seqs: number[]): Promise<Array<{ seq: number; score: number }>> {
+    const content = await engine.descriptorFor({ text: q }, 'content');
+    const pivot = lexicalPivot(await t.store.catalog.lexicalSearch(q, { limit: 400 }));
+    const vectors = await t.store.catalog.getVectorsBySeq(seqs, 'semantic');
+    const words = await t.store.catalog.lexicalScores(q, seqs);
+    return seqs
+      .map((seq) => ({ seq, score: (dot(content, vectors.get(seq) as Float32Array) + saturate(words.get(seq)?.score ?? 0, pivot)) / 2 }))
+      .sort((a, b) => b.score - a.score || a.seq - b.seq);
+  }
+
+  it('ranks the vector index\'s top window and the words\' top window, each candidate scored exactly; the cursor ends with the window', async () => {
+    const q = 'cat pizza';
+    const target = windowed(6);
+    const pages = await allPages(target, { q, k: 4 });
+    const walked = pages.flatMap((page) => page.results);
+    const content = await engine.descriptorFor({ text: q }, 'content');
+    const vectorTop = await t.store.indices.semantic.search(content, 6);
+    const wordsTop = (await t.store.catalog.lexicalSearch(q, { limit: 400 })).slice(0, 6);
+    const window = [...new Set([...vectorTop, ...wordsTop].map((hit) => hit.seq))];
+    expect(window.length).toBeGreaterThan(6);
+    const expected = new Map((await fusedBySeq(q, window)).map((e) => [e.seq, e.score]));
+    expect(walked.map((r) => r.seq).sort((a, b) => a - b)).toEqual([...expected.keys()].sort((a, b) => a - b));
+    walked.forEach((r, i) => {
+      // The index's own cosine for its hits (float32 sums) differs from ours in the last bits only.
+      expect(r.score).toBeCloseTo(expected.get(r.seq) as number, 6);
+      expect(r.score).toBeCloseTo(((r.scores.content as number) + (r.scores.text as number)) / 2, 12);
+      if (i > 0) expect(compareFused(walked[i - 1], r)).toBeLessThan(0);
+    });
+    // Past the window's last candidate there is no next page; the lists were cut, so no total.
+    expect(pages[pages.length - 1].nextCursor).toBeNull();
+    expect(pages[0].total).toBeUndefined();
+    // One deep page asks for more than the window holds: it is the walk, no more.
+    const deep = await target.search({ q, k: 100 });
+    expect(ids(deep)).toEqual(walked.map((r) => r.id));
+    expect(deep.nextCursor).toBeNull();
+  });
+
+  it('with a window as large as the catalogue, the page is the exact fused top k over every item', async () => {
+    const q = 'pizza dog';
+    const everything: number[] = [];
+    for await (const batch of t.store.catalog.scan(100)) everything.push(...batch.map((item) => item.seq));
+    const exact = await fusedBySeq(q, everything);
+    const response = await windowed(200).search({ q, k: 12 });
+    expect(response.results.map((r) => r.seq)).toEqual(exact.slice(0, 12).map((e) => e.seq));
+    expect(response.total).toBe(everything.length);
+  });
+
+  it('scores a repeated query\'s candidates from memory: no vector is read back from the catalog', async () => {
+    let vectorReads = 0;
+    const catalog = t.store.catalog;
+    const counting = Object.assign(Object.create(catalog) as typeof catalog, {
+      getVectorsBySeq: (seqs: number[], modality: 'semantic' | 'style') => {
+        vectorReads += seqs.length;
+        return catalog.getVectorsBySeq(seqs, modality);
+      },
+    });
+    const target = new SearchEngine({ catalog: counting, indices: t.store.indices, encoders: new FakeEncoders(), options: { wordsWindow: 8 } });
+    const first = await target.search({ q: 'dog pizza', style: 'oil', k: 5 });
+    expect(vectorReads).toBeGreaterThan(0);
+    vectorReads = 0;
+    const again = await target.search({ q: 'dog pizza', style: 'oil', k: 5 });
+    expect(vectorReads).toBe(0);
+    expect(again.results.map((r) => [r.id, r.score])).toEqual(first.results.map((r) => [r.id, r.score]));
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SearchEngine } from '../../src/search/engine.js';
+import { lexicalPivot, saturate } from '../../src/search/lexical.js';
 import { idFromHash } from '../../src/store/sqlite-catalog.js';
 import type { ItemInput, ItemWithVectors, Store } from '../../src/store/types.js';
 import { dot } from '../../src/vectors.js';
@@ -889,6 +890,36 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
           await engine.search({ q: 'dog', style: 'oil', weights: { content: 2, style: 1, text: 0 }, filters: { sources: ['demo'], tags: ['ink'] }, k: 40 }),
           oracle((item) => item.source === 'demo' && item.tags.includes('ink'), 40),
         );
+      });
+
+      it('a words query whose window holds the whole catalogue ranks it as brute force does, on the store\'s own BM25', async () => {
+        await opened.cleanup();
+        opened = await openFreshStore({ semantic: SEMANTIC_DIM, style: STYLE_DIM });
+        store = opened.store;
+        const corpus = corpusItems();
+        await store.catalog.addBatch(corpus);
+        await store.sync();
+        const engine = new SearchEngine({ catalog: store.catalog, indices: store.indices, encoders: new FakeEncoders(), options: { wordsWindow: 200, maxCandidates: 200 } });
+        const q = 'dog boats';
+        const qc = textVector('semantic', q);
+        const qs = textVector('style', 'oil');
+        const pivot = lexicalPivot(await store.catalog.lexicalSearch(q, { limit: 200 }));
+        const seqs = new Map((await Promise.all(corpus.map((item) => store.catalog.get(item.id)))).map((item) => [item?.id, item?.seq as number]));
+        const words = await store.catalog.lexicalScores(q, [...seqs.values()]);
+        const want = corpus
+          .map((item) => {
+            const text = saturate(words.get(seqs.get(item.id) as number)?.score ?? 0, pivot);
+            return { id: item.id, text, score: (2 * dot(qc, item.semantic) + dot(qs, item.style) + text) / 4 };
+          })
+          .sort((a, b) => b.score - a.score)
+          .slice(0, 20);
+        const response = await engine.search({ q, style: 'oil', weights: { content: 2, style: 1, text: 1 }, k: 20 });
+        expect(response.results.map((r) => r.id)).toEqual(want.map((w) => w.id));
+        response.results.forEach((r, i) => {
+          expect(r.scores.text).toBeCloseTo(want[i].text, 9);
+          expect(r.score).toBeCloseTo(want[i].score, 5);
+        });
+        expect(want.some((w) => w.text > 0)).toBe(true);
       });
     });
   });
