@@ -6,7 +6,8 @@
  *
  * Small images (icons: the demo corpus) are decoded once, for the blank check and for both towers
  * (opaque ones at the model's size go to the models without another sharp pipeline); a source
- * that rasterises its images itself hands over the pixels with the bytes (SourceItem.rendered).
+ * that rasterises its images itself hands over just the pixels (SourceItem.rendered), which are
+ * hashed, checked and encoded as they are: no PNG is written, probed or decoded for them.
  *
  * Both cores work: the encoders run a batch's models on their worker threads while the next
  * batches are read, rendered, probed and decoded on sharp's threads and the JS thread commits the
@@ -14,7 +15,6 @@
  * the models never wait for a commit. At most PREPARED_AHEAD batches are in flight besides the
  * one committing, and the encoders bound the pixels decoded at once, so memory stays bounded.
  */
-import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { decodeImage, type DecodedImage } from '../src/encoders/image.js';
 import type { ImageDescriptors, PreparedImage, StagedImageDescriber } from '../src/encoders/types.js';
@@ -23,6 +23,7 @@ import type { Catalog, Item, ItemInput } from '../src/store/types.js';
 import { Progress } from '../src/progress.js';
 import type { ProgressSink } from '../src/progress.js';
 import { BLANK_CHECK_SIDE, isBlankImage, isBlankPixels } from './blank.js';
+import { bytesHash, pixelsHash } from './content-hash.js';
 import type { IngestSource, SkippedRow, SourceItem } from './sources/types.js';
 
 export interface IngestTarget {
@@ -90,12 +91,19 @@ type Encoded = Map<Prepared, Settled<ImageDescriptors>>;
 
 interface Prepared {
   item: SourceItem;
-  bytes: Buffer;
+  /** The encoded image, read once when first needed: a rendered item's only for a thumbnail or a late decode. */
+  bytes: () => Promise<Buffer>;
   hash: string;
   width: number;
   height: number;
   /** The model inputs, decoded ahead; absent when the content is already stored. */
   pixels: Promise<Settled<PreparedImage>> | undefined;
+}
+
+/** `read` called at most once, its promise shared. */
+function once<T>(read: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => (value ??= read());
 }
 
 function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
@@ -137,7 +145,7 @@ export async function probeImage(bytes: Buffer, maxPixels: number): Promise<{ wi
   return { width, height };
 }
 
-/** The size of pixels a source decoded itself, held to the same limit as a probed image. */
+/** The size of pixels a source rendered itself, held to the same limit as a probed image. */
 function checkSize(image: DecodedImage, maxPixels: number): { width: number; height: number } {
   const { width, height } = image;
   if (width * height > maxPixels) throw new SkipError('too-large', `${width}×${height} exceeds the ${maxPixels}-pixel limit`);
@@ -198,23 +206,60 @@ export async function ingest(
   const saveEvery = options.saveEvery ?? 20;
   let batchesSinceSave = 0;
 
-  const prepare = async (item: SourceItem): Promise<Prepared | undefined> => {
+  /**
+   * Whether the store holds rendered items hashed by their PNG bytes, as every store did before
+   * pixel hashes (content-hash.ts): then the whole run keeps that scheme, so repeats and aliases
+   * still dedupe against what is stored. The first batch holding a rendered item already stored
+   * under its explicit id tells, by which of the two hashes that item is stored under; until one
+   * does (a fresh store), the pixels are hashed. Batches ask in order, each after the one before.
+   */
+  let renderedScheme: Promise<'pixels' | 'bytes' | undefined> = Promise.resolve(undefined);
+  const schemeOf = async (items: SourceItem[]): Promise<'pixels' | 'bytes' | undefined> => {
+    for (const item of items) {
+      if (!item.rendered || item.meta.id === undefined) continue;
+      const owner = await target.catalog.get(item.meta.id);
+      if (!owner) continue;
+      try {
+        if (owner.contentHash === pixelsHash(await item.rendered())) return 'pixels';
+        if (owner.contentHash === bytesHash(await item.bytes())) return 'bytes';
+      } catch {
+        // An item that fails to render tells nothing; it is skipped with its reason when prepared.
+      }
+    }
+    return undefined;
+  };
+  const schemeFor = (items: SourceItem[]): Promise<'pixels' | 'bytes' | undefined> => {
+    if (!items.some((item) => item.rendered)) return renderedScheme;
+    renderedScheme = renderedScheme.then((known) => known ?? schemeOf(items));
+    return renderedScheme;
+  };
+
+  const prepare = async (item: SourceItem, hashRenderedBytes: boolean): Promise<Prepared | undefined> => {
     try {
+      const bytes = once(() => item.bytes());
       const rendered = item.rendered ? await item.rendered() : undefined;
-      const bytes = rendered ? rendered.bytes : await item.bytes();
-      const hash = createHash('sha256').update(bytes).digest('hex');
-      const { width, height } = rendered ? checkSize(rendered.image, options.maxPixels) : await probeImage(bytes, options.maxPixels);
+      let hash: string;
+      let size: { width: number; height: number };
+      if (rendered) {
+        size = checkSize(rendered, options.maxPixels);
+        hash = hashRenderedBytes ? bytesHash(await bytes()) : pixelsHash(rendered);
+      } else {
+        const read = await bytes();
+        hash = bytesHash(read);
+        size = await probeImage(read, options.maxPixels);
+      }
+      const { width, height } = size;
       // Stored content is counted as a duplicate at commit: no need to decode it (nor to check it is blank).
       const stored = (await target.catalog.findByHash(hash)) !== undefined;
       if (stored) return { item, bytes, hash, width, height, pixels: undefined };
       if (width <= BLANK_CHECK_SIDE && height <= BLANK_CHECK_SIDE) {
         // Small enough for the blank check to read every pixel: decode once (if the source has not), for it and for the towers.
-        const decoded = rendered?.image ?? (await decodeImage(bytes, { limitInputPixels: options.maxPixels }));
+        const decoded = rendered ?? (await decodeImage(await bytes(), { limitInputPixels: options.maxPixels }));
         if (isBlankPixels(decoded.pixels)) throw new SkipError('blank', 'blank image');
         return { item, bytes, hash, width, height, pixels: settle(encoders.prepareDecoded(decoded)) };
       }
-      if (await isBlankImage(bytes, { maxPixels: options.maxPixels })) throw new SkipError('blank', 'blank image');
-      const pixels = rendered ? encoders.prepareDecoded(rendered.image) : encoders.prepareImage(bytes);
+      if (await isBlankImage(await bytes(), { maxPixels: options.maxPixels })) throw new SkipError('blank', 'blank image');
+      const pixels = rendered ? encoders.prepareDecoded(rendered) : encoders.prepareImage(await bytes());
       return { item, bytes, hash, width, height, pixels: settle(pixels) };
     } catch (error) {
       const { kind, reason } = classify(error);
@@ -230,7 +275,7 @@ export async function ingest(
    */
   const encode = async (batch: Prepared[]): Promise<Encoded> => {
     const out: Encoded = new Map();
-    const pixels = await Promise.all(batch.map((p) => p.pixels ?? settle(encoders.prepareImage(p.bytes))));
+    const pixels = await Promise.all(batch.map((p) => p.pixels ?? settle(p.bytes().then((bytes) => encoders.prepareImage(bytes)))));
     const ready: Array<{ p: Prepared; image: PreparedImage }> = [];
     batch.forEach((p, i) => {
       const settled = pixels[i];
@@ -276,8 +321,10 @@ export async function ingest(
     });
   };
 
-  const prepareBatch = async (pending: SourceItem[]): Promise<Prepared[]> =>
-    (await Promise.all(pending.map(prepare))).filter((p): p is Prepared => p !== undefined);
+  const prepareBatch = async (pending: SourceItem[]): Promise<Prepared[]> => {
+    const hashRenderedBytes = (await schemeFor(pending)) === 'bytes';
+    return (await Promise.all(pending.map((item) => prepare(item, hashRenderedBytes)))).filter((p): p is Prepared => p !== undefined);
+  };
 
   /** Dedupes against the catalog (which earlier batches have just changed), encodes, commits. */
   const commit = async (pending: SourceItem[], prepared: Prepared[], encoded: Encoded): Promise<void> => {
@@ -319,7 +366,7 @@ export async function ingest(
         Promise.all(
           fresh.map((p) =>
             p.item.storeThumbnail
-              ? makeThumbnail(p.bytes, options.thumbnailSize, options.maxPixels).catch(() => undefined)
+              ? p.bytes().then((bytes) => makeThumbnail(bytes, options.thumbnailSize, options.maxPixels)).catch(() => undefined)
               : Promise.resolve(undefined),
           ),
         ),

@@ -5,7 +5,7 @@
  */
 import { buildCorpus, iconOf } from '../../corpus/corpus.js';
 import type { CorpusItem } from '../../corpus/corpus.js';
-import { renderIcon, renderIconWithPixels } from '../../corpus/render.js';
+import { renderIcon, renderIconPixels } from '../../corpus/render.js';
 import type { IngestSource, SourceItem } from './types.js';
 
 export const DEMO_SOURCE_KIND = 'emoji-demo';
@@ -60,10 +60,7 @@ export function demoSource(options: { renderSize: number; sets?: string[]; limit
             },
           },
           bytes: () => renderIcon(set, icon, options.renderSize),
-          rendered: async () => {
-            const { png, pixels } = await renderIconWithPixels(set, icon, options.renderSize);
-            return { bytes: png, image: pixels };
-          },
+          rendered: () => renderIconPixels(set, icon, options.renderSize),
           storeThumbnail: false,
         };
       }

@@ -21,11 +21,12 @@ export interface SourceItem {
   /** Reads the original bytes; a rejection skips the item with its reason. */
   bytes(): Promise<Buffer>;
   /**
-   * The bytes with their pixels, for a source that makes both at once (the demo rasterises its
-   * SVGs): ingestion then does not probe or decode them again. `image` must be what decoding
-   * `bytes` gives.
+   * The pixels, for a source that rasterises its images itself (the demo renders its SVGs):
+   * ingestion then neither writes, probes nor decodes an encoded image, and identifies the item
+   * by these pixels (content-hash.ts). They must be what decoding `bytes()` gives, which is read
+   * only where an encoded image is still needed (a thumbnail, a store hashed by bytes).
    */
-  rendered?(): Promise<{ bytes: Buffer; image: DecodedImage }>;
+  rendered?(): Promise<DecodedImage>;
   /** Vector originals (the demo's SVGs) are re-rendered on demand instead of storing a thumbnail. */
   storeThumbnail: boolean;
 }

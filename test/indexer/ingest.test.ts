@@ -7,6 +7,7 @@ import { loadEncoders } from '../../src/encoders/index.js';
 import type { LoadedEncoders } from '../../src/encoders/index.js';
 import { openEmbeddedStore } from '../../src/store/embedded.js';
 import type { EmbeddedStore } from '../../src/store/embedded.js';
+import { bytesHash, pixelsHash } from '../../indexer/content-hash.js';
 import { ingest } from '../../indexer/ingest.js';
 import type { IngestOptions } from '../../indexer/ingest.js';
 import { demoSource } from '../../indexer/sources/demo.js';
@@ -271,6 +272,64 @@ describe('ingest the demo corpus', () => {
       expect(maxAbsDiff(stored!.semantic, expected[i].semantic)).toBeLessThan(1e-6);
       expect(maxAbsDiff(stored!.style, expected[i].style)).toBeLessThan(1e-6);
     }
+    await store.close();
+  });
+});
+
+describe('content hashes of rendered items', () => {
+  const demo = () => demoSource({ renderSize: 32, sets: ['openmoji'], limit: 12 });
+  async function demoItems(): Promise<SourceItem[]> {
+    const items: SourceItem[] = [];
+    for await (const item of demo().items()) items.push(item);
+    return items;
+  }
+  /** The first item again under another id: the same image, to be kept as an alias of the stored one. */
+  const withCopyOfFirst = (items: SourceItem[]): SourceItem[] => [...items, { ...items[0], key: 'copy', meta: { ...items[0].meta, id: 'copy' } }];
+  /** As every rendered item was identified before pixel hashes: by its PNG's bytes. */
+  const byBytes = (items: SourceItem[]): SourceItem[] => items.map(({ rendered: _rendered, ...item }) => item);
+
+  it('identifies a rendered item by its pixels, never writing its PNG', async () => {
+    const store = await openStore();
+    const items = await demoItems();
+    let pngs = 0;
+    const counted = items.map((item) => ({ ...item, bytes: () => (pngs++, item.bytes()) }));
+    const summary = await ingest(memorySource('demo', withCopyOfFirst(counted)), encoders, store, options);
+    expect(summary).toMatchObject({ added: 12, duplicates: 1, skipped: 0 });
+    expect(pngs).toBe(0);
+    const first = await store.catalog.get(items[0].meta.id!);
+    const pixels = await items[0].rendered!();
+    expect(first?.contentHash).toBe(pixelsHash(pixels));
+    expect(first?.contentHash).not.toBe(bytesHash(await items[0].bytes()));
+    expect(await store.catalog.get('copy')).toMatchObject({ aliasOf: items[0].meta.id });
+    // Identified by the pixels, it is the same image: a second run encodes nothing and adds nothing.
+    const again = await ingest(memorySource('demo', withCopyOfFirst(items)), encoders, store, options);
+    expect(again).toMatchObject({ added: 0, duplicates: 13, skipped: 0 });
+    await store.close();
+  });
+
+  it('resumes a store hashed by PNG bytes in that scheme: repeats and aliases still dedupe, no id conflicts', async () => {
+    const store = await openStore();
+    const items = await demoItems();
+    const before = await ingest(memorySource('demo', byBytes(items.slice(0, 8))), encoders, store, options);
+    expect(before).toMatchObject({ added: 8, skipped: 0 });
+    const legacy = await store.catalog.get(items[0].meta.id!);
+    expect(legacy?.contentHash).toBe(bytesHash(await items[0].bytes()));
+
+    const resumed = await ingest(memorySource('demo', withCopyOfFirst(items)), encoders, store, options);
+    expect(resumed).toMatchObject({ added: 4, duplicates: 9, skipped: 0 });
+    // The items added now are hashed as the store's others, so the copy of the first is its alias.
+    expect((await store.catalog.get(items[11].meta.id!))?.contentHash).toBe(bytesHash(await items[11].bytes()));
+    expect(await store.catalog.get('copy')).toMatchObject({ aliasOf: items[0].meta.id });
+    // Their vectors are the same as a pixel-hashed run's: only the identity's scheme differs.
+    const fresh = await openStore();
+    await ingest(memorySource('demo', items), encoders, fresh, options);
+    for (const item of items) {
+      const a = await store.catalog.getWithVectors(item.meta.id!);
+      const b = await fresh.catalog.getWithVectors(item.meta.id!);
+      expect(maxAbsDiff(a!.semantic, b!.semantic)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(a!.style, b!.style)).toBeLessThan(1e-6);
+    }
+    await fresh.close();
     await store.close();
   });
 });
