@@ -47,7 +47,7 @@ export interface ItemCacheOptions {
 }
 
 const DEFAULT_REWARM_DELAY_MS = 2000;
-const DEFAULT_WARM_BATCH = 500;
+const DEFAULT_WARM_BATCH = 200;
 
 /** A cached item, with its vectors once a joint page has needed them (or a warm with vectors read them). */
 type Entry = ResultItem & { semantic?: Float32Array; style?: Float32Array };
