@@ -77,8 +77,8 @@ export const configSchema = z.object({
       cacheSize: z.coerce.number().int().min(0).default(1024),
       /**
        * Items whose result fields a query reads from memory (SQLite catalog only; 0 turns it off): warmed
-       * at start and again after writes pause, cleared by any write. Measured at 100k items: +89 MiB
-       * of JS heap, +148 MiB of vector buffers, +316 MiB RSS in all (README Sizing).
+       * at start and again after writes pause, cleared by any write. Measured at 100k items: +74 MiB
+       * of JS heap, +146 MiB of vector buffers, +273 MiB RSS in all (README Sizing).
        */
       itemCacheSize: z.coerce.number().int().min(0).default(100_000),
       /** Whether the item cache also holds both vectors of each item (a fused page rescored without reading SQLite; ~1.6 KB an item at 256 + 128-d). */
