@@ -12,7 +12,7 @@
  * system): on a machine shared with other work the CPU figure moves far less than the wall one.
  *
  *   node dist/bench/engine-profile.js --data DIR [--items 100000] [--queries 2000] [--joint-ef 64,96,128]
- *     [--recall-queries 200] [--out bench/results/FILE.json]
+ *     [--recall-queries 200] [--item-cache-vectors true|false] [--out bench/results/FILE.json]
  *
  * DIR is a kept bench store (`npm run bench -- --keep`: its scale/ folder), or an empty folder
  * that is first filled with --items synthetic items (the mini pack's dimensions, 256 + 128).
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     k: { type: 'string', default: '24' },
     'joint-ef': { type: 'string' },
     'recall-queries': { type: 'string', default: '200' },
+    'item-cache-vectors': { type: 'string', default: 'true' },
     out: { type: 'string' },
   },
 });
@@ -62,7 +63,27 @@ const readMeta = async (name: string) => JSON.parse(await readFile(join(values.d
 const meta = await readMeta('semantic');
 const dims = { semantic: meta.dim, style: (await readMeta('style')).dim };
 const store = await openEmbeddedStore({ dataDir: values.data, dims, ...storeOptions });
-const engine = new SearchEngine({ catalog: store.catalog, indices: store.indices, encoders: {} as Encoders });
+const itemCacheVectors = values['item-cache-vectors'] !== 'false';
+const mib = (bytes: number): number => round(bytes / 2 ** 20, 1);
+// With --expose-gc the memory figures leave out garbage not yet collected.
+const collect = (): void => (globalThis as { gc?: () => void }).gc?.();
+collect();
+const memoryBefore = process.memoryUsage();
+const engine = new SearchEngine({ catalog: store.catalog, indices: store.indices, encoders: {} as Encoders, options: { itemCacheVectors } });
+// The item cache fills itself in the background at start; here the measurement waits for it.
+const warmStarted = performance.now();
+await engine.warmItemCache();
+collect();
+const memoryAfter = process.memoryUsage();
+const itemCacheWarm = {
+  seconds: round((performance.now() - warmStarted) / 1000, 2),
+  vectors: itemCacheVectors,
+  items: engine.itemCacheStats().size,
+  rssMiB: mib(memoryAfter.rss - memoryBefore.rss),
+  heapUsedMiB: mib(memoryAfter.heapUsed - memoryBefore.heapUsed),
+  externalMiB: mib(memoryAfter.external - memoryBefore.external),
+};
+process.stderr.write(`item cache warm: ${JSON.stringify(itemCacheWarm)}\n`);
 const joint = store.indices.joint as HnswIndex | undefined;
 
 async function openRaw(name: string, dim: number, ef: number): Promise<InstanceType<typeof hnswlib.HierarchicalNSW>> {
@@ -78,7 +99,7 @@ const n = Number(values.queries);
 const k = Number(values.k);
 const corpus = new SyntheticCorpus(dims, 1, DEFAULT_GENERATOR);
 const queries = Array.from({ length: Math.max(n, 200) }, () => ({ content: corpus.query('semantic'), style: corpus.query('style') }));
-const seqPages = queries.slice(0, 200).map((q) => raw.searchKnn(Array.from(q.content), k).neighbors);
+const seqPages = queries.slice(0, 200).map((q) => raw.searchKnn(plainArray(q.content), k).neighbors);
 const cpuMicros = (): number => {
   const { user, system } = process.cpuUsage();
   return user + system;
@@ -93,6 +114,13 @@ async function step(fn: (i: number) => unknown): Promise<{ wallUs: number; cpuUs
   return { wallUs: round(((performance.now() - started) / n) * 1000, 1), cpuUs: round((cpuMicros() - cpu) / n, 1) };
 }
 
+/** The query as hnswlib-node takes it, the cheapest way (Array.from on a Float32Array costs ~10 µs at 256-d). */
+function plainArray(vector: Float32Array): number[] {
+  const out = new Array<number>(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i];
+  return out;
+}
+
 function jointArray(content: Float32Array, style: Float32Array): number[] {
   const out = new Array<number>(content.length + style.length);
   for (let i = 0; i < content.length; i++) out[i] = content[i] / 2;
@@ -102,7 +130,7 @@ function jointArray(content: Float32Array, style: Float32Array): number[] {
 
 const loadStart = loadavg();
 const steps = {
-  rawSearchKnn: await step((i) => raw.searchKnn(Array.from(queries[i % 200].content), k)),
+  rawSearchKnn: await step((i) => raw.searchKnn(plainArray(queries[i % 200].content), k)),
   indexSearch: await step((i) => store.indices.semantic.search(queries[i % 200].content, k + 1)),
   parseSearchOptions: await step(() => parseSearchOptions({ k })),
   fingerprintOf: await step((i) =>
@@ -127,6 +155,8 @@ interface Paired {
   fusedOverRawJoint?: number;
   /** Share of the page items the loop found in the engine's page cache (hydration reads the rest). */
   itemCacheHitRate: number;
+  /** The same ratios from mean CPU time per query (user + system): what survives a loaded machine. */
+  cpuRatios: Record<string, number>;
 }
 
 /** The interleaved loop: every query runs raw, single, raw joint and fused in turn. */
@@ -153,7 +183,7 @@ async function paired(count: number, withRaw: boolean): Promise<Paired> {
     if (i === warmup) cacheBefore = engine.itemCacheStats();
     const q = queries[(i + 200) % queries.length];
     const warm = i < warmup;
-    if (withRaw) await measure('raw', warm, () => raw.searchKnn(Array.from(q.content), k));
+    if (withRaw) await measure('raw', warm, () => raw.searchKnn(plainArray(q.content), k));
     const single = (await measure('single', warm, () => engine.searchFromDescriptors({ content: q.content }, { k }))) as { timing: Record<string, number> };
     if (withRaw && rawJoint) await measure('rawJoint', warm, () => rawJoint.searchKnn(jointArray(q.content, q.style), k));
     const fused = (await measure('fused', warm, () => engine.searchFromDescriptors(q, { k }))) as { timing: Record<string, number> };
@@ -178,7 +208,13 @@ async function paired(count: number, withRaw: boolean): Promise<Paired> {
     engineOverRaw: round(summaries.single.p50Ms / summaries.raw.p50Ms, 2),
     fusedOverSingle: round(summaries.fused.p50Ms / summaries.single.p50Ms, 2),
     itemCacheHitRate: round(cacheHits / Math.max(1, cacheHits + cacheAfter.misses - cacheBefore.misses), 3),
+    cpuRatios: { fusedOverSingle: round(cpu.fused / Math.max(1, cpu.single), 2) },
   };
+  if (withRaw) result.cpuRatios.engineOverRaw = round(cpu.single / Math.max(1, cpu.raw), 2);
+  if (withRaw && rawJoint) {
+    result.cpuRatios.rawJointOverRaw = round(cpu.rawJoint / Math.max(1, cpu.raw), 2);
+    result.cpuRatios.fusedOverRawJoint = round(cpu.fused / Math.max(1, cpu.rawJoint), 2);
+  }
   if (withRaw && rawJoint) {
     result.rawJoint = summaries.rawJoint;
     result.fusedOverRawJoint = round(summaries.fused.p50Ms / summaries.rawJoint.p50Ms, 2);
@@ -257,9 +293,10 @@ for (const ef of joint ? efs : []) {
     fused: latency.fused,
     cpuMeanUs: latency.cpuMeanUs,
     fusedOverSingle: latency.fusedOverSingle,
+    cpuFusedOverSingle: latency.cpuRatios.fusedOverSingle,
     itemCacheHitRate: latency.itemCacheHitRate,
   });
-  process.stderr.write(`jointEfSearch ${ef}: recall ${recall.byWeights['1:1']}, fused ÷ single ${latency.fusedOverSingle}\n`);
+  process.stderr.write(`jointEfSearch ${ef}: recall ${recall.byWeights['1:1']}, fused ÷ single ${latency.fusedOverSingle} (CPU ${latency.cpuRatios.fusedOverSingle})\n`);
 }
 
 const report = {
@@ -274,9 +311,11 @@ const report = {
   paired: main,
   jointCurve,
   itemCache: engine.itemCacheStats(),
+  itemCacheWarm,
   loadAverage: { start: loadStart.map((x) => round(x, 2)), end: loadavg().map((x) => round(x, 2)) },
 };
 const text = `${JSON.stringify(report, null, 2)}\n`;
 if (values.out) await writeFile(values.out, text);
 process.stdout.write(text);
+engine.dispose();
 await store.close({ save: false });

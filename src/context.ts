@@ -187,6 +187,7 @@ export function createEngine(config: Config, store: Store, encoders: LoadedEncod
       maxDeepening: config.search.maxDeepening,
       rrfWindow: config.search.rrfWindow,
       itemCacheSize: config.search.itemCacheSize,
+      itemCacheVectors: config.search.itemCacheVectors,
     },
   });
 }

@@ -20,6 +20,7 @@ import type {
   ItemFilter,
   ItemWithVectors,
   LexicalHit,
+  ResultItem,
   StoreIndices,
   VectorIndex,
   VectorSearchConstraint,
@@ -83,7 +84,7 @@ export interface SearchEngineOptions {
   rocchio: RocchioWeights;
   /** Filtered sets up to this size are searched exactly instead of through HNSW. */
   exactFilterLimit: number;
-  /** Items of recent pages kept for the catalog's current version (see ItemCache); 0 turns it off. */
+  /** Items kept for the catalog's current write stamp (see ItemCache); 0 turns it off. */
   itemCacheSize: number;
   /**
    * A weighted query whose words match ranks one fixed window (see wordsPool): the vector index's
@@ -95,6 +96,10 @@ export interface SearchEngineOptions {
   vectorCacheSize: number;
   /** Unfiltered words' candidate lists of recent texts kept for the catalog's current version (see LexicalCache); 0 turns it off. */
   lexicalCacheSize: number;
+  /** Whether the item cache also holds both vectors of every item it warms (a joint page then reads nothing). */
+  itemCacheVectors: boolean;
+  /** Whether the item cache fills itself with the catalog's items (at start, and after writes once they pause). */
+  warmItemCache: boolean;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
@@ -104,10 +109,12 @@ export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
   rrfWindow: 400,
   rocchio: DEFAULT_ROCCHIO,
   exactFilterLimit: 2000,
-  itemCacheSize: 10_000,
+  itemCacheSize: 100_000,
   wordsWindow: 256,
   vectorCacheSize: 50_000,
   lexicalCacheSize: 1024,
+  itemCacheVectors: true,
+  warmItemCache: true,
 };
 
 export interface SearchEngineDeps {
@@ -242,7 +249,11 @@ export class SearchEngine {
     if (!(this.options.oversample >= 1) || !(this.options.maxCandidates >= 1)) {
       throw new RangeError('oversample and maxCandidates must be at least 1');
     }
-    this.pageItems = new ItemCache(deps.catalog, this.options.itemCacheSize);
+    this.pageItems = new ItemCache(deps.catalog, {
+      capacity: this.options.itemCacheSize,
+      vectors: this.options.itemCacheVectors,
+      autoWarm: this.options.warmItemCache,
+    });
     this.vectors = new VectorCache(deps.catalog, this.options.vectorCacheSize);
     this.lexicalLists = new LexicalCache(deps.catalog, this.options.lexicalCacheSize);
     this.resolver = new DescriptorResolver({
@@ -254,6 +265,16 @@ export class SearchEngine {
 
   get rocchioWeights(): RocchioWeights {
     return this.options.rocchio;
+  }
+
+  /** Fills the item cache now (it also fills itself in the background); resolves when it is full or interrupted by a write. */
+  async warmItemCache(): Promise<void> {
+    return this.pageItems.warm();
+  }
+
+  /** Stops the item cache's background warming (before the catalog closes). */
+  dispose(): void {
+    this.pageItems.dispose();
   }
 
   /** Hits and misses of the page item cache (benchmarks report them beside the latencies). */
@@ -439,7 +460,7 @@ export class SearchEngine {
     let deepenings = 0;
     const scored = new Map<number, Candidate | null>();
     let fuseMs = 0;
-    let pool: { ranked: RankedCandidate[]; truncated: boolean; bound: number };
+    let pool: { ranked: RankedCandidate[]; truncated: boolean; bound: number; items?: Map<number, ResultItem> };
     let after: RankedCandidate[];
     for (;;) {
       const retrieveStart = performance.now();
@@ -463,7 +484,7 @@ export class SearchEngine {
     }
     const page = after.slice(0, options.k);
     const hydrateStart = performance.now();
-    const results = await this.hydrate(page, options.explain ? weights : null);
+    const results = await this.hydrate(page, options.explain ? weights : null, pool.items);
     const hydrateMs = elapsed(hydrateStart);
 
     const more = after.length > options.k;
@@ -671,11 +692,12 @@ export class SearchEngine {
     depth: number,
     constraint: VectorSearchConstraint,
     kinds: QueryKinds | undefined,
-  ): Promise<{ ranked: RankedCandidate[]; truncated: boolean; bound: number }> {
+  ): Promise<{ ranked: RankedCandidate[]; truncated: boolean; bound: number; items?: Map<number, ResultItem> }> {
     const breadth = direct.kind === 'one' ? this.withBreadth(constraint, direct.modality, kinds) : constraint;
     const hits = await direct.index.search(direct.vector, depth, breadth);
     const truncated = hits.length >= depth;
     let ranked: RankedCandidate[];
+    let items: Map<number, ResultItem> | undefined;
     // Words in the query that matched nothing: they score 0 everywhere and keep their share of the weight.
     const words = weights.text !== undefined;
     if (direct.kind === 'one') {
@@ -689,12 +711,13 @@ export class SearchEngine {
     } else {
       // The page's items with both vectors in one read (through the page cache): the same rows
       // hydrate the page right after, and an item deleted since indexing is not among them.
-      const items = await this.pageItems.getManyWithVectors(hits.map((hit) => hit.seq));
+      const withVectors = await this.pageItems.getManyWithVectors(hits.map((hit) => hit.seq));
+      items = withVectors;
       const content = descriptors.content as Float32Array;
       const style = descriptors.style as Float32Array;
       ranked = [];
       for (const hit of hits) {
-        const item = items.get(hit.seq);
+        const item = withVectors.get(hit.seq);
         if (!item) continue;
         const scores: ModalityScores = { content: dot(content, item.semantic), style: dot(style, item.style), text: words ? 0 : null };
         ranked.push(
@@ -702,7 +725,7 @@ export class SearchEngine {
         );
       }
     }
-    return { ranked: ranked.sort(compareFused), truncated, bound: Number.NEGATIVE_INFINITY };
+    return { ranked: ranked.sort(compareFused), truncated, bound: Number.NEGATIVE_INFINITY, items };
   }
 
   /**
@@ -775,9 +798,12 @@ export class SearchEngine {
     return ef === undefined ? constraint : { ...constraint, ef };
   }
 
-  /** The page's items from the catalog; explanations (weights given) built here for a pool that has none. */
-  private async hydrate(page: RankedCandidate[], explainWith: ParticipatingWeights | null): Promise<SearchResult[]> {
-    const items = await this.pageItems.getMany(page.map((c) => c.seq));
+  /**
+   * The page's items from the catalog, or from the read that ranked them (`known`, holding every
+   * page item still live); explanations (weights given) built here for a pool that has none.
+   */
+  private async hydrate(page: RankedCandidate[], explainWith: ParticipatingWeights | null, known?: Map<number, ResultItem>): Promise<SearchResult[]> {
+    const items = known ?? (await this.pageItems.getMany(page.map((c) => c.seq)));
     const results: SearchResult[] = [];
     for (const candidate of page) {
       const item = items.get(candidate.seq);

@@ -10,10 +10,18 @@
  * has one. A joint search's page also needs both vectors of its hits (their per-modality cosines):
  * they come in the same read as the fields, so a page costs one catalog read, not three.
  *
+ * Warmed (`warm`, and by itself after a write once the catalog has been quiet for `rewarmDelayMs`),
+ * the cache holds every item up to its capacity, with both vectors when `vectors` is on: a page is
+ * then hydrated, and a joint page rescored, without reading SQLite at all. Measured at 100k items:
+ * a page's read (~25 rows) cost as much as the graph search (0.54 ms against 0.58), and with the
+ * default capacity of 10,000 only half of a page came from memory. The warm reads in batches and
+ * lets the event loop run between them; a write during a batch discards that batch (the next query
+ * starts a new cache anyway), so warming never holds a row older than the stamp it is kept under.
+ *
  * A catalog without a cheap stamp (Elasticsearch: it would cost a round trip) is read every time.
  */
 import { LruCache } from '../encoders/lru.js';
-import type { Catalog, ResultItem, ResultItemWithVectors } from '../store/types.js';
+import type { Catalog, ItemWithVectors, ResultItem, ResultItemWithVectors } from '../store/types.js';
 
 export interface ItemCacheStats {
   hits: number;
@@ -22,22 +30,96 @@ export interface ItemCacheStats {
   capacity: number;
 }
 
-type Reader = Pick<Catalog, 'getManyBySeq' | 'getVectorsBySeq' | 'getResultItemsBySeq' | 'getResultItemsWithVectorsBySeq' | 'writeStamp'>;
+type Reader = Pick<Catalog, 'getManyBySeq' | 'getVectorsBySeq' | 'getResultItemsBySeq' | 'getResultItemsWithVectorsBySeq' | 'writeStamp'> &
+  Partial<Pick<Catalog, 'scan'>>;
 
-/** A cached item, with its vectors once a joint page has needed them. */
+export interface ItemCacheOptions {
+  /** Items held at most (oldest use forgotten first); 0 turns the cache off. */
+  capacity: number;
+  /** Whether warming keeps both vectors of each item (a joint page then reads nothing; ~1.5 KB an item at 256 + 128-d). */
+  vectors?: boolean;
+  /** Start warming by itself: now, and again after each write once the catalog has been quiet this long. */
+  autoWarm?: boolean;
+  /** The quiet time after a write before the cache refills by itself (a write during ingest restarts it). */
+  rewarmDelayMs?: number;
+  /** Rows per warming read; the event loop runs between reads, so queries wait at most one of them. */
+  warmBatch?: number;
+}
+
+const DEFAULT_REWARM_DELAY_MS = 2000;
+const DEFAULT_WARM_BATCH = 200;
+
+/** A cached item, with its vectors once a joint page has needed them (or a warm with vectors read them). */
 type Entry = ResultItem & { semantic?: Float32Array; style?: Float32Array };
 
 const hasVectors = (entry: Entry): entry is ResultItemWithVectors => entry.semantic !== undefined && entry.style !== undefined;
 
+/** Only what a result shows (and the vectors when kept), not the item's other fields. */
+function entryOf(item: ItemWithVectors, vectors: boolean): Entry {
+  const entry: Entry = {
+    seq: item.seq,
+    id: item.id,
+    title: item.title,
+    source: item.source,
+    license: item.license,
+    attribution: item.attribution,
+    tags: item.tags,
+    extra: item.extra,
+  };
+  if (item.aliases && item.aliases.length > 0) entry.aliases = item.aliases;
+  if (vectors) {
+    entry.semantic = item.semantic;
+    entry.style = item.style;
+  }
+  return entry;
+}
+
 export class ItemCache {
+  readonly capacity: number;
   private readonly lru: LruCache<number, Entry>;
+  private readonly options: Required<Omit<ItemCacheOptions, 'capacity'>>;
   private stamp: string | null = null;
+  /** Moves with every clear: a warm that started before one stops. */
+  private generation = 0;
+  private warming: Promise<void> | null = null;
+  /** The generation a warm went through to the end of the catalog (nothing left to read for it). */
+  private warmedGeneration = -1;
+  private warmTimer: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(
     private readonly catalog: Reader,
-    readonly capacity: number,
+    options: number | ItemCacheOptions,
   ) {
+    const { capacity, ...rest } = typeof options === 'number' ? { capacity: options } : options;
+    this.capacity = capacity;
     this.lru = new LruCache(capacity);
+    this.options = {
+      vectors: rest.vectors ?? false,
+      autoWarm: rest.autoWarm ?? false,
+      rewarmDelayMs: rest.rewarmDelayMs ?? DEFAULT_REWARM_DELAY_MS,
+      warmBatch: rest.warmBatch ?? DEFAULT_WARM_BATCH,
+    };
+    if (this.options.autoWarm) this.scheduleWarm(0);
+  }
+
+  /**
+   * Fills the cache with the catalog's items in seq order until it is full or every item is in
+   * (resolves then; also when a write interrupts it). Safe to call at any time, and more than once.
+   */
+  async warm(): Promise<void> {
+    if (!this.canWarm()) return;
+    this.warming ??= this.fill().finally(() => {
+      this.warming = null;
+    });
+    return this.warming;
+  }
+
+  /** Stops warming by itself (the catalog is about to close). */
+  dispose(): void {
+    this.closed = true;
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    this.warmTimer = null;
   }
 
   /** Live items for the seqs (missing or deleted ones absent), as Catalog.getManyBySeq. */
@@ -57,10 +139,65 @@ export class ItemCache {
     if (this.capacity === 0 || !this.catalog.writeStamp) return false;
     const stamp = this.catalog.writeStamp();
     if (stamp !== this.stamp) {
+      const first = this.stamp === null;
       this.lru.clear();
       this.stamp = stamp;
+      this.generation++;
+      // The first query's stamp is not a write: a warm scheduled at start keeps its time.
+      if (this.options.autoWarm && !first) this.scheduleWarm(this.options.rewarmDelayMs);
     }
     return true;
+  }
+
+  private canWarm(): boolean {
+    return !this.closed && this.capacity > 0 && this.catalog.writeStamp !== undefined && this.catalog.scan !== undefined;
+  }
+
+  /** (Re)starts the countdown to a warm: writes that keep coming keep pushing it back. */
+  private scheduleWarm(delayMs: number): void {
+    if (!this.canWarm()) return;
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    this.warmTimer = setTimeout(() => {
+      this.warmTimer = null;
+      // A catalog closed under it ends the warm; the queries that follow read through as before.
+      this.warm().catch(() => undefined);
+    }, delayMs);
+    this.warmTimer.unref();
+  }
+
+  private async fill(): Promise<void> {
+    if (!this.current()) return;
+    const generation = this.generation;
+    if (this.warmedGeneration === generation) return;
+    const catalog = this.catalog as Reader & Pick<Catalog, 'scan'> & { writeStamp(): string };
+    const stampOf = () => catalog.writeStamp();
+    const batches = catalog.scan(this.options.warmBatch)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        if (this.closed) return;
+        if (this.lru.size >= this.capacity) {
+          this.warmedGeneration = generation;
+          return;
+        }
+        const before = stampOf();
+        // A write since this cache's stamp: the next query clears it and schedules another warm.
+        if (before !== this.stamp || generation !== this.generation) return;
+        const next = await batches.next();
+        // The batch is this stamp's only if no write committed while it was read.
+        if (stampOf() !== before || generation !== this.generation) return;
+        if (next.done) {
+          this.warmedGeneration = generation;
+          return;
+        }
+        for (const item of next.value) {
+          if (this.lru.size >= this.capacity) return;
+          this.lru.set(item.seq, entryOf(item, this.options.vectors));
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      await batches.return?.();
+    }
   }
 
   private async read(seqs: number[]): Promise<Map<number, ResultItem>> {

@@ -135,3 +135,99 @@ describe('ItemCache', () => {
     expect(off.stats()).toMatchObject({ hits: 0, size: 0 });
   });
 });
+
+describe('ItemCache, warmed', () => {
+  let catalog: SqliteCatalog;
+  let reads: string[];
+  let counting: SqliteCatalog;
+  const random = seededRandom(12);
+
+  beforeEach(() => {
+    catalog = new SqliteCatalog({ path: ':memory:', dims: DIMS });
+    reads = [];
+    counting = Object.assign(Object.create(catalog) as SqliteCatalog, {
+      getResultItemsBySeq: (seqs: number[]) => {
+        reads.push(`items:${seqs.join(',')}`);
+        return catalog.getResultItemsBySeq(seqs);
+      },
+      getResultItemsWithVectorsBySeq: (seqs: number[]) => {
+        reads.push(`vectors:${seqs.join(',')}`);
+        return catalog.getResultItemsWithVectorsBySeq(seqs);
+      },
+    });
+  });
+  afterEach(async () => {
+    await catalog.close();
+  });
+
+  it('holds every item with both vectors, so pages and joint pages read nothing', async () => {
+    const inputs = ['a', 'b', 'c', 'd', 'e'].map((name) => makeItem(name, random, { tags: [name] }));
+    const added = await catalog.addBatch(inputs);
+    await catalog.addBatch([{ ...makeItem('b', random), id: 'b-alias' }]);
+    const cache = new ItemCache(counting, { capacity: 10, vectors: true, warmBatch: 2 });
+    await cache.warm();
+    const seqs = added.map((a) => a.seq);
+    const withVectors = await cache.getManyWithVectors(seqs);
+    const plain = await cache.getMany(seqs);
+    expect(reads).toEqual([]);
+    added.forEach((a, i) => {
+      expect(withVectors.get(a.seq)).toMatchObject({ id: a.id, tags: [`${'abcde'[i]}`], semantic: inputs[i].semantic, style: inputs[i].style });
+      expect(plain.get(a.seq)?.title).toBe(inputs[i].title);
+    });
+    expect(plain.get(added[1].seq)?.aliases).toEqual(['b-alias']);
+    expect(plain.get(added[0].seq)).not.toHaveProperty('aliases');
+    // The narrow read and the warm show the same result fields.
+    const fresh = await catalog.getResultItemsBySeq(seqs);
+    for (const seq of seqs) {
+      const { semantic: _s, style: _t, ...fields } = withVectors.get(seq) as unknown as Record<string, unknown>;
+      expect(fields).toEqual(fresh.get(seq));
+    }
+  });
+
+  it('stops at its capacity, and without vectors a joint page still reads them', async () => {
+    const added = await catalog.addBatch(['a', 'b', 'c'].map((name) => makeItem(name, random)));
+    const cache = new ItemCache(counting, { capacity: 2, warmBatch: 1 });
+    await cache.warm();
+    expect(cache.stats().size).toBe(2);
+    await cache.getMany(added.map((a) => a.seq));
+    await cache.getManyWithVectors([added[0].seq]);
+    expect(reads).toEqual([`items:${added[2].seq}`, `vectors:${added[0].seq}`]);
+  });
+
+  it('after a write serves the written state, and refills by itself once writes pause', async () => {
+    const [a, b] = await catalog.addBatch(['a', 'b'].map((name) => makeItem(name, random)));
+    const cache = new ItemCache(counting, { capacity: 10, vectors: true, autoWarm: true, rewarmDelayMs: 20 });
+    await cache.warm();
+    await catalog.addBatch([{ ...makeItem('b', random), id: 'b-alias', title: 'The alias' }]);
+    await catalog.delete(b.id);
+    const [c] = await catalog.addBatch([makeItem('c', random)]);
+    // The first query after the writes reads what it needs; the cache refills in the background.
+    expect((await cache.getMany([b.seq])).get(b.seq)).toMatchObject({ id: 'b-alias', title: 'The alias' });
+    expect(reads).toEqual([`items:${b.seq}`]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await cache.warm();
+    const after = await cache.getManyWithVectors([a.seq, b.seq, c.seq]);
+    expect(reads).toEqual([`items:${b.seq}`]);
+    expect(after.get(b.seq)?.id).toBe('b-alias');
+    expect(after.get(c.seq)?.id).toBe(c.id);
+  });
+
+  it('keeps nothing a write overtook while a batch was read', async () => {
+    const [a, b] = await catalog.addBatch([makeItem('a', random, { title: 'Before' }), makeItem('b', random)]);
+    let cache: ItemCache | undefined;
+    const racing = Object.assign(Object.create(counting) as SqliteCatalog, {
+      async *scan(size: number) {
+        for await (const batch of catalog.scan(size)) {
+          // The batch is read; before the warm takes it, a's id goes to an alias and a query sees the write.
+          await catalog.addBatch([{ ...makeItem('a', random), id: 'a-alias', title: 'After' }]);
+          await catalog.delete(a.id);
+          await cache?.getMany([b.seq]);
+          yield batch;
+        }
+      },
+    });
+    cache = new ItemCache(racing, { capacity: 10, vectors: true });
+    await cache.warm();
+    expect((await cache.getMany([a.seq])).get(a.seq)).toMatchObject({ id: 'a-alias', title: 'After' });
+  });
+});
