@@ -10,7 +10,7 @@ So there are three steps:
                    config. Its size is measured against what is left of the 64 MiB after the working tree; when the
                    images do not all fit, a seeded random sample of the train images that fits is packed, and the
                    manifest and the run's summary say what share.
-  train   (there)  vae, triplets and unet on runtime.device (cuda there; `--device cpu` for the round-trip test
+  train   (there)  vae, decoder, triplets and unet on runtime.device (cuda there; `--device cpu` for the round-trip test
                    here) within `--minutes`: each stage trains as many steps as fit in its share (trainer.py's time
                    budget), bf16 autocast where it measured faster (`--amp auto`). Each finished checkpoint goes to
                    the output folder at once, as CPU tensors without optimizer state (a finished stage is never
@@ -248,8 +248,10 @@ def stage_summary(path: str) -> dict:
 
 def train(bundle: str, out: str, minutes: float, device: str, amp: str, vae_share: float, work: str,
           overrides=()) -> dict:
-    """vae, triplets and unet from the bundle within `minutes` (0: the config's step counts), checkpoints to `out`."""
+    """vae, decoder (when generator.decoder.steps > 0), triplets and unet from the bundle within `minutes` (0: the
+    config's step counts), checkpoints to `out`."""
     from .stages import triplets as triplets_stage
+    from .stages.decoder import DecoderStage
     from .stages.unet import UnetStage
     from .stages.vae import VaeStage
     from .trainer import train as train_loop
@@ -269,7 +271,9 @@ def train(bundle: str, out: str, minutes: float, device: str, amp: str, vae_shar
         json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
 
     unpack_images(cfg, bundle)
-    for name, make, share in (("vae", VaeStage, vae_share), ("unet", UnetStage, 1.0)):
+    # the decoder's fine-tuning gets a tenth of what the autoencoder leaves; the UNet everything after it
+    plan = [("vae", VaeStage, vae_share)] + ([("decoder", DecoderStage, 0.1)] if cfg.generator.decoder.steps > 0 else [])
+    for name, make, share in plan + [("unet", UnetStage, 1.0)]:
         if name == "unet":
             t0 = time.time()
             triplets_stage.run(cfg, resume=False)
@@ -322,7 +326,7 @@ def import_run(src: str, cfg: Config, force: bool = False) -> list[str]:
     os.makedirs(gen, exist_ok=True)
     os.makedirs(cfg.path("work"), exist_ok=True)  # timing.json
     placed = []
-    cks = {n: read_returned(src, n) for n in ("vae", "unet")}
+    cks = {n: read_returned(src, n) for n in ("vae", "decoder", "unet")}
     if not any(cks.values()):
         raise SystemExit(f"gpu import: {src} holds no vae.pt or unet.pt (parts)")
     targets = [ckpt_path(cfg, n) for n, ck in cks.items() if ck is not None]
@@ -355,7 +359,7 @@ def main(argv=None) -> int:
     a.add_argument("--bundle", default=DEFAULT_BUNDLE)
     a.add_argument("--max-mb", type=float, default=None, help="at most this many MiB (besides the tree's limit)")
     a.add_argument("--encoders-fp16", action="store_true", help="the frozen encoders in fp16: room for more images")
-    b = sub.add_parser("train", help="train vae, triplets, unet from the bundle (there)")
+    b = sub.add_parser("train", help="train vae, decoder, triplets, unet from the bundle (there)")
     b.add_argument("--bundle", default=DEFAULT_BUNDLE)
     b.add_argument("--out", default=os.environ.get("OUT") or os.path.join(TRAIN_DIR, "gpu-out"))
     b.add_argument("--work", default=None, help="scratch folder (default: <bundle>/run)")

@@ -157,9 +157,11 @@ class RoundTripTest(unittest.TestCase):
             self.assertEqual((manifest["train_images"], manifest["heldout_images"]), (48, 14))
             summary = gpu.train(bundle, out, 0.0, "cpu", "auto", 0.3, os.path.join(d, "run"))
             self.assertEqual(summary["stages"]["unet"]["device"], "cpu")
-            self.assertEqual(sorted(os.listdir(out)), ["summary.json", "triplets.json", "unet.pt", "vae.pt"])
+            # smoke.toml fine-tunes the decoder (generator.decoder.steps), so its checkpoint travels too
+            self.assertEqual(sorted(os.listdir(out)), ["decoder.pt", "summary.json", "triplets.json", "unet.pt", "vae.pt"])
             placed = gpu.import_run(out, cfg)
             self.assertIn(os.path.join(d, "gen", "unet.pt"), placed)
+            self.assertIn(os.path.join(d, "gen", "decoder.pt"), placed)
             with self.assertRaises(SystemExit):  # never over a checkpoint without --force
                 gpu.import_run(out, cfg)
             trained = load_checkpoint(os.path.join(d, "run", "gen", "unet.pt"))
