@@ -857,13 +857,19 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
     });
 
     describe('search engine over the store', () => {
-      it('ranks like brute force, with exact per-modality cosines, filtered or not', async () => {
+      /** Replaces the store with a fresh one holding the contract's corpus, synced. */
+      const storeWithCorpus = async () => {
         await opened.cleanup();
         opened = await openFreshStore({ semantic: SEMANTIC_DIM, style: STYLE_DIM });
         store = opened.store;
         const corpus = corpusItems();
         await store.catalog.addBatch(corpus);
         await store.sync();
+        return corpus;
+      };
+
+      it('ranks like brute force, with exact per-modality cosines, filtered or not', async () => {
+        const corpus = await storeWithCorpus();
         const engine = new SearchEngine({ catalog: store.catalog, indices: store.indices, encoders: new FakeEncoders(), options: { oversample: 2, maxCandidates: 200 } });
         const qc = textVector('semantic', 'dog');
         const qs = textVector('style', 'oil');
@@ -893,12 +899,7 @@ export function describeStoreContract(name: string, openFreshStore: OpenFreshSto
       });
 
       it('a words query whose window holds the whole catalogue ranks it as brute force does, on the store\'s own BM25', async () => {
-        await opened.cleanup();
-        opened = await openFreshStore({ semantic: SEMANTIC_DIM, style: STYLE_DIM });
-        store = opened.store;
-        const corpus = corpusItems();
-        await store.catalog.addBatch(corpus);
-        await store.sync();
+        const corpus = await storeWithCorpus();
         const engine = new SearchEngine({ catalog: store.catalog, indices: store.indices, encoders: new FakeEncoders(), options: { wordsWindow: 200, maxCandidates: 200 } });
         const q = 'dog boats';
         const qc = textVector('semantic', q);
