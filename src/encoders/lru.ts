@@ -36,6 +36,11 @@ export class LruCache<K, V> {
     return value;
   }
 
+  /** The value without counting a hit or making it young (for another cache looking in). */
+  peek(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+
   set(key: K, value: V): void {
     if (this.capacity === 0) return;
     this.entries.delete(key);

@@ -254,7 +254,10 @@ export class SearchEngine {
       vectors: this.options.itemCacheVectors,
       autoWarm: this.options.warmItemCache,
     });
-    this.vectors = new VectorCache(deps.catalog, this.options.vectorCacheSize);
+    // The item cache holds every item's vectors once warm: the window reads those rather than keep its own copies.
+    this.vectors = new VectorCache(deps.catalog, this.options.vectorCacheSize, (seqs, modality) =>
+      this.pageItems.heldVectors(seqs, modality),
+    );
     this.lexicalLists = new LexicalCache(deps.catalog, this.options.lexicalCacheSize);
     this.resolver = new DescriptorResolver({
       catalog: deps.catalog,

@@ -21,7 +21,7 @@
  * A catalog without a cheap stamp (Elasticsearch: it would cost a round trip) is read every time.
  */
 import { LruCache } from '../encoders/lru.js';
-import type { Catalog, ItemWithVectors, ResultItem, ResultItemWithVectors } from '../store/types.js';
+import type { Catalog, ItemWithVectors, Modality, ResultItem, ResultItemWithVectors } from '../store/types.js';
 
 export interface ItemCacheStats {
   hits: number;
@@ -132,6 +132,21 @@ export class ItemCache {
   async getManyWithVectors(seqs: number[]): Promise<Map<number, ResultItemWithVectors>> {
     if (!this.current()) return this.readWithVectors(seqs);
     return this.readThrough(seqs, hasVectors, (missing) => this.readWithVectors(missing));
+  }
+
+  /**
+   * The vectors of one modality this cache already holds for the catalog's current write stamp
+   * (no read, no LRU movement): the words window's VectorCache looks here before the catalog, so a
+   * warmed cache's vectors are not held twice.
+   */
+  heldVectors(seqs: readonly number[], modality: Modality): Map<number, Float32Array> {
+    const held = new Map<number, Float32Array>();
+    if (!this.current()) return held;
+    for (const seq of seqs) {
+      const vector = this.lru.peek(seq)?.[modality];
+      if (vector) held.set(seq, vector);
+    }
+    return held;
   }
 
   /** Whether the cache is on; empties it when the catalog has been written since it was filled. */

@@ -10,11 +10,16 @@
  * (this process's or another's) moves the stamp, and the first read after it starts an empty
  * cache, so a deleted item is never scored as live. A catalog without a cheap stamp
  * (Elasticsearch) is read every time, as before.
+ *
+ * `held` looks up vectors another cache already keeps for the same stamp (the engine's item cache,
+ * which holds every item's vectors once warm): those are used as they are and not kept twice.
  */
 import { LruCache, type CacheStats } from '../encoders/lru.js';
 import type { Catalog, Modality } from '../store/types.js';
 
 type Reader = Pick<Catalog, 'getVectorsBySeq' | 'writeStamp'>;
+/** Vectors of `seqs` that are already in memory elsewhere, valid for the catalog's current stamp. */
+export type HeldVectors = (seqs: readonly number[], modality: Modality) => Map<number, Float32Array>;
 
 export class VectorCache {
   private readonly lru: Record<Modality, LruCache<number, Float32Array>>;
@@ -24,6 +29,7 @@ export class VectorCache {
   constructor(
     private readonly catalog: Reader,
     readonly capacity: number,
+    private readonly held?: HeldVectors,
   ) {
     this.lru = { semantic: new LruCache(capacity), style: new LruCache(capacity) };
   }
@@ -40,12 +46,27 @@ export class VectorCache {
       else missing.push(seq);
     }
     if (missing.length === 0) return found;
+    const unread = this.held ? this.takeHeld(missing, modality, found) : missing;
+    if (unread.length === 0) return found;
     // A write that lands while these are read moves the stamp: the next read clears them.
-    for (const [seq, vector] of await this.catalog.getVectorsBySeq(missing, modality)) {
+    for (const [seq, vector] of await this.catalog.getVectorsBySeq(unread, modality)) {
       found.set(seq, vector);
       lru.set(seq, vector);
     }
     return found;
+  }
+
+  /** Puts the held vectors of `seqs` into `found`; returns the seqs still to read. */
+  private takeHeld(seqs: number[], modality: Modality, found: Map<number, Float32Array>): number[] {
+    const held = (this.held as HeldVectors)(seqs, modality);
+    if (held.size === 0) return seqs;
+    const unread: number[] = [];
+    for (const seq of seqs) {
+      const vector = held.get(seq);
+      if (vector) found.set(seq, vector);
+      else unread.push(seq);
+    }
+    return unread;
   }
 
   /** Whether the cache is on; empties it when the catalog has been written since it was filled. */

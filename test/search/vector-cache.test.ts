@@ -70,4 +70,24 @@ describe('VectorCache', () => {
       expect(reads).toEqual([`style:${a.seq}`, `style:${a.seq}`]);
     }
   });
+
+  it('takes vectors another cache holds instead of reading them, and does not keep them twice', async () => {
+    const inputs = ['a', 'b'].map((name) => makeItem(name, random));
+    const [a, b] = await catalog.addBatch(inputs);
+    const held = new Map([[a.seq, inputs[0].semantic]]);
+    const asked: number[][] = [];
+    const cache = new VectorCache(counting, 10, (seqs, modality) => {
+      asked.push([...seqs]);
+      return modality === 'semantic' ? new Map([...held].filter(([seq]) => seqs.includes(seq))) : new Map();
+    });
+    const got = await cache.get([a.seq, b.seq], 'semantic');
+    expect(got.get(a.seq)).toBe(inputs[0].semantic);
+    expect(got.get(b.seq)).toEqual(inputs[1].semantic);
+    expect(reads).toEqual([`semantic:${b.seq}`]);
+    held.clear();
+    await cache.get([a.seq, b.seq], 'semantic');
+    // a was only borrowed, so it is read now; b was read and kept
+    expect(reads).toEqual([`semantic:${b.seq}`, `semantic:${a.seq}`]);
+    expect(asked).toEqual([[a.seq, b.seq], [a.seq]]);
+  });
 });
