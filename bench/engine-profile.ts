@@ -33,6 +33,7 @@ import type { Encoders } from '../src/encoders/types.js';
 import { RECALL_WEIGHTS } from './fusion.js';
 import { round, summarize, type LatencySummary } from './stats.js';
 import { DEFAULT_GENERATOR, SyntheticCorpus } from './synthetic.js';
+import { jointArray, plainArray } from './raw-query.js';
 
 const { values } = parseArgs({
   options: {
@@ -112,20 +113,6 @@ async function step(fn: (i: number) => unknown): Promise<{ wallUs: number; cpuUs
   const started = performance.now();
   for (let i = 0; i < n; i++) await fn(i);
   return { wallUs: round(((performance.now() - started) / n) * 1000, 1), cpuUs: round((cpuMicros() - cpu) / n, 1) };
-}
-
-/** The query as hnswlib-node takes it, the cheapest way (Array.from on a Float32Array costs ~10 µs at 256-d). */
-function plainArray(vector: Float32Array): number[] {
-  const out = new Array<number>(vector.length);
-  for (let i = 0; i < vector.length; i++) out[i] = vector[i];
-  return out;
-}
-
-function jointArray(content: Float32Array, style: Float32Array): number[] {
-  const out = new Array<number>(content.length + style.length);
-  for (let i = 0; i < content.length; i++) out[i] = content[i] / 2;
-  for (let i = 0; i < style.length; i++) out[content.length + i] = style[i] / 2;
-  return out;
 }
 
 const loadStart = loadavg();

@@ -20,6 +20,7 @@ import type { SearchEngine, SearchResponse } from '../src/search/engine.js';
 import type { RunBudget } from './latency.js';
 import { round, summarize, type LatencySummary } from './stats.js';
 import type { SyntheticCorpus } from './synthetic.js';
+import { jointArray, plainArray } from './raw-query.js';
 
 type Native = InstanceType<typeof hnswlib.HierarchicalNSW>;
 
@@ -96,20 +97,6 @@ function exactFusedTopK(corpus: SyntheticCorpus, content: Float32Array, style: F
     best.splice(at, 0, { row, score });
   }
   return best.map((b) => corpus.seqs[b.row]);
-}
-
-/** The query as hnswlib-node takes it, the cheapest way (Array.from on a Float32Array costs ~10 µs at 256-d). */
-function plainArray(vector: Float32Array): number[] {
-  const out = new Array<number>(vector.length);
-  for (let i = 0; i < vector.length; i++) out[i] = vector[i];
-  return out;
-}
-
-function jointArray(content: Float32Array, style: Float32Array): number[] {
-  const out = new Array<number>(content.length + style.length);
-  for (let i = 0; i < content.length; i++) out[i] = content[i] / 2;
-  for (let i = 0; i < style.length; i++) out[content.length + i] = style[i] / 2;
-  return out;
 }
 
 function phaseMeans(responses: SearchResponse['timing'][]): PhaseMeansMs {
