@@ -391,6 +391,10 @@ describe.skipIf(!hasChromium)('web app', () => {
       await expect(view.locator('.unavailable').innerText()).resolves.toContain('Generation is not available on this server');
       return;
     }
+    // An untouched panel asks for the engine's own defaults (λ = T / 2 rounded, g_s 5, g_y 3).
+    await expect(view.getByLabel('λ (style switch)').inputValue()).resolves.toBe('13');
+    await expect(view.getByLabel('g_s (style guidance)').inputValue()).resolves.toBe('5');
+    await expect(view.getByLabel('g_y (content guidance)').inputValue()).resolves.toBe('3');
     await view.getByLabel('Content: text or a pinned result').selectOption({ label: title });
     await view.getByLabel('Style text').fill('flat');
     // The README's screenshot shows the engine's default 25 steps; the test itself runs 4.

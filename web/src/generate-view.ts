@@ -18,6 +18,8 @@ export interface GenerateView {
 }
 
 const POLL_MS = 400;
+/** The engine's λ when a request has none: half the steps. */
+const DEFAULT_LAMBDA_SHARE = 0.5;
 const DONE = new Set(['succeeded']);
 const FAILED = new Set(['failed']);
 const CANCELLED = new Set(['cancelled']);
@@ -39,11 +41,13 @@ export function createGenerateView(onSearchWithImage: (image: Blob, name: string
   const content = createPicker('Content', { name: 'gen-content', placeholder: 'e.g. a red apple' });
   const style = createPicker('Style', { name: 'gen-style', placeholder: 'e.g. flat pastel' });
   const steps = slider('Steps', 'steps', 1, 100, 1, 25, 'Denoising steps T: more is slower and finer.');
-  const lambda = slider('λ (style switch)', 'lambda', 0, 25, 1, 12, 'Steps kept on the content image’s own style before switching to the target style; T reproduces the content image.');
+  // The sliders start at the engine's own defaults (src/parasol/generate.ts: λ = round(T / 2),
+  // g_s 5, g_y 3), so an untouched panel generates what the API and the CLI would.
+  const lambda = slider('λ (style switch)', 'lambda', 0, 25, 1, Math.round(DEFAULT_LAMBDA_SHARE * 25), 'Steps kept on the content image’s own style before switching to the target style; T reproduces the content image.');
   const gs = slider('g_s (style guidance)', 'gs', 0, 15, 0.5, 5, 'How strongly the style is followed.');
-  const gy = slider('g_y (content guidance)', 'gy', 0, 15, 0.5, 5, 'How strongly the content is followed.');
+  const gy = slider('g_y (content guidance)', 'gy', 0, 15, 0.5, 3, 'How strongly the content is followed.');
   // λ lives in [0, T]: when T changes, λ keeps its share of the steps.
-  let lambdaShare = lambda.value() / steps.value();
+  let lambdaShare = DEFAULT_LAMBDA_SHARE;
   lambda.input.addEventListener('input', () => (lambdaShare = lambda.value() / steps.value()));
   steps.input.addEventListener('input', () => {
     lambda.input.max = steps.input.value;
