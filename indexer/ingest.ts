@@ -11,8 +11,8 @@
  *
  * Both cores work: the encoders run a batch's models on their worker threads while the next
  * batches are read, rendered, probed and decoded on sharp's threads and the JS thread commits the
- * batch encoded before. A batch is encoded as soon as it is decoded and the encoders are free, so
- * the models never wait for a commit. At most PREPARED_AHEAD batches are in flight besides the
+ * batch encoded before. A batch goes to the encoders as soon as it is decoded, its runs queued
+ * behind the earlier batches', so the models never wait for a commit nor for a batch's last run. At most PREPARED_AHEAD batches are in flight besides the
  * one committing, and the encoders bound the pixels decoded at once, so memory stays bounded.
  */
 import sharp from 'sharp';
@@ -268,6 +268,14 @@ export async function ingest(
     }
   };
 
+  /** Encoder time: while any batch is with the encoders (batches overlap there: one's runs queue behind another's). */
+  let encoding = 0;
+  let encodingSince = 0;
+  const encoderBusy = (change: 1 | -1): void => {
+    if (change > 0 && encoding++ === 0) encodingSince = performance.now();
+    if (change < 0 && --encoding === 0) encoderMs += performance.now() - encodingSince;
+  };
+
   /**
    * The descriptors of `batch` (decoded now where they were not ahead), or why an image has none:
    * skips are reported at commit, for the images that turn out new. Only the models count as
@@ -283,7 +291,7 @@ export async function ingest(
       else out.set(p, settled);
     });
     if (ready.length === 0) return out;
-    const t = performance.now();
+    encoderBusy(+1);
     try {
       const descriptors = await encoders.describePrepared(ready.map((r) => r.image));
       ready.forEach((r, j) => out.set(r.p, { ok: true, value: descriptors[j] }));
@@ -291,22 +299,19 @@ export async function ingest(
       // One bad image must not sink its batch: retry one by one to find it.
       for (const r of ready) out.set(r.p, await settle(encoders.describePrepared([r.image]).then(([d]) => d)));
     } finally {
-      encoderMs += performance.now() - t;
+      encoderBusy(-1);
     }
     return out;
   };
 
   /**
-   * Batches are encoded one after the other, each as soon as it is decoded and the encoders are
-   * free, ahead of its commit. Everything not stored when it was read is encoded; the few that a
-   * batch committed meanwhile turns into duplicates only cost their encoding.
+   * A batch goes to the encoders as soon as it is decoded, ahead of its commit: the encoders queue
+   * its model runs behind the earlier batches', so the workers go from one batch to the next
+   * without waiting for either. Everything not stored when it was read is encoded; the few that
+   * a batch committed meanwhile turns into duplicates only cost their encoding.
    */
-  let encodersFree: Promise<unknown> = Promise.resolve();
-  const encodeInTurn = (prepared: Promise<Prepared[]>): Promise<Encoded> => {
-    const encoded = encodersFree.then(async () => encode((await prepared).filter((p) => p.pixels !== undefined)));
-    encodersFree = encoded.catch(() => undefined);
-    return encoded;
-  };
+  const encodeWhenPrepared = async (prepared: Promise<Prepared[]>): Promise<Encoded> =>
+    encode((await prepared).filter((p) => p.pixels !== undefined));
 
   /** The batch's descriptors (undefined where an image is skipped), encoding what was not encoded ahead. */
   const describe = async (fresh: Prepared[], ahead: Encoded): Promise<Array<ImageDescriptors | undefined>> => {
@@ -438,7 +443,7 @@ export async function ingest(
   const ahead: Array<{ items: SourceItem[]; prepared: Promise<Prepared[]>; encoded: Promise<Encoded> }> = [];
   const startBatch = (items: SourceItem[]): void => {
     const prepared = prepareBatch(items);
-    ahead.push({ items, prepared, encoded: encodeInTurn(prepared) });
+    ahead.push({ items, prepared, encoded: encodeWhenPrepared(prepared) });
   };
   const commitOldest = async (): Promise<void> => {
     const batch = ahead.shift();

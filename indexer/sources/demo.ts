@@ -5,7 +5,7 @@
  */
 import { buildCorpus, iconOf } from '../../corpus/corpus.js';
 import type { CorpusItem } from '../../corpus/corpus.js';
-import { renderIcon, renderIconPixels } from '../../corpus/render.js';
+import { createIconPixelRenderer, renderIcon } from '../../corpus/render.js';
 import type { IngestSource, SourceItem } from './types.js';
 
 export const DEMO_SOURCE_KIND = 'emoji-demo';
@@ -32,6 +32,8 @@ export function demoSource(options: { renderSize: number; sets?: string[]; limit
   const corpus = buildCorpus(options.sets);
   const ordered = demoOrder(corpus.items);
   const items = options.limit ? ordered.slice(0, options.limit) : ordered;
+  // A batch asks for its icons' pixels at once: the simple ones are drawn several to a sheet.
+  const renderPixels = createIconPixelRenderer(options.renderSize);
   return {
     label: 'demo corpus (12 emoji sets)',
     total: items.length,
@@ -60,7 +62,7 @@ export function demoSource(options: { renderSize: number; sets?: string[]; limit
             },
           },
           bytes: () => renderIcon(set, icon, options.renderSize),
-          rendered: () => renderIconPixels(set, icon, options.renderSize),
+          rendered: () => renderPixels(set, icon),
           storeThumbnail: false,
         };
       }

@@ -68,6 +68,13 @@ export const DEFAULT_IMAGE_WORKERS = 2;
  */
 export const DEFAULT_IMAGE_RUN_SIZE = 8;
 /**
+ * Runs handed to a model worker before it finishes the one it is on: the next waits in its
+ * message queue, so a worker goes straight on to it even while the JS thread is busy (a batch's
+ * commit and graph inserts hold it for tens of milliseconds, longer than a run of 8 takes) and
+ * never waits at a batch's end for the other worker's last run.
+ */
+const RUNS_AHEAD_PER_WORKER = 2;
+/**
  * Pixels decoded at once, in images at the pixel limit: each holds up to limitInputPixels × 4
  * bytes while it is resized. Small images share the budget, so a batch of icons decodes at once.
  */
@@ -330,11 +337,53 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     return { semantic, style };
   }
 
-  /** One tower after the other: a worker runs one session at a time, each on the configured threads. */
+  /**
+   * Both towers on a slice. A worker runs one session at a time, each on the configured threads,
+   * so both runs are handed to it at once (it runs them in order); in place they run in turn.
+   */
   async function describeSlice(slice: PreparedImage[], worker?: ModelWorker): Promise<ImageDescriptors[]> {
-    const semantic = await embedPrepared('semantic', slice.map((image) => image.semantic), worker);
-    const style = await embedPrepared('style', slice.map((image) => image.style), worker);
+    const towers = (tower: TowerName) => embedPrepared(tower, slice.map((image) => image[tower]), worker);
+    const [semantic, style] = worker ? await Promise.all([towers('semantic'), towers('style')]) : [await towers('semantic'), await towers('style')];
     return slice.map((_, i) => ({ semantic: semantic[i], style: style[i] }));
+  }
+
+  /**
+   * Runs waiting for a worker, from every describePrepared call in call order, each handed to the
+   * worker with the fewest in hand (up to RUNS_AHEAD_PER_WORKER). A call whose run failed has
+   * rejected already: its runs still waiting are dropped.
+   */
+  interface WaitingRun {
+    images: PreparedImage[];
+    call: { failed: boolean };
+    resolve: (described: ImageDescriptors[]) => void;
+    reject: (error: unknown) => void;
+  }
+  const waitingRuns: WaitingRun[] = [];
+  const runsInHand = new Array<number>(workerCount).fill(0);
+  function dispatchRuns(): void {
+    for (;;) {
+      const first = waitingRuns[0];
+      if (!first) return;
+      if (first.call.failed || disposed) {
+        waitingRuns.shift();
+        first.reject(createError('NOT_READY', disposed ? 'the encoders have been disposed' : 'another run of this batch failed'));
+        continue;
+      }
+      const slot = runsInHand.indexOf(Math.min(...runsInHand));
+      if (runsInHand[slot] >= RUNS_AHEAD_PER_WORKER) return;
+      waitingRuns.shift();
+      runsInHand[slot]++;
+      imageWorker(slot)
+        .then((worker) => describeSlice(first.images, worker))
+        .then(first.resolve, (error: unknown) => {
+          first.call.failed = true;
+          first.reject(error);
+        })
+        .finally(() => {
+          runsInHand[slot]--;
+          dispatchRuns();
+        });
+    }
   }
 
   async function describePrepared(images: PreparedImage[]): Promise<ImageDescriptors[]> {
@@ -344,25 +393,16 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
       for (const chunk of chunks(images, batchSize)) out.push(...(await describeSlice(chunk)));
       return out;
     }
-    // Runs of runSize images, both towers each, go to whichever worker is free: they finish together.
-    const runs = chunks(images, runSize);
-    const described = new Array<ImageDescriptors[]>(runs.length);
-    let next = 0;
-    let failed = false;
-    const drain = async (slot: number): Promise<void> => {
-      const worker = await imageWorker(slot);
-      while (next < runs.length && !failed) {
-        const at = next++;
-        try {
-          described[at] = await describeSlice(runs[at], worker);
-        } catch (error) {
-          failed = true;
-          throw error;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(workerCount, runs.length) }, (_, slot) => drain(slot)));
-    return described.flat();
+    // Runs of runSize images, both towers each, queue behind earlier calls' runs for whichever worker is free.
+    const call = { failed: false };
+    const described = chunks(images, runSize).map(
+      (run) =>
+        new Promise<ImageDescriptors[]>((resolve, reject) => {
+          waitingRuns.push({ images: run, call, resolve, reject });
+        }),
+    );
+    dispatchRuns();
+    return (await Promise.all(described)).flat();
   }
 
   async function describeImages(images: ImageInput[]): Promise<ImageDescriptors[]> {
@@ -406,6 +446,7 @@ export async function loadEncoders(options: LoadEncodersOptions): Promise<Loaded
     async dispose() {
       disposed = true;
       textCache.clear();
+      dispatchRuns();
       const ready = workerSlots.map((entry) => entry.ready);
       for (const entry of workerSlots) entry.ready = undefined;
       await Promise.all(ready.map((worker) => worker?.then((w) => w.terminate(), () => undefined)));

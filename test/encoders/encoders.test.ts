@@ -192,6 +192,19 @@ describe('batching', () => {
       await expect(pool.describePrepared([...(await Promise.all(files.map((f) => pool.prepareImage(f)))), bad])).rejects.toThrow();
       const again = await pool.describePrepared([await pool.prepareImage(images[0])]);
       expect(maxAbsDiff(again[0].semantic, semantic[0])).toBeLessThan(1e-6);
+      // Calls at once share the workers (their runs queue in call order), each getting its own images'
+      // descriptors; a call that fails meanwhile takes none of the others down.
+      const prepare = () => Promise.all(images.map((image) => pool.prepareImage(image)));
+      const [one, two, three] = [await prepare(), await prepare(), await prepare()];
+      const [first, failing, second] = await Promise.allSettled([
+        pool.describePrepared(one),
+        pool.describePrepared([bad, ...two]),
+        pool.describePrepared(three.reverse()),
+      ]);
+      expect(failing.status).toBe('rejected');
+      if (first.status !== 'fulfilled' || second.status !== 'fulfilled') throw new Error('a concurrent call failed');
+      first.value.forEach((d, i) => expect(maxAbsDiff(d.style, style[i])).toBeLessThan(1e-6));
+      second.value.forEach((d, i) => expect(maxAbsDiff(d.semantic, semantic[images.length - 1 - i])).toBeLessThan(1e-6));
     } finally {
       await pool.dispose();
       await single.dispose();

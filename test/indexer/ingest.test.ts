@@ -11,6 +11,8 @@ import { bytesHash, pixelsHash } from '../../indexer/content-hash.js';
 import { ingest } from '../../indexer/ingest.js';
 import type { IngestOptions } from '../../indexer/ingest.js';
 import { demoSource } from '../../indexer/sources/demo.js';
+import { buildCorpus, iconOf } from '../../corpus/corpus.js';
+import { renderIconPixels, sheetSafe } from '../../corpus/render.js';
 import { folderSource } from '../../indexer/sources/folder.js';
 import { manifestSource } from '../../indexer/sources/manifest.js';
 import { memorySource } from '../../indexer/sources/memory.js';
@@ -272,6 +274,33 @@ describe('ingest the demo corpus', () => {
       expect(maxAbsDiff(stored!.semantic, expected[i].semantic)).toBeLessThan(1e-6);
       expect(maxAbsDiff(stored!.style, expected[i].style)).toBeLessThan(1e-6);
     }
+    await store.close();
+  });
+});
+
+describe('the demo corpus drawn in sheets', () => {
+  it('stores the hashes and vectors that drawing each icon alone gives, in sets with and without gradients', async () => {
+    const store = await openStore();
+    const source = () => demoSource({ renderSize: 32, sets: ['openmoji', 'noto', 'fluent-emoji-flat'], limit: 40 });
+    const summary = await ingest(source(), encoders, store, { ...options, batchSize: 16 });
+    expect(summary).toMatchObject({ added: 40, skipped: 0 });
+    const corpus = buildCorpus(['openmoji', 'noto', 'fluent-emoji-flat']);
+    const byId = new Map(corpus.items.map((item) => [item.id, item]));
+    let inSheets = 0;
+    for await (const item of source().items()) {
+      const { set, icon } = iconOf(corpus, byId.get(item.meta.id!)!);
+      if (sheetSafe(icon)) inSheets++;
+      // What a store already holds for this icon (each drawn alone): the same hash, so a re-ingest sees it unchanged.
+      const alone = await renderIconPixels(set, icon, 32);
+      const stored = await store.catalog.getWithVectors(item.meta.id!);
+      expect(stored?.contentHash, item.key).toBe(pixelsHash(alone));
+      const [expected] = await encoders.describePrepared([await encoders.prepareDecoded(alone)]);
+      expect(maxAbsDiff(stored!.semantic, expected.semantic)).toBe(0);
+      expect(maxAbsDiff(stored!.style, expected.style)).toBe(0);
+    }
+    // Both paths ran: icons drawn in sheets and icons drawn alone (gradients, ids).
+    expect(inSheets).toBeGreaterThan(4);
+    expect(inSheets).toBeLessThan(40);
     await store.close();
   });
 });
