@@ -60,7 +60,8 @@ if (!existsSync(join(values.data, 'semantic.json'))) {
   });
   await fill.close();
 }
-const readMeta = async (name: string) => JSON.parse(await readFile(join(values.data as string, `${name}.json`), 'utf8')) as { dim: number; file: string };
+const readMeta = async (name: string) =>
+  JSON.parse(await readFile(join(values.data as string, `${name}.json`), 'utf8')) as { dim: number; file: string; M: number; efConstruction: number };
 const meta = await readMeta('semantic');
 const dims = { semantic: meta.dim, style: (await readMeta('style')).dim };
 const store = await openEmbeddedStore({ dataDir: values.data, dims, ...storeOptions });
@@ -292,6 +293,8 @@ const report = {
   efSearch: config.hnsw.efSearch,
   jointEfSearch: config.hnsw.jointEfSearch,
   jointM: config.hnsw.jointM,
+  /** The kept store's joint graph as built (its snapshot's parameters, whatever the config says now). */
+  jointGraph: joint ? await readMeta('joint').then(({ M, efConstruction }) => ({ M, efConstruction })) : null,
   queries: n,
   recallQueries,
   stepsMicroseconds: steps,
