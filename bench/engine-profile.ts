@@ -49,7 +49,14 @@ const { values } = parseArgs({
 });
 if (!values.data) throw new Error('--data DIR (a kept bench store, or an empty folder to fill)');
 const config = loadConfig({ dataDir: values.data });
-const storeOptions = { hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch };
+// As src/context.ts opens it: a snapshot built with other parameters than these is rebuilt at open.
+const storeOptions = {
+  hnsw: config.hnsw,
+  joint: config.hnsw.joint,
+  jointM: config.hnsw.jointM,
+  jointEfConstruction: config.hnsw.jointEfConstruction,
+  jointEfSearch: config.hnsw.jointEfSearch,
+};
 if (!existsSync(join(values.data, 'semantic.json'))) {
   const dims = { semantic: 256, style: 128 };
   const fill = await openEmbeddedStore({ dataDir: values.data, dims, ...storeOptions });
