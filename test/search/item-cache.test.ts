@@ -194,6 +194,25 @@ describe('ItemCache, warmed', () => {
     expect(reads).toEqual([`items:${added[2].seq}`, `vectors:${added[0].seq}`]);
   });
 
+  it('holds a catalog exactly its capacity whole, counts its hits, and after a write evicts by use again', async () => {
+    const [a, b, c] = await catalog.addBatch(['a', 'b', 'c'].map((name) => makeItem(name, random)));
+    const cache = new ItemCache(counting, { capacity: 3, warmBatch: 3 });
+    await cache.warm();
+    const page = await cache.getMany([c.seq, a.seq, b.seq, 999]);
+    expect([...page.keys()]).toEqual([c.seq, a.seq, b.seq]);
+    // Only the seq no item has is read; a joint page reads the vectors the warm did not keep, once.
+    await cache.getManyWithVectors([a.seq]);
+    expect((await cache.getManyWithVectors([a.seq])).get(a.seq)?.semantic).toBeInstanceOf(Float32Array);
+    expect(reads).toEqual(['items:999', `vectors:${a.seq}`]);
+    expect(cache.stats()).toMatchObject({ hits: 5, misses: 1, size: 3 });
+    const [d] = await catalog.addBatch([makeItem('d', random)]);
+    reads.length = 0;
+    await cache.getMany([a.seq, b.seq, c.seq]);
+    await cache.getMany([a.seq, c.seq, d.seq]); // b is the least recently used when d comes in
+    await cache.getMany([b.seq]);
+    expect(reads).toEqual([`items:${a.seq},${b.seq},${c.seq}`, `items:${d.seq}`, `items:${b.seq}`]);
+  });
+
   it('after a write serves the written state, and refills by itself once writes pause', async () => {
     const [a, b] = await catalog.addBatch(['a', 'b'].map((name) => makeItem(name, random)));
     const cache = new ItemCache(counting, { capacity: 10, vectors: true, autoWarm: true, rewarmDelayMs: 20 });
