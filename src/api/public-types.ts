@@ -44,7 +44,7 @@ export interface ApiResult {
   source: string;
   license: string;
   attribution: string;
-  tags: string[];
+  tags: readonly string[];
   score: number;
   scores: ApiScores;
   thumbnail: string;

@@ -135,7 +135,7 @@ export interface SearchResult {
   license: string;
   attribution: string;
   /** tags, extra and aliases are the page cache's own (shared by every page showing the item): read them, never change them. */
-  tags: string[];
+  tags: readonly string[];
   extra: Record<string, unknown>;
   /** The image's other ids (duplicates kept as aliases), when it has any. */
   aliases?: string[];
