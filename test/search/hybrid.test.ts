@@ -332,7 +332,7 @@ describe('a weighted query whose words match ranks one fixed window', () => {
 });
 
 describe('the words window\'s vector depth', () => {
-  it('is wordsVectorDepth, and twice that when the words\' list is cut inside a BM25 tie', async () => {
+  it('is wordsVectorDepth, and twice that when the words\' list is cut inside a BM25 tie holding half of it', async () => {
     const depths: number[] = [];
     const semantic = t.store.indices.semantic;
     const recording = Object.assign(Object.create(semantic) as typeof semantic, {
