@@ -969,8 +969,12 @@ interface KeptWithWords {
   cosines: { modality: SearchModality; query: Float32Array; bySeq: Map<number, number> } | null;
 }
 
-/** BM25 of candidates outside a words' list kept with it, at most (the index's hits of recent query vectors). */
-const MAX_KEPT_UNLISTED = 4096;
+/**
+ * BM25 of candidates outside a words' list kept with it, at most: the index's hits of a few recent
+ * query vectors (128-256 each). With the list's 400 cosines, a cached text keeps under 1,000
+ * numbers more, so the lexical cache's 1,024 texts stay within tens of megabytes.
+ */
+const MAX_KEPT_UNLISTED = 512;
 
 function sameVector(a: Float32Array, b: Float32Array): boolean {
   if (a === b) return true;
