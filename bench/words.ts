@@ -31,7 +31,8 @@
  * (where the difference goes), and how many pool rounds (index searches) a query took.
  * `pageRecall`: how much of the exact weighted-fusion top k (content cosine and the words' score
  * computed for every item) the engine's first page holds, for the typical texts that match a
- * word — what the engine's fixed window of candidates gives up (SearchEngineOptions.wordsWindow).
+ * word — what the engine's fixed window of candidates gives up (SearchEngineOptions.wordsWindow,
+ * and the index's depth in it, wordsVectorDepth).
  * `windows` (with `--windows`): the matching and common texts' CPU ratios and the page recall again
  * on engines with other words windows, over the same store: the trade-off between cost and recall.
  *
@@ -519,6 +520,8 @@ async function main(): Promise<void> {
       },
       typicalTexts: typicalTexts.length,
       wordsWindow: DEFAULT_ENGINE_OPTIONS.wordsWindow,
+      // The engine's default; the context's engine takes hnsw.efSearch (128 unless configured).
+      wordsVectorDepth: DEFAULT_ENGINE_OPTIONS.wordsVectorDepth,
       ...reports,
     };
     const out = resolve(values.out ?? join(PACKAGE_ROOT, 'bench', 'results'));

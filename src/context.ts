@@ -188,6 +188,8 @@ export function createEngine(config: Config, store: Store, encoders: LoadedEncod
       rrfWindow: config.search.rrfWindow,
       itemCacheSize: config.search.itemCacheSize,
       itemCacheVectors: config.search.itemCacheVectors,
+      // The words window's vector list as deep as the graph search is broad (see wordsVectorDepth).
+      wordsVectorDepth: config.hnsw.efSearch,
     },
   });
 }

@@ -88,10 +88,18 @@ export interface SearchEngineOptions {
   itemCacheSize: number;
   /**
    * A weighted query whose words match ranks one fixed window (see wordsPool): the vector index's
-   * top `wordsWindow` and the words' top `wordsWindow`, every candidate scored exactly; its pages
-   * end where the window does. Capped by maxCandidates and the lexical list (rrfWindow).
+   * top `wordsVectorDepth` and the words' top `wordsWindow`, every candidate scored exactly; its
+   * pages end where the window does. Capped by maxCandidates and the lexical list (rrfWindow).
    */
   wordsWindow: number;
+  /**
+   * How deep the vector index is searched in the words window, when the store's tuning gives the
+   * query no search breadth of its own (with one, that breadth): an HNSW search costs about its
+   * breadth (efSearch), not its k, as long as k stays within it, so the window's vector list costs
+   * what the vector-only query's search costs. Twice that when the words' list is cut inside a BM25
+   * tie holding half of it (see wordsPool). The default is hnsw.efSearch's. Capped by wordsWindow.
+   */
+  wordsVectorDepth: number;
   /** Candidates' vectors kept per modality for the catalog's current version (see VectorCache); 0 turns it off. */
   vectorCacheSize: number;
   /** Unfiltered words' candidate lists of recent texts kept for the catalog's current version (see LexicalCache); 0 turns it off. */
@@ -110,7 +118,8 @@ export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
   rocchio: DEFAULT_ROCCHIO,
   exactFilterLimit: 2000,
   itemCacheSize: 100_000,
-  wordsWindow: 256,
+  wordsWindow: 400,
+  wordsVectorDepth: 128,
   vectorCacheSize: 50_000,
   lexicalCacheSize: 1024,
   itemCacheVectors: true,
@@ -221,7 +230,9 @@ function effectiveFilter(filters: SearchFilters | undefined): ItemFilter | null 
 interface LexicalQuery {
   text: string;
   pivot: number;
-  hits: LexicalHit[];
+  hits: readonly LexicalHit[];
+  /** The same hits by seq. */
+  bySeq: ReadonlyMap<number, LexicalHit>;
   /** Whether the list was cut at its limit (unseen items may then still match). */
   full: boolean;
 }
@@ -238,6 +249,8 @@ export class SearchEngine {
   private readonly pageItems: ItemCache;
   private readonly vectors: VectorCache;
   private readonly lexicalLists: LexicalCache;
+  /** A words' list's pivot and seq map, kept with the list itself while the lexical cache holds it. */
+  private readonly lexicalLookups = new WeakMap<readonly LexicalHit[], KeptWithWords>();
   /** Whether the catalogue has words, as of a catalog version (asked once per version). */
   private textState: { version: number; hasText: Promise<boolean> } | null = null;
 
@@ -537,8 +550,18 @@ export class SearchEngine {
       allowed || filter
         ? await this.catalog.lexicalSearch(text, { limit, ...(allowed ? { allowed } : {}), ...(filter ? { filter } : {}) })
         : await this.lexicalLists.search(text, limit);
+    // A list every hit of which is acceptable is used as it is (a cached one: with its pivot and
+    // seq map from the last query of the same text).
+    if (found.every((hit) => accept(hit.seq))) {
+      let known = this.lexicalLookups.get(found);
+      if (!known) {
+        known = { pivot: lexicalPivot(found), bySeq: new Map(found.map((hit) => [hit.seq, hit])), unlisted: new Map(), cosines: null };
+        this.lexicalLookups.set(found, known);
+      }
+      return { text, hits: found, pivot: known.pivot, bySeq: known.bySeq, full: found.length >= limit };
+    }
     const hits = found.filter((hit) => accept(hit.seq));
-    return { text, pivot: lexicalPivot(hits), hits, full: found.length >= limit };
+    return { text, pivot: lexicalPivot(hits), hits, bySeq: new Map(hits.map((hit) => [hit.seq, hit])), full: found.length >= limit };
   }
 
   /**
@@ -622,17 +645,26 @@ export class SearchEngine {
 
   /**
    * The pool of a weighted query whose words match: one fixed window, the same for every page.
-   * Candidates are the vector index's top `depth` (the joint index's for content + style) and the
-   * words' top `depth` (BM25 order); each is scored exactly in every signal (cosines from the
-   * candidates' vectors, through the vector cache; BM25 from the same postings for every
+   * Candidates are the vector index's top `wordsVectorDepth` (the joint index's for content +
+   * style) and the words' top `depth` (BM25 order); each is scored exactly in every signal (cosines
+   * from the candidates' vectors, through the vector cache; BM25 from the same postings for every
    * candidate, however it was found) and fused by the weighted sum.
+   *
+   * The index's depth is its search breadth, not the words' depth: an HNSW search costs about
+   * max(efSearch, k), so a k within the breadth costs what the vector-only query's search costs,
+   * and twice the breadth cost 2.4× that (measured at 100k). It is twice as deep only where the
+   * words cannot rank their own list: one cut inside a BM25 tie that holds half of it or more
+   * (every match of a word in a uniform catalogue scores the same), whose unseen matches are as
+   * good by the words as most of its listed ones and only the vectors tell apart (measured: 0.53
+   * of the exact fused top 24 at the breadth, 0.75 at twice it). Both depths depend only on the
+   * query, never on the page.
    *
    * Why not a proof, as pool() gives a query without words: an unseen item may carry any of the
    * words, so the bound adds the words' last pooled score to the vectors' and is rarely beaten; the
    * proof deepened the index search to the limit and read hundreds of vectors, and still ended as
    * the best of its deepest pool (measured at 100k items: 6.8-9.5× the vector-only query's CPU,
-   * 0.67 of the exact fused top 24). One window, both lists as deep, costs one index search at
-   * about the vector-only query's breadth and puts more of the exact top k on the page.
+   * 0.67 of the exact fused top 24). One window costs one index search at the vector-only query's
+   * breadth and puts more of the exact top k on the page.
    *
    * What it gives up: an item outside both lists (a middling cosine and middling words) is never
    * ranked, and the ranking ends with the window: past its last candidate the cursor ends.
@@ -648,18 +680,117 @@ export class SearchEngine {
     kinds: QueryKinds | undefined,
   ): Promise<{ ranked: RankedCandidate[]; truncated: boolean; bound: number }> {
     const modalities = vectorModalities(weights);
-    const { lists, joint } = await this.vectorLists(descriptors, weights, 'weighted', depth, constraint, kinds);
-    const seqs = [...new Set([...lists.flat(), ...lexical.hits.slice(0, depth)].map((hit) => hit.seq))].filter(accept);
+    const vectorDepth = Math.min(depth, this.wordsVectorDepth(modalities, kinds, lexical));
+    const { lists, joint } = await this.vectorLists(descriptors, weights, 'weighted', vectorDepth, constraint, kinds);
+    const wordsDepth = Math.min(depth, lexical.hits.length);
+    // A vector list that came back short holds every acceptable item: so does the pool.
+    const truncated = lists.every((hits) => hits.length >= vectorDepth);
     // One modality's index scores with the exact cosine (as a query without words is ranked by
     // it): only the words' candidates need their vectors.
-    const own = !joint && modalities.length === 1 && this.indices[modalities[0]].exactScores;
-    const cosines = own ? new Map(lists[0].map((hit) => [hit.seq, hit.score])) : null;
-    const candidates = await this.scoreExactly(seqs, descriptors, modalities, lexical, cosines);
-    // A vector list that came back short holds every acceptable item: so does the pool.
-    const truncated = lists.every((hits) => hits.length >= depth);
+    if (!joint && modalities.length === 1 && this.indices[modalities[0]].exactScores) {
+      const modality = modalities[0];
+      const ranked = await this.ownIndexWindow(lists[0], modality, descriptors[modality] as Float32Array, weights, lexical, wordsDepth, accept);
+      return { ranked, truncated, bound: Number.NEGATIVE_INFINITY };
+    }
+    const seen = new Set<number>();
+    const seqs: number[] = [];
+    const take = (seq: number): void => {
+      if (seen.has(seq) || !accept(seq)) return;
+      seen.add(seq);
+      seqs.push(seq);
+    };
+    for (const list of lists) for (const hit of list) take(hit.seq);
+    for (let i = 0; i < wordsDepth; i++) take(lexical.hits[i].seq);
+    const candidates = await this.scoreExactly(seqs, descriptors, modalities, lexical);
     // The weighted sum alone (fuseWeighted's float): only the page's explanations are built, when asked.
-    const ranked = candidates.map((candidate): RankedCandidate => ({ ...candidate, score: weightedScore(candidate.scores, weights) }));
+    const ranked: RankedCandidate[] = [];
+    for (const { seq, scores, terms } of candidates) ranked.push({ seq, scores, terms, score: weightedScore(scores, weights) });
     return { ranked: ranked.sort(compareFused), truncated, bound: Number.NEGATIVE_INFINITY };
+  }
+
+  /**
+   * The words window of one modality's index, whose hits carry their exact cosines: the index's
+   * hits and the words' top `wordsDepth`, each with its cosine and BM25.
+   *
+   * A repeated text reuses what its last query computed: the words' list is the lexical cache's
+   * own (the same array until any write), and kept with it are the BM25 of the index's hits that
+   * the list does not hold and the words' candidates' cosines for the last query vector seen with
+   * it (the vector compared in full, so a session's moved descriptor computes them anew). Both
+   * depend only on the catalogue (which the list's life follows) and the query.
+   */
+  private async ownIndexWindow(
+    hits: ReadonlyArray<{ seq: number; score: number }>,
+    modality: SearchModality,
+    query: Float32Array,
+    weights: ParticipatingWeights,
+    lexical: LexicalQuery,
+    wordsDepth: number,
+    accept: (seq: number) => boolean,
+  ): Promise<RankedCandidate[]> {
+    const kept = this.lexicalLookups.get(lexical.hits);
+    const fromIndex = new Set<number>();
+    const unlisted: number[] = [];
+    for (const hit of hits) {
+      if (fromIndex.has(hit.seq) || !accept(hit.seq)) continue;
+      fromIndex.add(hit.seq);
+      if (!lexical.bySeq.has(hit.seq) && !kept?.unlisted.has(hit.seq)) unlisted.push(hit.seq);
+    }
+    // BM25 for every candidate, however it was found: the words' own list holds most of them.
+    const words = unlisted.length > 0 ? await this.catalog.lexicalScores(lexical.text, unlisted) : null;
+    if (kept && words) {
+      if (kept.unlisted.size + unlisted.length > MAX_KEPT_UNLISTED) kept.unlisted.clear();
+      for (const seq of unlisted) kept.unlisted.set(seq, words.get(seq) ?? null);
+    }
+    const ranked: RankedCandidate[] = [];
+    // weightedScore's floats for these two signals, its weights divided once.
+    const total = (weights[modality] as number) + (weights.text as number);
+    const vectorShare = total === 0 ? 0 : (weights[modality] as number) / total;
+    const textShare = total === 0 ? 0 : (weights.text as number) / total;
+    const content = modality === 'content';
+    const rank = (seq: number, cosine: number, hit: LexicalHit | null | undefined): void => {
+      const text = hit ? saturate(hit.score, lexical.pivot) : 0;
+      const scores: ModalityScores = { content: content ? cosine : null, style: content ? null : cosine, text };
+      ranked.push({ seq, scores, terms: hit?.terms ?? [], score: vectorShare * cosine + textShare * text });
+    };
+    for (const hit of hits) {
+      if (fromIndex.has(hit.seq)) rank(hit.seq, hit.score, lexical.bySeq.get(hit.seq) ?? words?.get(hit.seq) ?? kept?.unlisted.get(hit.seq));
+    }
+    const others: LexicalHit[] = [];
+    for (let i = 0; i < wordsDepth; i++) {
+      const hit = lexical.hits[i];
+      if (!fromIndex.has(hit.seq) && accept(hit.seq)) others.push(hit);
+    }
+    const known = kept?.cosines?.modality === modality && sameVector(kept.cosines.query, query) ? kept.cosines.bySeq : null;
+    const missing = known ? others.filter((hit) => !known.has(hit.seq)) : others;
+    const vectors = missing.length > 0 ? await this.vectors.get(missing.map((hit) => hit.seq), STORE_MODALITY[modality]) : null;
+    const cosines = known ?? new Map<number, number>();
+    for (const hit of missing) {
+      const vector = vectors?.get(hit.seq);
+      // Deleted since the words were listed: no longer a candidate.
+      if (vector) cosines.set(hit.seq, dot(query, vector));
+    }
+    if (kept && !known) kept.cosines = { modality, query: Float32Array.from(query), bySeq: cosines };
+    for (const hit of others) {
+      const cosine = cosines.get(hit.seq);
+      if (cosine !== undefined) rank(hit.seq, cosine, hit);
+    }
+    return ranked.sort(compareFused);
+  }
+
+  /**
+   * The words window's vector depth (see SearchEngineOptions.wordsVectorDepth): one modality's
+   * tuned breadth for the query, else the configured depth.
+   */
+  private wordsVectorDepth(modalities: SearchModality[], kinds: QueryKinds | undefined, lexical: LexicalQuery): number {
+    const tuned = modalities.length === 1 ? this.breadth?.ef(modalities[0], kinds?.[modalities[0]]) : undefined;
+    const base = Math.max(1, tuned ?? this.options.wordsVectorDepth);
+    // A words' list cut inside a BM25 tie that holds half of it or more cannot rank its matches:
+    // the unseen ones are as good by the words as most of the listed, only the vectors tell them
+    // apart, so the index is searched deeper.
+    const { hits } = lexical;
+    if (!lexical.full || hits.length < 2) return base;
+    const last = hits[hits.length - 1].score;
+    return hits[hits.length >> 1].score === last ? 2 * base : base;
   }
 
   /**
@@ -760,29 +891,25 @@ export class SearchEngine {
     descriptors: QueryDescriptors,
     modalities: SearchModality[],
     lexical: LexicalQuery | null,
-    /** One modality only: cosines known already (its index's exact scores), by seq. */
-    cosines: ReadonlyMap<number, number> | null = null,
   ): Promise<Candidate[]> {
-    const unscored = cosines ? seqs.filter((seq) => !cosines.has(seq)) : seqs;
     // The words' own hits carry their BM25 already (the same doubles lexicalScores gives): ask
     // only for the others.
-    const listed = lexical ? new Map(lexical.hits.map((hit) => [hit.seq, hit])) : null;
+    const listed = lexical?.bySeq;
     const unlisted = listed ? seqs.filter((seq) => !listed.has(seq)) : [];
     const [vectors, words] = await Promise.all([
-      Promise.all(modalities.map((m) => this.vectors.get(unscored, STORE_MODALITY[m]))),
+      Promise.all(modalities.map((m) => this.vectors.get(seqs, STORE_MODALITY[m]))),
       lexical && unlisted.length > 0 ? this.catalog.lexicalScores(lexical.text, unlisted) : null,
     ]);
+    const queries = modalities.map((modality) => descriptors[modality] as Float32Array);
     const candidates: Candidate[] = [];
     for (const seq of seqs) {
       const scores: ModalityScores = { content: null, style: null, text: null };
       let live = true;
-      modalities.forEach((modality, i) => {
-        const known = cosines?.get(seq);
-        const vector = known === undefined ? vectors[i].get(seq) : undefined;
-        if (known !== undefined) scores[modality] = known;
-        else if (!vector) live = false;
-        else scores[modality] = dot(descriptors[modality] as Float32Array, vector);
-      });
+      for (let i = 0; i < modalities.length && live; i++) {
+        const vector = vectors[i].get(seq);
+        if (vector) scores[modalities[i]] = dot(queries[i], vector);
+        else live = false;
+      }
       if (!live) continue;
       const candidate: Candidate = { seq, scores };
       if (lexical) {
@@ -834,6 +961,31 @@ export class SearchEngine {
     }
     return results;
   }
+}
+
+/**
+ * What is kept with a cached words' list (see ownIndexWindow): its pivot and seq map, the BM25 of
+ * other candidates (null: no match), and its words' candidates' cosines for one query vector.
+ */
+interface KeptWithWords {
+  pivot: number;
+  bySeq: ReadonlyMap<number, LexicalHit>;
+  unlisted: Map<number, LexicalHit | null>;
+  cosines: { modality: SearchModality; query: Float32Array; bySeq: Map<number, number> } | null;
+}
+
+/**
+ * BM25 of candidates outside a words' list kept with it, at most: the index's hits of a few recent
+ * query vectors (128-256 each). With the list's 400 cosines, a cached text keeps under 1,000
+ * numbers more, so the lexical cache's 1,024 texts stay within tens of megabytes.
+ */
+const MAX_KEPT_UNLISTED = 512;
+
+function sameVector(a: Float32Array, b: Float32Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A weighted vector query's one index: a modality's own, or the joint one for content + style. */

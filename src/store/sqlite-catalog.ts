@@ -839,19 +839,28 @@ export class SqliteCatalog implements Catalog {
    * this one does. Not the catalog version: promoting an alias changes an item's words without it.
    */
   private wordsKey(): string {
-    return `${this.db.pragma('data_version', { simple: true }) as number}:${this.ownWrites}`;
+    // Prepared once and plucked (as writeStamp): db.pragma() compiles its statement on every call.
+    return `${this.prepare<[], number>('PRAGMA data_version').pluck().get() as number}:${this.ownWrites}`;
   }
 
   /** Rows with the query words they matched, as the index normalises them (e.g. stemmed). */
   private lexicalHits(words: readonly string[], hits: readonly WordHit[]): LexicalHit[] {
     const termsOf = words.map((word) => this.terms.normalise(word));
-    return hits.map((hit) => {
-      const terms = new Set<string>();
-      termsOf.forEach((wordTerms, i) => {
-        if (hit.matched & (2 ** i)) for (const term of wordTerms) terms.add(term);
-      });
-      return { seq: hit.seq, score: hit.score, terms: [...terms] };
-    });
+    // Hits that matched the same words share one terms list (a query has few such sets).
+    const bySet = new Map<number, string[]>();
+    const termsFor = (matched: number): string[] => {
+      let terms = bySet.get(matched);
+      if (!terms) {
+        const set = new Set<string>();
+        termsOf.forEach((wordTerms, i) => {
+          if (matched & (2 ** i)) for (const term of wordTerms) set.add(term);
+        });
+        terms = [...set];
+        bySet.set(matched, terms);
+      }
+      return terms;
+    };
+    return hits.map((hit) => ({ seq: hit.seq, score: hit.score, terms: termsFor(hit.matched) }));
   }
 
   /** better-sqlite3 does not cache prepared statements; the catalog's SQL is a small fixed set. */

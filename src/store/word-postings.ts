@@ -258,13 +258,13 @@ export function hitsFor(lists: readonly WordPostings[], seqs: readonly number[])
   for (const seq of seqs) {
     let score = 0;
     let matched = 0;
-    lists.forEach((list, word) => {
-      const contribution = contributionOf(list, seq);
+    for (let word = 0; word < lists.length; word++) {
+      const contribution = contributionOf(lists[word], seq);
       if (contribution !== 0) {
         score += contribution;
         matched += 2 ** word;
       }
-    });
+    }
     if (matched !== 0) out.push({ seq, score, matched });
   }
   return out;

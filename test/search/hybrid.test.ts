@@ -256,8 +256,13 @@ describe('the lexical signal', () => {
 });
 
 describe('a weighted query whose words match ranks one fixed window', () => {
-  const windowed = (wordsWindow: number) =>
-    new SearchEngine({ catalog: t.store.catalog, indices: t.store.indices, encoders: new FakeEncoders(), options: { wordsWindow, maxCandidates: 200 } });
+  const windowed = (wordsWindow: number, wordsVectorDepth = wordsWindow) =>
+    new SearchEngine({
+      catalog: t.store.catalog,
+      indices: t.store.indices,
+      encoders: new FakeEncoders(),
+      options: { wordsWindow, wordsVectorDepth, maxCandidates: 200 },
+    });
 
   /** The fused ranking (content + words, weights 1:1) of the given seqs, from the catalog's own vectors and BM25. */
   async function fusedBySeq(q: string, seqs: number[]): Promise<Array<{ seq: number; score: number }>> {
@@ -270,13 +275,13 @@ describe('a weighted query whose words match ranks one fixed window', () => {
       .sort((a, b) => b.score - a.score || a.seq - b.seq);
   }
 
-  it('ranks the vector index\'s top window and the words\' top window, each candidate scored exactly; the cursor ends with the window', async () => {
+  it('ranks the vector index\'s top wordsVectorDepth and the words\' top window, each candidate scored exactly; the cursor ends with the window', async () => {
     const q = 'cat pizza';
-    const target = windowed(6);
+    const target = windowed(6, 4);
     const pages = await allPages(target, { q, k: 4 });
     const walked = pages.flatMap((page) => page.results);
     const content = await engine.descriptorFor({ text: q }, 'content');
-    const vectorTop = await t.store.indices.semantic.search(content, 6);
+    const vectorTop = await t.store.indices.semantic.search(content, 4);
     const wordsTop = (await t.store.catalog.lexicalSearch(q, { limit: 400 })).slice(0, 6);
     const window = [...new Set([...vectorTop, ...wordsTop].map((hit) => hit.seq))];
     expect(window.length).toBeGreaterThan(6);
@@ -323,6 +328,70 @@ describe('a weighted query whose words match ranks one fixed window', () => {
     const again = await target.search({ q: 'dog pizza', style: 'oil', k: 5 });
     expect(vectorReads).toBe(0);
     expect(again.results.map((r) => [r.id, r.score])).toEqual(first.results.map((r) => [r.id, r.score]));
+  });
+});
+
+describe('the words window\'s vector depth', () => {
+  it('is wordsVectorDepth, and twice that when the words\' list is cut inside a BM25 tie holding half of it', async () => {
+    const depths: number[] = [];
+    const semantic = t.store.indices.semantic;
+    const recording = Object.assign(Object.create(semantic) as typeof semantic, {
+      search: (vector: Float32Array, k: number, constraint?: Parameters<typeof semantic.search>[2]) => {
+        depths.push(k);
+        return semantic.search(vector, k, constraint);
+      },
+    });
+    const indices = { ...t.store.indices, semantic: recording };
+    const engineWith = (rrfWindow: number) =>
+      new SearchEngine({ catalog: t.store.catalog, indices, encoders: new FakeEncoders(), options: { rrfWindow, wordsWindow: 8, wordsVectorDepth: 3 } });
+    // Every dog has the same words ("A dog in <style>", tags dog and the style, keyword dogs): one BM25.
+    const whole = engineWith(400);
+    await whole.search({ q: 'dog', k: 2 });
+    const cut = engineWith(4);
+    const response = await cut.search({ q: 'dog', k: 2 });
+    expect(depths).toEqual([3, 6]);
+    expect(response.results[0].scores.text).toBeGreaterThan(0);
+    whole.dispose();
+    cut.dispose();
+  });
+});
+
+describe('a repeated text in the words window', () => {
+  it('reuses its words\' candidates\' cosines and BM25 for the same query vector, and computes them anew for another', async () => {
+    const reads = { vectors: 0, scores: 0 };
+    const catalog = t.store.catalog;
+    const counting = Object.assign(Object.create(catalog) as typeof catalog, {
+      getVectorsBySeq: (seqs: number[], modality: 'semantic' | 'style') => {
+        reads.vectors += seqs.length;
+        return catalog.getVectorsBySeq(seqs, modality);
+      },
+      lexicalScores: (text: string, seqs: number[]) => {
+        reads.scores += seqs.length;
+        return catalog.lexicalScores(text, seqs);
+      },
+    });
+    const options = { wordsWindow: 12, wordsVectorDepth: 6, itemCacheSize: 0 };
+    // The words point the vector elsewhere than at the pizzas: the index's hits need their BM25
+    // asked for, the pizzas their vectors.
+    const q = 'pizza zebra zebra zebra';
+    const target = new SearchEngine({ catalog: counting, indices: t.store.indices, encoders: new FakeEncoders(), options });
+    const first = await target.search({ q, k: 8 });
+    expect(reads.vectors).toBeGreaterThan(0);
+    expect(reads.scores).toBeGreaterThan(0);
+    reads.vectors = 0;
+    reads.scores = 0;
+    const again = await target.search({ q, k: 8 });
+    expect(reads).toEqual({ vectors: 0, scores: 0 });
+    expect(again.results.map((r) => [r.id, r.score, r.scores])).toEqual(first.results.map((r) => [r.id, r.score, r.scores]));
+    // The same text with another content vector (a session's moved descriptor): the window is the
+    // one a fresh engine ranks, not the last vector's.
+    const moved = normalize(Float32Array.from(textVector('semantic', q), (x, i) => x + (i % 3 === 0 ? 0.4 : 0)));
+    const fresh = new SearchEngine({ catalog, indices: t.store.indices, encoders: new FakeEncoders(), options });
+    const expected = await fresh.searchFromDescriptors({ content: moved }, { text: q, k: 8 });
+    const got = await target.searchFromDescriptors({ content: moved }, { text: q, k: 8 });
+    expect(got.results.map((r) => [r.id, r.score, r.scores])).toEqual(expected.results.map((r) => [r.id, r.score, r.scores]));
+    fresh.dispose();
+    target.dispose();
   });
 });
 
