@@ -494,6 +494,13 @@ describe('a catalogue without words', () => {
           expect(r.explanation?.parts.map((p) => p.modality)).toEqual(['content', 'style']);
         }
       }
+      // The first item with words: the same engine's next text query fuses them (it asks again after a write).
+      await store.catalog.addBatch([{ ...pizzaItems()[0], id: 'first-words' }]);
+      await store.sync();
+      const worded = await bare.search({ q: 'pizza', k: 3 });
+      expect(worded.results[0].id).toBe('first-words');
+      expect(worded.results[0].scores.text).toBeGreaterThan(0);
+      bare.dispose();
     } finally {
       await store.close({ save: false });
       await rm(dir, { recursive: true, force: true });
