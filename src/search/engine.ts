@@ -789,6 +789,7 @@ export class SearchEngine {
       const hit = index.hit[i];
       index.score.push(vectorShare * index.cosine[i] + textShare * (hit ? saturate(hit.score, lexical.pivot) : 0));
     }
+    // The words' list holds acceptable items only (lexicalQuery filtered it, or found each acceptable).
     const order = await this.wordsOrder(lexical, modality, query, vectorShare, textShare, wordsDepth);
     // The words' candidates the index found too: the index's side ranks them, with its own cosine.
     const taken: number[] = [];
