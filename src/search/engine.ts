@@ -35,7 +35,6 @@ import {
   isWindowed,
   SEARCH_MODALITIES,
   type Candidate,
-  type FusedCandidate,
   type FusionMethod,
   type ModalityScores,
   type ParticipatingWeights,
@@ -51,6 +50,7 @@ import { VectorCache } from './vector-cache.js';
 import { jointQuery } from './joint.js';
 import { lexicalPivot, saturate } from './lexical.js';
 import { planSearch, type QueryPlan } from './plan.js';
+import { arrayRanking, mergedWindow, wordsOrder, type IndexSide, type Ranking, type WordsOrder } from './ranking.js';
 import {
   DEFAULT_TEXT_WEIGHT,
   parseInterpolateRequest,
@@ -231,10 +231,12 @@ interface LexicalQuery {
   text: string;
   pivot: number;
   hits: readonly LexicalHit[];
-  /** The same hits by seq. */
-  bySeq: ReadonlyMap<number, LexicalHit>;
+  /** Each hit's position in `hits`, by seq. */
+  positionOf: ReadonlyMap<number, number>;
   /** Whether the list was cut at its limit (unseen items may then still match). */
   full: boolean;
+  /** What is kept with a cached list (null: a list of this query's own, e.g. a filtered one). */
+  kept: KeptWithWords | null;
 }
 
 const elapsed = (since: number): number => Math.round((performance.now() - since) * 100) / 100;
@@ -249,10 +251,10 @@ export class SearchEngine {
   private readonly pageItems: ItemCache;
   private readonly vectors: VectorCache;
   private readonly lexicalLists: LexicalCache;
-  /** A words' list's pivot and seq map, kept with the list itself while the lexical cache holds it. */
+  /** What is kept with a words' list (KeptWithWords) while the lexical cache holds the list itself. */
   private readonly lexicalLookups = new WeakMap<readonly LexicalHit[], KeptWithWords>();
-  /** Whether the catalogue has words, as of a catalog version (asked once per version). */
-  private textState: { version: number; hasText: Promise<boolean> } | null = null;
+  /** Whether the catalogue has words, as of a write stamp or catalog version (asked once per change). */
+  private textState: { key: string | number; hasText: Promise<boolean> } | null = null;
 
   constructor(deps: SearchEngineDeps) {
     this.catalog = deps.catalog;
@@ -427,7 +429,11 @@ export class SearchEngine {
     const modalities = Object.keys(weights) as SearchModality[];
     if (modalities.length === 0) throw createError('EMPTY_QUERY');
     const textWeight = options.weights?.text ?? DEFAULT_TEXT_WEIGHT;
-    const useText = Boolean(input.text) && textWeight > 0 && (await this.hasText());
+    const wantsText = Boolean(input.text) && textWeight > 0;
+    // One read of the catalog's write stamp serves both the words' presence and the words' list
+    // cache (a cached text query read the version besides: ~10 µs of SQLite at 100k items).
+    const stamp = wantsText ? this.catalog.writeStamp?.() : undefined;
+    const useText = wantsText && (await this.hasText(stamp));
     if (useText) weights.text = textWeight;
     const position: CursorPosition | null = options.cursor ? decodeCursor(options.cursor, fingerprint) : null;
     const offset = position?.offset ?? 0;
@@ -446,7 +452,11 @@ export class SearchEngine {
     if (filter && pushDown) constraint.filter = filter;
     const accept = (seq: number): boolean => !excluded.has(seq) && (allowed === null || allowed.has(seq));
     const retrieveStartedAt = performance.now();
-    const lexical = useText ? await this.lexicalQuery(input.text as string, allowed, filter && pushDown ? filter : null, accept) : null;
+    // No exclusion and no allowed set: every item is acceptable, and the words' list is not checked item by item.
+    const acceptsAll = excluded.size === 0 && allowed === null;
+    const lexical = useText
+      ? await this.lexicalQuery(input.text as string, allowed, filter && pushDown ? filter : null, acceptsAll ? null : accept, stamp)
+      : null;
     let retrieveMs = elapsed(retrieveStartedAt);
 
     // RRF and min-max scores depend on the pool, so they rank one fixed window (as
@@ -477,8 +487,9 @@ export class SearchEngine {
     let deepenings = 0;
     const scored = new Map<number, Candidate | null>();
     let fuseMs = 0;
-    let pool: { ranked: RankedCandidate[]; truncated: boolean; bound: number; items?: Map<number, ResultItem> };
-    let after: RankedCandidate[];
+    let pool: { ranking: Ranking; truncated: boolean; bound: number; items?: Map<number, ResultItem> };
+    // The page and one past it (whether there is a next page, and whether the page is proven in place).
+    let after: { candidates: RankedCandidate[]; remaining: number };
     for (;;) {
       const retrieveStart = performance.now();
       pool = exactFilter
@@ -490,21 +501,21 @@ export class SearchEngine {
             : await this.pool(descriptors, weights, fusion, depth, constraint, accept, scored, lexical, input.kinds);
       retrieveMs += elapsed(retrieveStart);
       const fuseStart = performance.now();
-      after = position ? pool.ranked.filter((c) => compareFused(c, position.last) > 0) : pool.ranked;
+      after = pool.ranking.after(position ? position.last : null, options.k + 1);
       fuseMs += elapsed(fuseStart);
       if (direct || wordsWindowed || !pool.truncated || depth >= this.options.maxCandidates || windowed) break;
       if (deepenings++ >= this.options.maxDeepening) break;
       // One past the page must be provably in place too, or "is there a next page" could be wrong.
-      const settled = after.findIndex((c) => c.score < pool.bound);
-      if (settled === -1 || settled > options.k) break;
+      const settled = after.candidates.findIndex((c) => c.score < pool.bound);
+      if (settled === -1) break;
       depth = Math.min(this.options.maxCandidates, depth * 2);
     }
-    const page = after.slice(0, options.k);
+    const page = after.candidates.length > options.k ? after.candidates.slice(0, options.k) : after.candidates;
     const hydrateStart = performance.now();
     const results = await this.hydrate(page, options.explain ? weights : null, pool.items);
     const hydrateMs = elapsed(hydrateStart);
 
-    const more = after.length > options.k;
+    const more = after.remaining > options.k;
     const last = page[page.length - 1];
     const nextCursor = more && last ? encodeCursor(fingerprint, { offset: offset + page.length, last: { score: last.score, seq: last.seq } }) : null;
     const response: SearchResponse = {
@@ -512,20 +523,24 @@ export class SearchEngine {
       nextCursor,
       timing: { encodeMs: input.encodeMs, retrieveMs, fuseMs, hydrateMs, totalMs: elapsed(input.startedAt) },
     };
-    if (!pool.truncated) response.total = pool.ranked.length;
+    if (!pool.truncated) response.total = pool.ranking.size;
     if (facetFields.length > 0) {
-      response.facets = await this.catalog.facets({ seqs: pool.ranked.map((c) => c.seq) }, facetFields, { limit: options.facetLimit });
+      response.facets = await this.catalog.facets({ seqs: pool.ranking.seqs() }, facetFields, { limit: options.facetLimit });
       response.facetScope = FACET_SCOPE;
     }
     return response;
   }
 
-  /** Whether the catalogue has words to search, cached per catalog version. */
-  private async hasText(): Promise<boolean> {
-    const version = await this.catalog.version();
-    if (this.textState?.version !== version) {
+  /**
+   * Whether the catalogue has words to search, cached per write stamp (`stamp`, read by the
+   * query), or per catalog version where the catalog has no stamp. The stamp moves with every
+   * committed write, as the version does and more (an alias's promotion moves it too).
+   */
+  private async hasText(stamp: string | undefined): Promise<boolean> {
+    const key = stamp ?? (await this.catalog.version());
+    if (this.textState?.key !== key) {
       const hasText = this.catalog.hasText();
-      const state = { version, hasText };
+      const state = { key, hasText };
       this.textState = state;
       // A failed look-up must not stick: the next query asks again.
       hasText.catch(() => {
@@ -543,25 +558,26 @@ export class SearchEngine {
     text: string,
     allowed: ReadonlySet<number> | null,
     filter: ItemFilter | null,
-    accept: (seq: number) => boolean,
+    accept: ((seq: number) => boolean) | null,
+    stamp: string | undefined,
   ): Promise<LexicalQuery> {
     const limit = Math.min(this.options.maxCandidates, this.options.rrfWindow);
     const found =
       allowed || filter
         ? await this.catalog.lexicalSearch(text, { limit, ...(allowed ? { allowed } : {}), ...(filter ? { filter } : {}) })
-        : await this.lexicalLists.search(text, limit);
+        : await this.lexicalLists.search(text, limit, stamp);
     // A list every hit of which is acceptable is used as it is (a cached one: with its pivot and
     // seq map from the last query of the same text).
-    if (found.every((hit) => accept(hit.seq))) {
-      let known = this.lexicalLookups.get(found);
-      if (!known) {
-        known = { pivot: lexicalPivot(found), bySeq: new Map(found.map((hit) => [hit.seq, hit])), unlisted: new Map(), cosines: null };
-        this.lexicalLookups.set(found, known);
+    if (accept === null || found.every((hit) => accept(hit.seq))) {
+      let kept = this.lexicalLookups.get(found);
+      if (!kept) {
+        kept = { pivot: lexicalPivot(found), positionOf: positionsOf(found), unlisted: new Map(), cosines: null, order: null };
+        this.lexicalLookups.set(found, kept);
       }
-      return { text, hits: found, pivot: known.pivot, bySeq: known.bySeq, full: found.length >= limit };
+      return { text, hits: found, pivot: kept.pivot, positionOf: kept.positionOf, full: found.length >= limit, kept };
     }
     const hits = found.filter((hit) => accept(hit.seq));
-    return { text, pivot: lexicalPivot(hits), hits, bySeq: new Map(hits.map((hit) => [hit.seq, hit])), full: found.length >= limit };
+    return { text, pivot: lexicalPivot(hits), hits, positionOf: positionsOf(hits), full: found.length >= limit, kept: null };
   }
 
   /**
@@ -615,7 +631,7 @@ export class SearchEngine {
     scored: Map<number, Candidate | null>,
     lexical: LexicalQuery | null,
     kinds: QueryKinds | undefined,
-  ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
+  ): Promise<{ ranking: Ranking; truncated: boolean; bound: number }> {
     const modalities = vectorModalities(weights);
     const { lists: hitLists, joint } = await this.vectorLists(descriptors, weights, fusion, depth, constraint, kinds);
     // Only a short vector list proves the pool holds every acceptable item: the lexical list
@@ -640,7 +656,7 @@ export class SearchEngine {
       ? (((weights.content as number) + (weights.style as number)) / totalWeight) * (hitLists[0][depth - 1]?.score ?? 1)
       : modalities.reduce((sum, m, i) => sum + ((weights[m] as number) / totalWeight) * (hitLists[i][depth - 1]?.score ?? 1), 0);
     const bound = truncated ? vectorBound + 1e-6 : Number.NEGATIVE_INFINITY;
-    return { ranked, truncated, bound };
+    return { ranking: arrayRanking(ranked), truncated, bound };
   }
 
   /**
@@ -678,7 +694,7 @@ export class SearchEngine {
     accept: (seq: number) => boolean,
     lexical: LexicalQuery,
     kinds: QueryKinds | undefined,
-  ): Promise<{ ranked: RankedCandidate[]; truncated: boolean; bound: number }> {
+  ): Promise<{ ranking: Ranking; truncated: boolean; bound: number }> {
     const modalities = vectorModalities(weights);
     const vectorDepth = Math.min(depth, this.wordsVectorDepth(modalities, kinds, lexical));
     const { lists, joint } = await this.vectorLists(descriptors, weights, 'weighted', vectorDepth, constraint, kinds);
@@ -689,8 +705,8 @@ export class SearchEngine {
     // it): only the words' candidates need their vectors.
     if (!joint && modalities.length === 1 && this.indices[modalities[0]].exactScores) {
       const modality = modalities[0];
-      const ranked = await this.ownIndexWindow(lists[0], modality, descriptors[modality] as Float32Array, weights, lexical, wordsDepth, accept);
-      return { ranked, truncated, bound: Number.NEGATIVE_INFINITY };
+      const ranking = await this.ownIndexWindow(lists[0], modality, descriptors[modality] as Float32Array, weights, lexical, wordsDepth, accept);
+      return { ranking, truncated, bound: Number.NEGATIVE_INFINITY };
     }
     const seen = new Set<number>();
     const seqs: number[] = [];
@@ -705,18 +721,24 @@ export class SearchEngine {
     // The weighted sum alone (fuseWeighted's float): only the page's explanations are built, when asked.
     const ranked: RankedCandidate[] = [];
     for (const { seq, scores, terms } of candidates) ranked.push({ seq, scores, terms, score: weightedScore(scores, weights) });
-    return { ranked: ranked.sort(compareFused), truncated, bound: Number.NEGATIVE_INFINITY };
+    return { ranking: arrayRanking(ranked.sort(compareFused)), truncated, bound: Number.NEGATIVE_INFINITY };
   }
 
   /**
    * The words window of one modality's index, whose hits carry their exact cosines: the index's
-   * hits and the words' top `wordsDepth`, each with its cosine and BM25.
+   * hits and the words' top `wordsDepth`, each with its cosine and BM25, as one ranking: the
+   * words' candidates ranked by their fused score (WordsOrder), the index's hits ranked among
+   * themselves, and the two merged as a page is read (mergedWindow). The same candidates, floats
+   * and order as ranking them all together, so every page and cursor is the same as before.
    *
    * A repeated text reuses what its last query computed: the words' list is the lexical cache's
    * own (the same array until any write), and kept with it are the BM25 of the index's hits that
-   * the list does not hold and the words' candidates' cosines for the last query vector seen with
-   * it (the vector compared in full, so a session's moved descriptor computes them anew). Both
-   * depend only on the catalogue (which the list's life follows) and the query.
+   * the list does not hold, the words' candidates' cosines for the last query vector seen with it
+   * (the vector compared in full, so a session's moved descriptor computes them anew) and their
+   * order for that vector and the last weights (others rank them anew from the cosines). All
+   * depend only on the catalogue (which the list's life follows) and the query. So a repeated
+   * query scores and sorts only the index's hits (the vector search itself is never skipped) and
+   * builds objects only for the page.
    */
   private async ownIndexWindow(
     hits: ReadonlyArray<{ seq: number; score: number }>,
@@ -726,55 +748,102 @@ export class SearchEngine {
     lexical: LexicalQuery,
     wordsDepth: number,
     accept: (seq: number) => boolean,
-  ): Promise<RankedCandidate[]> {
-    const kept = this.lexicalLookups.get(lexical.hits);
-    const fromIndex = new Set<number>();
-    const unlisted: number[] = [];
-    for (const hit of hits) {
-      if (fromIndex.has(hit.seq) || !accept(hit.seq)) continue;
-      fromIndex.add(hit.seq);
-      if (!lexical.bySeq.has(hit.seq) && !kept?.unlisted.has(hit.seq)) unlisted.push(hit.seq);
-    }
-    // BM25 for every candidate, however it was found: the words' own list holds most of them.
-    const words = unlisted.length > 0 ? await this.catalog.lexicalScores(lexical.text, unlisted) : null;
-    if (kept && words) {
-      if (kept.unlisted.size + unlisted.length > MAX_KEPT_UNLISTED) kept.unlisted.clear();
-      for (const seq of unlisted) kept.unlisted.set(seq, words.get(seq) ?? null);
-    }
-    const ranked: RankedCandidate[] = [];
+  ): Promise<Ranking> {
+    const { kept } = lexical;
     // weightedScore's floats for these two signals, its weights divided once.
     const total = (weights[modality] as number) + (weights.text as number);
     const vectorShare = total === 0 ? 0 : (weights[modality] as number) / total;
     const textShare = total === 0 ? 0 : (weights.text as number) / total;
-    const content = modality === 'content';
-    const rank = (seq: number, cosine: number, hit: LexicalHit | null | undefined): void => {
-      const text = hit ? saturate(hit.score, lexical.pivot) : 0;
-      const scores: ModalityScores = { content: content ? cosine : null, style: content ? null : cosine, text };
-      ranked.push({ seq, scores, terms: hit?.terms ?? [], score: vectorShare * cosine + textShare * text });
-    };
+    // The index's acceptable hits (an index lists a point once), with the words' list's BM25 where
+    // it holds them, else the kept one; the others' BM25 is asked for below.
+    const index: IndexSide = { seq: [], cosine: [], hit: [], score: [] };
+    const unlisted: number[] = [];
+    const listed: number[] = [];
     for (const hit of hits) {
-      if (fromIndex.has(hit.seq)) rank(hit.seq, hit.score, lexical.bySeq.get(hit.seq) ?? words?.get(hit.seq) ?? kept?.unlisted.get(hit.seq));
+      if (!accept(hit.seq)) continue;
+      const position = lexical.positionOf.get(hit.seq);
+      let words: LexicalHit | null | undefined;
+      if (position !== undefined) {
+        words = lexical.hits[position];
+        if (position < wordsDepth) listed.push(position);
+      } else {
+        words = kept?.unlisted.get(hit.seq);
+        if (words === undefined) unlisted.push(index.seq.length);
+      }
+      index.seq.push(hit.seq);
+      index.cosine.push(hit.score);
+      index.hit.push(words ?? null);
     }
-    const others: LexicalHit[] = [];
-    for (let i = 0; i < wordsDepth; i++) {
-      const hit = lexical.hits[i];
-      if (!fromIndex.has(hit.seq) && accept(hit.seq)) others.push(hit);
+    // BM25 for every candidate, however it was found: the words' own list holds most of them.
+    if (unlisted.length > 0) {
+      const seqs = unlisted.map((i) => index.seq[i]);
+      const words = await this.catalog.lexicalScores(lexical.text, seqs);
+      if (kept && kept.unlisted.size + seqs.length > MAX_KEPT_UNLISTED) kept.unlisted.clear();
+      for (const i of unlisted) {
+        const hit = words.get(index.seq[i]) ?? null;
+        index.hit[i] = hit;
+        kept?.unlisted.set(index.seq[i], hit);
+      }
     }
-    const known = kept?.cosines?.modality === modality && sameVector(kept.cosines.query, query) ? kept.cosines.bySeq : null;
-    const missing = known ? others.filter((hit) => !known.has(hit.seq)) : others;
-    const vectors = missing.length > 0 ? await this.vectors.get(missing.map((hit) => hit.seq), STORE_MODALITY[modality]) : null;
-    const cosines = known ?? new Map<number, number>();
-    for (const hit of missing) {
-      const vector = vectors?.get(hit.seq);
-      // Deleted since the words were listed: no longer a candidate.
-      if (vector) cosines.set(hit.seq, dot(query, vector));
+    for (let i = 0; i < index.seq.length; i++) {
+      const hit = index.hit[i];
+      index.score.push(vectorShare * index.cosine[i] + textShare * (hit ? saturate(hit.score, lexical.pivot) : 0));
     }
-    if (kept && !known) kept.cosines = { modality, query: Float32Array.from(query), bySeq: cosines };
-    for (const hit of others) {
-      const cosine = cosines.get(hit.seq);
-      if (cosine !== undefined) rank(hit.seq, cosine, hit);
+    // The words' list holds acceptable items only (lexicalQuery filtered it, or found each acceptable).
+    const order = await this.wordsOrder(lexical, modality, query, vectorShare, textShare, wordsDepth);
+    // The words' candidates the index found too: the index's side ranks them, with its own cosine.
+    const taken: number[] = [];
+    for (const position of listed) if (order.rankOf[position] >= 0) taken.push(order.rankOf[position]);
+    return mergedWindow(index, order, taken, lexical);
+  }
+
+  /**
+   * A words' list's first `depth` candidates ranked for a query vector and weights (see
+   * WordsOrder): the kept order when the list is cached and the vector and weights are the same,
+   * else ranked from the kept cosines (the same vector, other weights) or from the candidates'
+   * vectors (through the vector cache), and kept for the next query.
+   */
+  private async wordsOrder(
+    lexical: LexicalQuery,
+    modality: SearchModality,
+    query: Float32Array,
+    vectorShare: number,
+    textShare: number,
+    depth: number,
+  ): Promise<WordsOrder> {
+    const { kept } = lexical;
+    const last = kept?.order;
+    if (
+      last &&
+      last.modality === modality &&
+      last.depth === depth &&
+      last.vectorShare === vectorShare &&
+      last.textShare === textShare &&
+      sameVector(last.query, query)
+    ) {
+      return last;
     }
-    return ranked.sort(compareFused);
+    const known = kept?.cosines;
+    let cosines: Float64Array;
+    let vector: Float32Array;
+    if (known && known.modality === modality && known.byPosition.length >= depth && sameVector(known.query, query)) {
+      cosines = known.byPosition;
+      vector = known.query;
+    } else {
+      const seqs = lexical.hits.slice(0, depth).map((hit) => hit.seq);
+      const vectors = await this.vectors.get(seqs, STORE_MODALITY[modality]);
+      // Deleted since the words were listed: no longer a candidate (NaN leaves it out).
+      cosines = new Float64Array(depth).fill(Number.NaN);
+      for (let p = 0; p < depth; p++) {
+        const stored = vectors.get(seqs[p]);
+        if (stored) cosines[p] = dot(query, stored);
+      }
+      vector = Float32Array.from(query);
+      if (kept) kept.cosines = { modality, query: vector, byPosition: cosines };
+    }
+    const order = wordsOrder(lexical.hits, lexical.pivot, cosines, { modality, query: vector, vectorShare, textShare, depth });
+    if (kept) kept.order = order;
+    return order;
   }
 
   /**
@@ -827,7 +896,7 @@ export class SearchEngine {
     depth: number,
     constraint: VectorSearchConstraint,
     kinds: QueryKinds | undefined,
-  ): Promise<{ ranked: RankedCandidate[]; truncated: boolean; bound: number; items?: Map<number, ResultItem> }> {
+  ): Promise<{ ranking: Ranking; truncated: boolean; bound: number; items?: Map<number, ResultItem> }> {
     const breadth = direct.kind === 'one' ? this.withBreadth(constraint, direct.modality, kinds) : constraint;
     const hits = await direct.index.search(direct.vector, depth, breadth);
     const truncated = hits.length >= depth;
@@ -860,7 +929,7 @@ export class SearchEngine {
         );
       }
     }
-    return { ranked: ranked.sort(compareFused), truncated, bound: Number.NEGATIVE_INFINITY, items };
+    return { ranking: arrayRanking(ranked.sort(compareFused)), truncated, bound: Number.NEGATIVE_INFINITY, items };
   }
 
   /**
@@ -874,11 +943,11 @@ export class SearchEngine {
     allowed: Set<number>,
     accept: (seq: number) => boolean,
     lexical: LexicalQuery | null,
-  ): Promise<{ ranked: FusedCandidate[]; truncated: boolean; bound: number }> {
+  ): Promise<{ ranking: Ranking; truncated: boolean; bound: number }> {
     const modalities = vectorModalities(weights);
     const seqs = [...allowed].filter(accept);
     const candidates = await this.scoreExactly(seqs, descriptors, modalities, lexical);
-    return { ranked: fuse(fusion, candidates, weights), truncated: false, bound: Number.NEGATIVE_INFINITY };
+    return { ranking: arrayRanking(fuse(fusion, candidates, weights)), truncated: false, bound: Number.NEGATIVE_INFINITY };
   }
 
   /**
@@ -894,7 +963,7 @@ export class SearchEngine {
   ): Promise<Candidate[]> {
     // The words' own hits carry their BM25 already (the same doubles lexicalScores gives): ask
     // only for the others.
-    const listed = lexical?.bySeq;
+    const listed = lexical?.positionOf;
     const unlisted = listed ? seqs.filter((seq) => !listed.has(seq)) : [];
     const [vectors, words] = await Promise.all([
       Promise.all(modalities.map((m) => this.vectors.get(seqs, STORE_MODALITY[m]))),
@@ -914,7 +983,8 @@ export class SearchEngine {
       const candidate: Candidate = { seq, scores };
       if (lexical) {
         // BM25 for every candidate, however it was found: no match scores 0.
-        const hit = listed?.get(seq) ?? words?.get(seq);
+        const position = listed?.get(seq);
+        const hit = position !== undefined ? lexical.hits[position] : words?.get(seq);
         scores.text = hit ? saturate(hit.score, lexical.pivot) : 0;
         candidate.terms = hit?.terms ?? [];
       }
@@ -964,22 +1034,31 @@ export class SearchEngine {
 }
 
 /**
- * What is kept with a cached words' list (see ownIndexWindow): its pivot and seq map, the BM25 of
- * other candidates (null: no match), and its words' candidates' cosines for one query vector.
+ * What is kept with a cached words' list (see ownIndexWindow): its pivot and positions by seq, the
+ * BM25 of other candidates (null: no match), its words' candidates' cosines for one query vector
+ * (by list position; NaN: no vector) and their fused order for that vector and one pair of weights.
  */
 interface KeptWithWords {
   pivot: number;
-  bySeq: ReadonlyMap<number, LexicalHit>;
+  positionOf: ReadonlyMap<number, number>;
   unlisted: Map<number, LexicalHit | null>;
-  cosines: { modality: SearchModality; query: Float32Array; bySeq: Map<number, number> } | null;
+  cosines: { modality: SearchModality; query: Float32Array; byPosition: Float64Array } | null;
+  order: WordsOrder | null;
 }
 
 /**
  * BM25 of candidates outside a words' list kept with it, at most: the index's hits of a few recent
- * query vectors (128-256 each). With the list's 400 cosines, a cached text keeps under 1,000
- * numbers more, so the lexical cache's 1,024 texts stay within tens of megabytes.
+ * query vectors (128-256 each). With the list's positions, its 400 cosines and their order, a cached
+ * text keeps about 50 kB more, so the lexical cache's 1,024 texts stay within tens of megabytes.
  */
 const MAX_KEPT_UNLISTED = 512;
+
+/** Each hit's position in its list, by seq. */
+function positionsOf(hits: readonly LexicalHit[]): Map<number, number> {
+  const positions = new Map<number, number>();
+  for (let p = 0; p < hits.length; p++) positions.set(hits[p].seq, p);
+  return positions;
+}
 
 function sameVector(a: Float32Array, b: Float32Array): boolean {
   if (a === b) return true;

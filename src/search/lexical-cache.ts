@@ -26,22 +26,28 @@ export class LexicalCache {
     this.lru = new LruCache(capacity);
   }
 
-  /** The catalog's lexicalSearch(text, { limit }) without a filter; the list returned must not be changed. */
-  async search(text: string, limit: number): Promise<readonly LexicalHit[]> {
-    if (!this.current()) return this.catalog.lexicalSearch(text, { limit });
+  /**
+   * The catalog's lexicalSearch(text, { limit }) without a filter; the list returned must not be
+   * changed. `stamp`: the catalog's write stamp as the caller has just read it (the engine reads it
+   * once per query); absent, it is read here. A stamp read a moment too early is safe: a list read
+   * after a later write fails the check below and is not kept, and the next query's stamp empties
+   * the cache.
+   */
+  async search(text: string, limit: number, stamp?: string): Promise<readonly LexicalHit[]> {
+    if (!this.current(stamp)) return this.catalog.lexicalSearch(text, { limit });
     const key = `${limit}:${text}`;
     const cached = this.lru.get(key);
     if (cached) return cached;
-    const stamp = this.stamp;
+    const before = this.stamp;
     const found = await this.catalog.lexicalSearch(text, { limit });
     // A write that landed while the list was read leaves it out: it may predate the write.
-    if (this.catalog.writeStamp?.() === stamp) this.lru.set(key, found);
+    if (this.catalog.writeStamp?.() === before) this.lru.set(key, found);
     return found;
   }
 
-  private current(): boolean {
+  private current(given: string | undefined): boolean {
     if (this.capacity === 0 || !this.catalog.writeStamp) return false;
-    const stamp = this.catalog.writeStamp();
+    const stamp = given ?? this.catalog.writeStamp();
     if (stamp !== this.stamp) {
       this.lru.clear();
       this.stamp = stamp;

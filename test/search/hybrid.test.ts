@@ -395,6 +395,86 @@ describe('a repeated text in the words window', () => {
   });
 });
 
+describe('a repeated text\'s kept order of its words\' candidates', () => {
+  const options = { wordsWindow: 12, wordsVectorDepth: 6, itemCacheSize: 0 };
+  const fresh = () => new SearchEngine({ catalog: t.store.catalog, indices: t.store.indices, encoders: new FakeEncoders(), options });
+  const ranked = (response: SearchResponse) => response.results.map((r) => [r.id, r.score, r.scores, r.explanation?.terms]);
+
+  it('is used only for the same query vector and weights: other weights rank as a fresh engine does', async () => {
+    const target = fresh();
+    const q = 'pizza zebra zebra zebra';
+    for (const weights of [{ text: 1 }, { text: 2 }, { content: 2, text: 1 }, { text: 1 }, { content: 0.5, text: 1 }]) {
+      const once = fresh();
+      const expected = await once.search({ q, weights, k: 8, explain: true });
+      expect(ranked(await target.search({ q, weights, k: 8, explain: true }))).toEqual(ranked(expected));
+      once.dispose();
+    }
+    target.dispose();
+  });
+
+  it('walks by cursor to one deep page, first-seen and repeated, with and without exclusions', async () => {
+    const target = fresh();
+    const reference = fresh();
+    // The words point the vector elsewhere than at the pizzas: the index's hits have no word.
+    const q = 'pizza zebra zebra zebra';
+    const deep = await reference.search({ q, k: 100 });
+    expect(deep.nextCursor).toBeNull();
+    expect(deep.results.length).toBeGreaterThan(5);
+    for (let round = 0; round < 2; round++) expect((await allPages(target, { q, k: 5 })).flatMap(ids)).toEqual(ids(deep));
+    // An excluded item of the words' list: that query ranks a list of its own; one the index
+    // found without the words: the kept list and order.
+    const content = await target.descriptorFor({ text: q }, 'content');
+    const listed = (await t.store.catalog.lexicalSearch(q, { limit: 400 }))[0].seq;
+    const wordless = deep.results.find((r) => r.scores.text === 0)?.seq as number;
+    expect(wordless).toBeDefined();
+    for (const excluded of [listed, wordless]) {
+      const expected = await reference.searchFromDescriptors({ content }, { text: q, k: 100, exclude: { seqs: [excluded] } });
+      expect(expected.results.map((r) => r.seq)).not.toContain(excluded);
+      const pages: SearchResponse[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await target.searchFromDescriptors({ content }, { text: q, k: 7, cursor, exclude: { seqs: [excluded] } });
+        pages.push(page);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      expect(pages.flatMap((page) => page.results.map((r) => [r.id, r.score]))).toEqual(expected.results.map((r) => [r.id, r.score]));
+    }
+    target.dispose();
+    reference.dispose();
+  });
+
+  it('is dropped at the next write: an item added with the words shows, and is gone once deleted', async () => {
+    const target = fresh();
+    const q = 'pizza zebra zebra zebra';
+    const before = await target.search({ q, k: 8 });
+    const item = {
+      id: 'pizza-zebra',
+      contentHash: createHash('sha256').update('pizza-zebra').digest('hex'),
+      source: 'kitchen',
+      license: 'cc0',
+      title: 'Pizza zebra',
+      tags: ['food'],
+      width: 64,
+      height: 64,
+      semantic: textVector('semantic', q),
+      style: wordVector('style', 'oil'),
+    };
+    await t.store.catalog.addBatch([item]);
+    await t.store.sync();
+    const added = await target.search({ q, k: 8 });
+    expect(added.results[0].id).toBe('pizza-zebra');
+    const reference = fresh();
+    expect(ranked(added)).toEqual(ranked(await reference.search({ q, k: 8 })));
+    reference.dispose();
+    await t.store.catalog.delete('pizza-zebra');
+    await t.store.sync();
+    const deleted = await target.search({ q, k: 8 });
+    expect(ids(deleted)).not.toContain('pizza-zebra');
+    expect(ranked(deleted)).toEqual(ranked(before));
+    target.dispose();
+  });
+});
+
 describe('a catalogue without words', () => {
   it('answers exactly as the vector signals alone', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'parasol-nowords-'));
@@ -414,6 +494,13 @@ describe('a catalogue without words', () => {
           expect(r.explanation?.parts.map((p) => p.modality)).toEqual(['content', 'style']);
         }
       }
+      // The first item with words: the same engine's next text query fuses them (it asks again after a write).
+      await store.catalog.addBatch([{ ...pizzaItems()[0], id: 'first-words' }]);
+      await store.sync();
+      const worded = await bare.search({ q: 'pizza', k: 3 });
+      expect(worded.results[0].id).toBe('first-words');
+      expect(worded.results[0].scores.text).toBeGreaterThan(0);
+      bare.dispose();
     } finally {
       await store.close({ save: false });
       await rm(dir, { recursive: true, force: true });

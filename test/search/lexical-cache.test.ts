@@ -46,6 +46,19 @@ describe('LexicalCache', () => {
     expect(asked).toEqual(['10:pizza', '10:pizza', '10:pizza']);
   });
 
+  it('takes the stamp its caller read: a list read after a later write is not kept under the older stamp', async () => {
+    await catalog.addBatch([makeItem('a', random, { title: 'Pizza' })]);
+    const cache = new LexicalCache(counting, 4);
+    const stale = catalog.writeStamp();
+    await catalog.addBatch([makeItem('b', random, { title: 'Pizza' })]);
+    expect(await cache.search('pizza', 10, stale)).toHaveLength(2);
+    await cache.search('pizza', 10, stale);
+    expect(asked).toEqual(['10:pizza', '10:pizza']);
+    const kept = await cache.search('pizza', 10, catalog.writeStamp());
+    expect(await cache.search('pizza', 10)).toBe(kept);
+    expect(asked).toEqual(['10:pizza', '10:pizza', '10:pizza']);
+  });
+
   it('with capacity 0, or over a catalog without a write stamp, asks every time', async () => {
     await catalog.addBatch([makeItem('a', random, { title: 'Pizza' })]);
     const off = new LexicalCache(counting, 0);
