@@ -1,0 +1,140 @@
+"""Why does the style tower lose to a colour histogram on unseen emoji sets? A measurement for issue 15.
+
+The tower's colour branch (StyleNet, colour_dim > 0) projects its two square-rooted soft histograms (all pixels and
+the foreground) to colour_dim dimensions with a *trained* linear map; training fits that map to separate the
+training styles. This script asks whether a map fixed by the data instead — principal axes of the same square-rooted
+histograms over the train split, no labels — keeps what makes a plain histogram a strong style baseline on unseen
+sets, and at which mix weight w the learned part and such a colour part do best:
+
+  trained:  the checkpoint's own colour part (as style_mix_study.py measures it);
+  pca:      the principal axes of [sqrt(hist), sqrt(fg hist)] over the train split, centred (the mean removed);
+  svd:      the same without removing the mean (uncentred: cosine then approximates the histograms' own cosine).
+
+For each variant and w in a grid, style P@10 on three databases: validation (the training emoji sets'
+`unseen-content` items: styles trained on, images never), held-out (the three held-out sets, the protocol's
+database) and, for the artwork corpus, the held-out artists (the protocol's artwork style database). w and the
+variant are chosen on validation only; held-out columns are reported beside them, never used to choose.
+
+  python3 -m parasol_train prepare style --config configs/mini_heldout.toml
+  python3 style_colour_study.py --config configs/mini_heldout.toml --out work/heldout/style_colour.json"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from parasol_train.checkpoints import ckpt_path, embed_images
+from parasol_train.data import to_tensor  # noqa: E402
+from parasol_train.config import load_config  # noqa: E402
+from parasol_train.data import HELD_OUT_SETS, corpus_of, snapshot_paths  # noqa: E402
+from parasol_train.models.encoders import StyleNet  # noqa: E402
+from parasol_train.runtime import load_checkpoint, setup  # noqa: E402
+from parasol_train.stages.metrics import hist_feat, split_of, style_metrics  # noqa: E402
+
+GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+DIMS = [32]
+
+
+@torch.no_grad()
+def soft_hists(net: StyleNet, X: np.ndarray, bs: int = 512) -> np.ndarray:
+    """[sqrt(hist), sqrt(fg hist)] as the tower computes them (its colour branch's input)."""
+    return np.concatenate([torch.cat(net.soft_hists(to_tensor(X[i:i + bs])), 1).numpy() for i in range(0, len(X), bs)])
+
+
+def unit(A: np.ndarray) -> np.ndarray:
+    return (A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def fit_axes(H: np.ndarray, dim: int, centred: bool) -> tuple[np.ndarray, np.ndarray]:
+    mean = H.mean(0) if centred else np.zeros(H.shape[1], H.dtype)
+    _, _, vt = np.linalg.svd(H - mean, full_matrices=False)
+    return mean.astype(np.float32), vt[:dim].T.astype(np.float32)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", default="configs/mini_heldout.toml")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--fit-sample", type=int, default=8000, help="train-split images the axes are fitted on")
+    args = ap.parse_args()
+    os.chdir(HERE)
+    cfg = load_config(args.config)
+    setup(cfg.runtime.threads, cfg.runtime.seed)
+    started = time.time()
+    p = snapshot_paths(cfg.path("work"))
+    items = json.load(open(p["items"]))
+    X = np.load(p["x"])["x"]
+    ck = load_checkpoint(ckpt_path(cfg, "style"))
+    cd = cfg.style.colour_dim
+    net = StyleNet(128, colour_dim=cd)
+    net.load_state_dict(ck["net"])
+    net.eval()
+    w0 = float(torch.sigmoid(net.colour_mix).item())
+
+    held = set(HELD_OUT_SETS)
+    emoji = [i for i, it in enumerate(items) if corpus_of(it) == "emoji"]
+    databases = {
+        "validation": [i for i in emoji if items[i]["set"] not in held and split_of(items[i]) == "unseen-content"],
+        "heldout": [i for i in emoji if items[i]["set"] in held],
+    }
+    artists = [i for i, it in enumerate(items) if corpus_of(it) == "artwork" and it.get("artist") and split_of(it) in ("unseen-style", "unseen-both")]
+    if artists:
+        databases["artwork_heldout_artists"] = artists
+    train = [i for i, it in enumerate(items) if it["split"] == "train"]
+    rng = np.random.default_rng(cfg.runtime.seed)
+    fit = sorted(rng.choice(train, size=min(args.fit_sample, len(train)), replace=False).tolist())
+
+    wanted = sorted(set().union(*databases.values()))
+    E = np.zeros((len(items), 128), np.float32)
+    E[wanted] = embed_images(net, X[wanted])
+    learned = unit(E[:, : 128 - cd])
+    colours = {"trained": unit(E[:, 128 - cd:])}
+    H = np.zeros((len(items), 2 * 216), np.float32)
+    H[wanted] = soft_hists(net, X[wanted])
+    H_fit = soft_hists(net, X[fit])
+    for dim in DIMS:
+        for name, centred in (("pca", True), ("svd", False)):
+            mean, axes = fit_axes(H_fit, dim, centred)
+            colours[f"{name}{dim}"] = unit((H - mean) @ axes)
+
+    def mixed(colour: np.ndarray, w: float) -> np.ndarray:
+        return np.concatenate([learned * np.sqrt(1 - w), colour * np.sqrt(w)], 1)
+
+    label = lambda db: "artist" if db == "artwork_heldout_artists" else "set"  # noqa: E731
+    report: dict = {"config": args.config, "style_checkpoint_step": int(ck.get("step", -1)), "trained_w": w0,
+                    "fit_images": len(fit), "databases": {}}
+    for db_name, db in databases.items():
+        sub = [{**items[i], "codepoint": items[i].get("codepoint")} for i in db]
+        local = list(range(len(db)))
+        lab = label(db_name)
+        col = {"items": len(db),
+               "baseline_hist": style_metrics(hist_feat(X[db]), sub, local, lab)["P@10"],
+               "baseline_hist_fg": style_metrics(hist_feat(X[db], True), sub, local, lab)["P@10"],
+               "tower_as_trained": style_metrics(E, items, db, lab)["P@10"],
+               "by_variant": {}}
+        for v, colour in colours.items():
+            col["by_variant"][v] = {f"{w:.1f}": round(style_metrics(mixed(colour, w), items, db, lab)["P@10"], 4) for w in GRID}
+        report["databases"][db_name] = col
+        print(db_name, len(db), "items; hist", round(col["baseline_hist"], 3), "fg", round(col["baseline_hist_fg"], 3),
+              "tower", round(col["tower_as_trained"], 3), flush=True)
+        for v, row in col["by_variant"].items():
+            print("  ", v, row, flush=True)
+    val = report["databases"]["validation"]["by_variant"]
+    variant, w = max(((v, w) for v in val for w in val[v]), key=lambda vw: val[vw[0]][vw[1]])
+    report["chosen_on_validation"] = {"variant": variant, "w": float(w),
+                                      **{db: report["databases"][db]["by_variant"][variant][w] for db in databases}}
+    report["seconds"] = round(time.time() - started, 1)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(report, f, indent=1)
+    print(json.dumps(report["chosen_on_validation"]))
+
+
+if __name__ == "__main__":
+    main()
