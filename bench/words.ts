@@ -32,7 +32,7 @@
  * `pageRecall`: how much of the exact weighted-fusion top k (content cosine and the words' score
  * computed for every item) the engine's first page holds, for the typical texts that match a
  * word — what the engine's fixed window of candidates gives up (SearchEngineOptions.wordsWindow,
- * and the index's depth in it, wordsVectorDepth).
+ * and the index's depth in it, wordsVectorDepth); `commonPageRecall` the same for the common texts.
  * `windows` (with `--windows`): the matching and common texts' CPU ratios and the page recall again
  * on engines with other words windows, over the same store: the trade-off between cost and recall.
  *
@@ -343,6 +343,8 @@ interface ScenarioReport {
   firstAfterWrite: LatencySummary;
   phases: { typicalHybrid: Phases; typicalVectorOnly: Phases; matchingHybrid: Phases | null };
   pageRecall: { texts: number; recallAtK: number; min: number };
+  /** The same for the common texts (their words' lists cut inside BM25 ties; see SearchEngineOptions.wordsTieLimit). */
+  commonPageRecall: { texts: number; recallAtK: number; min: number };
   /** The same measures at other words windows (--windows), each on its own engine over the same store. */
   windows: WindowReport[];
   /** How many items the common texts' words are in (share of all items), the most frequent first. */
@@ -412,6 +414,8 @@ async function measure(
   const truth = await exactTopK(engine, catalog, typicalTexts);
   const recall = await pageRecall(engine, truth);
   say(`page recall@${K}: ${recall.recallAtK} (min ${recall.min}) over ${recall.texts} texts with a matching word`);
+  const commonRecall = await pageRecall(engine, await exactTopK(engine, catalog, commonTexts));
+  say(`common texts' page recall@${K}: ${commonRecall.recallAtK} (min ${commonRecall.min})`);
   const windowReports: WindowReport[] = [];
   for (const wordsWindow of windows) {
     const other = withWindow(context, wordsWindow);
@@ -439,6 +443,7 @@ async function measure(
     firstAfterWrite,
     phases: { typicalHybrid: phasesHybrid, typicalVectorOnly: phasesVectorOnly, matchingHybrid: phasesMatching },
     pageRecall: recall,
+    commonPageRecall: commonRecall,
     windows: windowReports,
     wordShares,
   };

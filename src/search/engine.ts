@@ -100,6 +100,13 @@ export interface SearchEngineOptions {
    * tie holding half of it (see wordsPool). The default is hnsw.efSearch's. Capped by wordsWindow.
    */
   wordsVectorDepth: number;
+  /**
+   * The most items past the words' candidates a BM25 tie at their cut adds to a one-modality
+   * window (see completeTie): the rest of the tie, whose members the words cannot tell from the
+   * listed ones, ranked by their vectors. A larger tie keeps the list as it is and the vector index
+   * is searched twice as deep where the tie holds half of it. 0 turns it off.
+   */
+  wordsTieLimit: number;
   /** Candidates' vectors kept per modality for the catalog's current version (see VectorCache); 0 turns it off. */
   vectorCacheSize: number;
   /** Unfiltered words' candidate lists of recent texts kept for the catalog's current version (see LexicalCache); 0 turns it off. */
@@ -120,6 +127,7 @@ export const DEFAULT_ENGINE_OPTIONS: SearchEngineOptions = {
   itemCacheSize: 100_000,
   wordsWindow: 400,
   wordsVectorDepth: 128,
+  wordsTieLimit: 1024,
   vectorCacheSize: 50_000,
   lexicalCacheSize: 1024,
   itemCacheVectors: true,
@@ -237,6 +245,16 @@ interface LexicalQuery {
   full: boolean;
   /** What is kept with a cached list (null: a list of this query's own, e.g. a filtered one). */
   kept: KeptWithWords | null;
+  /** How the list was asked for, to read it further (completeTie). */
+  request: LexicalRequest;
+}
+
+/** A lexical list's request: the catalog's allowed set and filter, and the engine's own check of each hit. */
+interface LexicalRequest {
+  allowed: ReadonlySet<number> | null;
+  filter: ItemFilter | null;
+  accept: ((seq: number) => boolean) | null;
+  stamp: string | undefined;
 }
 
 const elapsed = (since: number): number => Math.round((performance.now() - since) * 100) / 100;
@@ -455,7 +473,7 @@ export class SearchEngine {
     // No exclusion and no allowed set: every item is acceptable, and the words' list is not checked item by item.
     const acceptsAll = excluded.size === 0 && allowed === null;
     const lexical = useText
-      ? await this.lexicalQuery(input.text as string, allowed, filter && pushDown ? filter : null, acceptsAll ? null : accept, stamp)
+      ? await this.lexicalQuery(input.text as string, { allowed, filter: filter && pushDown ? filter : null, accept: acceptsAll ? null : accept, stamp })
       : null;
     let retrieveMs = elapsed(retrieveStartedAt);
 
@@ -556,12 +574,11 @@ export class SearchEngine {
    */
   private async lexicalQuery(
     text: string,
-    allowed: ReadonlySet<number> | null,
-    filter: ItemFilter | null,
-    accept: ((seq: number) => boolean) | null,
-    stamp: string | undefined,
+    request: LexicalRequest,
+    limit = Math.min(this.options.maxCandidates, this.options.rrfWindow),
+    pivotOf: (hits: readonly LexicalHit[]) => number = lexicalPivot,
   ): Promise<LexicalQuery> {
-    const limit = Math.min(this.options.maxCandidates, this.options.rrfWindow);
+    const { allowed, filter, accept, stamp } = request;
     const found =
       allowed || filter
         ? await this.catalog.lexicalSearch(text, { limit, ...(allowed ? { allowed } : {}), ...(filter ? { filter } : {}) })
@@ -571,13 +588,56 @@ export class SearchEngine {
     if (accept === null || found.every((hit) => accept(hit.seq))) {
       let kept = this.lexicalLookups.get(found);
       if (!kept) {
-        kept = { pivot: lexicalPivot(found), positionOf: positionsOf(found), unlisted: new Map(), cosines: null, order: null };
+        kept = { pivot: pivotOf(found), positionOf: positionsOf(found), unlisted: new Map(), cosines: null, order: null };
         this.lexicalLookups.set(found, kept);
       }
-      return { text, hits: found, pivot: kept.pivot, positionOf: kept.positionOf, full: found.length >= limit, kept };
+      return { text, hits: found, pivot: kept.pivot, positionOf: kept.positionOf, full: found.length >= limit, kept, request };
     }
     const hits = found.filter((hit) => accept(hit.seq));
-    return { text, pivot: lexicalPivot(hits), hits, positionOf: positionsOf(hits), full: found.length >= limit, kept: null };
+    return { text, pivot: pivotOf(hits), hits, positionOf: positionsOf(hits), full: found.length >= limit, kept: null, request };
+  }
+
+  /**
+   * The words' first `depth` candidates and the rest of the BM25 tie at their cut, up to
+   * `wordsTieLimit` more. A list cut inside a tie leaves unseen matches exactly as good by the
+   * words as the tie's listed ones (every match of a common word in titles of the same length):
+   * only the vectors tell them apart, so they are candidates too, each scored exactly. The list
+   * is read further from the catalog (a cached list, like the first, for an unfiltered query);
+   * its pivot stays the first list's, so every score is the same as without the tie's rest.
+   *
+   * `open`: the cut is inside a tie this could not complete (larger than the limit, or the list
+   * read further did not begin with the first one, a write having landed between the reads).
+   */
+  private async completeTie(lexical: LexicalQuery, depth: number): Promise<TieCompletion> {
+    const { kept } = lexical;
+    if (kept?.tie && kept.tie.depth === depth) return kept.tie.completion;
+    const completion = await this.readTie(lexical, depth);
+    if (kept) kept.tie = { depth, completion };
+    return completion;
+  }
+
+  private async readTie(lexical: LexicalQuery, depth: number): Promise<TieCompletion> {
+    const { hits } = lexical;
+    if (depth === 0) return { lexical, depth, open: false };
+    const cut = hits[depth - 1].score;
+    const tieEnd = (list: readonly LexicalHit[], from: number): number => {
+      let end = from;
+      while (end < list.length && list[end].score === cut) end++;
+      return end;
+    };
+    const limit = this.options.wordsTieLimit;
+    const end = tieEnd(hits, depth);
+    if (end > depth + limit) return { lexical, depth, open: true };
+    if (end < hits.length || !lexical.full) return { lexical, depth: end, open: false };
+    // The tie runs past the list's end: read on to one past the limit (is the tie longer?).
+    const pivot = lexical.pivot;
+    const further = await this.lexicalQuery(lexical.text, lexical.request, depth + limit + 1, () => pivot);
+    const last = hits.length - 1;
+    const same = further.hits.length > last && further.hits[last].seq === hits[last].seq && further.hits[last].score === hits[last].score;
+    if (!same) return { lexical, depth, open: true };
+    const furtherEnd = tieEnd(further.hits, hits.length);
+    if (furtherEnd > depth + limit) return { lexical, depth, open: true };
+    return { lexical: further, depth: furtherEnd, open: false };
   }
 
   /**
@@ -696,16 +756,19 @@ export class SearchEngine {
     kinds: QueryKinds | undefined,
   ): Promise<{ ranking: Ranking; truncated: boolean; bound: number }> {
     const modalities = vectorModalities(weights);
-    const vectorDepth = Math.min(depth, this.wordsVectorDepth(modalities, kinds, lexical));
+    // One modality's index scores with the exact cosine (as a query without words is ranked by
+    // it): only the words' candidates need their vectors, and those are kept with a cached list,
+    // so the rest of a tie at the words' cut costs its cosines once per text and query vector.
+    const ownIndex = modalities.length === 1 && this.indices[modalities[0]].exactScores;
+    const words = ownIndex ? await this.completeTie(lexical, Math.min(depth, lexical.hits.length)) : null;
+    const vectorDepth = Math.min(depth, this.wordsVectorDepth(modalities, kinds, words && !words.open ? null : lexical));
     const { lists, joint } = await this.vectorLists(descriptors, weights, 'weighted', vectorDepth, constraint, kinds);
     const wordsDepth = Math.min(depth, lexical.hits.length);
     // A vector list that came back short holds every acceptable item: so does the pool.
     const truncated = lists.every((hits) => hits.length >= vectorDepth);
-    // One modality's index scores with the exact cosine (as a query without words is ranked by
-    // it): only the words' candidates need their vectors.
-    if (!joint && modalities.length === 1 && this.indices[modalities[0]].exactScores) {
+    if (words && !joint) {
       const modality = modalities[0];
-      const ranking = await this.ownIndexWindow(lists[0], modality, descriptors[modality] as Float32Array, weights, lexical, wordsDepth, accept);
+      const ranking = await this.ownIndexWindow(lists[0], modality, descriptors[modality] as Float32Array, weights, words.lexical, words.depth, accept);
       return { ranking, truncated, bound: Number.NEGATIVE_INFINITY };
     }
     const seen = new Set<number>();
@@ -850,12 +913,13 @@ export class SearchEngine {
    * The words window's vector depth (see SearchEngineOptions.wordsVectorDepth): one modality's
    * tuned breadth for the query, else the configured depth.
    */
-  private wordsVectorDepth(modalities: SearchModality[], kinds: QueryKinds | undefined, lexical: LexicalQuery): number {
+  private wordsVectorDepth(modalities: SearchModality[], kinds: QueryKinds | undefined, lexical: LexicalQuery | null): number {
     const tuned = modalities.length === 1 ? this.breadth?.ef(modalities[0], kinds?.[modalities[0]]) : undefined;
     const base = Math.max(1, tuned ?? this.options.wordsVectorDepth);
     // A words' list cut inside a BM25 tie that holds half of it or more cannot rank its matches:
     // the unseen ones are as good by the words as most of the listed, only the vectors tell them
-    // apart, so the index is searched deeper.
+    // apart, so the index is searched deeper (null: the tie's rest is among the candidates).
+    if (lexical === null) return base;
     const { hits } = lexical;
     if (!lexical.full || hits.length < 2) return base;
     const last = hits[hits.length - 1].score;
@@ -1044,12 +1108,23 @@ interface KeptWithWords {
   unlisted: Map<number, LexicalHit | null>;
   cosines: { modality: SearchModality; query: Float32Array; byPosition: Float64Array } | null;
   order: WordsOrder | null;
+  /** The list's tie at a words' depth, completed or found open (completeTie), for the next query of the text. */
+  tie?: { depth: number; completion: TieCompletion };
+}
+
+/** A words' list with the rest of the BM25 tie at its cut (see completeTie). */
+interface TieCompletion {
+  lexical: LexicalQuery;
+  depth: number;
+  open: boolean;
 }
 
 /**
  * BM25 of candidates outside a words' list kept with it, at most: the index's hits of a few recent
  * query vectors (128-256 each). With the list's positions, its 400 cosines and their order, a cached
- * text keeps about 50 kB more, so the lexical cache's 1,024 texts stay within tens of megabytes.
+ * text keeps about 50 kB more, so the lexical cache's 1,024 texts stay within tens of megabytes;
+ * one whose cut falls inside a BM25 tie also keeps the tie's rest (up to wordsTieLimit, 1,024 more
+ * hits with their positions and cosines: about 150 kB more for such a text).
  */
 const MAX_KEPT_UNLISTED = 512;
 

@@ -282,7 +282,10 @@ describe('a weighted query whose words match ranks one fixed window', () => {
     const walked = pages.flatMap((page) => page.results);
     const content = await engine.descriptorFor({ text: q }, 'content');
     const vectorTop = await t.store.indices.semantic.search(content, 4);
-    const wordsTop = (await t.store.catalog.lexicalSearch(q, { limit: 400 })).slice(0, 6);
+    // The words' top 6 and the rest of the BM25 tie at the 6th (every cat's words score the same).
+    const words = await t.store.catalog.lexicalSearch(q, { limit: 400 });
+    const wordsTop = words.filter((hit, i) => i < 6 || hit.score === words[5].score);
+    expect(wordsTop.length).toBeGreaterThan(6);
     const window = [...new Set([...vectorTop, ...wordsTop].map((hit) => hit.seq))];
     expect(window.length).toBeGreaterThan(6);
     const expected = new Map((await fusedBySeq(q, window)).map((e) => [e.seq, e.score]));
@@ -331,9 +334,8 @@ describe('a weighted query whose words match ranks one fixed window', () => {
   });
 });
 
-describe('the words window\'s vector depth', () => {
-  it('is wordsVectorDepth, and twice that when the words\' list is cut inside a BM25 tie holding half of it', async () => {
-    const depths: number[] = [];
+describe('the words window\'s vector depth and a BM25 tie at the words\' cut', () => {
+  const recordedIndices = (depths: number[]) => {
     const semantic = t.store.indices.semantic;
     const recording = Object.assign(Object.create(semantic) as typeof semantic, {
       search: (vector: Float32Array, k: number, constraint?: Parameters<typeof semantic.search>[2]) => {
@@ -341,16 +343,76 @@ describe('the words window\'s vector depth', () => {
         return semantic.search(vector, k, constraint);
       },
     });
-    const indices = { ...t.store.indices, semantic: recording };
+    return { ...t.store.indices, semantic: recording };
+  };
+  const ranked = (response: SearchResponse) => response.results.map((r) => [r.id, r.score, r.scores]);
+
+  it('takes the rest of the tie as candidates: the same window as a list that was never cut, at wordsVectorDepth', async () => {
+    const depths: number[] = [];
+    const indices = recordedIndices(depths);
     const engineWith = (rrfWindow: number) =>
       new SearchEngine({ catalog: t.store.catalog, indices, encoders: new FakeEncoders(), options: { rrfWindow, wordsWindow: 8, wordsVectorDepth: 3 } });
-    // Every dog has the same words ("A dog in <style>", tags dog and the style, keyword dogs): one BM25.
+    // Every dog (12) has the same words ("A dog in <style>", tags dog and the style, keyword dogs): one BM25.
     const whole = engineWith(400);
-    await whole.search({ q: 'dog', k: 2 });
     const cut = engineWith(4);
-    const response = await cut.search({ q: 'dog', k: 2 });
-    expect(depths).toEqual([3, 6]);
-    expect(response.results[0].scores.text).toBeGreaterThan(0);
+    for (const request of [{ q: 'dog', k: 20 }, { q: 'dog', k: 5, weights: { content: 2, text: 1 } }]) {
+      const expected = await whole.search(request);
+      // More of them than the cut list's 4.
+      expect(expected.results.filter((r) => (r.scores.text ?? 0) > 0).length).toBeGreaterThan(4);
+      expect(ranked(await cut.search(request))).toEqual(ranked(expected));
+      // Repeated: the tie's rest comes from the kept list, the same window again.
+      expect(ranked(await cut.search(request))).toEqual(ranked(expected));
+    }
+    const cutWalk = await allPages(cut, { q: 'dog', k: 3 });
+    expect(cutWalk.flatMap((page) => ids(page))).toEqual(ids(await whole.search({ q: 'dog', k: 100 })));
+    expect(depths.every((depth) => depth === 3)).toBe(true);
+    whole.dispose();
+    cut.dispose();
+  });
+
+  it('is twice wordsVectorDepth when the tie is longer than wordsTieLimit and holds half of the list', async () => {
+    const depths: number[] = [];
+    const indices = recordedIndices(depths);
+    const engineWith = (wordsTieLimit: number) =>
+      new SearchEngine({ catalog: t.store.catalog, indices, encoders: new FakeEncoders(), options: { rrfWindow: 4, wordsWindow: 8, wordsVectorDepth: 3, wordsTieLimit } });
+    const off = engineWith(0);
+    const short = engineWith(7);
+    const enough = engineWith(8);
+    for (const target of [off, short, enough]) {
+      const response = await target.search({ q: 'dog', k: 2 });
+      expect(response.results[0].scores.text).toBeGreaterThan(0);
+    }
+    expect(depths).toEqual([6, 6, 3]);
+    for (const target of [off, short, enough]) target.dispose();
+  });
+
+  it('reads the tie\'s rest once per text until the next write', async () => {
+    const limits: number[] = [];
+    const catalog = t.store.catalog;
+    const counting = Object.assign(Object.create(catalog) as typeof catalog, {
+      lexicalSearch: (text: string, options: Parameters<typeof catalog.lexicalSearch>[1]) => {
+        limits.push(options.limit);
+        return catalog.lexicalSearch(text, options);
+      },
+    });
+    const target = new SearchEngine({ catalog: counting, indices: t.store.indices, encoders: new FakeEncoders(), options: { rrfWindow: 4, wordsWindow: 8, wordsVectorDepth: 3 } });
+    const first = await target.search({ q: 'dog', k: 6 });
+    // The list (4), then on past the tie's limit (4 + 1024 + 1).
+    expect(limits).toEqual([4, 1029]);
+    const again = await target.search({ q: 'dog', k: 6 });
+    expect(limits).toHaveLength(2);
+    expect(ranked(again)).toEqual(ranked(first));
+    target.dispose();
+  });
+
+  it('stays inside a filter: the tie\'s rest is read with the same allowed set', async () => {
+    const whole = new SearchEngine({ catalog: t.store.catalog, indices: t.store.indices, encoders: new FakeEncoders(), options: { rrfWindow: 400, wordsWindow: 8, wordsVectorDepth: 3 } });
+    const cut = new SearchEngine({ catalog: t.store.catalog, indices: t.store.indices, encoders: new FakeEncoders(), options: { rrfWindow: 2, wordsWindow: 8, wordsVectorDepth: 3 } });
+    const request = { q: 'dog', k: 20, filters: { licenses: ['cc0'] } };
+    const expected = await whole.search(request);
+    expect(expected.results.filter((r) => (r.scores.text ?? 0) > 0).length).toBeGreaterThan(2);
+    expect(expected.results.every((r) => r.license === 'cc0')).toBe(true);
+    expect(ranked(await cut.search(request))).toEqual(ranked(expected));
     whole.dispose();
     cut.dispose();
   });
