@@ -16,7 +16,12 @@ database) and, for the artwork corpus, the held-out artists (the protocol's artw
 variant are chosen on validation only; held-out columns are reported beside them, never used to choose.
 
   python3 -m parasol_train prepare style --config configs/mini_heldout.toml
-  python3 style_colour_study.py --config configs/mini_heldout.toml --out work/heldout/style_colour.json"""
+  python3 style_colour_study.py --config configs/mini_heldout.toml --out work/heldout/style_colour.json
+  python3 style_colour_study.py --config configs/mini_heldout.toml --dims 32,64,128 --hists --out work/heldout/style_colour_wide.json
+
+The second asks whether a wider colour part (or the histograms themselves, 432 dimensions) closes the gap; with
+--hard, whether the baseline's own histogram (hard 8x8x8 bins of the foreground, 512 dimensions), as it is or on its
+principal axes, does better as the colour part than the tower's soft 6x6x6 ones."""
 import argparse
 import json
 import os
@@ -38,7 +43,6 @@ from parasol_train.runtime import load_checkpoint, setup  # noqa: E402
 from parasol_train.stages.metrics import hist_feat, split_of, style_metrics  # noqa: E402
 
 GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
-DIMS = [32]
 
 
 @torch.no_grad()
@@ -62,6 +66,12 @@ def main() -> None:
     ap.add_argument("--config", default="configs/mini_heldout.toml")
     ap.add_argument("--out", required=True)
     ap.add_argument("--fit-sample", type=int, default=8000, help="train-split images the axes are fitted on")
+    ap.add_argument("--dims", default="32", help="comma-separated colour widths for the fixed axes (e.g. 32,64,128)")
+    ap.add_argument("--hists", action="store_true", help="also the square-rooted histograms themselves (432 dimensions) as the colour part")
+    ap.add_argument("--hard", action="store_true",
+                    help="also the baseline's own foreground histogram (hard 8x8x8 bins, 512 dimensions) as the colour part, "
+                         "as it is and on its principal axes (--dims)")
+    ap.add_argument("--cache", help="an .npz keeping the embeddings and histograms for a rerun on the same checkpoint")
     args = ap.parse_args()
     os.chdir(HERE)
     cfg = load_config(args.config)
@@ -91,14 +101,31 @@ def main() -> None:
     fit = sorted(rng.choice(train, size=min(args.fit_sample, len(train)), replace=False).tolist())
 
     wanted = sorted(set().union(*databases.values()))
-    E = np.zeros((len(items), 128), np.float32)
-    E[wanted] = embed_images(net, X[wanted])
+    step = int(ck.get("step", -1))
+    if args.cache and os.path.exists(args.cache) and int(np.load(args.cache)["step"]) == step:
+        cached = np.load(args.cache)
+        E, H, H_fit = cached["E"], cached["H"], cached["H_fit"]
+    else:
+        E = np.zeros((len(items), 128), np.float32)
+        E[wanted] = embed_images(net, X[wanted])
+        H = np.zeros((len(items), 2 * 216), np.float32)
+        H[wanted] = soft_hists(net, X[wanted])
+        H_fit = soft_hists(net, X[fit])
+        if args.cache:
+            np.savez(args.cache, step=step, E=E, H=H, H_fit=H_fit)
     learned = unit(E[:, : 128 - cd])
     colours = {"trained": unit(E[:, 128 - cd:])}
-    H = np.zeros((len(items), 2 * 216), np.float32)
-    H[wanted] = soft_hists(net, X[wanted])
-    H_fit = soft_hists(net, X[fit])
-    for dim in DIMS:
+    if args.hard:
+        F = np.zeros((len(items), 512), np.float32)
+        F[wanted] = hist_feat(X[wanted], True)
+        F_fit = hist_feat(X[fit], True)
+        colours["fg512"] = unit(F)
+        for dim in [int(d) for d in args.dims.split(",")]:
+            mean, axes = fit_axes(F_fit, dim, True)
+            colours[f"fgpca{dim}"] = unit((F - mean) @ axes)
+    if args.hists:
+        colours["hists"] = unit(H)
+    for dim in [int(d) for d in args.dims.split(",")]:
         for name, centred in (("pca", True), ("svd", False)):
             mean, axes = fit_axes(H_fit, dim, centred)
             colours[f"{name}{dim}"] = unit((H - mean) @ axes)
