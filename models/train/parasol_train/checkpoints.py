@@ -10,8 +10,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .config import Config
+from .config import Config, style_dim
 from .data import MEAN, STD, to_pm1, to_tensor
+from .models.colour import ColourPart, StyleDescriptor
 from .models.encoders import SemanticImage, StyleNet, TextTower
 from .models.generator import make_vae
 from .runtime import load_checkpoint, log
@@ -26,6 +27,29 @@ def ckpt_path(cfg: Config, stage: str) -> str:
     return os.path.join(cfg.path("gen"), f"{stage}.pt")
 
 
+def style_tag(cfg: Config, step: int) -> str:
+    """The cache key of a style checkpoint's embeddings: its step, and the colour part when it is not the tower's own."""
+    st = cfg.style
+    return f"style-{step}" if st.colour_head != "foreground" else f"style-{step}-fg{st.colour_axes}-w{st.colour_w:g}"
+
+
+def style_colour_path(cfg: Config) -> str:
+    return os.path.join(cfg.path("work"), "style_colour.npz")
+
+
+def style_descriptor(cfg: Config, net: nn.Module, step: int) -> nn.Module:
+    """The style tower as the pack exports it: as trained, or beside the foreground colour part (style_colour stage)."""
+    if cfg.style.colour_head != "foreground":
+        return net
+    path = style_colour_path(cfg)
+    if not os.path.exists(path):
+        raise RuntimeError(f"style.colour_head is \"foreground\" but {path} is missing: run the style_colour stage")
+    z = np.load(path)
+    if int(z["style_step"]) != step or z["axes"].shape[1] != cfg.style.colour_axes:
+        raise RuntimeError(f"{path} was fitted for another style checkpoint or width: run the style_colour stage again")
+    return StyleDescriptor(net, ColourPart(z["mean"], z["axes"]), float(z["w"])).eval()
+
+
 def load_encoder_towers(cfg: Config, vocab_size: int, which=ENCODER_STAGES) -> dict[str, nn.Module]:
     out = {}
     if "semantic" in which:
@@ -38,10 +62,10 @@ def load_encoder_towers(cfg: Config, vocab_size: int, which=ENCODER_STAGES) -> d
         ck = load_checkpoint(ckpt_path(cfg, "style"))
         net = StyleNet(128, colour_dim=cfg.style.colour_dim)
         net.load_state_dict(ck["net"])
-        out["style_image"] = net.eval()
+        out["style_image"] = style_descriptor(cfg, net.eval(), int(ck.get("step", -1)))
     if "style_text" in which:
         ck = load_checkpoint(ckpt_path(cfg, "style_text"))
-        txt = TextTower(vocab_size, 128, width=128, embed=cfg.style_text.text_embed)
+        txt = TextTower(vocab_size, style_dim(cfg), width=128, embed=cfg.style_text.text_embed)
         txt.load_state_dict(ck["txt"])
         out["style_text"] = txt.eval()
     return out

@@ -69,6 +69,13 @@ class Style:
     per_class: int = 12  # items per class
     artist_classes: int = 0  # of the real classes per batch, this many are artwork artists (the rest emoji sets)
     colour_dim: int = 0  # > 0: this many of the output dims are a learned projection of the soft colour histograms
+    # The descriptor's colour part: "trained" (the tower's own, above) or "foreground" (the baseline's hard 8x8x8
+    # foreground histogram on its colour_axes principal axes over the train split, beside the tower's learned part,
+    # weighted by colour_w; fitted by the style_colour stage; models/train/parasol_train/models/colour.py).
+    colour_head: str = "trained"
+    colour_axes: int = 128
+    colour_w: float = 0.3
+    colour_fit: int = 8000  # train-split images the axes are fitted on
     lr: float = 2e-3
     warmup: int = 100
     log_every: int = 20
@@ -299,3 +306,15 @@ def _check(cfg: Config) -> None:
         raise ConfigError(f"generator.schedule.kind: expected \"linear\" or \"scaled-linear\", got {s.kind!r}")
     if not 0 < s.beta_start <= s.beta_end < 1:
         raise ConfigError(f"generator.schedule: need 0 < beta_start <= beta_end < 1, got {s.beta_start}, {s.beta_end}")
+    st = cfg.style
+    if st.colour_head not in ("trained", "foreground"):
+        raise ConfigError(f"style.colour_head: expected \"trained\" or \"foreground\", got {st.colour_head!r}")
+    if st.colour_head == "foreground" and not (0 < st.colour_w < 1 and 1 <= st.colour_axes <= 512 and st.colour_dim > 0):
+        raise ConfigError("style.colour_head \"foreground\": needs 0 < colour_w < 1, 1 <= colour_axes <= 512 and a tower "
+                          f"with colour_dim > 0 (got {st.colour_w}, {st.colour_axes}, {st.colour_dim})")
+
+
+def style_dim(cfg: Config) -> int:
+    """The style descriptor's dimensions: the tower's 128, or its learned part beside the foreground colour axes."""
+    st = cfg.style
+    return 128 - st.colour_dim + st.colour_axes if st.colour_head == "foreground" else 128

@@ -14,6 +14,7 @@ STAGES = {
     "tokenizer_check": "tokenizer_check",
     "semantic": "semantic",
     "style": "style",
+    "style_colour": "style_colour",
     "style_text": "style_text",
     "export": "export_encoders",
     "vae": "vae",

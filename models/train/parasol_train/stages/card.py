@@ -6,7 +6,7 @@ import os
 import torch
 
 from ..checkpoints import ENCODER_STAGES, ckpt_path, load_encoder_towers
-from ..config import Config
+from ..config import Config, style_dim
 from ..data import HELD_OUT_SETS, MEAN, STD, load_snapshot
 from ..runtime import load_checkpoint, log, n_params
 from . import metrics as M
@@ -77,7 +77,7 @@ def run(cfg: Config, resume: bool) -> None:
     a("## Files\n")
     a("| file | MB | what |\n|---|---|---|")
     what = {"semantic_image.onnx": "image → 256-d semantic (content) embedding", "semantic_text.onnx": "text ids → 256-d semantic embedding",
-            "style_image.onnx": "image → 128-d style embedding", "style_text.onnx": "style description ids → 128-d style embedding",
+            "style_image.onnx": f"image → {style_dim(cfg)}-d style embedding", "style_text.onnx": f"style description ids → {style_dim(cfg)}-d style embedding",
             "tokenizer.json": "WordPiece tokenizer (Hugging Face format) for both text towers", "pack.json": "manifest",
             "reference.json": "reference embeddings (PyTorch) of reference/*.png and 6 texts, for ONNX parity tests (tolerance 1e-4)",
             "metrics.json": "all evaluation numbers below"}
@@ -148,7 +148,10 @@ def run(cfg: Config, resume: bool) -> None:
       f"and {yc.classes - yc.classes // 2} pseudo-styles, each a colour class under one random global palette transform drawn afresh per class and batch (hue rotation about the grey axis by 20°–340°, saturation × {{0, U(0.4,1.3), 1}}; white stays white). "
       f"Style-preserving augmentation only: scale 0.9–1.12, translation ±6%, horizontal flip; no colour jitter. AdamW lr {yc.lr:g} (warm-up {yc.warmup}, cosine). {steps('style')}."
       + (f" Starts from mini v1's style encoder (conv stack and MLP; the new histogram's inputs start at 0, the colour branch fresh)." if cfg.runtime.init_rev else "") + "\n")
-    a(f"**Text-to-style**. Same text architecture (width 128, 2 blocks) → 128, {n_params(m['style_text']):,} params, trained against the frozen style encoder's embeddings of the training images. "
+    if yc.colour_head == "foreground":
+        a(f"**Style descriptor as exported**: the MLP's unit vector (the tower's own colour branch dropped) times √(1−w) beside the foreground colour histogram (hard 8×8×8 bins of the pixels with any channel below 250, L1-normalised, as the histogram baseline counts them) "
+          f"on its {yc.colour_axes} principal axes over {yc.colour_fit} train images (centred, unit length) times √w, w = {yc.colour_w:g} (chosen on validation by `style_colour_study.py --hard`): {style_dim(cfg)} dimensions.\n")
+    a(f"**Text-to-style**. Same text architecture (width 128, 2 blocks) → {style_dim(cfg)}, {n_params(m['style_text']):,} params, trained against the frozen style encoder's embeddings of the training images. "
       "Texts: 9 training paraphrases per training set (`style_descriptions.json`; 3 more per set are held out and never trained on) and phrases of pixel-measured attributes "
       "of each image (monochrome/muted/colourful, flat/gradient shaded, dark/light, outlined/black outlines/no outlines, dominant hue; `attributes.py`), sometimes combined. "
       "Loss: multi-positive InfoNCE text→image (a set paraphrase's positives are the batch images of that set; an attribute phrase's positive is its own image); batch 256, learnable temperature. "

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..checkpoints import load_encoder_towers
-from ..config import Config
+from ..config import Config, style_dim
 from ..data import MEAN, STD, load_png, load_snapshot, to_tensor
 from ..export import export_onnx, onnxruntime_outputs
 from ..runtime import log, setup
@@ -44,7 +44,7 @@ def run(cfg: Config, resume: bool) -> None:
     pack = {"name": "mini", "version": 1,
             "semantic": {"dim": 256, "image": {"file": "semantic_image.onnx", "input": "pixels", "output": "embedding",
                                                "preprocess": pre}, "text": txt("semantic_text.onnx")},
-            "style": {"dim": 128, "image": {"file": "style_image.onnx", "input": "pixels", "output": "embedding",
+            "style": {"dim": style_dim(cfg), "image": {"file": "style_image.onnx", "input": "pixels", "output": "embedding",
                                             "preprocess": pre}, "text": txt("style_text.onnx")}}
     pp = os.path.join(OUT, "pack.json")
     if os.path.exists(pp):  # keep sections other tools own (e.g. "parasol", written by the generator export)

@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from ..checkpoints import ENCODER_STAGES, cached_image_embeddings, ckpt_path, embed_texts, load_encoder_towers
+from ..checkpoints import ENCODER_STAGES, cached_image_embeddings, ckpt_path, embed_texts, load_encoder_towers, style_tag
 from ..config import Config
 from ..data import ARTWORK, HELD_OUT_SETS, corpus_of, load_snapshot
 from ..runtime import load_checkpoint, log, setup
@@ -203,7 +203,7 @@ def run(cfg: Config, resume: bool) -> None:
     ck = {n: load_checkpoint(ckpt_path(cfg, n)) for n in ENCODER_STAGES}
     m = load_encoder_towers(cfg, len(tok.vocab))
     E_sem = cached_image_embeddings(cfg, "semantic", m["semantic_image"], X, f"semantic-{ck['semantic']['step']}")
-    E_sty = cached_image_embeddings(cfg, "style", m["style_image"], X, f"style-{ck['style']['step']}")
+    E_sty = cached_image_embeddings(cfg, "style", m["style_image"], X, style_tag(cfg, ck['style']['step']))
     held = set(HELD_OUT_SETS)
     style_db = [i for i, it in enumerate(items) if it["set"] in held]
     assert all(split_of(items[i]) in ("unseen-style", "unseen-both") for i in style_db)

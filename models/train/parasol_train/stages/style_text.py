@@ -9,8 +9,8 @@ import random
 import torch
 
 from .. import attributes
-from ..checkpoints import cached_image_embeddings, ckpt_path, load_encoder_towers
-from ..config import Config
+from ..checkpoints import cached_image_embeddings, ckpt_path, load_encoder_towers, style_tag
+from ..config import Config, style_dim
 from ..data import load_snapshot
 from ..losses import multi_positive_infonce
 from ..models.encoders import TextTower
@@ -33,7 +33,7 @@ class StyleTextStage(TrainStage):
         if not style_ck.get("done"):
             raise RuntimeError("style_text: the style encoder has not finished training")
         net = load_encoder_towers(cfg, len(self.tok.vocab), ("style",))["style_image"]
-        self.E = torch.from_numpy(cached_image_embeddings(cfg, "style", net, snap.x, f"style-{style_ck['step']}"))
+        self.E = torch.from_numpy(cached_image_embeddings(cfg, "style", net, snap.x, style_tag(cfg, style_ck['step'])))
         self.by_set = {}
         for i, it in enumerate(self.items):
             if it["split"] == "train" and it["set"] in self.desc:
@@ -41,7 +41,7 @@ class StyleTextStage(TrainStage):
         self.sets = sorted(self.by_set)
         n_train = sum(map(len, self.by_set.values()))
         log(f"style text: {len(self.sets)} sets, {n_train} images")
-        self.txt = TextTower(len(self.tok.vocab), 128, width=128, embed=c.text_embed)
+        self.txt = TextTower(len(self.tok.vocab), style_dim(cfg), width=128, embed=c.text_embed)
         self.logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.optimizer = torch.optim.AdamW(decay_groups(list(self.txt.parameters()) + [self.logit_scale]), lr=self.lr)
         self.rng = random.Random(cfg.runtime.seed + 2)
