@@ -73,6 +73,8 @@ interface Pair {
    * waiting for a core, which a query that needs a little more CPU pays more than in proportion.
    */
   cpu: { hybrid: LatencySummary; vectorOnly: LatencySummary; p50Ratio: number; meanRatio: number };
+  /** Each text's own CPU p50s and their ratio (a set's p50 mixes texts of different cost). */
+  byText: Record<string, { hybridCpuP50Ms: number; vectorOnlyCpuP50Ms: number; cpuP50Ratio: number }>;
 }
 
 const log = (message: string) => process.stderr.write(`[words] ${message}\n`);
@@ -81,13 +83,16 @@ async function paired(engine: SearchEngine, texts: string[], seconds: number): P
   const hybrid: number[] = [];
   const vectorOnly: number[] = [];
   const cpu = { hybrid: [] as number[], vectorOnly: [] as number[] };
+  const perText = new Map<string, { hybrid: number[]; vectorOnly: number[] }>(texts.map((q) => [q, { hybrid: [], vectorOnly: [] }]));
   const timed = async (q: string, words: boolean, into: number[]) => {
     const cpuStarted = process.cpuUsage();
     const started = performance.now();
     await engine.search({ q, k: K, ...(words ? {} : { weights: { text: 0 } }) });
     into.push(performance.now() - started);
     const used = process.cpuUsage(cpuStarted);
-    cpu[words ? 'hybrid' : 'vectorOnly'].push((used.user + used.system) / 1000);
+    const ms = (used.user + used.system) / 1000;
+    cpu[words ? 'hybrid' : 'vectorOnly'].push(ms);
+    perText.get(q)?.[words ? 'hybrid' : 'vectorOnly'].push(ms);
   };
   // Warm both: the encoders' cache and the words' postings.
   for (const q of texts) {
@@ -115,6 +120,13 @@ async function paired(engine: SearchEngine, texts: string[], seconds: number): P
     p50Ratio: round(a.p50Ms / b.p50Ms, 2),
     p99Ratio: round(a.p99Ms / b.p99Ms, 2),
     cpu: { hybrid: ca, vectorOnly: cb, p50Ratio: round(ca.p50Ms / cb.p50Ms, 2), meanRatio: round(ca.meanMs / cb.meanMs, 2) },
+    byText: Object.fromEntries(
+      [...perText].map(([q, times]) => {
+        const h = summarize(times.hybrid).p50Ms;
+        const v = summarize(times.vectorOnly).p50Ms;
+        return [q, { hybridCpuP50Ms: h, vectorOnlyCpuP50Ms: v, cpuP50Ratio: round(h / v, 2) }];
+      }),
+    ),
   };
 }
 
@@ -376,6 +388,7 @@ async function measure(
   if (matching) say(`matching: hybrid p50 ${matching.hybrid.p50Ms} ms, vector-only ${matching.vectorOnly.p50Ms} ms (×${matching.p50Ratio}); CPU p50 ×${matching.cpu.p50Ratio}, mean ×${matching.cpu.meanRatio}`);
   const common = await paired(engine, commonTexts, seconds / 2);
   say(`common: hybrid p50 ${common.hybrid.p50Ms} ms, vector-only ${common.vectorOnly.p50Ms} ms (×${common.p50Ratio}); p99 ${common.hybrid.p99Ms} vs ${common.vectorOnly.p99Ms} ms; CPU p50 ×${common.cpu.p50Ratio}, mean ×${common.cpu.meanRatio}`);
+  say(`common, each text (CPU p50 ratio): ${Object.entries(common.byText).map(([q, t]) => `"${q}" ×${t.cpuP50Ratio}`).join(", ")}`);
 
   // Before the write below, which makes every word's postings be read again.
   say('phases: where a query spends its time (store calls timed)');
@@ -434,6 +447,7 @@ async function measure(
     p50Ratio: Number.NaN,
     p99Ratio: Number.NaN,
     cpu: { hybrid: summarize([]), vectorOnly: summarize([]), p50Ratio: Number.NaN, meanRatio: Number.NaN },
+    byText: {},
   };
   return {
     typicalMatching: { texts: matchingTexts.length, share: round(matchingTexts.length / typicalTexts.length, 2) },

@@ -50,7 +50,7 @@ import { VectorCache } from './vector-cache.js';
 import { jointQuery } from './joint.js';
 import { lexicalPivot, saturate } from './lexical.js';
 import { planSearch, type QueryPlan } from './plan.js';
-import { arrayRanking, mergedWindow, wordsOrder, type IndexSide, type Ranking, type WordsOrder } from './ranking.js';
+import { arrayRanking, indexOrder, mergedWindow, wordsOrder, type IndexSide, type Ranking, type WordsOrder } from './ranking.js';
 import {
   DEFAULT_TEXT_WEIGHT,
   parseInterpolateRequest,
@@ -530,7 +530,7 @@ export class SearchEngine {
     }
     const page = after.candidates.length > options.k ? after.candidates.slice(0, options.k) : after.candidates;
     const hydrateStart = performance.now();
-    const results = await this.hydrate(page, options.explain ? weights : null, pool.items);
+    const results = await this.hydrate(page, options.explain ? weights : null, pool.items, stamp);
     const hydrateMs = elapsed(hydrateStart);
 
     const more = after.remaining > options.k;
@@ -817,6 +817,14 @@ export class SearchEngine {
     const total = (weights[modality] as number) + (weights.text as number);
     const vectorShare = total === 0 ? 0 : (weights[modality] as number) / total;
     const textShare = total === 0 ? 0 : (weights.text as number) / total;
+    // The words' list holds acceptable items only (lexicalQuery filtered it, or found each acceptable).
+    const order = await this.wordsOrder(lexical, modality, query, vectorShare, textShare, wordsDepth);
+    // The same hits as the last query's (the search itself always runs), for the same words'
+    // order and weights: the index's side as it was ranked then.
+    const last = kept?.indexSide;
+    if (last && last.order === order && last.vectorShare === vectorShare && last.textShare === textShare && sameHits(last, hits, accept)) {
+      return mergedWindow(last.index, order, last.taken, lexical, last.byIndex);
+    }
     // The index's acceptable hits (an index lists a point once), with the words' list's BM25 where
     // it holds them, else the kept one; the others' BM25 is asked for below.
     const index: IndexSide = { seq: [], cosine: [], hit: [], score: [] };
@@ -852,12 +860,23 @@ export class SearchEngine {
       const hit = index.hit[i];
       index.score.push(vectorShare * index.cosine[i] + textShare * (hit ? saturate(hit.score, lexical.pivot) : 0));
     }
-    // The words' list holds acceptable items only (lexicalQuery filtered it, or found each acceptable).
-    const order = await this.wordsOrder(lexical, modality, query, vectorShare, textShare, wordsDepth);
     // The words' candidates the index found too: the index's side ranks them, with its own cosine.
     const taken: number[] = [];
     for (const position of listed) if (order.rankOf[position] >= 0) taken.push(order.rankOf[position]);
-    return mergedWindow(index, order, taken, lexical);
+    const byIndex = indexOrder(index);
+    if (kept && index.seq.length === hits.length) {
+      kept.indexSide = {
+        seqs: Int32Array.from(hits, (hit) => hit.seq),
+        cosines: Float64Array.from(hits, (hit) => hit.score),
+        order,
+        vectorShare,
+        textShare,
+        index,
+        taken,
+        byIndex,
+      };
+    }
+    return mergedWindow(index, order, taken, lexical, byIndex);
   }
 
   /**
@@ -1067,8 +1086,14 @@ export class SearchEngine {
    * The page's items from the catalog, or from the read that ranked them (`known`, holding every
    * page item still live); explanations (weights given) built here for a pool that has none.
    */
-  private async hydrate(page: RankedCandidate[], explainWith: ParticipatingWeights | null, known?: Map<number, ResultItem>): Promise<SearchResult[]> {
-    const items = known ?? (await this.pageItems.getMany(page.map((c) => c.seq)));
+  /** `stamp`: the catalog's write stamp as this query read it, if it did (the item cache then need not read it again). */
+  private async hydrate(
+    page: RankedCandidate[],
+    explainWith: ParticipatingWeights | null,
+    known?: Map<number, ResultItem>,
+    stamp?: string,
+  ): Promise<SearchResult[]> {
+    const items = known ?? (await this.pageItems.getMany(page.map((c) => c.seq), stamp));
     const results: SearchResult[] = [];
     for (const candidate of page) {
       const item = items.get(candidate.seq);
@@ -1108,6 +1133,21 @@ interface KeptWithWords {
   unlisted: Map<number, LexicalHit | null>;
   cosines: { modality: SearchModality; query: Float32Array; byPosition: Float64Array } | null;
   order: WordsOrder | null;
+  /**
+   * The index's side of the last window ranked with this list (ownIndexWindow): its hits as the
+   * search gave them, every one acceptable, and their scores and order for one words' order and pair
+   * of weights. A query whose search gives the same hits reuses it.
+   */
+  indexSide?: {
+    seqs: Int32Array;
+    cosines: Float64Array;
+    order: WordsOrder;
+    vectorShare: number;
+    textShare: number;
+    index: IndexSide;
+    taken: number[];
+    byIndex: number[];
+  };
   /** The list's tie at a words' depth, completed or found open (completeTie), for the next query of the text. */
   tie?: { depth: number; completion: TieCompletion };
 }
@@ -1133,6 +1173,19 @@ function positionsOf(hits: readonly LexicalHit[]): Map<number, number> {
   const positions = new Map<number, number>();
   for (let p = 0; p < hits.length; p++) positions.set(hits[p].seq, p);
   return positions;
+}
+
+/** Whether a search gave exactly the kept side's hits (seqs, cosines and order), each still acceptable. */
+function sameHits(
+  kept: { seqs: Int32Array; cosines: Float64Array },
+  hits: ReadonlyArray<{ seq: number; score: number }>,
+  accept: (seq: number) => boolean,
+): boolean {
+  if (kept.seqs.length !== hits.length) return false;
+  for (let i = 0; i < hits.length; i++) {
+    if (kept.seqs[i] !== hits[i].seq || kept.cosines[i] !== hits[i].score || !accept(hits[i].seq)) return false;
+  }
+  return true;
 }
 
 function sameVector(a: Float32Array, b: Float32Array): boolean {

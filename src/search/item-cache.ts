@@ -131,9 +131,9 @@ export class ItemCache {
     this.warmTimer = null;
   }
 
-  /** Live items for the seqs (missing or deleted ones absent), as Catalog.getManyBySeq. */
-  async getMany(seqs: number[]): Promise<Map<number, ResultItem>> {
-    if (!this.current()) return this.read(seqs);
+  /** Live items for the seqs (missing or deleted ones absent), as Catalog.getManyBySeq; `stamp`: see current(). */
+  async getMany(seqs: number[], stamp?: string): Promise<Map<number, ResultItem>> {
+    if (!this.current(stamp)) return this.read(seqs);
     return this.readThrough(seqs, (entry): entry is Entry => true, (missing) => this.read(missing));
   }
 
@@ -158,10 +158,14 @@ export class ItemCache {
     return held;
   }
 
-  /** Whether the cache is on; empties it when the catalog has been written since it was filled. */
-  private current(): boolean {
+  /**
+   * Whether the cache is on; empties it when the catalog has been written since it was filled.
+   * `given`: the stamp as the caller read it a moment ago (a query reads it once): one read too
+   * early is safe, as in LexicalCache, since the next read of a later stamp empties the cache again.
+   */
+  private current(given?: string): boolean {
     if (this.capacity === 0 || !this.catalog.writeStamp) return false;
-    const stamp = this.catalog.writeStamp();
+    const stamp = given ?? this.catalog.writeStamp();
     if (stamp !== this.stamp) {
       const first = this.stamp === null;
       this.lru.clear();

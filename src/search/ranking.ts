@@ -111,23 +111,30 @@ export interface IndexSide {
   score: number[];
 }
 
+/** The index's hits best first: their positions sorted by their fused keys (≤ the index's depth of them). */
+export function indexOrder(index: IndexSide): number[] {
+  const n = index.seq.length;
+  const byIndex = new Array<number>(n);
+  for (let i = 0; i < n; i++) byIndex[i] = i;
+  return byIndex.sort((a, b) => (index.score[a] !== index.score[b] ? index.score[b] - index.score[a] : index.seq[a] - index.seq[b]));
+}
+
 /**
  * The words window of one modality's index as one ranking: the index's hits (in any order) and
  * the words' candidates (`words`, ranked) merged by compareFused, the words' candidates that the
  * index also found (`taken`, ranks in `words.order`) left to the index's side, which scores them
  * with the index's own cosine. The same candidates and floats as sorting them all together, so
  * every page (and so the cursor) is the same; objects are built only for the candidates a page reads.
+ * `byIndex`: the index side's order (indexOrder), when the caller kept it from an identical side.
  */
 export function mergedWindow(
   index: IndexSide,
   words: WordsOrder,
   taken: readonly number[],
   lexical: { hits: readonly LexicalHit[]; pivot: number },
+  byIndex: readonly number[] = indexOrder(index),
 ): Ranking {
   const n = index.seq.length;
-  // The index's hits best first: positions sorted by their fused keys (≤ the index's depth of them).
-  const byIndex: number[] = Array.from({ length: n }, (_, i) => i);
-  byIndex.sort((a, b) => (index.score[a] !== index.score[b] ? index.score[b] - index.score[a] : index.seq[a] - index.seq[b]));
   const skip = new Uint8Array(words.order.length);
   for (const rank of taken) skip[rank] = 1;
   const wordsCount = words.order.length;

@@ -50,6 +50,34 @@ describe('ItemCache', () => {
     expect(reads).toEqual([[a.seq, b.seq], [a.seq, b.seq], [a.seq, b.seq]]);
   });
 
+  it('takes the write stamp a query has just read instead of reading it again; a later stamp empties it', async () => {
+    let stampReads = 0;
+    const stamped = Object.assign(Object.create(catalog) as SqliteCatalog, {
+      getResultItemsBySeq: (seqs: number[]) => {
+        reads.push([...seqs]);
+        return catalog.getResultItemsBySeq(seqs);
+      },
+      writeStamp: () => {
+        stampReads++;
+        return catalog.writeStamp();
+      },
+    });
+    const given = new ItemCache(stamped, 10);
+    const [a, b] = await catalog.addBatch(['a', 'b'].map((name) => makeItem(name, random)));
+    const stamp = catalog.writeStamp();
+    await given.getMany([a.seq, b.seq], stamp);
+    await given.getMany([a.seq, b.seq], stamp);
+    expect(stampReads).toBe(0);
+    expect(reads).toEqual([[a.seq, b.seq]]);
+    await catalog.delete(a.id);
+    expect([...(await given.getMany([a.seq, b.seq], catalog.writeStamp())).keys()]).toEqual([b.seq]);
+    expect(reads).toEqual([[a.seq, b.seq], [a.seq, b.seq]]);
+    // Without a stamp it reads its own.
+    await given.getMany([b.seq]);
+    expect(stampReads).toBe(1);
+    given.dispose();
+  });
+
   it('sees another process\'s writes to the same catalog file', async () => {
     const { dir, cleanup } = tempDir('parasol-item-cache-');
     const path = join(dir, 'catalog.sqlite');
