@@ -72,6 +72,10 @@ def main() -> None:
                     help="also the baseline's own foreground histogram (hard 8x8x8 bins, 512 dimensions) as the colour part, "
                          "as it is and on its principal axes (--dims)")
     ap.add_argument("--cache", help="an .npz keeping the embeddings and histograms for a rerun on the same checkpoint")
+    ap.add_argument("--no-soft", action="store_true", help="skip the soft histograms' axes (--dims then applies to --hard only)")
+    ap.add_argument("--learned-axes", type=int, default=0,
+                    help="also put the learned part on its N principal axes over the train sample (so that the learned "
+                         "part and a colour part fit in the tower's 128 dimensions), with every colour part")
     args = ap.parse_args()
     os.chdir(HERE)
     cfg = load_config(args.config)
@@ -114,6 +118,17 @@ def main() -> None:
         if args.cache:
             np.savez(args.cache, step=step, E=E, H=H, H_fit=H_fit)
     learned = unit(E[:, : 128 - cd])
+    learned_variants = {"": learned}
+    if args.learned_axes:
+        fit_cache = (args.cache or "") and args.cache.replace(".npz", "_fit.npz")
+        if fit_cache and os.path.exists(fit_cache) and int(np.load(fit_cache)["step"]) == step:
+            E_fit = np.load(fit_cache)["E_fit"]
+        else:
+            E_fit = embed_images(net, X[fit])
+            if fit_cache:
+                np.savez(fit_cache, step=step, E_fit=E_fit)
+        mean, axes = fit_axes(unit(E_fit[:, : 128 - cd]), args.learned_axes, True)
+        learned_variants[f"learned{args.learned_axes}+"] = unit((learned - mean) @ axes)
     colours = {"trained": unit(E[:, 128 - cd:])}
     if args.hard:
         F = np.zeros((len(items), 512), np.float32)
@@ -125,13 +140,16 @@ def main() -> None:
             colours[f"fgpca{dim}"] = unit((F - mean) @ axes)
     if args.hists:
         colours["hists"] = unit(H)
-    for dim in [int(d) for d in args.dims.split(",")]:
+    for dim in [] if args.no_soft else [int(d) for d in args.dims.split(",")]:
         for name, centred in (("pca", True), ("svd", False)):
             mean, axes = fit_axes(H_fit, dim, centred)
             colours[f"{name}{dim}"] = unit((H - mean) @ axes)
 
-    def mixed(colour: np.ndarray, w: float) -> np.ndarray:
+    def mixed(colour: np.ndarray, w: float, learned: np.ndarray = learned) -> np.ndarray:
         return np.concatenate([learned * np.sqrt(1 - w), colour * np.sqrt(w)], 1)
+
+    # Every colour part beside each learned part (the tower's own, and on fewer axes with --learned-axes).
+    colours = {prefix + name: (part, colour) for prefix, part in learned_variants.items() for name, colour in colours.items()}
 
     label = lambda db: "artist" if db == "artwork_heldout_artists" else "set"  # noqa: E731
     report: dict = {"config": args.config, "style_checkpoint_step": int(ck.get("step", -1)), "trained_w": w0,
@@ -145,8 +163,8 @@ def main() -> None:
                "baseline_hist_fg": style_metrics(hist_feat(X[db], True), sub, local, lab)["P@10"],
                "tower_as_trained": style_metrics(E, items, db, lab)["P@10"],
                "by_variant": {}}
-        for v, colour in colours.items():
-            col["by_variant"][v] = {f"{w:.1f}": round(style_metrics(mixed(colour, w), items, db, lab)["P@10"], 4) for w in GRID}
+        for v, (part, colour) in colours.items():
+            col["by_variant"][v] = {f"{w:.1f}": round(style_metrics(mixed(colour, w, part), items, db, lab)["P@10"], 4) for w in GRID}
         report["databases"][db_name] = col
         print(db_name, len(db), "items; hist", round(col["baseline_hist"], 3), "fg", round(col["baseline_hist_fg"], 3),
               "tower", round(col["tower_as_trained"], 3), flush=True)

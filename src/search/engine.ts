@@ -616,9 +616,12 @@ export class SearchEngine {
     return completion;
   }
 
+  /** completeTie's reading, uncached. */
   private async readTie(lexical: LexicalQuery, depth: number): Promise<TieCompletion> {
     const { hits } = lexical;
     if (depth === 0) return { lexical, depth, open: false };
+    // Off: the list as it is, and a cut tie, if any, is left to the doubled index depth.
+    if (this.options.wordsTieLimit <= 0) return { lexical, depth, open: true };
     const cut = hits[depth - 1].score;
     const tieEnd = (list: readonly LexicalHit[], from: number): number => {
       let end = from;

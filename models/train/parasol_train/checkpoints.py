@@ -30,7 +30,9 @@ def ckpt_path(cfg: Config, stage: str) -> str:
 def style_tag(cfg: Config, step: int) -> str:
     """The cache key of a style checkpoint's embeddings: its step, and the colour part when it is not the tower's own."""
     st = cfg.style
-    return f"style-{step}" if st.colour_head != "foreground" else f"style-{step}-fg{st.colour_axes}-w{st.colour_w:g}"
+    if st.colour_head != "foreground":
+        return f"style-{step}"
+    return f"style-{step}-fg{st.colour_axes}-w{st.colour_w:g}" + (f"-l{st.learned_axes}" if st.learned_axes else "")
 
 
 def style_colour_path(cfg: Config) -> str:
@@ -45,9 +47,11 @@ def style_descriptor(cfg: Config, net: nn.Module, step: int) -> nn.Module:
     if not os.path.exists(path):
         raise RuntimeError(f"style.colour_head is \"foreground\" but {path} is missing: run the style_colour stage")
     z = np.load(path)
-    if int(z["style_step"]) != step or z["axes"].shape[1] != cfg.style.colour_axes:
+    learned_axes = int(z["learned_axes"].shape[1]) if "learned_axes" in z else 0
+    if int(z["style_step"]) != step or z["axes"].shape[1] != cfg.style.colour_axes or learned_axes != cfg.style.learned_axes:
         raise RuntimeError(f"{path} was fitted for another style checkpoint or width: run the style_colour stage again")
-    return StyleDescriptor(net, ColourPart(z["mean"], z["axes"]), float(z["w"])).eval()
+    learned = (z["learned_mean"], z["learned_axes"]) if learned_axes else None
+    return StyleDescriptor(net, ColourPart(z["mean"], z["axes"]), float(z["w"]), learned).eval()
 
 
 def load_encoder_towers(cfg: Config, vocab_size: int, which=ENCODER_STAGES) -> dict[str, nn.Module]:

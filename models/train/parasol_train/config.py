@@ -76,6 +76,7 @@ class Style:
     colour_axes: int = 128
     colour_w: float = 0.3
     colour_fit: int = 8000  # train-split images the axes are fitted on
+    learned_axes: int = 0  # "foreground" only: > 0 puts the learned part on this many principal axes too (64 + 64 = 128)
     lr: float = 2e-3
     warmup: int = 100
     log_every: int = 20
@@ -309,12 +310,16 @@ def _check(cfg: Config) -> None:
     st = cfg.style
     if st.colour_head not in ("trained", "foreground"):
         raise ConfigError(f"style.colour_head: expected \"trained\" or \"foreground\", got {st.colour_head!r}")
-    if st.colour_head == "foreground" and not (0 < st.colour_w < 1 and 1 <= st.colour_axes <= 512 and st.colour_dim > 0):
+    if st.colour_head == "foreground" and not (0 < st.colour_w < 1 and 1 <= st.colour_axes <= 512 and st.colour_dim > 0
+                                               and 0 <= st.learned_axes <= 128 - st.colour_dim):
         raise ConfigError("style.colour_head \"foreground\": needs 0 < colour_w < 1, 1 <= colour_axes <= 512 and a tower "
-                          f"with colour_dim > 0 (got {st.colour_w}, {st.colour_axes}, {st.colour_dim})")
+                          f"with colour_dim > 0, and 0 <= learned_axes <= 128 - colour_dim (got {st.colour_w}, {st.colour_axes}, "
+                          f"{st.colour_dim}, {st.learned_axes})")
 
 
 def style_dim(cfg: Config) -> int:
     """The style descriptor's dimensions: the tower's 128, or its learned part beside the foreground colour axes."""
     st = cfg.style
-    return 128 - st.colour_dim + st.colour_axes if st.colour_head == "foreground" else 128
+    if st.colour_head != "foreground":
+        return 128
+    return (st.learned_axes or 128 - st.colour_dim) + st.colour_axes

@@ -100,6 +100,22 @@ class ForegroundConfigTest(unittest.TestCase):
             self.assertEqual(style_descriptor(cfg, net, 150).dim, 112)
             with self.assertRaisesRegex(RuntimeError, "another style checkpoint"):
                 style_descriptor(cfg, net, 151)
+            # The learned part on its own axes too: 8 + 16 dimensions, unit length, mixed by w.
+            both = load_config("configs/mini.toml", ["style.colour_head=\"foreground\"", "style.colour_axes=16", "style.learned_axes=8",
+                                                     f"paths.work=\"{work}\""])
+            self.assertEqual(style_dim(both), 24)
+            with self.assertRaisesRegex(RuntimeError, "another style checkpoint or width"):
+                style_descriptor(both, net, 150)
+            with torch.no_grad():
+                L = torch.nn.functional.normalize(net(to_tensor(drawings(20)))[:, :96], dim=-1).numpy()
+            l_mean, l_axes = fit_axes(L, 8)
+            np.savez(style_colour_path(both), mean=mean, axes=axes, w=np.float32(0.5), style_step=150, fit_images=30,
+                     learned_mean=l_mean, learned_axes=l_axes)
+            descriptor = style_descriptor(both, net, 150)
+            with torch.no_grad():
+                E = descriptor(to_tensor(drawings(5, seed=3))).numpy()
+            self.assertEqual(E.shape, (5, 24))
+            np.testing.assert_allclose(np.linalg.norm(E[:, :8], axis=1), np.sqrt(0.5), atol=1e-5)
             trained = load_config("configs/mini.toml", [f"paths.work=\"{work}\""])
             self.assertIs(style_descriptor(trained, net, 151), net)
 

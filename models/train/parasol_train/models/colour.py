@@ -67,19 +67,36 @@ def fit_axes(hists: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
 
 class StyleDescriptor(nn.Module):
     """The style tower's learned part (its MLP's unit vector) beside the colour part, weighted sqrt(1 - w) and
-    sqrt(w): cosine = (1 - w) * learned + w * colour. The tower's own colour branch, if it has one, is dropped."""
+    sqrt(w): cosine = (1 - w) * learned + w * colour. The tower's own colour branch, if it has one, is dropped.
+    `learned_axes` (mean, axes): the learned part on its principal axes over training images, as a unit vector,
+    so that both parts fit a given width (64 + 64 in the tower's own 128)."""
 
-    def __init__(self, net: nn.Module, colour: ColourPart, w: float):
+    def __init__(self, net: nn.Module, colour: ColourPart, w: float, learned_axes: tuple[np.ndarray, np.ndarray] | None = None):
         super().__init__()
         self.net = net
         self.colour = colour
-        self.learned_dim = int(net.mlp[-1].out_features)
+        self.tower_dim = int(net.mlp[-1].out_features)
         self.register_buffer("w", torch.tensor(float(w)))
+        if learned_axes is not None:
+            self.register_buffer("learned_centre", torch.as_tensor(learned_axes[0], dtype=torch.float32).view(1, -1))
+            self.register_buffer("learned_axes", torch.as_tensor(learned_axes[1], dtype=torch.float32))
+        else:
+            self.learned_axes = None
+
+    @property
+    def learned_dim(self) -> int:
+        return self.tower_dim if self.learned_axes is None else int(self.learned_axes.shape[1])
 
     @property
     def dim(self) -> int:
         return self.learned_dim + self.colour.dim
 
+    def learned(self, pixels):
+        """The tower's learned part as a unit vector (on its axes, if any)."""
+        learned = F.normalize(self.net(pixels)[:, : self.tower_dim], dim=-1)
+        if self.learned_axes is not None:
+            learned = F.normalize(torch.matmul(learned - self.learned_centre, self.learned_axes), dim=-1)
+        return learned
+
     def forward(self, pixels):
-        learned = F.normalize(self.net(pixels)[:, : self.learned_dim], dim=-1)
-        return torch.cat([learned * (1 - self.w).sqrt(), self.colour(pixels) * self.w.sqrt()], 1)
+        return torch.cat([self.learned(pixels) * (1 - self.w).sqrt(), self.colour(pixels) * self.w.sqrt()], 1)
