@@ -1088,8 +1088,9 @@ export class SearchEngine {
   /**
    * The page's items from the catalog, or from the read that ranked them (`known`, holding every
    * page item still live); explanations (weights given) built here for a pool that has none.
+   * `stamp`: the catalog's write stamp as this query read it, if it did (the item cache then need
+   * not read it again).
    */
-  /** `stamp`: the catalog's write stamp as this query read it, if it did (the item cache then need not read it again). */
   private async hydrate(
     page: RankedCandidate[],
     explainWith: ParticipatingWeights | null,
