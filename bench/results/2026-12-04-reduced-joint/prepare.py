@@ -1,0 +1,33 @@
+"""A reduced joint space on real vectors (issue 12): fits the principal axes of a store's [content, style]/sqrt(2)
+points and writes the points, 400 mixed queries (one item's content with another's style, weights 1:1) and their
+exact fused top 10 for run.mjs. Needs numpy.  python3 prepare.py <data dir>/catalog.sqlite <out dir>"""
+import json
+import sqlite3
+import sys
+
+import numpy as np
+
+catalog, out = sys.argv[1], sys.argv[2]
+db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)
+rows = db.execute("SELECT semantic, style FROM items WHERE deleted = 0 ORDER BY seq").fetchall()
+S = np.stack([np.frombuffer(a, dtype=np.float32) for a, _ in rows])
+T = np.stack([np.frombuffer(b, dtype=np.float32) for _, b in rows])
+X = (np.concatenate([S, T], 1) / np.sqrt(2)).astype(np.float32)
+rng = np.random.default_rng(0)
+qi, qj = rng.choice(len(X), 400, replace=False), rng.choice(len(X), 400, replace=False)
+Q = np.concatenate([S[qi], T[qj]], 1)
+Q /= np.linalg.norm(Q, axis=1, keepdims=True)
+centred = np.linalg.svd(X - X.mean(0), compute_uv=False) ** 2
+share = np.cumsum(centred) / centred.sum()
+# Uncentred axes for the graph: the inner product in the reduced space approximates the full cosine.
+_, _, vt = np.linalg.svd(X, full_matrices=False)
+for d in (64, 128):
+    B = vt[:d].T.astype(np.float32)
+    (X @ B).astype(np.float32).tofile(f"{out}/x{d}.f32")
+    (Q @ B).astype(np.float32).tofile(f"{out}/q{d}.f32")
+X.tofile(f"{out}/x384.f32")
+Q.astype(np.float32).tofile(f"{out}/q384.f32")
+np.argsort(-(Q @ X.T), axis=1, kind="stable")[:, :10].astype(np.int32).tofile(f"{out}/exact.i32")
+json.dump({"items": len(X), "varianceShareByAxes": {str(d): round(float(share[d - 1]), 4) for d in (32, 64, 128, 192, 256)}},
+          open(f"{out}/prepared.json", "w"))
+print(len(X), "items")
