@@ -33,6 +33,20 @@ function measure(name, idx, qm, ef, k, rescore) {
   report.push({ name, ef, k, recallAt10: +(hit / nq / 10).toFixed(3), cpuUs: +((c.user + c.system) / nq / 5).toFixed(1) });
 }
 for (const ef of [32, 64, 96]) measure('full384 M32', full, Q, ef, 10, false);
+// The one-modality reference: the content index as the engine builds it (M 16, efSearch 128, the page + 1).
+{
+  const C = { d: 256, n: X.n, a: new Float32Array(X.n * 256) };
+  for (let i = 0; i < X.n; i++) C.a.set(row(X, i).subarray(0, 256), i * 256);
+  const CQ = { d: 256, n: nq, a: new Float32Array(nq * 256) };
+  for (let i = 0; i < nq; i++) CQ.a.set(row(Q, i).subarray(0, 256), i * 256);
+  const content = build(C, 'cosine', 16);
+  content.setEf(128);
+  const qs = Array.from({ length: nq }, (_, i) => Array.from(row(CQ, i)));
+  const t0 = process.cpuUsage();
+  for (let rep = 0; rep < 5; rep++) for (const q of qs) content.searchKnn(q, 25);
+  const c = process.cpuUsage(t0);
+  report.push({ name: 'content256 M16 (one modality)', ef: 128, k: 25, recallAt10: null, cpuUs: +((c.user + c.system) / nq / 5).toFixed(1) });
+}
 for (const d of [64, 128]) {
   const P = load(`x${d}.f32`, d), PQ = load(`q${d}.f32`, d);
   const red = build(P, 'ip', 32);
