@@ -34,13 +34,13 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from parasol_train.checkpoints import ckpt_path, embed_images
+from parasol_train.checkpoints import embed_images  # noqa: E402
 from parasol_train.data import to_tensor  # noqa: E402
-from parasol_train.config import load_config  # noqa: E402
-from parasol_train.data import HELD_OUT_SETS, corpus_of, snapshot_paths  # noqa: E402
+from parasol_train.models.colour import fit_axes  # noqa: E402
 from parasol_train.models.encoders import StyleNet  # noqa: E402
-from parasol_train.runtime import load_checkpoint, setup  # noqa: E402
-from parasol_train.stages.metrics import hist_feat, split_of, style_metrics  # noqa: E402
+from parasol_train.stages.metrics import hist_feat, style_metrics  # noqa: E402
+from parasol_train.stages.style_colour import train_sample  # noqa: E402
+from style_mix_study import load_style_study, study_databases  # noqa: E402
 
 GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 
@@ -53,12 +53,6 @@ def soft_hists(net: StyleNet, X: np.ndarray, bs: int = 512) -> np.ndarray:
 
 def unit(A: np.ndarray) -> np.ndarray:
     return (A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
-
-def fit_axes(H: np.ndarray, dim: int, centred: bool) -> tuple[np.ndarray, np.ndarray]:
-    mean = H.mean(0) if centred else np.zeros(H.shape[1], H.dtype)
-    _, _, vt = np.linalg.svd(H - mean, full_matrices=False)
-    return mean.astype(np.float32), vt[:dim].T.astype(np.float32)
 
 
 def main() -> None:
@@ -77,32 +71,12 @@ def main() -> None:
                     help="also put the learned part on its N principal axes over the train sample (so that the learned "
                          "part and a colour part fit in the tower's 128 dimensions), with every colour part")
     args = ap.parse_args()
-    os.chdir(HERE)
-    cfg = load_config(args.config)
-    setup(cfg.runtime.threads, cfg.runtime.seed)
     started = time.time()
-    p = snapshot_paths(cfg.path("work"))
-    items = json.load(open(p["items"]))
-    X = np.load(p["x"])["x"]
-    ck = load_checkpoint(ckpt_path(cfg, "style"))
+    study = load_style_study(args.config)
+    cfg, items, X, ck, net, w0 = study.cfg, study.items, study.X, study.ck, study.net, study.w0
     cd = cfg.style.colour_dim
-    net = StyleNet(128, colour_dim=cd)
-    net.load_state_dict(ck["net"])
-    net.eval()
-    w0 = float(torch.sigmoid(net.colour_mix).item())
-
-    held = set(HELD_OUT_SETS)
-    emoji = [i for i, it in enumerate(items) if corpus_of(it) == "emoji"]
-    databases = {
-        "validation": [i for i in emoji if items[i]["set"] not in held and split_of(items[i]) == "unseen-content"],
-        "heldout": [i for i in emoji if items[i]["set"] in held],
-    }
-    artists = [i for i, it in enumerate(items) if corpus_of(it) == "artwork" and it.get("artist") and split_of(it) in ("unseen-style", "unseen-both")]
-    if artists:
-        databases["artwork_heldout_artists"] = artists
-    train = [i for i, it in enumerate(items) if it["split"] == "train"]
-    rng = np.random.default_rng(cfg.runtime.seed)
-    fit = sorted(rng.choice(train, size=min(args.fit_sample, len(train)), replace=False).tolist())
+    databases = study_databases(items)
+    fit = train_sample(items, args.fit_sample, cfg.runtime.seed)
 
     wanted = sorted(set().union(*databases.values()))
     step = int(ck.get("step", -1))

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from parasol_train.checkpoints import ckpt_path, embed_images  # noqa: E402
-from parasol_train.config import load_config  # noqa: E402
+from parasol_train.config import Config, load_config  # noqa: E402
 from parasol_train.data import HELD_OUT_SETS, corpus_of, snapshot_paths  # noqa: E402
 from parasol_train.models.encoders import StyleNet  # noqa: E402
 from parasol_train.runtime import load_checkpoint, setup  # noqa: E402
@@ -45,27 +46,56 @@ def mixed(learned: np.ndarray, colour: np.ndarray, w: float) -> np.ndarray:
     return np.concatenate([learned * np.sqrt(1.0 - w), colour * np.sqrt(w)], 1).astype(np.float32)
 
 
+@dataclass
+class StyleStudy:
+    """What a style study measures: the config's snapshot and its trained style tower (in eval mode)."""
+
+    cfg: Config
+    items: list[dict]
+    X: np.ndarray
+    ck: dict
+    net: StyleNet
+    w0: float  # the tower's trained mix weight
+
+
+def load_style_study(config: str) -> StyleStudy:
+    """Loads the snapshot and style checkpoint of a config (run from models/train; seeds and threads set)."""
+    os.chdir(HERE)
+    cfg = load_config(config)
+    setup(cfg.runtime.threads, cfg.runtime.seed)
+    p = snapshot_paths(cfg.path("work"))
+    ck = load_checkpoint(ckpt_path(cfg, "style"))
+    net = StyleNet(128, colour_dim=cfg.style.colour_dim)
+    net.load_state_dict(ck["net"])
+    net.eval()
+    return StyleStudy(cfg, json.load(open(p["items"])), np.load(p["x"])["x"], ck, net, float(torch.sigmoid(net.colour_mix).item()))
+
+
+def study_databases(items: list[dict]) -> dict[str, list[int]]:
+    """validation (the training emoji sets' unseen-content items), heldout (the three held-out sets) and, with the
+    artwork corpus, the held-out artists' drawings (the protocol's artwork style database)."""
+    held = set(HELD_OUT_SETS)
+    emoji = [i for i, it in enumerate(items) if corpus_of(it) == "emoji"]
+    databases = {
+        "validation": [i for i in emoji if items[i]["set"] not in held and split_of(items[i]) == "unseen-content"],
+        "heldout": [i for i in emoji if items[i]["set"] in held],
+    }
+    artists = [i for i, it in enumerate(items) if corpus_of(it) == "artwork" and it.get("artist") and split_of(it) in ("unseen-style", "unseen-both")]
+    if artists:
+        databases["artwork_heldout_artists"] = artists
+    return databases
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default="configs/mini_heldout.toml")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    os.chdir(HERE)
-    cfg = load_config(args.config)
-    setup(cfg.runtime.threads, cfg.runtime.seed)
     started = time.time()
-    p = snapshot_paths(cfg.path("work"))
-    items = json.load(open(p["items"]))
-    X = np.load(p["x"])["x"]
-    ck = load_checkpoint(ckpt_path(cfg, "style"))
-    net = StyleNet(128, colour_dim=cfg.style.colour_dim)
-    net.load_state_dict(ck["net"])
-    net.eval()
-    w0 = float(torch.sigmoid(net.colour_mix).item())
-    held = set(HELD_OUT_SETS)
-    emoji = [i for i, it in enumerate(items) if corpus_of(it) == "emoji"]
-    heldout_db = [i for i in emoji if items[i]["set"] in held]
-    validation_db = [i for i in emoji if items[i]["set"] not in held and split_of(items[i]) == "unseen-content"]
+    study = load_style_study(args.config)
+    cfg, items, X, ck, net, w0 = study.cfg, study.items, study.X, study.ck, study.net, study.w0
+    databases = study_databases(items)
+    heldout_db, validation_db = databases["heldout"], databases["validation"]
     E = np.zeros((len(items), 128), np.float32)
     wanted = sorted(set(heldout_db) | set(validation_db))
     E[wanted] = embed_images(net, X[wanted])

@@ -58,9 +58,10 @@ class ColourPart(nn.Module):
         return F.normalize(torch.matmul(self.hist(pixels) - self.centre, self.axes), dim=-1)
 
 
-def fit_axes(hists: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Centred principal axes of a sample of histograms: (mean [512], axes [512, dim])."""
-    mean = hists.mean(0)
+def fit_axes(hists: np.ndarray, dim: int, centred: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Principal axes of a sample of vectors: (mean, axes [n, dim]); uncentred, the mean is 0 (cosine on the axes
+    then approximates the vectors' own cosine)."""
+    mean = hists.mean(0) if centred else np.zeros(hists.shape[1], hists.dtype)
     _, _, vt = np.linalg.svd(hists - mean, full_matrices=False)
     return mean.astype(np.float32), vt[:dim].T.astype(np.float32)
 

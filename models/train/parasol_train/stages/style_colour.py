@@ -17,6 +17,13 @@ from ..runtime import load_checkpoint, log, setup
 from .metrics import hist_feat
 
 
+def train_sample(items: list[dict], size: int, seed: int) -> list[int]:
+    """A seeded sample of the train split (item indices, ascending): the images the axes are fitted on."""
+    train = [i for i, it in enumerate(items) if it["split"] == "train"]
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(train, size=min(size, len(train)), replace=False).tolist())
+
+
 def run(cfg: Config, resume: bool) -> None:
     st = cfg.style
     if st.colour_head != "foreground":
@@ -30,9 +37,7 @@ def run(cfg: Config, resume: bool) -> None:
         log(f"style_colour: {out} is current (style step {step})")
         return
     snap = load_snapshot(cfg.path("work"), cfg.path("pack"))
-    train = [i for i, it in enumerate(snap.items) if it["split"] == "train"]
-    rng = np.random.default_rng(cfg.runtime.seed)
-    fit = sorted(rng.choice(train, size=min(st.colour_fit, len(train)), replace=False).tolist())
+    fit = train_sample(snap.items, st.colour_fit, cfg.runtime.seed)
     mean, axes = fit_axes(hist_feat(snap.x[fit], True), st.colour_axes)
     learned = {}
     if st.learned_axes:
