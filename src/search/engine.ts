@@ -764,7 +764,7 @@ export class SearchEngine {
     // so the rest of a tie at the words' cut costs its cosines once per text and query vector.
     const ownIndex = modalities.length === 1 && this.indices[modalities[0]].exactScores;
     const words = ownIndex ? await this.completeTie(lexical, Math.min(depth, lexical.hits.length)) : null;
-    const vectorDepth = Math.min(depth, this.wordsVectorDepth(modalities, kinds, words && !words.open ? null : lexical));
+    const vectorDepth = Math.min(depth, this.wordsVectorDepth(modalities, kinds, lexical, words !== null && !words.open));
     const { lists, joint } = await this.vectorLists(descriptors, weights, 'weighted', vectorDepth, constraint, kinds);
     const wordsDepth = Math.min(depth, lexical.hits.length);
     // A vector list that came back short holds every acceptable item: so does the pool.
@@ -935,13 +935,13 @@ export class SearchEngine {
    * The words window's vector depth (see SearchEngineOptions.wordsVectorDepth): one modality's
    * tuned breadth for the query, else the configured depth.
    */
-  private wordsVectorDepth(modalities: SearchModality[], kinds: QueryKinds | undefined, lexical: LexicalQuery | null): number {
+  private wordsVectorDepth(modalities: SearchModality[], kinds: QueryKinds | undefined, lexical: LexicalQuery, tieRanked: boolean): number {
     const tuned = modalities.length === 1 ? this.breadth?.ef(modalities[0], kinds?.[modalities[0]]) : undefined;
     const base = Math.max(1, tuned ?? this.options.wordsVectorDepth);
     // A words' list cut inside a BM25 tie that holds half of it or more cannot rank its matches:
     // the unseen ones are as good by the words as most of the listed, only the vectors tell them
-    // apart, so the index is searched deeper (null: the tie's rest is among the candidates).
-    if (lexical === null) return base;
+    // apart, so the index is searched deeper (`tieRanked`: the tie's rest is among the candidates already).
+    if (tieRanked) return base;
     const { hits } = lexical;
     if (!lexical.full || hits.length < 2) return base;
     const last = hits[hits.length - 1].score;
