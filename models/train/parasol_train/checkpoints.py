@@ -137,7 +137,9 @@ def _frozen(*modules):
 
 def load_frozen_encoders(cfg: Config):
     """(C, A, tag): the frozen semantic and style image encoders taking [-1, 1] pixels, and a tag naming their
-    checkpoints. runtime.random_encoders (smoke runs only) allows seeded random ones for missing checkpoints."""
+    checkpoints. A is the style descriptor the pack exports (with style.colour_head = "foreground", the tower beside
+    the fitted colour part of style_colour.npz, which the tag then names too). runtime.random_encoders (smoke runs
+    only) allows seeded random ones for missing checkpoints."""
     random_ok = cfg.runtime.random_encoders
     (sm, ss), (tm, ts) = encoder_preprocess(cfg)
     nets, tags = {}, []
@@ -155,10 +157,18 @@ def load_frozen_encoders(cfg: Config):
             for k, v in sorted(ck[key].items()):
                 h.update(k.encode())
                 h.update(v.detach().cpu().numpy().tobytes())
+            if name == "style" and cfg.style.colour_head == "foreground":
+                nets[name] = style_descriptor(cfg, net, int(ck.get("step", -1)))
+                colour = np.load(style_colour_path(cfg))
+                for k in sorted(colour.files):
+                    h.update(k.encode())
+                    h.update(np.ascontiguousarray(colour[k]).tobytes())
             tags.append(f"{name}@{ck.get('step')}:{h.hexdigest()[:12]}")
             continue
         if not random_ok:
             raise FileNotFoundError(f"{path}: the encoder checkpoint is missing (train the encoders first)")
+        if name == "style" and cfg.style.colour_head == "foreground":
+            raise RuntimeError(f"{path} is missing: a random style tower has no fitted colour part (style.colour_head)")
         log(f"WARNING {name} encoder checkpoint missing; seeded random encoder (runtime.random_encoders)")
         tags.append(f"{name}@random")
     C = Preprocessed(nets["semantic"], sm, ss)

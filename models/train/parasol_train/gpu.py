@@ -6,8 +6,8 @@ So there are three steps:
 
   pack    (here)   what the generator stages need, into models/train/gpu-bundle (git-ignored): the train images of
                    both corpora (uint8, lzma) and a seeded sample of held-out ones, the slim item list, the frozen
-                   encoders' weights (exact fp32 state dicts), the encoder preprocessing of pack.json and the
-                   config. Its size is measured against what is left of the 64 MiB after the working tree; when the
+                   encoders' weights (exact fp32 state dicts; with style.colour_head = "foreground" the fitted
+                   colour part, style_colour.npz, too), the encoder preprocessing of pack.json and the config. Its size is measured against what is left of the 64 MiB after the working tree; when the
                    images do not all fit, a seeded random sample of the train images that fits is packed, and the
                    manifest and the run's summary say what share.
   train   (there)  vae, decoder, triplets and unet on runtime.device (cuda there; `--device cpu` for the round-trip test
@@ -101,6 +101,12 @@ def pack(cfg: Config, bundle: str, max_mb: float | None = None, encoders_fp16: b
             tags[name] = ck.get("step")
         elif not cfg.runtime.random_encoders:
             raise SystemExit(f"{path}: the encoder checkpoint is missing (train the encoders first)")
+    if cfg.style.colour_head == "foreground":
+        # the style descriptor's fitted colour part (load_frozen_encoders reads it beside style.pt); checked here so
+        # that a stale fit fails before the trip, not there
+        from .checkpoints import load_frozen_encoders, style_colour_path
+        load_frozen_encoders(cfg)
+        shutil.copy(style_colour_path(cfg), os.path.join(bundle, "work", "style_colour.npz"))
     pack_json = os.path.join(cfg.path("pack"), "pack.json")
     if os.path.exists(pack_json):
         pk = json.load(open(pack_json))

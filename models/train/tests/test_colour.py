@@ -81,9 +81,11 @@ class StyleDescriptorTest(unittest.TestCase):
 
 class ForegroundConfigTest(unittest.TestCase):
     def test_the_descriptor_width_follows_the_config(self):
-        self.assertEqual(style_dim(load_config("configs/mini.toml")), 128)
-        cfg = load_config("configs/mini.toml", ["style.colour_head=\"foreground\"", "style.colour_axes=128"])
-        self.assertEqual(style_dim(cfg), 96 + 128)
+        # the shipped recipe: the learned part beside the foreground histogram on 128 axes
+        self.assertEqual(style_dim(load_config("configs/mini.toml")), 96 + 128)
+        self.assertEqual(style_dim(load_config("configs/mini.toml", ["style.colour_head=\"trained\""])), 128)
+        cfg = load_config("configs/mini.toml", ["style.colour_head=\"foreground\"", "style.colour_axes=64"])
+        self.assertEqual(style_dim(cfg), 96 + 64)
         with self.assertRaises(ConfigError):
             load_config("configs/mini.toml", ["style.colour_head=\"histogram\""])
         with self.assertRaises(ConfigError):
@@ -116,7 +118,7 @@ class ForegroundConfigTest(unittest.TestCase):
                 E = descriptor(to_tensor(drawings(5, seed=3))).numpy()
             self.assertEqual(E.shape, (5, 24))
             np.testing.assert_allclose(np.linalg.norm(E[:, :8], axis=1), np.sqrt(0.5), atol=1e-5)
-            trained = load_config("configs/mini.toml", [f"paths.work=\"{work}\""])
+            trained = load_config("configs/mini.toml", ["style.colour_head=\"trained\"", f"paths.work=\"{work}\""])
             self.assertIs(style_descriptor(trained, net, 151), net)
 
 

@@ -1,7 +1,8 @@
 """The training device and the GPU round trip, on the CPU: runtime.device resolves as documented; checkpoints hold CPU
 tensors and the device that trained them; a time budget sets the step count once and ends with a final checkpoint;
 measuring autocast leaves a stage as it was; and gpu.sh's three steps (pack, train --device cpu, import) followed
-by export_generator run end to end on a tiny synthetic corpus, the imported weights being exactly those trained.
+by export_generator run end to end on a tiny synthetic corpus, the imported weights being exactly those trained, with
+the shipped recipe's style descriptor (the tower beside its fitted foreground colour part) as the generator's style.
 Run from models/train: nice -n 10 python3 -m pytest -q tests/test_device.py"""
 import json
 import os
@@ -13,8 +14,13 @@ import unittest
 import numpy as np
 import torch
 
+from PIL import Image
+
 from parasol_train.config import load_config
-from parasol_train.runtime import load_checkpoint, resolve_device, to_cpu
+from parasol_train.models.colour import fit_axes
+from parasol_train.models.encoders import StyleNet
+from parasol_train.runtime import atomic_save, load_checkpoint, resolve_device, to_cpu
+from parasol_train.stages.metrics import hist_feat
 from parasol_train.trainer import TrainStage, measure_amp, train
 
 
@@ -142,19 +148,32 @@ class RoundTripTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             synthetic_corpus(os.path.join(d, "corpus"))
             os.makedirs(os.path.join(d, "pack"))
+            os.makedirs(os.path.join(d, "work"))
             pre = {"preprocess": {"mean": [0.5] * 3, "std": [0.5] * 3}}
-            json.dump({"semantic": {"dim": 256, "image": pre}, "style": {"dim": 128, "image": pre}},
+            json.dump({"semantic": {"dim": 256, "image": pre}, "style": {"dim": 96 + 16, "image": pre}},
                       open(os.path.join(d, "pack", "pack.json"), "w"))
+            # a finished (seeded, untrained) style tower and its colour part fitted on the corpus: the descriptor the
+            # pack's style_image.onnx would export, 96 learned + 16 colour dimensions
+            torch.manual_seed(3)
+            atomic_save({"net": StyleNet(128, colour_dim=32).state_dict(), "step": 5, "done": True},
+                        os.path.join(d, "work", "style.pt"))
+            X = np.stack([np.asarray(Image.open(os.path.join(d, "corpus", "images", f)).convert("RGB"))
+                          for f in sorted(os.listdir(os.path.join(d, "corpus", "images")))])
+            mean, axes = fit_axes(hist_feat(X, True), 16)
+            np.savez(os.path.join(d, "work", "style_colour.npz"), mean=mean, axes=axes, w=np.float32(0.3), style_step=5,
+                     fit_images=len(X))
             overrides = [f"paths.work={d}/work", f"paths.corpus={d}/corpus", "paths.artwork=\"\"", f"paths.pack={d}/pack",
                          f"paths.gen={d}/gen", "runtime.subset=0", "runtime.random_encoders=true", "runtime.device=cpu",
                          "generator.vae.latent_channels=4", "generator.vae.enc_channels=[8,16,16]",
                          "generator.vae.dec_channels=[16,16,8]", "generator.unet.channels=[16,32,32]",
                          "generator.triplets.k=8", "generator.triplets.tau_sem=2.0", "generator.triplets.tau_sty=2.0",
-                         "generator.samples.eval_pairs=2", "generator.samples.steps=2"]
+                         "generator.samples.eval_pairs=2", "generator.samples.steps=2", "style.colour_head=\"foreground\"",
+                         "style.colour_axes=16"]
             cfg = load_config("configs/smoke.toml", overrides)
             bundle, out = os.path.join(d, "bundle"), os.path.join(d, "out")
             manifest = gpu.pack(cfg, bundle, max_mb=8)
             self.assertEqual((manifest["train_images"], manifest["heldout_images"]), (48, 14))
+            self.assertTrue(os.path.exists(os.path.join(bundle, "work", "style_colour.npz")))
             summary = gpu.train(bundle, out, 0.0, "cpu", "auto", 0.3, os.path.join(d, "run"))
             self.assertEqual(summary["stages"]["unet"]["device"], "cpu")
             # smoke.toml fine-tunes the decoder (generator.decoder.steps), so its checkpoint travels too
@@ -172,6 +191,15 @@ class RoundTripTest(unittest.TestCase):
             export_generator.run(cfg, resume=False)
             for f in ("unet.onnx", "vae_encoder.onnx", "vae_decoder.onnx", "projector.onnx", "generator_samples.png"):
                 self.assertTrue(os.path.exists(os.path.join(d, "pack", f)), f)
+            import onnx
+            projector = onnx.load(os.path.join(d, "pack", "projector.onnx"))
+            self.assertEqual(projector.graph.input[0].type.tensor_type.shape.dim[1].dim_value, 112)
+            # the triplets were embedded by the descriptor, colour part included (its fit is in the encoders' tag)
+            tag = json.load(open(os.path.join(out, "triplets.json")))["encoders"]
+            self.assertIn("style@5:", tag)
+            os.remove(os.path.join(d, "work", "style_colour.npz"))
+            with self.assertRaisesRegex(RuntimeError, "style_colour stage"):
+                gpu.pack(cfg, bundle, max_mb=8)
             self.assertIn("unet on cpu", generator_devices(cfg))
 
     def test_parts_and_fp16_come_back_as_fp32(self):

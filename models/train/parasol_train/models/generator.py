@@ -229,10 +229,10 @@ class Projector(nn.Module):
 class Generator(nn.Module):
     """The UNet and the projector, trained (and checkpointed) together."""
 
-    def __init__(self, latent=4, ch=(64, 128, 128)):
+    def __init__(self, latent=4, ch=(64, 128, 128), style_dim=128):
         super().__init__()
         self.unet = UNet(ch=tuple(ch), latent=latent)
-        self.proj = Projector()
+        self.proj = Projector(style_dim=style_dim)
 
 
 class EpsilonFromV(nn.Module):
@@ -273,9 +273,10 @@ def make_vae(c) -> tuple["VaeEncoder", "VaeDecoder"]:
             VaeDecoder(tuple(c.dec_channels), c.latent_channels))
 
 
-def make_generator(g) -> Generator:
-    """The UNet + projector of a `generator` config section."""
-    return Generator(g.vae.latent_channels, tuple(g.unet.channels))
+def make_generator(g, style_dim: int = 128) -> Generator:
+    """The UNet + projector of a `generator` config section; the projector takes the style descriptor's width
+    (config.style_dim: 128, or 224 with the foreground colour part)."""
+    return Generator(g.vae.latent_channels, tuple(g.unet.channels), style_dim)
 
 
 class EMA:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints import ckpt_path, decoder_tag, load_frozen_encoders, load_vae
-from ..config import Config
+from ..config import Config, style_dim
 from ..data import IMAGE, load_png, split_images, to_pm1, to_uint8
 from ..export import export_onnx, onnxruntime_outputs, run_node
 from ..models.generator import epsilon_model, latent_shape, make_generator
@@ -165,7 +165,10 @@ def run(cfg: Config, resume: bool, pack_only: bool = False) -> None:
         return
     if not uck.get("done"):
         log("WARNING: the UNet has not finished training; exporting its latest checkpoint (EMA weights)")
-    g = make_generator(cfg.generator)
+    if sty_dim != style_dim(cfg):
+        raise SystemExit(f"{pack_path} declares a {sty_dim}-d style but the config's style descriptor is {style_dim(cfg)}-d: "
+                         f"export the encoders of this config first")
+    g = make_generator(cfg.generator, sty_dim)
     g.load_state_dict(uck["ema"])
     g.eval()
     # what the engine calls: epsilon out, whatever the network predicts

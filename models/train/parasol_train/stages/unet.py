@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..checkpoints import ckpt_path, load_frozen_encoders, load_vae, vae_tag
-from ..config import Config, NoiseSchedule
+from ..config import Config, NoiseSchedule, style_dim
 from ..data import recolour, split_images, to_pm1
 from ..models.generator import EMA, latent_shape, make_generator
 from ..runtime import log, n_params, setup
@@ -87,7 +87,7 @@ class UnetStage(TrainStage):
         self.v = c.prediction == "v"
         w_t = torch.clamp(snr, max=c.min_snr) / (snr + 1 if self.v else snr)
         self.ac, self.w_t = ac.to(dev), w_t.to(dev)
-        self.model = make_generator(cfg.generator).to(dev)
+        self.model = make_generator(cfg.generator, style_dim(cfg)).to(dev)
         log(f"unet: {len(self.xs)} triplets; params unet {n_params(self.model.unet)}, projector "
             f"{n_params(self.model.proj)}; {dataclasses.asdict(c)}; latent scale {self.scale:.4f}")
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=1e-4, betas=(0.9, 0.99))
