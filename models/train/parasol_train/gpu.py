@@ -252,10 +252,24 @@ def stage_summary(path: str) -> dict:
     return s
 
 
+def reuse_finished(src: str, cfg: Config) -> list[str]:
+    """Finished autoencoder checkpoints of an earlier run (`send_checkpoint`'s files in `src`) into paths.gen, so that
+    a rerun trains only what is left; returns the stages placed."""
+    placed = []
+    for name in ("vae", "decoder"):
+        ck = read_returned(src, name) if os.path.isdir(src) else None
+        if ck is not None and ck.get("done"):
+            os.makedirs(cfg.path("gen"), exist_ok=True)
+            atomic_save(ck, ckpt_path(cfg, name))
+            placed.append(name)
+    return placed
+
+
 def train(bundle: str, out: str, minutes: float, device: str, amp: str, vae_share: float, work: str,
-          overrides=()) -> dict:
+          overrides=(), reuse: str | None = None) -> dict:
     """vae, decoder (when generator.decoder.steps > 0), triplets and unet from the bundle within `minutes` (0: the
-    config's step counts), checkpoints to `out`."""
+    config's step counts), checkpoints to `out`. `reuse`: a folder of an earlier run's returned files whose finished
+    vae/decoder are taken as they are (and sent back again) instead of trained."""
     from .stages import triplets as triplets_stage
     from .stages.decoder import DecoderStage
     from .stages.unet import UnetStage
@@ -277,9 +291,16 @@ def train(bundle: str, out: str, minutes: float, device: str, amp: str, vae_shar
         json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
 
     unpack_images(cfg, bundle)
+    reused = reuse_finished(reuse, cfg) if reuse else []
+    if reused:
+        log(f"gpu train: reusing the finished {', '.join(reused)} of {reuse}")
     # the decoder's fine-tuning gets a tenth of what the autoencoder leaves; the UNet everything after it
     plan = [("vae", VaeStage, vae_share)] + ([("decoder", DecoderStage, 0.1)] if cfg.generator.decoder.steps > 0 else [])
     for name, make, share in plan + [("unet", UnetStage, 1.0)]:
+        if name in reused:
+            summary["stages"][name] = {**stage_summary(ckpt_path(cfg, name)), "reused": True}
+            summary["files"] += send_checkpoint(ckpt_path(cfg, name), out, name)
+            continue
         if name == "unet":
             t0 = time.time()
             triplets_stage.run(cfg, resume=False)
@@ -374,13 +395,14 @@ def main(argv=None) -> int:
     b.add_argument("--amp", default="auto", choices=("auto", "on", "off"))
     b.add_argument("--vae-share", type=float, default=0.3, help="the autoencoder's share of the budget")
     b.add_argument("--set", dest="overrides", action="append", default=[])
+    b.add_argument("--reuse", default=None, help="an earlier run's returned files: its finished vae/decoder are kept")
     c = sub.add_parser("import", help="put returned checkpoints where export_generator reads them (here)")
     c.add_argument("dir")
     c.add_argument("--config", default="configs/mini.toml")
     c.add_argument("--set", dest="overrides", action="append", default=[])
     c.add_argument("--force", action="store_true")
     args = p.parse_args(argv)
-    for key in ("bundle", "out", "work", "dir"):  # folders as given; configs relative to models/train (run.sh's rule)
+    for key in ("bundle", "out", "work", "dir", "reuse"):  # folders as given; configs relative to models/train (run.sh's rule)
         if getattr(args, key, None):
             setattr(args, key, os.path.abspath(getattr(args, key)))
     os.chdir(TRAIN_DIR)
@@ -388,7 +410,7 @@ def main(argv=None) -> int:
         pack(load_config(args.config, args.overrides), args.bundle, args.max_mb, args.encoders_fp16)
     elif args.cmd == "train":
         work = args.work or os.path.join(args.bundle, "run")
-        train(args.bundle, args.out, args.minutes, args.device, args.amp, args.vae_share, work, args.overrides)
+        train(args.bundle, args.out, args.minutes, args.device, args.amp, args.vae_share, work, args.overrides, args.reuse)
     else:
         import_run(args.dir, load_config(args.config, args.overrides), args.force)
     return 0

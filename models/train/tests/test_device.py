@@ -1,7 +1,8 @@
 """The training device and the GPU round trip, on the CPU: runtime.device resolves as documented; checkpoints hold CPU
 tensors and the device that trained them; a time budget sets the step count once and ends with a final checkpoint;
 measuring autocast leaves a stage as it was; and gpu.sh's three steps (pack, train --device cpu, import) followed
-by export_generator run end to end on a tiny synthetic corpus, the imported weights being exactly those trained, with
+by export_generator run end to end on a tiny synthetic corpus, the imported weights being exactly those trained (and a
+rerun keeps the returned autoencoder, `--reuse`), with
 the shipped recipe's style descriptor (the tower beside its fitted foreground colour part) as the generator's style.
 Run from models/train: nice -n 10 python3 -m pytest -q tests/test_device.py"""
 import json
@@ -178,6 +179,14 @@ class RoundTripTest(unittest.TestCase):
             self.assertEqual(summary["stages"]["unet"]["device"], "cpu")
             # smoke.toml fine-tunes the decoder (generator.decoder.steps), so its checkpoint travels too
             self.assertEqual(sorted(os.listdir(out)), ["decoder.pt", "summary.json", "triplets.json", "unet.pt", "vae.pt"])
+            # a rerun that keeps the returned autoencoder trains only triplets and the UNet, and sends the kept one back
+            out2 = os.path.join(d, "out2")
+            rerun = gpu.train(bundle, out2, 0.0, "cpu", "auto", 0.3, os.path.join(d, "run2"), reuse=out)
+            self.assertTrue(rerun["stages"]["vae"]["reused"] and rerun["stages"]["decoder"]["reused"])
+            self.assertNotIn("reused", rerun["stages"]["unet"])
+            first, kept = gpu.read_returned(out, "vae"), gpu.read_returned(out2, "vae")
+            for k, v in first["enc"].items():
+                self.assertTrue(torch.equal(v, kept["enc"][k]), k)
             placed = gpu.import_run(out, cfg)
             self.assertIn(os.path.join(d, "gen", "unet.pt"), placed)
             self.assertIn(os.path.join(d, "gen", "decoder.pt"), placed)

@@ -104,7 +104,7 @@ class TimestepEmbedding(nn.Module):
 
     def forward(self, t):
         half = self.dim // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
         args = t.float().unsqueeze(1) * freqs.unsqueeze(0)
         return self.mlp(torch.cat([torch.sin(args), torch.cos(args)], dim=1))
 
