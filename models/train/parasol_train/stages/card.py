@@ -61,7 +61,7 @@ def run(cfg: Config, resume: bool) -> None:
         d["unmapped"] += it["codepoint"] is None
     L = []
     a = L.append
-    a("# `mini` model pack (v2) — model card\n")
+    a(f"# `{cfg.name}` model pack (v2.2) — model card\n")
     if cfg.paths.card_preface and os.path.exists(cfg.path("card_preface")):
         a(open(cfg.path("card_preface")).read().strip() + "\n")
     protocol = ("**all data**: every item, held-out splits included, was trained on (the shipped pack); the metrics below "
