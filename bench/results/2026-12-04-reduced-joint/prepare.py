@@ -1,7 +1,8 @@
 """A reduced joint space on real vectors (issue 12): fits the principal axes of a store's [content, style]/sqrt(2)
 points and writes the points, 400 mixed queries (one item's content with another's style, weights 1:1) and their
 exact fused top 10 for run.mjs. Needs numpy.  python3 prepare.py <data dir>/catalog.sqlite <out dir>
-With --spectrum FILE it only prints the variance shares of raw float32 384-d rows (synthetic-vectors.mjs)."""
+The widths are the store's own (256 + 128 = 384 with mini v2, 256 + 224 = 480 with mini v2.2); prepared.json records
+them. With --spectrum FILE it only prints the variance shares of raw float32 384-d rows (synthetic-vectors.mjs)."""
 import json
 import sqlite3
 import sys
@@ -36,9 +37,10 @@ for d in (64, 128):
     B = vt[:d].T.astype(np.float32)
     (X @ B).astype(np.float32).tofile(f"{out}/x{d}.f32")
     (Q @ B).astype(np.float32).tofile(f"{out}/q{d}.f32")
-X.tofile(f"{out}/x384.f32")
-Q.astype(np.float32).tofile(f"{out}/q384.f32")
+X.tofile(f"{out}/x.f32")
+Q.astype(np.float32).tofile(f"{out}/q.f32")
 np.argsort(-(Q @ X.T), axis=1, kind="stable")[:, :10].astype(np.int32).tofile(f"{out}/exact.i32")
-json.dump({"items": len(X), "varianceShareByAxes": variance_shares(X)},
+json.dump({"items": len(X), "dims": {"semantic": S.shape[1], "style": T.shape[1], "joint": X.shape[1]},
+           "varianceShareByAxes": variance_shares(X)},
           open(f"{out}/prepared.json", "w"))
 print(len(X), "items")
