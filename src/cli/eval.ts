@@ -10,6 +10,7 @@ async function generation(args: string[]): Promise<void> {
     out: { type: 'string' },
     recognise: { type: 'string' },
     baseline: { type: 'string' },
+    colour: { type: 'string' },
   });
   const pairs = integer(values.pairs, 'pairs') ?? 16;
   if (pairs < 1 || pairs > 256) throw new UsageError(`--pairs must be between 1 and 256, got ${pairs}`);
@@ -18,12 +19,15 @@ async function generation(args: string[]): Promise<void> {
   const recognise = integer(values.recognise, 'recognise') ?? 100;
   if (recognise < 0 || recognise > 1000) throw new UsageError(`--recognise must be between 0 and 1000, got ${recognise}`);
   if (values.baseline !== undefined && recognise === 0) throw new UsageError('--baseline compares recognisability: it needs --recognise above 0');
+  if (values.colour !== undefined && values.colour !== 'on' && values.colour !== 'off') {
+    throw new UsageError(`--colour must be on or off, got "${values.colour}"`);
+  }
   const { evaluateGeneration, formatGenerationReport } = await import('../eval/generation.js');
   const { compareGeneration, readBaselineReport } = await import('../eval/generation-compare.js');
   // Read before the long run, so a bad file fails at once.
   const baseline = values.baseline === undefined ? undefined : readBaselineReport(values.baseline);
   const config = configFor(values.data, values.pack ? { packDir: values.pack } : {});
-  const options = { pairs, steps, out: values.out, progress: !values.json };
+  const options = { pairs, steps, out: values.out, progress: !values.json, colour: values.colour !== 'off' };
   // Recognisability is judged through the data dir's index (the demo index, built by `parasol index --demo`).
   const report =
     recognise === 0
@@ -52,10 +56,11 @@ export const evalCommand: CliCommand = {
   name: 'eval',
   usage:
     '  eval retrieval [--json] [--sample F] [--pack DIR]       held-out retrieval metrics through the engine\n' +
-    '  eval generation [--json] [--pairs N] [--steps N] [--out DIR] [--pack DIR] [--recognise N] [--baseline FILE]\n' +
+    '  eval generation [--json] [--pairs N] [--steps N] [--out DIR] [--pack DIR] [--recognise N] [--baseline FILE] [--colour on|off]\n' +
     '                                                          generation sweeps (λ, g_s, g_y) and ablations; plot + examples;\n' +
     '                                                          recognisability of N held-out pairs through the demo index (0: skip);\n' +
-    '                                                          --baseline: an earlier --json report beside it (ratios, targets)',
+    '                                                          --baseline: an earlier --json report beside it (ratios, targets);\n' +
+    '                                                          --colour off: the defaults without colour transfer (the UNet alone)',
   async run(args) {
     const [sub, ...rest] = args;
     if (sub === 'generation') return generation(rest);

@@ -107,6 +107,11 @@ export interface GenerationEvalOptions {
   index?: RecognitionIndex;
   /** Held-out pairs for recognisability (default 100). */
   recognitionPairs?: number;
+  /**
+   * Colour transfer at the defaults (default true, the engine's). False judges what the UNet does alone: the sweeps
+   * and recognisability then run without it (and the no-colour ablation equals the full setting).
+   */
+  colour?: boolean;
 }
 
 export const GUIDANCE_SWEEP = [0, 1, 3, 5, 8] as const;
@@ -213,7 +218,7 @@ export async function evaluateGeneration(config: Config, options: GenerationEval
       lambda: Math.round(DEFAULT_GENERATOR_DEFAULTS.lambdaFraction * steps),
       gs: DEFAULT_GENERATOR_DEFAULTS.guidance.style,
       gy: DEFAULT_GENERATOR_DEFAULTS.guidance.content,
-      colour: true,
+      colour: options.colour ?? true,
     };
     const base: Setting = { ...defaults, invert: true };
     const cache = new Map<string, Promise<Outcome>>();

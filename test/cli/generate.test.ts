@@ -136,6 +136,22 @@ describe('parasol eval generation', () => {
     expect((await sharp(path.join(out, 'generation-sweeps.png')).metadata()).width).toBeGreaterThan(500);
   });
 
+  it('runs the defaults without colour transfer with --colour off, and refuses another value in one line', async () => {
+    const { code, stdout, stderr } = await cli([
+      'eval', 'generation', '--json', '--pairs', '1', '--steps', '2', '--pack', TINY_GENERATOR, '--data', path.join(dir, 'data5'),
+      '--out', path.join(dir, 'eval5'), '--recognise', '0', '--colour', 'off',
+    ]);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.defaults.colour).toBe(false);
+    // The full setting is then the no-colour one: the same images, so the same distances.
+    expect(report.ablations.full).toEqual(report.ablations.noColour);
+    const bad = await cli(['eval', 'generation', '--pairs', '1', '--pack', TINY_GENERATOR, '--data', path.join(dir, 'data5'), '--colour', 'maybe']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('--colour must be on or off, got "maybe"');
+  });
+
   it('judges recognisability through the data dir\'s index, and says in one line when it is empty', async () => {
     const data = path.join(dir, 'data4');
     const empty = await cli(['eval', 'generation', '--pairs', '1', '--steps', '2', '--pack', TINY_GENERATOR, '--data', data, '--recognise', '3']);
