@@ -12,10 +12,13 @@
  * system): on a machine shared with other work the CPU figure moves far less than the wall one.
  *
  *   node dist/bench/engine-profile.js --data DIR [--items 100000] [--queries 2000] [--joint-ef 64,96,128]
- *     [--recall-queries 200] [--item-cache-vectors true|false] [--out bench/results/FILE.json]
+ *     [--recall-queries 200] [--item-cache-vectors true|false] [--queries-from synthetic|store] [--out FILE.json]
  *
  * DIR is a kept bench store (`npm run bench -- --keep`: its scale/ folder), or an empty folder
- * that is first filled with --items synthetic items (the mini pack's dimensions, 256 + 128).
+ * that is first filled with --items synthetic items (the mini pack's dimensions, 256 + 128), or
+ * any store, e.g. the demo index a pack built. Queries are drawn from the synthetic generator, or
+ * (`--queries-from store`, for a store of real vectors) as one stored item's content with another's
+ * style, seeded: the "this content in that style" query of the product, on the pack's own vectors.
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -32,6 +35,7 @@ import type { HnswIndex } from '../src/store/hnsw-index.js';
 import type { Encoders } from '../src/encoders/types.js';
 import { RECALL_WEIGHTS } from './fusion.js';
 import { round, summarize, type LatencySummary } from './stats.js';
+import { Rng } from './rng.js';
 import { DEFAULT_GENERATOR, SyntheticCorpus } from './synthetic.js';
 import { jointArray, plainArray } from './raw-query.js';
 
@@ -44,10 +48,13 @@ const { values } = parseArgs({
     'joint-ef': { type: 'string' },
     'recall-queries': { type: 'string', default: '200' },
     'item-cache-vectors': { type: 'string', default: 'true' },
+    'queries-from': { type: 'string', default: 'synthetic' },
     out: { type: 'string' },
   },
 });
 if (!values.data) throw new Error('--data DIR (a kept bench store, or an empty folder to fill)');
+const queriesFrom = values['queries-from'];
+if (queriesFrom !== 'synthetic' && queriesFrom !== 'store') throw new Error(`--queries-from is synthetic or store, got "${queriesFrom}"`);
 const config = loadConfig({ dataDir: values.data });
 // As src/context.ts opens it: a snapshot built with other parameters than these is rebuilt at open.
 const storeOptions = {
@@ -104,10 +111,41 @@ async function openRaw(name: string, dim: number, ef: number): Promise<InstanceT
 const raw = await openRaw('semantic', dims.semantic, config.hnsw.efSearch);
 const rawJoint = joint ? await openRaw('joint', dims.semantic + dims.style, config.hnsw.jointEfSearch) : undefined;
 
+/** Every stored vector (for the exact fused ranking and, with --queries-from store, the queries). */
+async function storedVectors(): Promise<{ rows: number; seqs: Int32Array; semantic: Float32Array; style: Float32Array }> {
+  const count = await store.indices.semantic.size();
+  const all = { rows: 0, seqs: new Int32Array(count), semantic: new Float32Array(count * dims.semantic), style: new Float32Array(count * dims.style) };
+  for await (const batch of store.catalog.scan(2000)) {
+    for (const item of batch) {
+      all.seqs[all.rows] = item.seq;
+      all.semantic.set(item.semantic, all.rows * dims.semantic);
+      all.style.set(item.style, all.rows * dims.style);
+      all.rows++;
+    }
+  }
+  return all;
+}
 const n = Number(values.queries);
 const k = Number(values.k);
-const corpus = new SyntheticCorpus(dims, 1, DEFAULT_GENERATOR);
-const queries = Array.from({ length: Math.max(n, 200) }, () => ({ content: corpus.query('semantic'), style: corpus.query('style') }));
+const fromStore = queriesFrom === 'store' ? await storedVectors() : undefined;
+const queryCount = Math.max(n, 200);
+let queries: Array<{ content: Float32Array; style: Float32Array }>;
+if (fromStore) {
+  if (fromStore.rows < 2) throw new Error('--queries-from store needs a store of at least 2 items');
+  const rng = new Rng(20261204);
+  queries = Array.from({ length: queryCount }, () => {
+    const i = rng.int(fromStore.rows);
+    let j = rng.int(fromStore.rows - 1);
+    if (j >= i) j++;
+    return {
+      content: fromStore.semantic.slice(i * dims.semantic, (i + 1) * dims.semantic),
+      style: fromStore.style.slice(j * dims.style, (j + 1) * dims.style),
+    };
+  });
+} else {
+  const corpus = new SyntheticCorpus(dims, 1, DEFAULT_GENERATOR);
+  queries = Array.from({ length: queryCount }, () => ({ content: corpus.query('semantic'), style: corpus.query('style') }));
+}
 const seqPages = queries.slice(0, 200).map((q) => raw.searchKnn(plainArray(q.content), k).neighbors);
 const cpuMicros = (): number => {
   const { user, system } = process.cpuUsage();
@@ -219,18 +257,9 @@ async function paired(count: number, withRaw: boolean): Promise<Paired> {
 
 const main = await paired(n, true);
 
-// Every stored vector, for the exact fused ranking.
-const count = await store.indices.semantic.size();
-const all = { seqs: new Int32Array(count), semantic: new Float32Array(count * dims.semantic), style: new Float32Array(count * dims.style) };
-let row = 0;
-for await (const batch of store.catalog.scan(2000)) {
-  for (const item of batch) {
-    all.seqs[row] = item.seq;
-    all.semantic.set(item.semantic, row * dims.semantic);
-    all.style.set(item.style, row * dims.style);
-    row++;
-  }
-}
+// Every stored vector, for the exact fused ranking (read after the timed loop unless the queries needed it).
+const all = fromStore ?? (await storedVectors());
+const row = all.rows;
 
 /** The exact fused top 10 (as seqs) at every weight ratio, from one pass over the stored vectors. */
 function exactTop10s(content: Float32Array, style: Float32Array): Set<number>[] {
@@ -295,7 +324,9 @@ for (const ef of joint ? efs : []) {
 }
 
 const report = {
-  items: count,
+  items: row,
+  dims,
+  queriesFrom,
   k,
   efSearch: config.hnsw.efSearch,
   jointEfSearch: config.hnsw.jointEfSearch,
