@@ -101,11 +101,14 @@ class TimestepEmbedding(nn.Module):
         super().__init__()
         self.dim = dim
         self.mlp = nn.Sequential(nn.Linear(dim, out), nn.SiLU(), nn.Linear(out, out))
+        half = dim // 2
+        # a buffer, so it moves with the module (.to(device)) and is computed once, not at every denoising step;
+        # not persistent, so checkpoints are as before
+        self.register_buffer("freqs", torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half),
+                             persistent=False)
 
     def forward(self, t):
-        half = self.dim // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-        args = t.float().unsqueeze(1) * freqs.unsqueeze(0)
+        args = t.float().unsqueeze(1) * self.freqs.unsqueeze(0)
         return self.mlp(torch.cat([torch.sin(args), torch.cos(args)], dim=1))
 
 
