@@ -26,7 +26,7 @@ import { loadGenerator, type GeneratorModels } from '../encoders/generator.js';
 import { loadEncoders, type LoadedEncoders } from '../encoders/index.js';
 import type { ImageDescriptors } from '../encoders/types.js';
 import type { ColourStats } from '../parasol/colour.js';
-import { DEFAULT_GENERATOR_DEFAULTS, Generator, type GenerateRequest } from '../parasol/generate.js';
+import { DEFAULT_GENERATOR_DEFAULTS, Generator, type ColourMethod, type GenerateRequest } from '../parasol/generate.js';
 import { imageColourStats } from '../parasol/image.js';
 import { buildCorpus, iconOf, type Corpus, type CorpusItem } from '../../corpus/corpus.js';
 import { renderIcon } from '../../corpus/render.js';
@@ -61,7 +61,8 @@ export interface GenerationReport {
   pairs: Array<{ content: string; style: string }>;
   steps: number;
   /** The settings every sweep holds fixed except its own. */
-  defaults: { lambda: number; gs: number; gy: number; colour: boolean };
+  /** colourMethod: absent in reports written before palette transfer (all of them used the moments). */
+  defaults: { lambda: number; gs: number; gy: number; colour: boolean; colourMethod?: ColourMethod };
   lambda: SweepRow[];
   gs: SweepRow[];
   gy: SweepRow[];
@@ -112,6 +113,8 @@ export interface GenerationEvalOptions {
    * and recognisability then run without it (and the no-colour ablation equals the full setting).
    */
   colour?: boolean;
+  /** Its method (default: the generator's, palette). */
+  colourMethod?: ColourMethod;
 }
 
 export const GUIDANCE_SWEEP = [0, 1, 3, 5, 8] as const;
@@ -219,6 +222,7 @@ export async function evaluateGeneration(config: Config, options: GenerationEval
       gs: DEFAULT_GENERATOR_DEFAULTS.guidance.style,
       gy: DEFAULT_GENERATOR_DEFAULTS.guidance.content,
       colour: options.colour ?? true,
+      colourMethod: options.colourMethod ?? DEFAULT_GENERATOR_DEFAULTS.colourMethod,
     };
     const base: Setting = { ...defaults, invert: true };
     const cache = new Map<string, Promise<Outcome>>();
@@ -235,6 +239,7 @@ export async function evaluateGeneration(config: Config, options: GenerationEval
             guidance: { style: setting.gs, content: setting.gy },
             seed: p.seed,
             colour: setting.colour,
+            colourMethod: defaults.colourMethod,
           }));
           const images: Buffer[] = [];
           for (let i = 0; i < requests.length; i += BATCH) {
@@ -330,7 +335,7 @@ interface RecognitionRun {
   pairs: number;
   steps: number;
   size: number;
-  defaults: { lambda: number; gs: number; gy: number; colour: boolean };
+  defaults: { lambda: number; gs: number; gy: number; colour: boolean; colourMethod: ColourMethod };
 }
 
 /** Generates held-out pairs at the defaults, from images and from words, and judges them through the index. */
@@ -361,6 +366,7 @@ async function judgeRecognisability(run: RecognitionRun): Promise<Recognisabilit
       guidance,
       seed: 5000 + i,
       colour: defaults.colour,
+      colourMethod: defaults.colourMethod,
     })),
   );
 
@@ -496,7 +502,7 @@ export function formatGenerationReport(report: GenerationReport): string {
   const line = (name: string, m: GenerationMetrics) => `  ${name.padEnd(22)} style ${f(m.style)}  content ${f(m.content)}  colour ${f(m.colour)}`;
   return [
     `pack ${report.pack} — generation on ${report.pairs.length} held-out pairs, ${report.steps} steps (${report.seconds.toFixed(0)} s)`,
-    `defaults: λ ${report.defaults.lambda}, g_s ${report.defaults.gs}, g_y ${report.defaults.gy}, colour transfer on`,
+    `defaults: λ ${report.defaults.lambda}, g_s ${report.defaults.gs}, g_y ${report.defaults.gy}, colour transfer ${report.defaults.colour ? (report.defaults.colourMethod ?? 'moments') : 'off'}`,
     `(style: style-encoder MSE to s; content: semantic MSE to y; colour: RGB mean + covariance distance to s; lower is closer)`,
     ...table('λ sweep', report.lambda),
     ...table('g_s sweep', report.gs),

@@ -18,9 +18,12 @@ import { createError } from '../errors.js';
 import { normalize } from '../vectors.js';
 import { matchColour, mixStats, type ColourStats } from './colour.js';
 import type { Guidance } from './guidance.js';
-import { imageColourStats, imageToPixels, pixelsToPng, provenanceText, toUnitRange } from './image.js';
+import { imageColourStats, imagePalette, imageToPixels, pixelsToPng, provenanceText, toUnitRange } from './image.js';
 import { invert, type Inversion, type InversionItem } from './invert.js';
+import { matchPalette, mixSamples, type ColourMethod, type ColourSample } from './palette.js';
 import { MAX_SEED } from './rng.js';
+
+export { COLOUR_METHODS, type ColourMethod } from './palette.js';
 import { sample, type SampleItem } from './sampler.js';
 import { makeSchedule, samplingPlan, type NoiseSchedule } from './schedule.js';
 
@@ -42,9 +45,12 @@ export interface GenerateRequest {
   guidance?: Partial<Guidance>;
   /** 0..2^32−1; random (and reported in params) when absent. */
   seed?: number;
-  /** Match the style images' colour mean and covariance (default true; needs a style image). */
+  /** Match the style images' colours (default true; needs a style image). */
   colour?: boolean;
+  /** How (default: the generator's `colourMethod`, palette). */
+  colourMethod?: ColourMethod;
 }
+
 
 export interface GenerateOptions {
   /** Aborting stops the work within one UNet call and rejects with the signal's reason. */
@@ -63,6 +69,8 @@ export interface GenerationParams {
   seed: number;
   /** Whether colour transfer was applied (asked for and a style image was given). */
   colour: boolean;
+  /** Its method, when it was applied. */
+  colourMethod?: ColourMethod;
   /** Whether the content image was inverted (false for text-only generation). */
   inverted: boolean;
   /** The style mix's normalised weights, when the style was a mix. */
@@ -81,12 +89,14 @@ export interface GeneratorDefaults {
   /** λ = round(lambdaFraction · steps) when the request has no lambda. */
   lambdaFraction: number;
   guidance: Guidance;
+  colourMethod: ColourMethod;
 }
 
 export const DEFAULT_GENERATOR_DEFAULTS: GeneratorDefaults = Object.freeze({
   steps: 50,
   lambdaFraction: 0.5,
   guidance: Object.freeze({ style: 5, content: 3 }),
+  colourMethod: 'palette',
 });
 
 export interface GeneratorDeps {
@@ -109,7 +119,16 @@ const optionsSchema = z.object({
   guidance: z.object({ style: guidanceValue.optional(), content: guidanceValue.optional() }).optional(),
   seed: z.number().int().min(0).max(MAX_SEED).optional(),
   colour: z.boolean().optional(),
+  colourMethod: z.enum(['palette', 'moments']).optional(),
 });
+
+/** What colour transfer moves the decoded output onto. */
+interface ColourTarget {
+  method: ColourMethod;
+  stats: ColourStats;
+  /** Drawn pixels of the style images (palette method); absent when none are drawn. */
+  palette?: ColourSample;
+}
 
 /** One request, resolved to vectors and settings. */
 interface Resolved {
@@ -117,7 +136,7 @@ interface Resolved {
   content: Float32Array;
   /** a_s, unit. */
   targetStyle: Float32Array;
-  colourTarget?: ColourStats;
+  colourTarget?: ColourTarget;
   source?: { pixels: Float32Array; style: Float32Array };
   sourceIds: { content: string | null; style: string[] };
 }
@@ -223,7 +242,7 @@ export class Generator {
     return Promise.all(
       batch.map(async (r, i) => {
         let pixels = toUnitRange(decoded.subarray(i * pixelSize, (i + 1) * pixelSize), new Float32Array(pixelSize));
-        if (r.colourTarget) pixels = matchColour(pixels, r.colourTarget);
+        if (r.colourTarget) pixels = transferColour(pixels, r.colourTarget);
         const text = provenanceText({
           software: this.software,
           generator: SAMPLER_NAME,
@@ -245,6 +264,7 @@ export class Generator {
       guidance: request.guidance,
       seed: request.seed,
       colour: request.colour,
+      colourMethod: request.colourMethod,
     });
     if (!parsed.success) {
       const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'request'}: ${issue.message}`);
@@ -261,9 +281,11 @@ export class Generator {
     const seed = o.seed ?? randomInt(0, MAX_SEED + 1);
 
     const { content, source } = await this.resolveContent(request.content);
-    const style = await this.resolveStyle(request.style);
     const wantColour = o.colour ?? true;
-    const colourTarget = wantColour ? style.colour : undefined;
+    const colourMethod = o.colourMethod ?? this.defaults.colourMethod;
+    const style = await this.resolveStyle(request.style, wantColour && colourMethod === 'palette');
+    const colourTarget: ColourTarget | undefined =
+      wantColour && style.colour ? { method: colourMethod, stats: style.colour, palette: style.palette } : undefined;
     const size = this.models.dims.imageSize;
     const params: GenerationParams = {
       sampler: SAMPLER_NAME,
@@ -273,6 +295,7 @@ export class Generator {
       guidance,
       seed,
       colour: colourTarget !== undefined,
+      ...(colourTarget ? { colourMethod } : {}),
       inverted: source !== undefined,
       ...(style.weights ? { styleWeights: style.weights } : {}),
       width: size,
@@ -310,7 +333,8 @@ export class Generator {
 
   private async resolveStyle(
     source: StyleSource,
-  ): Promise<{ vector: Float32Array; colour?: ColourStats; weights?: number[]; ids: string[] }> {
+    withPalette: boolean,
+  ): Promise<{ vector: Float32Array; colour?: ColourStats; palette?: ColourSample; weights?: number[]; ids: string[] }> {
     const parts: readonly WeightedStyle[] = 'mix' in source ? source.mix : [{ ...source, weight: 1 }];
     if (parts.length === 0) throw badRequest('style.mix needs at least one style');
     const total = parts.reduce((sum, p) => {
@@ -321,7 +345,11 @@ export class Generator {
     const dim = this.encoders.styleDim;
     const images = parts.filter((p): p is WeightedStyle & { image: ImageInput } => 'image' in p && p.image !== undefined);
     const embedded = images.length > 0 ? await this.encoders.styleImage.embedImages(images.map((p) => p.image)) : [];
-    const stats = await Promise.all(images.map((p) => imageColourStats(p.image, { limitInputPixels: this.limitInputPixels })));
+    const read = { limitInputPixels: this.limitInputPixels };
+    const [stats, palettes] = await Promise.all([
+      Promise.all(images.map((p) => imageColourStats(p.image, read))),
+      withPalette ? Promise.all(images.map((p) => imagePalette(p.image, this.models.dims.imageSize, read))) : [],
+    ]);
     const mean = new Float32Array(dim);
     let nextImage = 0;
     for (const p of parts) {
@@ -342,13 +370,21 @@ export class Generator {
     const imageWeights = images.map((p) => p.weight);
     const colour =
       images.length === 0 ? undefined : imageWeights.some((w) => w > 0) ? mixStats(stats, imageWeights) : undefined;
+    const palette = colour && withPalette ? mixSamples(palettes, imageWeights) : undefined;
     return {
       vector,
       colour,
+      ...(palette ? { palette } : {}),
       ...('mix' in source ? { weights: parts.map((p) => p.weight / total) } : {}),
       ids: parts.flatMap((p) => (p.id !== undefined ? [p.id] : [])),
     };
   }
+}
+
+/** The palette where both the output and the style images have drawn pixels, else the moments. */
+function transferColour(pixels: Float32Array, target: ColourTarget): Float32Array {
+  const matched = target.method === 'palette' && target.palette ? matchPalette(pixels, target.palette) : undefined;
+  return matched ?? matchColour(pixels, target.stats);
 }
 
 function checkVector(name: string, v: unknown, dim: number): void {

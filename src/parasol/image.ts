@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { decodeImage, toModelInput, DEFAULT_LIMIT_INPUT_PIXELS } from '../encoders/image.js';
 import type { ImageInput } from '../encoders/types.js';
 import { interleavedStats, type ColourStats } from './colour.js';
+import { foregroundSample, type ColourSample } from './palette.js';
 
 /** Statistics of style images are computed on at most this many pixels (sampled evenly). */
 const STATS_PIXELS = 1 << 18;
@@ -30,6 +31,14 @@ export async function imageColourStats(input: ImageInput, options: ReadOptions =
   const decoded = await decodeImage(input, { limitInputPixels: options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS });
   const pixels = decoded.width * decoded.height;
   return interleavedStats(decoded.pixels, 4, { stride: Math.max(1, Math.ceil(pixels / STATS_PIXELS)) });
+}
+
+/**
+ * The drawn pixels of an image at the generator's size (as the content image is read: cover, over
+ * white), for palette transfer; undefined when next to nothing is drawn.
+ */
+export async function imagePalette(input: ImageInput, size: number, options: ReadOptions = {}): Promise<ColourSample | undefined> {
+  return foregroundSample(toUnitRange(await imageToPixels(input, size, options)));
 }
 
 /** Planar [-1, 1] (the VAE's range) -> planar [0, 1], in place or into `out`. */

@@ -130,13 +130,14 @@ describe('parasol eval generation', () => {
       noColour: metrics,
     });
     expect(report.pairs).toHaveLength(2);
-    // Colour transfer matches the style image's statistics: it cuts the colour distance.
+    expect(report.defaults).toMatchObject({ colour: true, colourMethod: 'palette' });
+    // Colour transfer moves the output's colours onto the style image's: it cuts the colour distance.
     expect(report.ablations.full.colour).toBeLessThan(report.ablations.noColour.colour);
     for (const file of ['generation-sweeps.png', 'generation-examples.png', 'generation.json']) expect(existsSync(path.join(out, file))).toBe(true);
     expect((await sharp(path.join(out, 'generation-sweeps.png')).metadata()).width).toBeGreaterThan(500);
   });
 
-  it('runs the defaults without colour transfer with --colour off, and refuses another value in one line', async () => {
+  it('runs the defaults without colour transfer with --colour off, with the moment transfer with --colour moments, and refuses another value in one line', async () => {
     const { code, stdout, stderr } = await cli([
       'eval', 'generation', '--json', '--pairs', '1', '--steps', '2', '--pack', TINY_GENERATOR, '--data', path.join(dir, 'data5'),
       '--out', path.join(dir, 'eval5'), '--recognise', '0', '--colour', 'off',
@@ -149,7 +150,13 @@ describe('parasol eval generation', () => {
     const bad = await cli(['eval', 'generation', '--pairs', '1', '--pack', TINY_GENERATOR, '--data', path.join(dir, 'data5'), '--colour', 'maybe']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-    expect(bad.stderr).toContain('--colour must be on or off, got "maybe"');
+    expect(bad.stderr).toContain('--colour must be on, off, palette or moments, got "maybe"');
+    const moments = await cli([
+      'eval', 'generation', '--json', '--pairs', '1', '--steps', '2', '--pack', TINY_GENERATOR, '--data', path.join(dir, 'data5'),
+      '--out', path.join(dir, 'eval6'), '--recognise', '0', '--colour', 'moments',
+    ]);
+    expect(moments.code, moments.stderr).toBe(0);
+    expect(JSON.parse(moments.stdout).defaults).toMatchObject({ colour: true, colourMethod: 'moments' });
   });
 
   it('judges recognisability through the data dir\'s index, and says in one line when it is empty', async () => {

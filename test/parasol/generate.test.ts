@@ -88,8 +88,9 @@ describe('Generator', () => {
     expect((await rgb(result.png)).equals(await rgb(expected))).toBe(true);
   });
 
-  it('matches the colour statistics of the style image', async () => {
-    const result = await generator.generate(request({ lambda: 0 }));
+  it('matches the colour statistics of the style image (moments)', async () => {
+    const result = await generator.generate(request({ lambda: 0, colourMethod: 'moments' }));
+    expect(result.params.colourMethod).toBe('moments');
     const { data } = await sharp(result.png).raw().toBuffer({ resolveWithObject: true });
     const count = data.length / 3;
     const planar = new Float32Array(data.length);
@@ -98,6 +99,29 @@ describe('Generator', () => {
     const target = await imageColourStats(style);
     // Quantisation and clamping to [0, 1] stand between the transfer and the file.
     for (let c = 0; c < 3; c++) expect(Math.abs(got.mean[c] - target.mean[c])).toBeLessThan(0.03);
+  });
+
+  it("takes the style image's palette by default: the drawn pixels' quantiles are the style's", async () => {
+    const result = await generator.generate(request({ lambda: 0 }));
+    expect(result.params).toMatchObject({ colour: true, colourMethod: 'palette' });
+    const size = models.dims.imageSize;
+    const quantiles = (planar: Float32Array) => {
+      const n = planar.length / 3;
+      return [0, 1, 2].map((c) => {
+        const channel = Array.from(planar.subarray(c * n, (c + 1) * n)).sort((x, y) => x - y);
+        return [0.1, 0.5, 0.9].map((q) => channel[Math.floor(q * (n - 1))]);
+      });
+    };
+    const { data } = await sharp(result.png).raw().toBuffer({ resolveWithObject: true });
+    const count = data.length / 3;
+    const got = new Float32Array(data.length);
+    for (let i = 0; i < count; i++) for (let c = 0; c < 3; c++) got[c * count + i] = data[i * 3 + c] / 255;
+    // the test images are drawn edge to edge, so every pixel is foreground in both
+    const want = quantiles(toUnitRange(await imageToPixels(style, size)));
+    const without = quantiles(toUnitRange(await imageToPixels((await generator.generate(request({ lambda: 0, colour: false }))).png, size)));
+    const error = (q: number[][]) => Math.max(...q.flatMap((row, c) => row.map((v, k) => Math.abs(v - want[c][k]))));
+    expect(error(quantiles(got))).toBeLessThan(0.03);
+    expect(error(without)).toBeGreaterThan(0.1);
   });
 
   it('makes one UNet call per step and reports progress over inversion and sampling', async () => {
