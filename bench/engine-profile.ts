@@ -85,7 +85,7 @@ const mib = (bytes: number): number => round(bytes / 2 ** 20, 1);
 const collect = (): void => (globalThis as { gc?: () => void }).gc?.();
 collect();
 const memoryBefore = process.memoryUsage();
-const engine = new SearchEngine({ catalog: store.catalog, indices: store.indices, encoders: {} as Encoders, options: { itemCacheVectors } });
+const engine = new SearchEngine({ catalog: store.catalog, indices: store.indices, encoders: {} as Encoders, options: { itemCacheVectors, itemCacheSize: config.search.itemCacheSize } });
 // The item cache fills itself in the background at start; here the measurement waits for it.
 const warmStarted = performance.now();
 await engine.warmItemCache();
@@ -261,8 +261,13 @@ const main = await paired(n, true);
 const all = fromStore ?? (await storedVectors());
 const row = all.rows;
 
-/** The exact fused top 10 (as seqs) at every weight ratio, from one pass over the stored vectors. */
-function exactTop10s(content: Float32Array, style: Float32Array): Set<number>[] {
+/**
+ * The exact fused top 10 (as seqs) and its 10th score at every weight ratio, from one pass over the stored
+ * vectors. The 10th score lets recall count ties: a real catalogue holds near-identical drawings (one icon at
+ * several sizes, a theme's light and dark variants) whose vectors tie, and which of the tied items the index
+ * returns is arbitrary.
+ */
+function exactTop10s(content: Float32Array, style: Float32Array): Array<{ seqs: Set<number>; tenth: number }> {
   const best = RECALL_WEIGHTS.map(() => [] as Array<{ seq: number; score: number }>);
   for (let r = 0; r < row; r++) {
     let a = 0;
@@ -279,27 +284,63 @@ function exactTop10s(content: Float32Array, style: Float32Array): Set<number>[] 
       list.splice(at, 0, { seq: all.seqs[r], score });
     });
   }
-  return best.map((list) => new Set(list.map((b) => b.seq)));
+  return best.map((list) => ({ seqs: new Set(list.map((b) => b.seq)), tenth: list[list.length - 1]?.score ?? -Infinity }));
 }
+
+const rowOfSeq = new Map<number, number>();
+for (let r = 0; r < row; r++) rowOfSeq.set(all.seqs[r], r);
+/** A stored item's exact fused score for a query at content:style weights. */
+function exactScore(seq: number, content: Float32Array, style: Float32Array, [wc, ws]: readonly [number, number]): number {
+  const r = rowOfSeq.get(seq);
+  if (r === undefined) return -Infinity;
+  let a = 0;
+  for (let i = 0, o = r * dims.semantic; i < dims.semantic; i++) a += all.semantic[o + i] * content[i];
+  let b = 0;
+  for (let i = 0, o = r * dims.style; i < dims.style; i++) b += all.style[o + i] * style[i];
+  return (wc * a + ws * b) / (wc + ws);
+}
+/** Float32 vectors summed in float64: equal items score equal to well within this. */
+const TIE_TOLERANCE = 1e-6;
 
 const recallQueries = Math.min(Number(values['recall-queries']), queries.length);
 const perQuery = queries.slice(0, recallQueries).map((q) => exactTop10s(q.content, q.style));
 const truths = RECALL_WEIGHTS.map((weights, w) => ({ weights, sets: perQuery.map((sets) => sets[w]) }));
 
-async function fusedRecall(): Promise<{ byWeights: Record<string, number>; equalMin: number }> {
+interface FusedRecall {
+  byWeights: Record<string, number>;
+  equalMin: number;
+  /** The same, an engine result tied with the exact 10th (within TIE_TOLERANCE) counting as a hit. */
+  byWeightsTies: Record<string, number>;
+  equalMinTies: number;
+}
+
+async function fusedRecall(): Promise<FusedRecall> {
   const byWeights: Record<string, number> = {};
+  const byWeightsTies: Record<string, number> = {};
   let equalMin = 1;
+  let equalMinTies = 1;
   for (const { weights, sets } of truths) {
     let sum = 0;
+    let sumTies = 0;
     for (let i = 0; i < recallQueries; i++) {
       const response = await engine.searchFromDescriptors(queries[i], { k: 10, weights: { content: weights[0], style: weights[1], text: 0 } });
-      const recall = response.results.filter((r) => sets[i].has(r.seq)).length / sets[i].size;
+      const { seqs, tenth } = sets[i];
+      const recall = response.results.filter((r) => seqs.has(r.seq)).length / seqs.size;
+      const hitsTies = response.results.filter(
+        (r) => seqs.has(r.seq) || exactScore(r.seq, queries[i].content, queries[i].style, weights) >= tenth - TIE_TOLERANCE,
+      ).length;
+      const recallTies = Math.min(hitsTies, seqs.size) / seqs.size;
       sum += recall;
-      if (weights[0] === weights[1]) equalMin = Math.min(equalMin, recall);
+      sumTies += recallTies;
+      if (weights[0] === weights[1]) {
+        equalMin = Math.min(equalMin, recall);
+        equalMinTies = Math.min(equalMinTies, recallTies);
+      }
     }
     byWeights[`${weights[0]}:${weights[1]}`] = round(sum / Math.max(1, recallQueries), 4);
+    byWeightsTies[`${weights[0]}:${weights[1]}`] = round(sumTies / Math.max(1, recallQueries), 4);
   }
-  return { byWeights, equalMin };
+  return { byWeights, equalMin, byWeightsTies, equalMinTies };
 }
 
 const jointCurve = [];
@@ -313,6 +354,9 @@ for (const ef of joint ? efs : []) {
     fusedRecallAt10: recall.byWeights['1:1'],
     fusedMinRecallAt10: round(recall.equalMin, 2),
     fusedRecallAt10ByWeights: recall.byWeights,
+    fusedRecallAt10Ties: recall.byWeightsTies['1:1'],
+    fusedMinRecallAt10Ties: round(recall.equalMinTies, 2),
+    fusedRecallAt10ByWeightsTies: recall.byWeightsTies,
     single: latency.single,
     fused: latency.fused,
     cpuMeanUs: latency.cpuMeanUs,
@@ -320,7 +364,7 @@ for (const ef of joint ? efs : []) {
     cpuFusedOverSingle: latency.cpuRatios.fusedOverSingle,
     itemCacheHitRate: latency.itemCacheHitRate,
   });
-  process.stderr.write(`jointEfSearch ${ef}: recall ${recall.byWeights['1:1']}, fused ÷ single ${latency.fusedOverSingle} (CPU ${latency.cpuRatios.fusedOverSingle})\n`);
+  process.stderr.write(`jointEfSearch ${ef}: recall ${recall.byWeights['1:1']} (ties counted ${recall.byWeightsTies['1:1']}), fused ÷ single ${latency.fusedOverSingle} (CPU ${latency.cpuRatios.fusedOverSingle})\n`);
 }
 
 const report = {
